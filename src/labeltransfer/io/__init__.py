@@ -1,0 +1,1 @@
+"""Readers and fetchers of survey data."""

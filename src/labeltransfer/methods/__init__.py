@@ -1,0 +1,35 @@
+"""The competing label-transfer methods, behind one interface (:class:`LabelTransferMethod`).
+
+Adding a method: one module with a subclass of ``LabelTransferMethod`` and one entry in
+``METHODS`` (and in the ``type`` enum of the workflow's config schema).
+"""
+
+from .base import IncompatibleDataError, LabelTransferMethod, NotFittedError
+from .cannon import TheCannon
+from .xgb import XGBoostRegressor
+
+__all__ = ["METHODS", "make_method", "load_method", "LabelTransferMethod", "NotFittedError",
+           "IncompatibleDataError"]
+
+#: Method type (the ``type`` of a config entry) -> class.
+METHODS = {cls.method_type: cls for cls in (TheCannon, XGBoostRegressor)}
+
+
+def _method_class(method_type):
+    if method_type not in METHODS:
+        raise KeyError(f"unknown method type {method_type!r}; available: {', '.join(METHODS)}")
+    return METHODS[method_type]
+
+
+def make_method(method_type, params):
+    """A new, unfitted method of the given type with hyper-parameters ``params``."""
+    cls = _method_class(method_type)
+    try:
+        return cls(**params)
+    except TypeError as error:
+        raise TypeError(f"bad parameters for method {method_type!r}: {error}") from error
+
+
+def load_method(method_type, path):
+    """A fitted method read from ``path``."""
+    return _method_class(method_type).load(path)

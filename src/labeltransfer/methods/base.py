@@ -1,0 +1,152 @@
+"""The interface every label-transfer method implements, and its save/load format.
+
+A method is fitted on training spectra with reference labels, their 1-sigma errors and
+missing labels as NaN (masked out of the fit); it predicts labels with per-star 1-sigma
+uncertainties. A saved model is one ``.npz`` file: the method's arrays plus a JSON header
+with the method type, its hyper-parameters, the label names, the auxiliary feature names and
+the pixel grid it was trained on, which ``load`` checks against the data it is given.
+"""
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+
+__all__ = ["LabelTransferMethod", "NotFittedError", "IncompatibleDataError"]
+
+log = logging.getLogger(__name__)
+
+
+class NotFittedError(RuntimeError):
+    """Raised when predict or save is called before fit."""
+
+
+class IncompatibleDataError(ValueError):
+    """Raised when spectra do not match the grid or features a model was trained on."""
+
+
+class LabelTransferMethod:
+    """Base class: hyper-parameters in ``__init__``, learned state (trailing ``_``) in ``fit``.
+
+    Subclasses set ``method_type``, implement ``_fit``, ``_predict``, ``_get_state`` and
+    ``_set_state``, and store every ``__init__`` argument under the same attribute name.
+    """
+
+    method_type = None
+
+    def get_params(self):
+        """The hyper-parameters, as given to ``__init__``."""
+        import inspect
+
+        names = inspect.signature(type(self).__init__).parameters
+        return {name: getattr(self, name) for name in names if name != "self"}
+
+    def fit(self, spectra, labels, label_err, label_names, validation=None, threads=1):
+        """Fit the method.
+
+        Parameters
+        ----------
+        spectra : Spectra
+            Training spectra, ``n_stars`` of them.
+        labels, label_err : ndarray, shape (n_stars, n_labels)
+            Reference labels and their 1-sigma errors; NaN marks a missing (masked) label.
+        label_names : sequence of str
+        validation : tuple (Spectra, labels, label_err), optional
+            Held-out set for early stopping, where the method uses one.
+        threads : int
+            CPU threads the method may use.
+
+        Returns
+        -------
+        self
+        """
+        labels = np.asarray(labels, dtype=float)
+        label_err = np.asarray(label_err, dtype=float)
+        if labels.shape != (len(spectra), len(label_names)) or label_err.shape != labels.shape:
+            raise ValueError(
+                f"labels {labels.shape} and label_err {label_err.shape} must both be "
+                f"({len(spectra)}, {len(label_names)})"
+            )
+        _check_finite_features(spectra, "training")
+        self.label_names_ = tuple(label_names)
+        self.aux_names_ = spectra.aux_names
+        self.wavelength_ = np.asarray(spectra.wavelength, dtype=float)
+        self._fit(spectra, labels, label_err, validation, threads)
+        return self
+
+    def predict(self, spectra, threads=1):
+        """Predict labels and 1-sigma uncertainties.
+
+        Returns
+        -------
+        labels, sigma : ndarray, shape (n_stars, n_labels)
+        """
+        self._check_fitted()
+        self.check_compatible(spectra)
+        return self._predict(spectra, threads)
+
+    def check_compatible(self, spectra):
+        """Refuse spectra on another pixel grid or with other auxiliary features."""
+        self._check_fitted()
+        if spectra.aux_names != self.aux_names_:
+            raise IncompatibleDataError(
+                f"{type(self).__name__} was trained on auxiliary features {list(self.aux_names_)}, "
+                f"the data have {list(spectra.aux_names)}"
+            )
+        wavelength = np.asarray(spectra.wavelength, dtype=float)
+        if wavelength.shape != self.wavelength_.shape or not np.allclose(wavelength, self.wavelength_):
+            raise IncompatibleDataError(
+                f"{type(self).__name__} was trained on {len(self.wavelength_)} pixels "
+                f"({self.wavelength_[0]:.1f}-{self.wavelength_[-1]:.1f} nm), the data have "
+                f"{len(wavelength)} pixels ({wavelength[0]:.1f}-{wavelength[-1]:.1f} nm)"
+            )
+
+    def save(self, path):
+        """Write the fitted model to ``path`` (an ``.npz`` file), atomically."""
+        self._check_fitted()
+        header = {
+            "method_type": self.method_type,
+            "params": self.get_params(),
+            "label_names": list(self.label_names_),
+            "aux_names": list(self.aux_names_),
+            "package_version": __version__,
+        }
+        arrays = self._get_state()
+        path = Path(path)
+        tmp = path.with_name(path.name + ".part")
+        with open(tmp, "wb") as handle:
+            np.savez(handle, header=json.dumps(header), wavelength=self.wavelength_, **arrays)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path):
+        """Read a model written by ``save``; the class must match the saved method type."""
+        with np.load(path, allow_pickle=False) as archive:
+            header = json.loads(str(archive["header"]))
+            arrays = {key: archive[key] for key in archive.files if key != "header"}
+        if header["method_type"] != cls.method_type:
+            raise IncompatibleDataError(
+                f"{path} holds a {header['method_type']!r} model, not {cls.method_type!r}"
+            )
+        model = cls(**header["params"])
+        model.label_names_ = tuple(header["label_names"])
+        model.aux_names_ = tuple(header["aux_names"])
+        model.wavelength_ = arrays.pop("wavelength")
+        model._set_state(arrays)
+        return model
+
+    def _check_fitted(self):
+        if not hasattr(self, "label_names_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit first")
+
+
+def _check_finite_features(spectra, what):
+    """Fail on NaN flux in unmasked pixels, naming how many stars are affected."""
+    bad = ~np.isfinite(spectra.flux) & np.isfinite(spectra.flux_err)
+    n_bad = int(bad.any(axis=1).sum())
+    if n_bad:
+        raise ValueError(f"{what} spectra: {n_bad} stars have non-finite flux in unmasked pixels")

@@ -1,0 +1,352 @@
+"""The Cannon: a polynomial per-pixel model of the spectrum in the labels.
+
+Training (Ness et al. 2015; Casey et al. 2016): labels are standardised and expanded into all
+monomials up to ``order``; at each pixel the coefficients are fitted by weighted least squares
+with weights ``1 / (sigma_flux^2 + s^2)``, alternating with a fit of the pixel's intrinsic
+scatter ``s`` by maximum likelihood. An optional L1 penalty on the non-constant coefficients
+is applied through iteratively reweighted normal equations.
+
+Test step: each star's labels are found by minimising chi-square with a Levenberg-Marquardt
+iteration that runs on all stars at once (batched normal equations), from several starting
+points (k-means centres of the training labels); the start with the lowest chi-square wins.
+Extra labels (for example colours) are held fixed at their observed values. The per-star
+covariance is ``(J^T W J)^-1`` times the reduced chi-square.
+"""
+
+import logging
+
+import numpy as np
+from scipy.cluster.vq import kmeans2
+from tqdm.auto import tqdm
+
+from .base import LabelTransferMethod
+from .vectorizer import PolynomialVectorizer
+
+__all__ = ["TheCannon"]
+
+log = logging.getLogger(__name__)
+
+_SCATTER_GRID = np.concatenate([[0.0], np.logspace(-5, 0, 51)])
+_MAX_STANDARD_LABEL = 6.0
+_CHUNK_ELEMENTS = 3e7
+
+
+class TheCannon(LabelTransferMethod):
+    """The Cannon with a polynomial vectorizer of any order.
+
+    Parameters
+    ----------
+    order : int
+        Polynomial order of the label vectorizer (2 = quadratic, all cross terms).
+    extra_labels : list of str
+        Auxiliary features (for example colours) used as additional labels in training and
+        held fixed at their observed values in the test step.
+    flux_transform : {"linear", "log"}
+        Model the flux itself, or its natural logarithm (extinction and the Planck slope are
+        then closer to additive; pixels with flux below 3 sigma are masked).
+    regimes : dict, optional
+        ``{"label": "logg", "edges": [3.5], "overlap": 0.3}``: one model per label interval
+        (each widened by ``overlap`` on both sides); the test step fits every model and keeps
+        the lowest chi-square.
+    regularization : float
+        L1 penalty on the non-constant coefficients (0 for none).
+    scatter_iterations : int
+        Alternations between the coefficient fit and the intrinsic-scatter fit.
+    n_candidates : int
+        Candidate starting points per model: k-means centres of the training labels.
+    n_starts : int
+        Starts of the test step per star: the candidates with the lowest chi-square.
+    max_iter : int
+        Levenberg-Marquardt iterations of the test step.
+    random_state : int
+        Seed of the k-means that places the starting points.
+    """
+
+    method_type = "cannon"
+
+    def __init__(self, order=2, extra_labels=(), flux_transform="linear", regimes=None,
+                 regularization=0.0, scatter_iterations=3, n_candidates=64, n_starts=4,
+                 max_iter=40, random_state=0):
+        self.order = order
+        self.extra_labels = list(extra_labels)
+        self.flux_transform = flux_transform
+        self.regimes = regimes
+        self.regularization = regularization
+        self.scatter_iterations = scatter_iterations
+        self.n_candidates = n_candidates
+        self.n_starts = n_starts
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ training
+    def _fit(self, spectra, labels, label_err, validation, threads):
+        if self.flux_transform not in ("linear", "log"):
+            raise ValueError(f"flux_transform must be 'linear' or 'log', got {self.flux_transform!r}")
+        all_labels = np.hstack([labels, self._extra(spectra)])
+        usable = np.all(np.isfinite(all_labels), axis=1)
+        log.info("The Cannon: %d of %d training stars have every label (%d excluded for a "
+                 "missing label)", usable.sum(), len(usable), (~usable).sum())
+        flux, var = self._transformed(spectra)
+        models = []
+        for name, rows in self._regime_rows(all_labels, usable):
+            log.info("The Cannon, %s: %d training stars", name, rows.sum())
+            models.append(self._fit_one(all_labels[rows], flux[rows], var[rows], name))
+        for key in ("theta", "scatter", "offset", "scale", "starts"):
+            setattr(self, f"{key}_", np.stack([model[key] for model in models]))
+
+    def _regime_rows(self, all_labels, usable):
+        """(name, rows) of the training stars of each regime."""
+        if not self.regimes:
+            return [("all stars", usable)]
+        k = list(self.label_names_).index(self.regimes["label"])
+        edges = [-np.inf, *self.regimes["edges"], np.inf]
+        overlap = self.regimes.get("overlap", 0.0)
+        return [(f"{self.regimes['label']} {lo:g}..{hi:g}",
+                 usable & (all_labels[:, k] >= lo - overlap) & (all_labels[:, k] < hi + overlap))
+                for lo, hi in zip(edges[:-1], edges[1:])]
+
+    def _fit_one(self, all_labels, flux, var, name):
+        vectorizer = self._vectorizer()
+        if len(all_labels) < 2 * vectorizer.n_terms:
+            raise ValueError(f"The Cannon ({name}) has {len(all_labels)} training stars with "
+                             f"every label, too few for {vectorizer.n_terms} terms")
+        offset, scale = all_labels.mean(axis=0), all_labels.std(axis=0)
+        x = (all_labels - offset) / scale
+        design = vectorizer(x)
+        scatter2 = np.zeros(flux.shape[1])
+        for iteration in range(self.scatter_iterations):
+            theta = self._fit_coefficients(design, flux, var, scatter2, f"{name}, pass {iteration + 1}")
+            scatter2 = _fit_scatter(flux - design @ theta.T, var)
+        theta = self._fit_coefficients(design, flux, var, scatter2, f"{name}, final")
+        log.info("The Cannon, %s: median intrinsic scatter %.4f", name, np.sqrt(np.median(scatter2)))
+        return {"theta": theta, "scatter": np.sqrt(scatter2), "offset": offset, "scale": scale,
+                "starts": self._starting_points(x[:, : len(self.label_names_)])}
+
+    def _extra(self, spectra):
+        """The extra labels of each star, shape (n_stars, n_extra)."""
+        if not self.extra_labels:
+            return np.empty((len(spectra), 0))
+        return spectra.select_aux(self.extra_labels).aux.astype(float)
+
+    def _transformed(self, spectra):
+        """Flux and variance in the modelled space (``inf`` variance marks a masked pixel)."""
+        flux = np.asarray(spectra.flux, dtype=float)
+        err = np.asarray(spectra.flux_err, dtype=float)
+        if self.flux_transform == "linear":
+            return flux, err ** 2
+        usable = np.isfinite(err) & (flux > 3 * err)
+        safe = np.where(usable, flux, 1.0)
+        return np.where(usable, np.log(safe), 0.0), np.where(usable, (err / safe) ** 2, np.inf)
+
+    def _vectorizer(self):
+        return PolynomialVectorizer(len(self.label_names_) + len(self.extra_labels), self.order)
+
+    def _fit_coefficients(self, design, flux, var, scatter2, desc):
+        """Weighted least squares at every pixel, with L1 by reweighted normal equations."""
+        n_stars, n_terms = design.shape
+        normal = np.zeros((flux.shape[1], n_terms * n_terms))
+        rhs = np.zeros((flux.shape[1], n_terms))
+        chunk = max(64, int(_CHUNK_ELEMENTS // (n_terms * n_terms)))
+        for lo in tqdm(range(0, n_stars, chunk), desc=f"Cannon coefficients ({desc})",
+                       unit="chunk", mininterval=2.0):
+            rows = slice(lo, lo + chunk)
+            weight = 1.0 / (var[rows] + scatter2)
+            outer = (design[rows, :, None] * design[rows, None, :]).reshape(-1, n_terms * n_terms)
+            normal += weight.T @ outer
+            rhs += (weight * flux[rows]).T @ design[rows]
+        normal = normal.reshape(-1, n_terms, n_terms)
+        theta = _solve_symmetric(normal, rhs)
+        if self.regularization > 0:
+            for _ in range(5):
+                penalty = self.regularization / (2 * np.maximum(np.abs(theta), 1e-8))
+                penalty[:, 0] = 0.0
+                theta = _solve_symmetric(normal + penalty[:, :, None] * np.eye(n_terms), rhs)
+        return theta
+
+    def _starting_points(self, x_labels):
+        """Candidate starts: k-means centres of the standardised training labels (free ones)."""
+        if self.n_candidates == 1:
+            return np.zeros((1, x_labels.shape[1]))
+        centres, _ = kmeans2(x_labels, self.n_candidates, seed=self.random_state, minit="++")
+        return centres
+
+    # ------------------------------------------------------------------ test step
+    def _predict(self, spectra, threads):
+        n_labels = len(self.label_names_)
+        extra = self._extra(spectra)
+        has_extra = np.all(np.isfinite(extra), axis=1)
+        if (~has_extra).any():
+            log.warning("The Cannon: %d stars miss an extra label (%s); those are fitted too",
+                        (~has_extra).sum(), ", ".join(self.extra_labels))
+        flux, var = self._transformed(spectra)
+        labels = np.full((len(spectra), n_labels), np.nan)
+        sigma = np.full_like(labels, np.nan)
+        best_chi2 = np.full(len(spectra), np.inf)
+        for r in range(len(self.theta_)):
+            for rows, n_free in ((has_extra, n_labels), (~has_extra, n_labels + extra.shape[1])):
+                if not rows.any():
+                    continue
+                idx = np.flatnonzero(rows)
+                fixed = (extra[idx] - self.offset_[r, n_labels:]) / self.scale_[r, n_labels:]
+                x, cov, chi2 = self._infer(r, flux[idx], var[idx], fixed, n_free)
+                better = chi2 < best_chi2[idx]
+                take = idx[better]
+                best_chi2[take] = chi2[better]
+                labels[take] = x[better, :n_labels] * self.scale_[r, :n_labels] + self.offset_[r, :n_labels]
+                sigma[take] = (np.sqrt(np.diagonal(cov[better], axis1=1, axis2=2)[:, :n_labels])
+                               * self.scale_[r, :n_labels])
+        return labels, sigma
+
+    def _infer(self, r, flux, var, fixed, n_free):
+        """Best-fitting standardised labels, covariances and chi-square with model ``r``."""
+        vectorizer = self._vectorizer()
+        n_stars = len(flux)
+        x_best = np.empty((n_stars, vectorizer.n_labels))
+        cov_best = np.empty((n_stars, n_free, n_free))
+        chi2_best = np.empty(n_stars)
+        chunk = int(np.clip(_CHUNK_ELEMENTS / (self.n_starts * vectorizer.n_terms ** 2), 64, 4096))
+        bar = tqdm(total=n_stars, desc=f"Cannon test step (model {r + 1} of {len(self.theta_)})",
+                   unit="star", mininterval=2.0)
+        for lo in range(0, n_stars, chunk):
+            hi = min(lo + chunk, n_stars)
+            ivar = 1.0 / (var[lo:hi] + self.scatter_[r] ** 2)
+            stats = _Statistics.of(self.theta_[r], flux[lo:hi], ivar)
+            x_best[lo:hi], cov_best[lo:hi], chi2_best[lo:hi] = self._infer_chunk(
+                vectorizer, r, stats, fixed[lo:hi], n_free, np.count_nonzero(ivar > 0, axis=1))
+            bar.update(hi - lo)
+        bar.close()
+        return x_best, cov_best, chi2_best
+
+    def _infer_chunk(self, vectorizer, r, stats, fixed, n_free, n_pixels):
+        n_labels, n_stars = len(self.label_names_), len(fixed)
+        n_starts = min(self.n_starts, len(self.starts_[r]))
+        x = np.zeros((n_stars, vectorizer.n_labels))
+        x[:, n_free:] = fixed[:, n_free - n_labels:]
+        screen = np.empty((len(self.starts_[r]), n_stars))
+        for c, start in enumerate(self.starts_[r]):
+            x[:, :n_labels] = start
+            screen[c] = stats.chi2(vectorizer(x))[0]
+        chosen = np.argsort(screen, axis=0)[:n_starts]
+        x = np.tile(x, (n_starts, 1))
+        x[:, :n_labels] = self.starts_[r][chosen.ravel()]
+        x, chi2, hessian = _levenberg_marquardt(vectorizer, stats.tile(n_starts), x, n_free,
+                                                self.max_iter)
+        best = np.argmin(chi2.reshape(n_starts, n_stars), axis=0) * n_stars + np.arange(n_stars)
+        reduced = chi2[best] / np.maximum(n_pixels - n_free, 1)
+        cov = np.linalg.pinv(hessian[best]) * reduced[:, None, None]
+        return x[best], cov, chi2[best]
+
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self):
+        return {"theta": self.theta_, "scatter": self.scatter_, "offset": self.offset_,
+                "scale": self.scale_, "starts": self.starts_}
+
+    def _set_state(self, arrays):
+        for key in ("theta", "scatter", "offset", "scale", "starts"):
+            setattr(self, f"{key}_", arrays[key])
+
+
+def _solve_symmetric(matrix, rhs):
+    """Solve positive (semi-)definite systems (stacked), least squares where singular."""
+    try:
+        return np.linalg.solve(matrix, rhs[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        return np.stack([np.linalg.lstsq(m, b, rcond=None)[0] for m, b in zip(matrix, rhs)])
+
+
+def _fit_scatter(resid, var):
+    """Maximum-likelihood intrinsic scatter squared per pixel, shape (n_pixels,).
+
+    Minimises ``sum_n r^2 / (var + s^2) + ln(var + s^2)`` on a log grid of ``s`` refined by a
+    parabola through the grid minimum.
+    """
+    good = np.isfinite(var)
+    r2 = np.where(good, resid ** 2, 0.0)
+    var = np.where(good, var, 1.0)
+    cost = np.empty((len(_SCATTER_GRID), resid.shape[1]))
+    for i, s in enumerate(_SCATTER_GRID):
+        total = var + s * s
+        cost[i] = np.sum(np.where(good, r2 / total + np.log(total), 0.0), axis=0)
+    best = np.argmin(cost, axis=0)
+    inner = np.clip(best, 1, len(_SCATTER_GRID) - 2)
+    log_grid = np.log10(np.maximum(_SCATTER_GRID, 1e-6))
+    cols = np.arange(resid.shape[1])
+    c0, c1, c2 = cost[inner - 1, cols], cost[inner, cols], cost[inner + 1, cols]
+    denom = c0 - 2 * c1 + c2
+    step = log_grid[inner + 1] - log_grid[inner]
+    shift = np.where(denom > 0, 0.5 * (c0 - c2) / np.where(denom > 0, denom, 1.0), 0.0)
+    refined = 10 ** (log_grid[inner] + np.clip(shift, -1, 1) * step)
+    scatter = np.where((best >= 2) & (best <= len(_SCATTER_GRID) - 2), refined, _SCATTER_GRID[best])
+    return scatter ** 2
+
+
+class _Statistics:
+    """Per-star sums that make chi-square cost O(n_terms^2) instead of O(n_pixels n_terms).
+
+    With the model ``theta @ v`` and weights ``w``: ``chi2(v) = norm - 2 v.proj + v.gram.v``,
+    where ``gram = theta^T W theta``, ``proj = theta^T W f`` and ``norm = f^T W f``.
+    """
+
+    def __init__(self, gram, proj, norm):
+        self.gram, self.proj, self.norm = gram, proj, norm
+
+    @classmethod
+    def of(cls, theta, flux, ivar):
+        """Statistics of ``n`` stars' flux and inverse variance, shape (n, n_pixels)."""
+        n_pixels, n_terms = theta.shape
+        outer = (theta[:, :, None] * theta[:, None, :]).reshape(n_pixels, n_terms * n_terms)
+        gram = (ivar @ outer).reshape(len(flux), n_terms, n_terms)
+        return cls(gram, (flux * ivar) @ theta, np.sum(flux * flux * ivar, axis=1))
+
+    def tile(self, times):
+        """The statistics repeated ``times`` over (one block per starting point)."""
+        return _Statistics(np.tile(self.gram, (times, 1, 1)), np.tile(self.proj, (times, 1)),
+                           np.tile(self.norm, times))
+
+    def chi2(self, terms, rows=slice(None)):
+        """Chi-square of term vectors ``terms`` (n, n_terms) and ``gram @ terms``."""
+        gram_terms = np.einsum("ntu,nu->nt", self.gram[rows], terms)
+        chi2 = self.norm[rows] - 2 * np.sum(terms * self.proj[rows], axis=1) + np.sum(terms * gram_terms, axis=1)
+        return chi2, gram_terms
+
+    def normal_equations(self, dterms, gram_terms, rows=slice(None)):
+        """``J^T W J`` (n, k, k) and ``J^T W r`` (n, k) from term derivatives (n, n_terms, k)."""
+        dterms_t = dterms.transpose(0, 2, 1)
+        hess = np.matmul(dterms_t, np.matmul(self.gram[rows], dterms))
+        grad = np.matmul(dterms_t, (self.proj[rows] - gram_terms)[:, :, None])[:, :, 0]
+        return hess, grad
+
+
+def _levenberg_marquardt(vectorizer, stats, x, n_free, max_iter, tol=1e-2, step_tol=1e-4):
+    """Batched Levenberg-Marquardt over stars; only the first ``n_free`` labels move.
+
+    A star stops when an accepted step improves its chi-square by less than ``tol`` (a
+    negligible fraction of the Delta chi2 = 1 of a 1-sigma change), when its step is below
+    ``step_tol`` (standardised units), or after ``max_iter`` iterations. Returns the final
+    labels, chi-square and the Gauss-Newton Hessian ``J^T W J`` of each star.
+    """
+    damping = np.full(len(x), 1e-3)
+    chi2, gram_terms = stats.chi2(vectorizer(x))
+    active = np.ones(len(x), dtype=bool)
+    for _ in range(max_iter):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        hess, grad = stats.normal_equations(vectorizer.jacobian(x[idx])[:, :, :n_free],
+                                            gram_terms[idx], idx)
+        diag = np.einsum("nkk->nk", hess)
+        damped = hess + damping[idx, None, None] * np.eye(n_free) * (diag[:, :, None] + 1e-12)
+        step = np.linalg.solve(damped, grad[:, :, None])[:, :, 0]
+        trial = x[idx].copy()
+        trial[:, :n_free] = np.clip(trial[:, :n_free] + step, -_MAX_STANDARD_LABEL, _MAX_STANDARD_LABEL)
+        chi2_trial, gram_trial = stats.chi2(vectorizer(trial), idx)
+        better = chi2_trial < chi2[idx]
+        gain = np.where(better, chi2[idx] - chi2_trial, 0.0)
+        moved = idx[better]
+        x[moved], chi2[moved], gram_terms[moved] = trial[better], chi2_trial[better], gram_trial[better]
+        damping[idx] = np.where(better, damping[idx] / 10, damping[idx] * 10)
+        small_step = np.max(np.abs(step), axis=1) < step_tol
+        done = (better & (gain < tol)) | small_step | (damping[idx] > 1e8)
+        active[idx[done]] = False
+    hessian, _ = stats.normal_equations(vectorizer.jacobian(x)[:, :, :n_free], gram_terms)
+    return x, chi2, hessian

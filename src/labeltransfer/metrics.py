@@ -1,0 +1,113 @@
+"""The metrics every method is judged by, per label and per subset of the test set.
+
+For residuals ``r = predicted - reference`` of the stars with a reference label:
+
+- ``bias``: median of ``r``;
+- ``scatter``: robust scatter, 1.4826 x median absolute deviation of ``r`` about its median;
+- ``rmse``: root mean square of ``r``;
+- ``outlier_frac``: fraction of stars with ``|r - bias| > 3 scatter``;
+- ``z_width``: robust scatter of ``r / sigma_predicted`` (1 for honest uncertainties; > 1 when
+  they are too small). Only the predicted sigma enters: the reference errors of APOGEE DR17
+  are small next to the label-transfer errors.
+"""
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["robust_scatter", "label_metrics", "subset_masks", "summarise", "GIANT_LOGG"]
+
+MAD_TO_SIGMA = 1.4826
+#: Stars with reference logg below this are counted as giants, the rest as dwarfs.
+GIANT_LOGG = 3.5
+OUTLIER_SIGMAS = 3.0
+
+
+def robust_scatter(values):
+    """1.4826 x median absolute deviation about the median (NaN ignored; NaN if empty)."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return np.nan
+    return MAD_TO_SIGMA * np.median(np.abs(values - np.median(values)))
+
+
+def label_metrics(predicted, reference, sigma):
+    """Metrics of one label (see the module docstring); stars with NaNs are left out.
+
+    Parameters
+    ----------
+    predicted, reference, sigma : ndarray, shape (n_stars,)
+
+    Returns
+    -------
+    dict with ``n``, ``bias``, ``scatter``, ``rmse``, ``outlier_frac``, ``z_width``.
+    """
+    predicted, reference, sigma = (np.asarray(a, dtype=float) for a in (predicted, reference, sigma))
+    good = np.isfinite(predicted) & np.isfinite(reference)
+    resid = predicted[good] - reference[good]
+    if resid.size == 0:
+        return {"n": 0, "bias": np.nan, "scatter": np.nan, "rmse": np.nan,
+                "outlier_frac": np.nan, "z_width": np.nan}
+    bias = float(np.median(resid))
+    scatter = robust_scatter(resid)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = resid / sigma[good]
+    return {
+        "n": int(resid.size),
+        "bias": bias,
+        "scatter": float(scatter),
+        "rmse": float(np.sqrt(np.mean(resid ** 2))),
+        "outlier_frac": float(np.mean(np.abs(resid - bias) > OUTLIER_SIGMAS * scatter)),
+        "z_width": float(robust_scatter(z[np.isfinite(z) & (sigma[good] > 0)])),
+    }
+
+
+def subset_masks(logg_reference, snr, snr_bins):
+    """Boolean masks of the subsets: all, giants, dwarfs and one per S/N bin.
+
+    Parameters
+    ----------
+    logg_reference : ndarray, shape (n_stars,)
+        Reference logg (giants: logg < 3.5).
+    snr : ndarray, shape (n_stars,)
+        S/N of the spectrum being labelled.
+    snr_bins : sequence of float
+        Bin edges, increasing; the last may be ``inf``.
+
+    Returns
+    -------
+    dict name -> mask; S/N subsets are named ``snr_<lo>-<hi>``.
+    """
+    masks = {"all": np.ones(len(snr), dtype=bool),
+             "giants": logg_reference < GIANT_LOGG,
+             "dwarfs": logg_reference >= GIANT_LOGG}
+    for lo, hi in zip(snr_bins[:-1], snr_bins[1:]):
+        masks[f"snr_{lo:g}-{hi:g}"] = (snr >= lo) & (snr < hi)
+    return masks
+
+
+def summarise(predictions, label_names, snr_bins):
+    """The summary table of one or more methods' test-set predictions.
+
+    Parameters
+    ----------
+    predictions : dict
+        Method name -> DataFrame with ``snr`` and, per label, ``<label>`` (predicted),
+        ``<label>_err`` (predicted sigma) and ``<label>_ref`` (reference).
+    label_names : sequence of str
+    snr_bins : sequence of float
+
+    Returns
+    -------
+    pandas.DataFrame with columns ``method, label, subset, n, bias, scatter, rmse,
+    outlier_frac, z_width``.
+    """
+    rows = []
+    for method, table in predictions.items():
+        masks = subset_masks(table["logg_ref"].to_numpy(), table["snr"].to_numpy(), snr_bins)
+        for label in label_names:
+            for subset, mask in masks.items():
+                part = table[mask]
+                rows.append({"method": method, "label": label, "subset": subset,
+                             **label_metrics(part[label], part[f"{label}_ref"], part[f"{label}_err"])})
+    return pd.DataFrame(rows)

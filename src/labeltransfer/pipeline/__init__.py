@@ -1,0 +1,1 @@
+"""Workflow steps, one function each, called by the Snakemake scripts."""

@@ -1,0 +1,70 @@
+"""Workflow steps that train a method and label the test split with it."""
+
+import logging
+import time
+
+import pandas as pd
+
+from ..device import select_device
+from ..methods import load_method, make_method
+from ..preprocess import LabelledSample, feature_names, read_split
+from ._json import write_json
+
+__all__ = ["train_method", "predict_method"]
+
+log = logging.getLogger(__name__)
+
+
+def _load(sample_path, split_path, feature_set, colours):
+    sample = LabelledSample.load(sample_path)
+    rows = read_split(split_path, sample)
+    names = feature_names(feature_set, colours)
+    sample.spectra = sample.spectra.select_aux(names)
+    return sample, rows
+
+
+def train_method(sample_path, split_path, method, colours, seed, threads, gpus, model_path,
+                 timing_path):
+    """Fit one configured method on the training split (validation split for early stopping)."""
+    sample, rows = _load(sample_path, split_path, method.get("feature_set", "flux_colours"), colours)
+    params = dict(method.get("params", {}))
+    params.setdefault("random_state", seed)
+    model = make_method(method["type"], params)
+    device = select_device(gpus)
+    if hasattr(model, "device"):
+        model.device = device
+    train, val = sample.subset(rows["train"]), sample.subset(rows["validation"])
+    log.info("training %s on %d stars (%d validation), features: %d pixels + %s", method["type"],
+             len(train.ids), len(val.ids), train.spectra.flux.shape[1], list(train.spectra.aux_names))
+    start = time.perf_counter()
+    model.fit(train.spectra, train.labels, train.label_err, sample.label_names,
+              validation=(val.spectra, val.labels, val.label_err), threads=threads)
+    seconds = time.perf_counter() - start
+    model.save(model_path)
+    write_json(timing_path, {"n_stars": len(train.ids), "seconds": seconds, "threads": threads,
+                              "device": device})
+    log.info("trained in %.1f s", seconds)
+
+
+def predict_method(model_path, sample_path, split_path, method, colours, threads, gpus,
+                   predictions_path, timing_path):
+    """Label the test split with a trained model; write labels, sigmas and reference labels."""
+    sample, rows = _load(sample_path, split_path, method.get("feature_set", "flux_colours"), colours)
+    model = load_method(method["type"], model_path)
+    if hasattr(model, "device"):
+        model.device = select_device(gpus)
+    test = sample.subset(rows["test"])
+    start = time.perf_counter()
+    labels, sigma = model.predict(test.spectra, threads=threads)
+    seconds = time.perf_counter() - start
+    table = pd.DataFrame({"apogee_id": test.ids, "snr": test.snr})
+    for k, name in enumerate(sample.label_names):
+        table[name] = labels[:, k]
+        table[f"{name}_err"] = sigma[:, k]
+        table[f"{name}_ref"] = test.labels[:, k]
+        table[f"{name}_ref_err"] = test.label_err[:, k]
+    table.to_csv(predictions_path, index=False)
+    write_json(timing_path, {"n_stars": len(test.ids), "seconds": seconds, "threads": threads,
+                              "stars_per_second": len(test.ids) / seconds})
+    log.info("predicted %d stars in %.2f s (%.0f stars/s)", len(test.ids), seconds,
+             len(test.ids) / seconds)

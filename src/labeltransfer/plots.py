@@ -1,0 +1,174 @@
+"""Validation figures: one function per figure, each taking tables and returning a Figure."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .metrics import label_metrics  # noqa: E402
+
+__all__ = ["LABEL_TEXT", "one_to_one", "scatter_vs_snr", "kiel_diagram", "alpha_iron",
+           "calibration", "separation_histogram", "costs", "save"]
+
+#: Axis text (with units) of the labels.
+LABEL_TEXT = {"teff": r"$T_\mathrm{eff}$ [K]", "logg": r"$\log g$ [dex]",
+              "fe_h": "[Fe/H] [dex]", "alpha_m": r"[$\alpha$/M] [dex]", "mg_fe": "[Mg/Fe] [dex]"}
+_FORMAT = {"teff": "{:.0f} K"}
+
+plt.rcParams.update({"font.size": 10, "axes.titlesize": 10, "figure.dpi": 110,
+                     "savefig.dpi": 130, "savefig.bbox": "tight"})
+
+
+def _text(label):
+    return LABEL_TEXT.get(label, label)
+
+
+def _value(label, value):
+    return _FORMAT.get(label, "{:.3f} dex").format(value)
+
+
+def one_to_one(table, method, labels):
+    """Predicted against reference label, with residuals below and the metrics printed.
+
+    ``table`` holds ``<label>`` and ``<label>_ref`` columns of the test set.
+    """
+    fig, axes = plt.subplots(2, len(labels), figsize=(3.6 * len(labels), 5.6),
+                             gridspec_kw={"height_ratios": [3, 1.3]}, squeeze=False)
+    for j, label in enumerate(labels):
+        ref, pred = table[f"{label}_ref"].to_numpy(), table[label].to_numpy()
+        good = np.isfinite(ref) & np.isfinite(pred)
+        ref, pred = ref[good], pred[good]
+        m = label_metrics(pred, ref, np.ones_like(pred))
+        lo, hi = np.percentile(np.r_[ref, pred], [0.2, 99.8]) if ref.size else (0, 1)
+        top, bottom = axes[0, j], axes[1, j]
+        top.hexbin(ref, pred, gridsize=60, extent=(lo, hi, lo, hi), bins="log", cmap="viridis",
+                   mincnt=1)
+        top.plot([lo, hi], [lo, hi], color="k", lw=0.8)
+        top.set(xlim=(lo, hi), ylim=(lo, hi), ylabel=f"{method} {_text(label)}")
+        top.text(0.04, 0.96, f"bias {_value(label, m['bias'])}\nscatter {_value(label, m['scatter'])}"
+                 f"\noutliers {100 * m['outlier_frac']:.1f}%\nN = {m['n']}", transform=top.transAxes,
+                 va="top", fontsize=8.5, bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
+        top.tick_params(labelbottom=False)
+        resid = pred - ref
+        span = 5 * m["scatter"] if np.isfinite(m["scatter"]) and m["scatter"] > 0 else 1.0
+        bottom.hexbin(ref, resid, gridsize=(60, 20), extent=(lo, hi, -span, span), bins="log",
+                      cmap="viridis", mincnt=1)
+        bottom.axhline(0, color="k", lw=0.8)
+        bottom.set(xlim=(lo, hi), ylim=(-span, span), xlabel=f"APOGEE DR17 {_text(label)}",
+                   ylabel=r"$\Delta$ (pred $-$ ref)")
+    fig.suptitle(f"{method}: test set")
+    fig.tight_layout()
+    return fig
+
+
+def scatter_vs_snr(summary, labels):
+    """Robust scatter of each label in S/N bins, one line per method."""
+    fig, axes = plt.subplots(1, len(labels), figsize=(3.6 * len(labels), 3.4), squeeze=False)
+    rows = summary[summary["subset"].str.startswith("snr_")]
+    edges = np.unique(np.array([s.removeprefix("snr_").split("-") for s in rows["subset"]], dtype=float))
+    finite = edges[np.isfinite(edges) & (edges > 0)]
+    for ax, label in zip(axes[0], labels):
+        for method, part in rows[rows["label"] == label].groupby("method", sort=False):
+            bins = np.array([s.removeprefix("snr_").split("-") for s in part["subset"]], dtype=float)
+            centre = np.where(np.isfinite(bins[:, 1]), np.sqrt(bins[:, 0].clip(1) * bins[:, 1]),
+                              bins[:, 0] * 1.5)
+            ax.plot(centre, part["scatter"], marker="o", label=method)
+        ax.set(xscale="log", xlabel="XP S/N (median flux / flux error)",
+               ylabel=f"robust scatter {_text(label)}", ylim=(0, None))
+        ax.set_xticks(finite, [f"{e:g}" for e in finite])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _panels(n):
+    fig, axes = plt.subplots(1, n, figsize=(3.3 * n, 3.5), sharex=True, sharey=True, squeeze=False)
+    return fig, axes[0]
+
+
+def kiel_diagram(reference, predictions):
+    """Teff-logg coloured by [Fe/H]: the reference labels beside each method's."""
+    fig, axes = _panels(1 + len(predictions))
+    panels = [("APOGEE DR17", reference["teff_ref"], reference["logg_ref"], reference["fe_h_ref"])]
+    panels += [(m, t["teff"], t["logg"], t["fe_h"]) for m, t in predictions.items()]
+    for ax, (title, teff, logg, feh) in zip(axes, panels):
+        order = np.argsort(np.nan_to_num(feh.to_numpy(), nan=-9))
+        im = ax.scatter(teff.to_numpy()[order], logg.to_numpy()[order], c=feh.to_numpy()[order],
+                        s=1.5, cmap="plasma", vmin=-1.5, vmax=0.4, rasterized=True)
+        ax.set(title=title, xlabel=_text("teff"))
+    axes[0].set_ylabel(_text("logg"))
+    axes[0].set_xlim(7100, 3000)
+    axes[0].set_ylim(5.6, -0.6)
+    fig.colorbar(im, ax=list(axes), label=_text("fe_h"), pad=0.01)
+    return fig
+
+
+def alpha_iron(reference, predictions):
+    """Density of [alpha/M] against [Fe/H]: the reference labels beside each method's."""
+    fig, axes = _panels(1 + len(predictions))
+    panels = [("APOGEE DR17", reference["fe_h_ref"], reference["alpha_m_ref"])]
+    panels += [(m, t["fe_h"], t["alpha_m"]) for m, t in predictions.items()]
+    for ax, (title, feh, alpha) in zip(axes, panels):
+        good = np.isfinite(feh) & np.isfinite(alpha)
+        ax.hist2d(feh[good], alpha[good], bins=(80, 60), range=((-2.0, 0.6), (-0.2, 0.45)),
+                  cmap="Greys", norm=matplotlib.colors.LogNorm(), rasterized=True)
+        ax.set(title=title, xlabel=_text("fe_h"))
+    axes[0].set_ylabel(_text("alpha_m"))
+    fig.tight_layout()
+    return fig
+
+
+def calibration(predictions, labels):
+    """Histograms of residual / predicted sigma per label and method, against N(0, 1)."""
+    fig, axes = plt.subplots(1, len(labels), figsize=(3.6 * len(labels), 3.4), squeeze=False)
+    grid = np.linspace(-5, 5, 201)
+    for ax, label in zip(axes[0], labels):
+        for method, table in predictions.items():
+            z = (table[label] - table[f"{label}_ref"]) / table[f"{label}_err"]
+            z = z[np.isfinite(z)]
+            width = label_metrics(z, np.zeros_like(z), np.ones_like(z))["scatter"]
+            ax.hist(z.clip(-5, 5), bins=60, range=(-5, 5), density=True, histtype="step",
+                    label=f"{method} (width {width:.2f})")
+        ax.plot(grid, np.exp(-0.5 * grid ** 2) / np.sqrt(2 * np.pi), color="k", ls="--", lw=0.8,
+                label="N(0, 1)")
+        ax.set(xlabel=rf"(pred $-$ ref) / $\sigma_\mathrm{{pred}}$, {_text(label).split(' [')[0]}",
+               ylabel="density")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def separation_histogram(separation_arcsec, radius_arcsec):
+    """Nearest-neighbour separations of the cross-match, with the match radius marked."""
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    sep = separation_arcsec[np.isfinite(separation_arcsec) & (separation_arcsec > 0)]
+    bins = np.logspace(-3, np.log10(max(sep.max(), 10 * radius_arcsec)) if sep.size else 1, 80)
+    ax.hist(sep, bins=bins, color="tab:blue")
+    ax.axvline(radius_arcsec, color="k", ls="--", label=f"match radius {radius_arcsec:g}\"")
+    ax.set(xscale="log", xlabel="separation to nearest catalogue entry [arcsec]", ylabel="stars")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def costs(cost_table):
+    """Training time and prediction throughput per method."""
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+    methods = cost_table["method"]
+    axes[0].barh(methods, cost_table["train_seconds"], color="tab:orange")
+    axes[0].set(xlabel="training time [s]")
+    axes[1].barh(methods, cost_table["stars_per_second"], color="tab:green")
+    axes[1].set(xlabel="prediction throughput [stars/s]", xscale="log")
+    for ax in axes:
+        ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def save(fig, path):
+    """Write a figure and release it."""
+    fig.savefig(path)
+    plt.close(fig)

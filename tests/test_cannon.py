@@ -1,0 +1,116 @@
+import numpy as np
+import pytest
+from scipy.optimize import least_squares
+
+from labeltransfer.methods import IncompatibleDataError, NotFittedError, TheCannon
+from labeltransfer.methods.vectorizer import PolynomialVectorizer
+from labeltransfer.spectra import Spectra
+
+NAMES = ("teff", "logg", "fe_h")
+OFFSET = np.array([5000.0, 3.0, -0.3])
+SCALE = np.array([600.0, 1.0, 0.3])
+N_PIXELS = 120
+NOISE = 0.01
+
+
+def _model():
+    rng = np.random.default_rng(7)
+    vec = PolynomialVectorizer(3, 2)
+    theta = rng.normal(0, 0.05, (N_PIXELS, vec.n_terms))
+    theta[:, 0] = 1.0
+    theta[:, 1:4] = rng.normal(0, 0.3, (N_PIXELS, 3))
+    return vec, theta
+
+
+def _stars(n, seed):
+    """Labels and noisy spectra from the known quadratic model (in standardised labels)."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1.5, 1.5, (n, 3))
+    vec, theta = _model()
+    flux = vec(x) @ theta.T + NOISE * rng.standard_normal((n, N_PIXELS))
+    spectra = Spectra(flux, np.full_like(flux, NOISE), np.arange(N_PIXELS, dtype=float), np.empty((n, 0)), ())
+    return spectra, x * SCALE + OFFSET
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    spectra, labels = _stars(1500, seed=1)
+    model = TheCannon(order=2, n_candidates=16, n_starts=3).fit(
+        spectra, labels, np.full_like(labels, 0.01), NAMES)
+    return model
+
+
+def test_vectorizer_terms_and_jacobian():
+    vec = PolynomialVectorizer(2, 2)
+    x = np.array([[2.0, 3.0]])
+    assert vec.n_terms == 6
+    assert sorted(vec(x)[0].tolist()) == sorted([1, 2, 3, 4, 6, 9])
+    eps = 1e-6
+    numeric = np.stack([(vec(x + eps * np.eye(2)[k]) - vec(x - eps * np.eye(2)[k]))[0] / (2 * eps)
+                        for k in range(2)], axis=1)
+    assert np.allclose(vec.jacobian(x)[0], numeric, atol=1e-6)
+    assert PolynomialVectorizer(6, 3).n_terms == 84
+
+
+def test_recovers_known_labels_within_noise(fitted):
+    spectra, labels = _stars(400, seed=2)
+    predicted, sigma = fitted.predict(spectra)
+    z = (predicted - labels) / sigma
+    # the noise of 120 pixels at S/N 100 constrains each label to a small fraction of its range
+    assert np.all(np.median(np.abs(predicted - labels), axis=0) < 0.02 * SCALE)
+    assert np.all(np.abs(np.median(z, axis=0)) < 0.3)
+    assert np.all((np.percentile(np.abs(z), 68.3, axis=0) > 0.7) & (np.percentile(np.abs(z), 68.3, axis=0) < 1.4))
+    assert np.all(fitted.scatter_ < 3 * NOISE)
+
+
+def test_batched_test_step_agrees_with_per_star_scipy_fit(fitted):
+    spectra, labels = _stars(25, seed=3)
+    predicted, _ = fitted.predict(spectra)
+    vec, theta, scatter = fitted._vectorizer(), fitted.theta_[0], fitted.scatter_[0]
+    offset, scale = fitted.offset_[0], fitted.scale_[0]
+    weight = 1 / np.sqrt(spectra.flux_err ** 2 + scatter ** 2)
+    for i in range(len(spectra)):
+        def resid(x):
+            return (spectra.flux[i] - vec(x[None])[0] @ theta.T) * weight[i]
+        start = (predicted[i] - offset) / scale + 0.3
+        best = least_squares(resid, start, method="lm", xtol=1e-12, ftol=1e-12).x * scale + offset
+        assert np.allclose(predicted[i], best, atol=1e-3 * SCALE), (i, predicted[i], best)
+
+
+def test_save_load_round_trip_and_grid_check(fitted, tmp_path):
+    spectra, _ = _stars(50, seed=4)
+    path = tmp_path / "cannon.npz"
+    fitted.save(path)
+    loaded = TheCannon.load(path)
+    assert loaded.get_params() == fitted.get_params()
+    np.testing.assert_array_equal(loaded.predict(spectra)[0], fitted.predict(spectra)[0])
+    other_grid = Spectra(spectra.flux[:, :-1], spectra.flux_err[:, :-1], np.arange(N_PIXELS - 1.0),
+                         spectra.aux, ())
+    with pytest.raises(IncompatibleDataError, match="trained on 120 pixels"):
+        loaded.predict(other_grid)
+
+
+def test_unfitted_model_refuses_to_predict():
+    spectra, _ = _stars(5, seed=5)
+    with pytest.raises(NotFittedError):
+        TheCannon().predict(spectra)
+
+
+def test_extra_labels_held_fixed_and_regimes(rng):
+    spectra, labels = _stars(1500, seed=6)
+    colour = (labels[:, 0] - 5000) / 1000 + 0.01 * rng.standard_normal(len(labels))
+    spectra = Spectra(spectra.flux, spectra.flux_err, spectra.wavelength, colour[:, None], ("bp_rp",))
+    model = TheCannon(order=2, extra_labels=["bp_rp"], n_candidates=8, n_starts=2,
+                      regimes={"label": "logg", "edges": [3.0], "overlap": 0.3})
+    model.fit(spectra.subset(slice(0, 1200)), labels[:1200], np.full((1200, 3), 0.01), NAMES)
+    assert model.theta_.shape[0] == 2
+    predicted, sigma = model.predict(spectra.subset(slice(1200, None)))
+    assert np.all(np.isfinite(predicted)) and np.all(sigma > 0)
+    assert np.median(np.abs(predicted[:, 0] - labels[1200:, 0])) < 60
+
+
+def test_missing_labels_are_left_out_of_training():
+    spectra, labels = _stars(600, seed=8)
+    labels[:100, 2] = np.nan
+    model = TheCannon(order=2, n_candidates=4, n_starts=1).fit(spectra, labels, np.full_like(labels, 0.01), NAMES)
+    assert np.all(np.isfinite(model.theta_))

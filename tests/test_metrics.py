@@ -1,0 +1,41 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from labeltransfer.metrics import label_metrics, robust_scatter, subset_masks, summarise
+
+
+def test_label_metrics_match_hand_computed_values():
+    ref = np.zeros(7)
+    pred = np.array([-2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 30.0])
+    sigma = np.full(7, 2.0)
+    m = label_metrics(pred, ref, sigma)
+    # median 1; |r - 1| = 3 2 1 0 1 2 29 -> MAD 2 -> scatter 2.9652
+    assert m["n"] == 7
+    assert m["bias"] == 1.0
+    assert m["scatter"] == pytest.approx(2.9652)
+    assert m["rmse"] == pytest.approx(np.sqrt((4 + 1 + 0 + 1 + 4 + 9 + 900) / 7))
+    assert m["outlier_frac"] == pytest.approx(1 / 7)
+    assert m["z_width"] == pytest.approx(2.9652 / 2)
+
+
+def test_metrics_skip_missing_reference_labels():
+    m = label_metrics([1.0, 2.0, np.nan], [1.0, np.nan, 0.0], [1.0, 1.0, 1.0])
+    assert m["n"] == 1 and m["bias"] == 0.0
+
+
+def test_robust_scatter_of_gaussian():
+    values = np.random.default_rng(0).normal(0, 3, 200_000)
+    assert robust_scatter(values) == pytest.approx(3, rel=0.01)
+
+
+def test_subsets_and_summary_columns():
+    table = pd.DataFrame({"snr": [15, 40, 80, 150], "logg_ref": [2.0, 4.5, 2.5, 4.0],
+                          "logg": [2.1, 4.4, 2.5, 4.0], "logg_err": [0.1] * 4})
+    masks = subset_masks(table["logg_ref"].to_numpy(), table["snr"].to_numpy(), [10, 50, np.inf])
+    assert list(masks) == ["all", "giants", "dwarfs", "snr_10-50", "snr_50-inf"]
+    assert masks["giants"].tolist() == [True, False, True, False]
+    assert masks["snr_10-50"].tolist() == [True, True, False, False]
+    summary = summarise({"m": table}, ["logg"], [10, 50, np.inf])
+    assert {"method", "label", "subset", "n", "bias", "scatter", "rmse", "outlier_frac"} <= set(summary.columns)
+    assert summary.set_index("subset").loc["giants", "n"] == 2

@@ -1,0 +1,127 @@
+"""Static checks of the workflow: config schema, per-rule conda envs, lint."""
+
+import ast
+import copy
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.utils import validate
+
+REPO = Path(__file__).resolve().parents[1]
+RULES = REPO / "workflow" / "rules"
+SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
+#: Import names whose conda package is called differently.
+#: Not third-party: snakemake itself and the helper modules beside the scripts.
+LOCAL_MODULES = {"snakemake"} | {p.stem for p in (REPO / "workflow" / "scripts").glob("_*.py")}
+CONDA_NAMES = {"yaml": "pyyaml", "sklearn": "scikit-learn", "matplotlib": "matplotlib-base"}
+
+
+def _config(name="config.yaml"):
+    return yaml.safe_load((REPO / "config" / name).read_text())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "ci.yaml"])
+def test_shipped_configs_validate(name):
+    validate(_config(name), SCHEMA)
+
+
+@pytest.mark.parametrize("mutate, key", [
+    (lambda c: c.update(sede=1), "sede"),
+    (lambda c: c["split"].update(train="0.7"), "0.7"),
+    (lambda c: c["methods"]["cannon"].update(type="payne"), "payne"),
+    (lambda c: c["labels"]["teff"].pop("max_err"), "max_err"),
+    (lambda c: c["crossmatch"].update(radius_arcsec=-1), "-1"),
+])
+def test_bad_config_is_refused_naming_the_key(mutate, key):
+    config = copy.deepcopy(_config())
+    mutate(config)
+    with pytest.raises(Exception, match=re.escape(key)):
+        validate(config, SCHEMA)
+
+
+def _rules():
+    """(rule name, conda env path, script path) of every rule with a script."""
+    found = []
+    for smk in sorted(RULES.glob("*.smk")):
+        for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
+            name = block.split(":", 1)[0]
+            conda = re.search(r"conda:\s+\"([^\"]+)\"", block)
+            script = re.search(r"script:\s+\"([^\"]+)\"", block)
+            if script:
+                found.append((name, (RULES / conda.group(1)).resolve() if conda else None,
+                              (RULES / script.group(1)).resolve()))
+    return found
+
+
+def _module_file(module):
+    parts = module.split(".")
+    base = REPO / "src" / Path(*parts)
+    return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+
+
+def _third_party_imports(path, seen=None):
+    """Top-level third-party modules imported by a file, following imports of labeltransfer."""
+    seen = set() if seen is None else seen
+    if path in seen or not path.exists():
+        return set()
+    seen.add(path)
+    found = set()
+    package = ".".join(path.relative_to(REPO / "src").with_suffix("").parts) if "src" in path.parts else ""
+    if package.endswith(".__init__"):
+        package = package[: -len(".__init__")] + ".x"
+    for node in ast.walk(ast.parse(path.read_text())):
+        modules = []
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: -node.level]
+                root = ".".join(base + ([node.module] if node.module else []))
+                modules = [root] + [f"{root}.{alias.name}" for alias in node.names]
+            else:
+                modules = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        for module in modules:
+            top = module.split(".")[0]
+            if top == "labeltransfer":
+                parts = module.split(".")
+                for i in range(1, len(parts) + 1):  # every parent package's __init__ runs too
+                    found |= _third_party_imports(_module_file(".".join(parts[:i])), seen)
+            elif top not in sys.stdlib_module_names | LOCAL_MODULES:
+                found.add(top)
+    return found
+
+
+def _env_packages(env_file):
+    deps = yaml.safe_load(env_file.read_text())["dependencies"]
+    return {re.split(r"[ =<>]", d)[0] for d in deps if isinstance(d, str)}
+
+
+@pytest.mark.parametrize("rule, env, script", _rules(), ids=lambda v: getattr(v, "name", str(v)))
+def test_rule_env_lists_every_import_of_its_script(rule, env, script):
+    assert env is not None and env.exists(), f"rule {rule} has no conda env file"
+    needed = {CONDA_NAMES.get(m, m) for m in _third_party_imports(script)}
+    missing = needed - _env_packages(env)
+    assert not missing, f"rule {rule}: {env.name} lacks {sorted(missing)}"
+
+
+def test_import_scan_follows_the_package():
+    modelling = _third_party_imports(REPO / "workflow" / "scripts" / "train_method.py")
+    assert {"numpy", "xgboost", "scipy", "tqdm", "pandas", "astropy"} <= modelling
+
+
+def test_every_rule_has_log_conda_benchmark_threads_resources():
+    for smk in RULES.glob("*.smk"):
+        for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
+            name = block.split(":", 1)[0]
+            for directive in ("log:", "conda:", "benchmark:", "threads:", "resources:"):
+                assert f"    {directive}" in block, f"rule {name} in {smk.name} lacks {directive}"
+
+
+def test_snakemake_lint_is_clean():
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=REPO,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

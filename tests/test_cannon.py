@@ -114,3 +114,28 @@ def test_missing_labels_are_left_out_of_training():
     labels[:100, 2] = np.nan
     model = TheCannon(order=2, n_candidates=4, n_starts=1).fit(spectra, labels, np.full_like(labels, 0.01), NAMES)
     assert np.all(np.isfinite(model.theta_))
+
+
+def _with_correlated_noise(spectra, seed):
+    """Spectra with a smooth random distortion per star, which the formal errors ignore."""
+    rng = np.random.default_rng(seed)
+    grid = np.linspace(0, np.pi, N_PIXELS)
+    distortion = 0.03 * rng.standard_normal((len(spectra), 1)) * np.sin(grid) + 0.03 * rng.standard_normal((len(spectra), 1)) * np.cos(2 * grid)
+    return Spectra(spectra.flux + distortion, spectra.flux_err, spectra.wavelength, spectra.aux, ())
+
+
+def test_uncertainties_are_calibrated_on_the_validation_set():
+    spectra, labels = _stars(1500, seed=9)
+    val_spectra, val_labels = _stars(600, seed=10)
+    test_spectra, test_labels = _stars(600, seed=11)
+    val_spectra, test_spectra = _with_correlated_noise(val_spectra, 12), _with_correlated_noise(test_spectra, 13)
+    model = TheCannon(order=2, n_candidates=8, n_starts=2, calibration_stars=500).fit(
+        spectra, labels, np.full_like(labels, 0.01), NAMES,
+        validation=(val_spectra, val_labels, np.full_like(val_labels, 0.01)))
+    predicted, sigma = model.predict(test_spectra)
+    formal = sigma / model.uncertainty_scale_
+    z_width = 1.4826 * np.median(np.abs((predicted - test_labels) / sigma), axis=0)
+    formal_width = 1.4826 * np.median(np.abs((predicted - test_labels) / formal), axis=0)
+    assert np.all((z_width > 0.8) & (z_width < 1.25)), z_width
+    assert np.any((formal_width < 0.8) | (formal_width > 1.25)), formal_width
+    np.testing.assert_allclose(formal_width / z_width, model.uncertainty_scale_, rtol=0.25)

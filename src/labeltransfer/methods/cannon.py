@@ -10,7 +10,8 @@ Test step: each star's labels are found by minimising chi-square with a Levenber
 iteration that runs on all stars at once (batched normal equations), from several starting
 points (k-means centres of the training labels); the start with the lowest chi-square wins.
 Extra labels (for example colours) are held fixed at their observed values. The per-star
-covariance is ``(J^T W J)^-1`` times the reduced chi-square.
+covariance is ``(J^T W J)^-1`` times the reduced chi-square; its 1-sigma uncertainties are
+then scaled per label so that residual / sigma has unit robust width on validation stars.
 """
 
 import logging
@@ -19,6 +20,7 @@ import numpy as np
 from scipy.cluster.vq import kmeans2
 from tqdm.auto import tqdm
 
+from ..metrics import robust_scatter
 from .base import LabelTransferMethod
 from .vectorizer import PolynomialVectorizer
 
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 _SCATTER_GRID = np.concatenate([[0.0], np.logspace(-5, 0, 51)])
 _MAX_STANDARD_LABEL = 6.0
 _CHUNK_ELEMENTS = 3e7
+_STATE = ("theta", "scatter", "offset", "scale", "starts", "uncertainty_scale")
 
 
 class TheCannon(LabelTransferMethod):
@@ -58,6 +61,10 @@ class TheCannon(LabelTransferMethod):
         Starts of the test step per star: the candidates with the lowest chi-square.
     max_iter : int
         Levenberg-Marquardt iterations of the test step.
+    calibration_stars : int
+        Validation stars on which the formal uncertainties are calibrated: each label's
+        sigma is scaled by the robust width of (predicted - reference) / sigma there (the
+        formal errors assume independent pixels and a perfect model; 0 turns this off).
     random_state : int
         Seed of the k-means that places the starting points.
     """
@@ -66,7 +73,7 @@ class TheCannon(LabelTransferMethod):
 
     def __init__(self, order=2, extra_labels=(), flux_transform="linear", regimes=None,
                  regularization=0.0, scatter_iterations=3, n_candidates=64, n_starts=4,
-                 max_iter=40, random_state=0):
+                 max_iter=40, calibration_stars=1000, random_state=0):
         self.order = order
         self.extra_labels = list(extra_labels)
         self.flux_transform = flux_transform
@@ -76,6 +83,7 @@ class TheCannon(LabelTransferMethod):
         self.n_candidates = n_candidates
         self.n_starts = n_starts
         self.max_iter = max_iter
+        self.calibration_stars = calibration_stars
         self.random_state = random_state
 
     # ------------------------------------------------------------------ training
@@ -91,8 +99,24 @@ class TheCannon(LabelTransferMethod):
         for name, rows in self._regime_rows(all_labels, usable):
             log.info("The Cannon, %s: %d training stars", name, rows.sum())
             models.append(self._fit_one(all_labels[rows], flux[rows], var[rows], name))
-        for key in ("theta", "scatter", "offset", "scale", "starts"):
+        for key in _STATE[:-1]:
             setattr(self, f"{key}_", np.stack([model[key] for model in models]))
+        self.uncertainty_scale_ = np.ones(labels.shape[1])
+        if validation is not None and self.calibration_stars > 0:
+            self.uncertainty_scale_ = self._calibration(*validation[:2])
+
+    def _calibration(self, spectra, labels):
+        """Per-label robust width of residual / formal sigma on validation stars."""
+        rows = np.flatnonzero(np.all(np.isfinite(labels), axis=1))[: self.calibration_stars]
+        if rows.size < 20:
+            log.warning("The Cannon: %d validation stars, too few to calibrate uncertainties", rows.size)
+            return np.ones(labels.shape[1])
+        predicted, sigma = self._predict_formal(spectra.subset(rows))
+        z = (predicted - labels[rows]) / sigma
+        width = np.array([robust_scatter(column) for column in z.T])
+        log.info("The Cannon: formal uncertainties scaled by %s (robust width of residual / sigma "
+                 "on %d validation stars)", np.round(width, 2).tolist(), rows.size)
+        return np.where(np.isfinite(width) & (width > 0), width, 1.0)
 
     def _regime_rows(self, all_labels, usable):
         """(name, rows) of the training stars of each regime."""
@@ -172,6 +196,11 @@ class TheCannon(LabelTransferMethod):
 
     # ------------------------------------------------------------------ test step
     def _predict(self, spectra, threads):
+        labels, sigma = self._predict_formal(spectra)
+        return labels, sigma * self.uncertainty_scale_
+
+    def _predict_formal(self, spectra):
+        """Labels and formal 1-sigma uncertainties (before calibration)."""
         n_labels = len(self.label_names_)
         extra = self._extra(spectra)
         has_extra = np.all(np.isfinite(extra), axis=1)
@@ -238,11 +267,10 @@ class TheCannon(LabelTransferMethod):
 
     # ------------------------------------------------------------------ persistence
     def _get_state(self):
-        return {"theta": self.theta_, "scatter": self.scatter_, "offset": self.offset_,
-                "scale": self.scale_, "starts": self.starts_}
+        return {key: getattr(self, f"{key}_") for key in _STATE}
 
     def _set_state(self, arrays):
-        for key in ("theta", "scatter", "offset", "scale", "starts"):
+        for key in _STATE:
             setattr(self, f"{key}_", arrays[key])
 
 

@@ -32,7 +32,7 @@ class XGBoostRegressor(LabelTransferMethod):
     ----------
     n_estimators : int
         Maximum boosting rounds (early stopping usually ends sooner).
-    learning_rate, max_depth, subsample, colsample_bytree, min_child_weight, reg_lambda :
+    learning_rate, max_depth, subsample, colsample_bytree, min_child_weight, reg_lambda, max_bin :
         XGBoost's parameters of the same names.
     early_stopping_rounds : int
         Rounds without improvement on the validation set before stopping.
@@ -47,7 +47,7 @@ class XGBoostRegressor(LabelTransferMethod):
     method_type = "xgboost"
 
     def __init__(self, n_estimators=2000, learning_rate=0.05, max_depth=6, subsample=0.8,
-                 colsample_bytree=0.5, min_child_weight=1.0, reg_lambda=1.0,
+                 colsample_bytree=0.5, min_child_weight=1.0, reg_lambda=1.0, max_bin=256,
                  early_stopping_rounds=50, uncertainty_estimators=500, device="cpu",
                  random_state=0):
         self.n_estimators = n_estimators
@@ -57,6 +57,7 @@ class XGBoostRegressor(LabelTransferMethod):
         self.colsample_bytree = colsample_bytree
         self.min_child_weight = min_child_weight
         self.reg_lambda = reg_lambda
+        self.max_bin = max_bin
         self.early_stopping_rounds = early_stopping_rounds
         self.uncertainty_estimators = uncertainty_estimators
         self.device = device
@@ -68,6 +69,7 @@ class XGBoostRegressor(LabelTransferMethod):
             "learning_rate": self.learning_rate, "max_depth": self.max_depth,
             "subsample": self.subsample, "colsample_bytree": self.colsample_bytree,
             "min_child_weight": self.min_child_weight, "reg_lambda": self.reg_lambda,
+            "max_bin": self.max_bin,
             "seed": self.random_state,
         }
 
@@ -82,8 +84,9 @@ class XGBoostRegressor(LabelTransferMethod):
             rows, val_rows = np.isfinite(labels[:, k]), np.isfinite(val_labels[:, k])
             log.info("XGBoost %s: %d training stars (%d masked), %d validation stars",
                      name, rows.sum(), (~rows).sum(), val_rows.sum())
-            dtrain = xgb.QuantileDMatrix(train_x[rows], labels[rows, k])
-            dval = xgb.QuantileDMatrix(val_x[val_rows], val_labels[val_rows, k], ref=dtrain)
+            dtrain = xgb.QuantileDMatrix(train_x[rows], labels[rows, k], max_bin=self.max_bin)
+            dval = xgb.QuantileDMatrix(val_x[val_rows], val_labels[val_rows, k], ref=dtrain,
+                                       max_bin=self.max_bin)
             point = self._train(dict(params, objective="reg:squarederror"), dtrain, dval,
                                 self.n_estimators, f"XGBoost {name}")
             spread = self._train(

@@ -1,0 +1,72 @@
+"""End to end: the whole workflow on config/ci.yaml (real data, capped), then the report.
+
+The downloads land in resources/ of the repository (a later run reuses the verified files).
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((REPO / "config" / "ci.yaml").read_text())
+RESULTS = REPO / "results" / CONFIG["task"]
+
+
+def _snakemake(*args):
+    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *args, "--configfile",
+                           "config/ci.yaml"], cwd=REPO, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def ci_run():
+    result = _snakemake("--forcerun", "crossmatch_parallax")
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    return result
+
+
+def test_summary_table(ci_run):
+    summary = pd.read_csv(RESULTS / "metrics" / "summary.csv")
+    assert {"method", "label", "subset", "n", "bias", "scatter", "rmse", "outlier_frac"} <= set(summary.columns)
+    methods, labels = set(CONFIG["methods"]), set(CONFIG["labels"])
+    assert set(summary["method"]) == methods and set(summary["label"]) == labels
+    n_bins = len(CONFIG["snr_bins"]) - 1
+    assert len(summary) == len(methods) * len(labels) * (3 + n_bins)
+    everything = summary[summary["subset"] == "all"]
+    assert (everything["n"] > 200).all() and everything["scatter"].notna().all()
+    teff = everything[everything["label"] == "teff"].set_index("method")["scatter"]
+    reference = pd.read_csv(RESULTS / "predictions" / f"{next(iter(methods))}.csv")["teff_ref"]
+    prior = 1.4826 * (reference - reference.median()).abs().median()
+    assert (teff < 0.75 * prior).all(), (teff, prior)  # every method beats guessing the mean
+    assert "| method |" in (RESULTS / "metrics" / "summary.md").read_text()
+    costs = pd.read_csv(RESULTS / "metrics" / "costs.csv")
+    assert set(costs["method"]) == methods and (costs["stars_per_second"] > 0).all()
+
+
+def test_every_figure_is_a_valid_png(ci_run):
+    figures = [RESULTS / "crossmatch" / "separation.png"]
+    figures += [RESULTS / "figures" / "one_to_one" / f"{m}.png" for m in CONFIG["methods"]]
+    figures += [RESULTS / "figures" / f"{f}.png" for f in ("scatter_vs_snr", "kiel", "alpha_fe", "calibration", "costs")]
+    for path in figures:
+        with Image.open(path) as image:
+            image.verify()
+            assert image.format == "PNG" and min(image.size) > 300, path
+
+
+def test_crossmatch_statistics(ci_run):
+    stats = yaml.safe_load((RESULTS / "crossmatch" / "stats.json").read_text())
+    assert stats["n_undecoded"] == 0 and 0.3 < stats["matched_fraction"] < 0.5
+    assert stats["separation_percentiles_arcsec"]["50"] < 0.2
+
+
+def test_report_contains_every_figure(ci_run, tmp_path):
+    report = tmp_path / "report.html"
+    result = _snakemake("--report", str(report))
+    assert result.returncode == 0, result.stderr[-3000:]
+    names = report.read_text()
+    for figure in ("separation.png", "kiel.png", "calibration.png", "costs.png", "summary.md"):
+        assert figure in names, figure

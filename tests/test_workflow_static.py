@@ -24,15 +24,23 @@ def _config(name="config.yaml"):
     return yaml.safe_load((REPO / "config" / name).read_text())
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "ci.yaml"])
+@pytest.mark.parametrize("name", ["ci.yaml", "cannon_study.yaml"])
 def test_shipped_configs_validate(name):
-    validate(_config(name), SCHEMA)
+    """Each config as the workflow sees it: merged into config/config.yaml."""
+    from snakemake.utils import update_config
+
+    config = _config()
+    validate(config, SCHEMA)
+    update_config(config, _config(name))
+    validate(config, SCHEMA)
+    assert set(config["methods"]) <= set(config["method_settings"])
 
 
 @pytest.mark.parametrize("mutate, key", [
     (lambda c: c.update(sede=1), "sede"),
     (lambda c: c["split"].update(train="0.7"), "0.7"),
-    (lambda c: c["methods"]["cannon"].update(type="payne"), "payne"),
+    (lambda c: c["method_settings"]["cannon"].update(type="payne"), "payne"),
+    (lambda c: c.update(methods="cannon"), "cannon"),
     (lambda c: c["labels"]["teff"].pop("max_err"), "max_err"),
     (lambda c: c["crossmatch"].update(radius_arcsec=-1), "-1"),
 ])
@@ -125,3 +133,17 @@ def test_snakemake_lint_is_clean():
     result = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=REPO,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("override, message", [
+    ("methods: [cannon, payne]", "methods ['payne'] have no entry in method_settings"),
+    ("split: {train: 0.8, validation: 0.15, test: 0.15}", "split fractions must sum to 1"),
+    ("seed: forty-two", "forty-two"),
+])
+def test_workflow_refuses_bad_config_at_start_up(tmp_path, override, message):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(override + "\n")
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", str(bad)], cwd=REPO,
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr

@@ -23,5 +23,5 @@ def select_device(gpus):
     if gpus and gpus > 0:
         if cuda_available():
             return "cuda"
-        log.warning("the job was given gpu=%s but no CUDA device answers; running on the CPU", gpus)
+        log.info("the job may use %s GPU(s) but no CUDA device answers; running on the CPU", gpus)
     return "cpu"

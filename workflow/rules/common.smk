@@ -6,7 +6,14 @@ from snakemake.utils import validate
 validate(config, schema="../schemas/config.schema.yaml")
 
 TASK = config["task"]
-METHODS = list(config["methods"])
+METHODS = config["methods"]
+if unknown := [m for m in METHODS if m not in config["method_settings"]]:
+    raise ValueError(
+        f"config: methods {unknown} have no entry in method_settings "
+        f"(which has: {', '.join(config['method_settings'])})"
+    )
+if abs(sum(config["split"].values()) - 1) > 1e-9:
+    raise ValueError(f"config: split fractions must sum to 1, got {config['split']}")
 #: Method types that can run on a GPU (their jobs get the resource gpu=1).
 GPU_METHOD_TYPES = {"xgboost"}
 COMPARISON_FIGURES = ["scatter_vs_snr", "kiel", "alpha_fe", "calibration", "costs"]
@@ -29,12 +36,12 @@ def dataset_path(name):
 
 def method_config(wildcards):
     """The config entry of the {method} wildcard."""
-    return config["methods"][wildcards.method]
+    return config["method_settings"][wildcards.method]
 
 
 def method_gpus(wildcards):
     """1 for methods that can use a GPU, else 0."""
-    return int(config["methods"][wildcards.method]["type"] in GPU_METHOD_TYPES)
+    return int(config["method_settings"][wildcards.method]["type"] in GPU_METHOD_TYPES)
 
 
 def all_predictions(wildcards):

@@ -139,3 +139,12 @@ def test_uncertainties_are_calibrated_on_the_validation_set():
     assert np.all((z_width > 0.8) & (z_width < 1.25)), z_width
     assert np.any((formal_width < 0.8) | (formal_width > 1.25)), formal_width
     np.testing.assert_allclose(formal_width / z_width, model.uncertainty_scale_, rtol=0.25)
+
+
+def test_l1_regularization_shrinks_coefficients():
+    spectra, labels = _stars(800, seed=14)
+    kwargs = dict(order=2, n_candidates=4, n_starts=1)
+    plain = TheCannon(**kwargs).fit(spectra, labels, np.full_like(labels, 0.01), NAMES)
+    sparse = TheCannon(regularization=1e6, **kwargs).fit(spectra, labels, np.full_like(labels, 0.01), NAMES)
+    assert np.abs(sparse.theta_[0][:, 1:]).sum() < 0.9 * np.abs(plain.theta_[0][:, 1:]).sum()
+    np.testing.assert_allclose(sparse.theta_[0][:, 0], plain.theta_[0][:, 0], rtol=0.2)

@@ -2,7 +2,6 @@
 
 import contextlib
 import logging
-import sys
 
 __all__ = ["log_to"]
 

@@ -7,8 +7,8 @@ with the method type, its hyper-parameters, the label names, the auxiliary featu
 the pixel grid it was trained on, which ``load`` checks against the data it is given.
 """
 
+import inspect
 import json
-import logging
 import os
 from pathlib import Path
 
@@ -17,8 +17,6 @@ import numpy as np
 from .. import __version__
 
 __all__ = ["LabelTransferMethod", "NotFittedError", "IncompatibleDataError"]
-
-log = logging.getLogger(__name__)
 
 
 class NotFittedError(RuntimeError):
@@ -40,8 +38,6 @@ class LabelTransferMethod:
 
     def get_params(self):
         """The hyper-parameters, as given to ``__init__``."""
-        import inspect
-
         names = inspect.signature(type(self).__init__).parameters
         return {name: getattr(self, name) for name in names if name != "self"}
 

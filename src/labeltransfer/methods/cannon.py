@@ -125,7 +125,7 @@ class TheCannon(LabelTransferMethod):
         k = list(self.label_names_).index(self.regimes["label"])
         edges = [-np.inf, *self.regimes["edges"], np.inf]
         overlap = self.regimes.get("overlap", 0.0)
-        return [(f"{self.regimes['label']} {lo:g}..{hi:g}",
+        return [(f"{self.regimes['label']} {lo - overlap:g}..{hi + overlap:g}",
                  usable & (all_labels[:, k] >= lo - overlap) & (all_labels[:, k] < hi + overlap))
                 for lo, hi in zip(edges[:-1], edges[1:])]
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Spectra"]
+__all__ = ["Spectra", "median_snr"]
 
 
 @dataclass
@@ -64,8 +64,22 @@ class Spectra:
         return self.aux[:, self.aux_names.index(name)]
 
     def snr(self):
-        """Median per-pixel S/N, ``median(flux / flux_err)`` over unmasked pixels, shape (n_stars,)."""
-        ratio = np.where(np.isfinite(self.flux_err), self.flux / self.flux_err, np.nan)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all pixels masked: S/N is NaN
-            return np.nanmedian(ratio, axis=1)
+        """Median per-pixel S/N of each spectrum, shape (n_stars,) (see :func:`median_snr`)."""
+        return median_snr(self.flux, self.flux_err)
+
+
+def median_snr(flux, flux_err):
+    """Median of ``flux / flux_err`` over the finite pixels of each spectrum; NaN if none.
+
+    Parameters
+    ----------
+    flux, flux_err : ndarray, shape (n_stars, n_pixels)
+
+    Returns
+    -------
+    ndarray, shape (n_stars,)
+    """
+    ratio = np.where(np.isfinite(flux_err), flux / flux_err, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no finite pixel: S/N is NaN
+        return np.nanmedian(ratio, axis=1)

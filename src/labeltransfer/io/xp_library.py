@@ -11,6 +11,8 @@ import logging
 import numpy as np
 from astropy.io import fits
 
+from ..spectra import median_snr
+
 __all__ = ["XP_WAVELENGTH", "BANDS", "REQUIRED_COLUMNS", "LibraryFormatError", "read_xp_library", "colour"]
 
 log = logging.getLogger(__name__)
@@ -91,7 +93,7 @@ def read_xp_library(path):
 
 def _drop_duplicate_ids(table, path):
     """Keep one row per APOGEE_ID, the one whose XP spectrum has the highest median S/N."""
-    snr = np.nanmedian(table["flux"] / table["flux_error"], axis=1)
+    snr = median_snr(table["flux"], table["flux_error"])
     order = np.lexsort((-np.nan_to_num(snr, nan=-np.inf), table["apogee_id"]))
     _, first = np.unique(table["apogee_id"][order], return_index=True)
     keep = np.sort(order[first])

@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 from .metrics import label_metrics  # noqa: E402
 
 __all__ = ["LABEL_TEXT", "one_to_one", "scatter_vs_snr", "kiel_diagram", "alpha_iron",
-           "calibration", "separation_histogram", "costs", "save"]
+           "calibration", "separation_histogram", "costs", "loss_curves", "save"]
 
 #: Axis text (with units) of the labels.
 LABEL_TEXT = {"teff": r"$T_\mathrm{eff}$ [K]", "logg": r"$\log g$ [dex]",
@@ -164,6 +164,23 @@ def costs(cost_table):
     axes[1].set(xlabel="prediction throughput [stars/s]", xscale="log")
     for ax in axes:
         ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def loss_curves(history, method):
+    """Training (solid) and validation (dashed) loss per epoch, one colour per ensemble member."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for i, member in enumerate(history):
+        colour = f"C{i}"
+        epochs = np.arange(1, len(member["train"]) + 1)
+        ax.plot(epochs, member["train"], color=colour, label=f"member {i + 1} training")
+        ax.plot(epochs, member["validation"], color=colour, ls="--", label=f"member {i + 1} validation")
+        best = int(np.argmin(member["validation"]))
+        ax.plot(best + 1, member["validation"][best], "o", color=colour)
+    ax.set(xlabel="epoch", ylabel="Gaussian NLL per label (standardised)", title=f"{method}: training")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return fig
 

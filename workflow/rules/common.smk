@@ -15,7 +15,12 @@ if unknown := [m for m in METHODS if m not in config["method_settings"]]:
 if abs(sum(config["split"].values()) - 1) > 1e-9:
     raise ValueError(f"config: split fractions must sum to 1, got {config['split']}")
 #: Method types that can run on a GPU (their jobs get the resource gpu=1).
-GPU_METHOD_TYPES = {"xgboost"}
+GPU_METHOD_TYPES = {"xgboost", "mlp", "cnn"}
+#: Method types trained epoch by epoch; each gets a loss-curve figure.
+NEURAL_METHOD_TYPES = {"mlp", "cnn"}
+NEURAL_METHODS = [
+    m for m in METHODS if config["method_settings"][m]["type"] in NEURAL_METHOD_TYPES
+]
 COMPARISON_FIGURES = ["scatter_vs_snr", "kiel", "alpha_fe", "calibration", "costs"]
 DATASETS = {
     name: Path(entry["member"]).name for name, entry in config["data"].items()
@@ -65,6 +70,7 @@ def all_outputs():
         f"results/{TASK}/crossmatch/separation.png",
         *expand("results/{task}/figures/one_to_one/{method}.png", task=TASK, method=METHODS),
         *expand("results/{task}/figures/{figure}.png", task=TASK, figure=COMPARISON_FIGURES),
+        *expand("results/{task}/figures/loss_curve/{method}.png", task=TASK, method=NEURAL_METHODS),
     ]
 
 

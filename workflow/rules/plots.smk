@@ -24,6 +24,30 @@ rule plot_one_to_one:
         "../scripts/plot_one_to_one.py"
 
 
+rule plot_loss_curve:
+    input:
+        timing=rules.train_method.output.timing,
+    output:
+        figure=report(
+            "results/{task}/figures/loss_curve/{method}.png",
+            caption="../report/loss_curve.rst",
+            category="3. Figures",
+            subcategory="Training",
+            labels={"method": "{method}", "figure": "loss curve"},
+        ),
+    log:
+        "logs/{task}/plots/loss_curve_{method}.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        "../../envs/science.yaml"
+    benchmark:
+        "benchmarks/{task}/plots/loss_curve_{method}.tsv"
+    script:
+        "../scripts/plot_loss_curve.py"
+
+
 rule plot_comparison:
     input:
         predictions=all_predictions,

@@ -6,13 +6,14 @@ Adding a method: one module with a subclass of ``LabelTransferMethod`` and one e
 
 from .base import IncompatibleDataError, LabelTransferMethod, NotFittedError
 from .cannon import TheCannon
+from .neural import CNN, MLP
 from .xgb import XGBoostRegressor
 
 __all__ = ["METHODS", "make_method", "load_method", "LabelTransferMethod", "NotFittedError",
-           "IncompatibleDataError"]
+           "IncompatibleDataError", "TheCannon", "XGBoostRegressor", "MLP", "CNN"]
 
 #: Method type (the ``type`` of a config entry) -> class.
-METHODS = {cls.method_type: cls for cls in (TheCannon, XGBoostRegressor)}
+METHODS = {cls.method_type: cls for cls in (TheCannon, XGBoostRegressor, MLP, CNN)}
 
 
 def _method_class(method_type):

@@ -6,7 +6,7 @@ from .. import plots
 from ..metrics import summarise
 from ._json import read_json
 
-__all__ = ["evaluate_methods", "plot_one_to_one", "plot_comparison"]
+__all__ = ["evaluate_methods", "plot_one_to_one", "plot_loss_curve", "plot_comparison"]
 
 
 def evaluate_methods(methods, prediction_paths, fit_paths, predict_paths, labels, snr_bins,
@@ -59,6 +59,11 @@ def _fmt(label, value):
 def plot_one_to_one(predictions_path, method, labels, figure_path):
     """One-to-one figure of one method."""
     plots.save(plots.one_to_one(pd.read_csv(predictions_path), method, labels), figure_path)
+
+
+def plot_loss_curve(timing_path, method, figure_path):
+    """Training and validation loss per epoch of each ensemble member of a neural method."""
+    plots.save(plots.loss_curves(read_json(timing_path)["history"], method), figure_path)
 
 
 def plot_comparison(figure, methods, prediction_paths, summary_path, costs_path, labels, figure_path):

@@ -41,8 +41,10 @@ def train_method(sample_path, split_path, method, colours, seed, threads, gpus, 
               validation=(val.spectra, val.labels, val.label_err), threads=threads)
     seconds = time.perf_counter() - start
     model.save(model_path)
-    write_json(timing_path, {"n_stars": len(train.ids), "seconds": seconds, "threads": threads,
-                              "device": device})
+    timing = {"n_stars": len(train.ids), "seconds": seconds, "threads": threads, "device": device}
+    if hasattr(model, "history_"):
+        timing["history"] = model.history_
+    write_json(timing_path, timing)
     log.info("trained in %.1f s", seconds)
 
 

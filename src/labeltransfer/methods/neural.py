@@ -1,0 +1,332 @@
+"""Neural methods (PyTorch): a fully connected network (MLP) and a 1D convolutional network (CNN).
+
+Both predict, for every label, a mean and a log-variance (heteroscedastic output) from
+standardised inputs, and are trained with a Gaussian negative log-likelihood in which the
+reference label's own error adds to the predicted variance, so that stars with precise
+reference labels weigh more; missing labels are masked out of the loss. Training uses Adam,
+a learning rate halved when the validation loss stalls, and early stopping on the validation
+loss (the best epoch is kept). The per-star uncertainty is that of a deep ensemble of
+``n_members`` networks (seeds ``random_state + i``): the mean of the members' predicted
+variances (aleatoric) plus the variance of their means (epistemic).
+
+Auxiliary features that are missing for some training stars (a parallax, a 2MASS colour)
+are set to their training mean and flagged by an extra 0/1 input.
+"""
+
+import logging
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .base import LabelTransferMethod
+
+__all__ = ["MLP", "CNN"]
+
+log = logging.getLogger(__name__)
+
+_ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh}
+_MIN_LOG_VAR = -12.0
+
+
+class _NeuralMethod(LabelTransferMethod):
+    """Training, ensembling, normalisation and checkpoints shared by the neural methods."""
+
+    def _init_training(self, beta, epochs, batch_size, learning_rate, weight_decay, patience,
+                       n_members, device, random_state):
+        self.beta = beta
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.n_members = n_members
+        self.device = device
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ inputs
+    def _fit_normalisation(self, spectra, labels):
+        flux = np.where(np.isfinite(spectra.flux_err), spectra.flux, np.nan)
+        self.flux_mean_ = np.nanmean(flux, axis=0)
+        self.flux_std_ = np.nanstd(flux, axis=0) + 1e-6
+        aux = spectra.aux.astype(float)
+        self.aux_mean_ = np.nanmean(aux, axis=0) if aux.shape[1] else np.zeros(0)
+        self.aux_std_ = (np.nanstd(aux, axis=0) + 1e-6) if aux.shape[1] else np.zeros(0)
+        self.aux_flagged_ = np.isnan(aux).any(axis=0)
+        for name, n_missing in zip(spectra.aux_names, np.isnan(aux).sum(axis=0)):
+            if n_missing:
+                log.info("%s: missing for %d training stars; set to the mean and flagged", name, n_missing)
+        self.label_mean_ = np.nanmean(labels, axis=0)
+        self.label_std_ = np.nanstd(labels, axis=0)
+
+    def _inputs(self, spectra):
+        """Standardised flux (n, n_pixels) and auxiliary inputs (n, n_aux + n_flags), float32."""
+        flux = (spectra.flux - self.flux_mean_) / self.flux_std_
+        flux = np.where(np.isfinite(spectra.flux_err), flux, 0.0)
+        aux = spectra.aux.astype(float)
+        missing = np.isnan(aux)
+        unexpected = missing & ~self.aux_flagged_
+        if unexpected.any():
+            bad = [f"{name} ({count} stars)" for name, count in zip(spectra.aux_names, unexpected.sum(axis=0)) if count]
+            raise ValueError(f"NaN in auxiliary features that had none in training: {', '.join(bad)}")
+        aux = np.where(missing, 0.0, (aux - self.aux_mean_) / self.aux_std_)
+        flags = missing[:, self.aux_flagged_].astype(float)
+        return (torch.as_tensor(flux, dtype=torch.float32),
+                torch.as_tensor(np.hstack([aux, flags]), dtype=torch.float32))
+
+    def _n_aux_inputs(self):
+        return len(self.aux_mean_) + int(np.sum(self.aux_flagged_))
+
+    # ------------------------------------------------------------------ training
+    def _fit(self, spectra, labels, label_err, validation, threads):
+        if validation is None:
+            raise ValueError(f"{type(self).__name__} needs a validation set for early stopping")
+        torch.set_num_threads(threads)
+        self._fit_normalisation(spectra, labels)
+        device = torch.device(self.device)
+        train = self._tensors(spectra, labels, label_err, device)
+        val = self._tensors(*validation, device)
+        self.members_, self.history_ = [], []
+        for member in range(self.n_members):
+            network, history = self._train_member(train, val, member, device)
+            self.members_.append({k: v.detach().cpu().numpy() for k, v in network.state_dict().items()})
+            self.history_.append(history)
+
+    def _tensors(self, spectra, labels, label_err, device):
+        flux, aux = self._inputs(spectra)
+        y = (labels - self.label_mean_) / self.label_std_
+        err = label_err / self.label_std_
+        mask = np.isfinite(y) & np.isfinite(err)
+        return [t.to(device) for t in (flux, aux, torch.as_tensor(np.where(mask, y, 0.0), dtype=torch.float32),
+                                       torch.as_tensor(np.where(mask, err, 1.0), dtype=torch.float32),
+                                       torch.as_tensor(mask, dtype=torch.float32))]
+
+    def _train_member(self, train, val, member, device):
+        seed = self.random_state + member
+        torch.manual_seed(seed)
+        network = self._network().to(device)
+        optimiser = torch.optim.Adam(network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
+        schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5, patience=max(1, self.patience // 3))
+        generator = torch.Generator().manual_seed(seed)
+        n = len(train[0])
+        best, best_state, stale = np.inf, None, 0
+        history = {"train": [], "validation": []}
+        bar = tqdm(range(self.epochs), desc=f"{type(self).__name__} member {member + 1} of {self.n_members}",
+                   unit="epoch", mininterval=1.0)
+        for epoch in bar:
+            network.train()
+            order = torch.randperm(n, generator=generator).to(device)
+            total = 0.0
+            for lo in range(0, n, self.batch_size):
+                batch = [t[order[lo:lo + self.batch_size]] for t in train]
+                loss = gaussian_nll(*network(batch[0], batch[1]), *batch[2:], beta=self.beta)
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                total += loss.item() * len(batch[0])
+            val_loss = self._loss(network, val)
+            history["train"].append(total / n)
+            history["validation"].append(val_loss)
+            schedule.step(val_loss)
+            log.info("member %d epoch %d: train loss %.4f, validation loss %.4f, lr %.2g", member + 1,
+                     epoch + 1, total / n, val_loss, optimiser.param_groups[0]["lr"])
+            bar.set_postfix(train=f"{total / n:.3f}", val=f"{val_loss:.3f}")
+            if val_loss < best:
+                best, stale = val_loss, 0
+                best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
+            else:
+                stale += 1
+                if stale >= self.patience:
+                    log.info("member %d: early stop at epoch %d (best validation loss %.4f)", member + 1, epoch + 1, best)
+                    break
+        bar.close()
+        network.load_state_dict(best_state)
+        return network, history
+
+    @torch.no_grad()
+    def _loss(self, network, data):
+        network.eval()
+        total = 0.0
+        for lo in range(0, len(data[0]), 4096):
+            batch = [t[lo:lo + 4096] for t in data]
+            total += gaussian_nll(*network(batch[0], batch[1]), *batch[2:], beta=self.beta).item() * len(batch[0])
+        return total / len(data[0])
+
+    # ------------------------------------------------------------------ prediction
+    @torch.no_grad()
+    def _predict(self, spectra, threads):
+        torch.set_num_threads(threads)
+        device = torch.device(self.device)
+        flux, aux = (t.to(device) for t in self._inputs(spectra))
+        means, variances = [], []
+        for state in self.members_:
+            network = self._network().to(device)
+            network.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
+            network.eval()
+            mean, log_var = zip(*(network(flux[lo:lo + 8192], aux[lo:lo + 8192]) for lo in range(0, len(flux), 8192)))
+            means.append(torch.cat(mean).cpu().numpy())
+            variances.append(torch.cat(log_var).exp().cpu().numpy())
+        means, variances = np.array(means), np.array(variances)
+        total_var = variances.mean(axis=0) + means.var(axis=0)
+        return (means.mean(axis=0) * self.label_std_ + self.label_mean_,
+                np.sqrt(total_var) * self.label_std_)
+
+    # ------------------------------------------------------------------ persistence
+    _NORMALISATION = ("flux_mean", "flux_std", "aux_mean", "aux_std", "aux_flagged", "label_mean", "label_std")
+
+    def _get_state(self):
+        state = {key: getattr(self, f"{key}_") for key in self._NORMALISATION}
+        for i, member in enumerate(self.members_):
+            state.update({f"member{i}/{k}": v for k, v in member.items()})
+        for i, history in enumerate(self.history_):
+            state.update({f"history{i}/{k}": np.array(v) for k, v in history.items()})
+        return state
+
+    def _set_state(self, arrays):
+        for key in self._NORMALISATION:
+            setattr(self, f"{key}_", arrays[key])
+        self.members_ = [{k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith(f"member{i}/")}
+                         for i in range(self.n_members)]
+        self.history_ = [{k.split("/", 1)[1]: v.tolist() for k, v in arrays.items() if k.startswith(f"history{i}/")}
+                         for i in range(self.n_members)]
+
+
+def gaussian_nll(mean, log_var, target, target_err, mask, beta=0.0):
+    """Mean over observed labels of the Gaussian NLL with variance ``exp(log_var) + err^2``.
+
+    With ``beta > 0`` each term is weighted by the (constant) variance to the power ``beta``,
+    the beta-NLL of Seitzer et al. 2022, which keeps poorly fitted stars from being given up
+    on by a large predicted variance; ``beta = 0`` is the plain NLL.
+
+    Parameters
+    ----------
+    mean, log_var : Tensor, shape (n, n_labels)
+        Predicted mean and log-variance (standardised units).
+    target, target_err : Tensor, shape (n, n_labels)
+        Reference labels and their 1-sigma errors (standardised units).
+    mask : Tensor, shape (n, n_labels)
+        1 where the reference label exists, 0 where it is missing (no contribution).
+    beta : float
+    """
+    variance = log_var.exp() + target_err ** 2
+    nll = 0.5 * ((target - mean) ** 2 / variance + variance.log())
+    if beta:
+        nll = nll * variance.detach() ** beta
+    return (nll * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+class _Head(nn.Module):
+    """Dense layers to a mean and a log-variance per label."""
+
+    def __init__(self, n_in, hidden_sizes, n_labels, activation, dropout):
+        super().__init__()
+        layers = []
+        for size in hidden_sizes:
+            layers += [nn.Linear(n_in, size), _ACTIVATIONS[activation](), nn.Dropout(dropout)]
+            n_in = size
+        self.body = nn.Sequential(*layers)
+        self.out = nn.Linear(n_in, 2 * n_labels)
+        self.n_labels = n_labels
+
+    def forward(self, x):
+        out = self.out(self.body(x))
+        return out[:, : self.n_labels], out[:, self.n_labels:].clamp(min=_MIN_LOG_VAR)
+
+
+class _MLPNetwork(nn.Module):
+    def __init__(self, n_pixels, n_aux, n_labels, hidden_sizes, activation, dropout):
+        super().__init__()
+        self.head = _Head(n_pixels + n_aux, hidden_sizes, n_labels, activation, dropout)
+
+    def forward(self, flux, aux):
+        return self.head(torch.cat([flux, aux], dim=1))
+
+
+class _CNNNetwork(nn.Module):
+    def __init__(self, n_pixels, n_aux, n_labels, filters, kernel_size, pool, dense_sizes, activation, dropout):
+        super().__init__()
+        layers, channels, length = [], 1, n_pixels
+        for n_filters in filters:
+            layers += [nn.Conv1d(channels, n_filters, kernel_size, padding=kernel_size // 2),
+                       _ACTIVATIONS[activation](), nn.MaxPool1d(pool)]
+            channels, length = n_filters, length // pool
+        self.convolutions = nn.Sequential(*layers)
+        self.head = _Head(channels * length + n_aux, dense_sizes, n_labels, activation, dropout)
+
+    def forward(self, flux, aux):
+        features = self.convolutions(flux[:, None, :]).flatten(1)
+        return self.head(torch.cat([features, aux], dim=1))
+
+
+class MLP(_NeuralMethod):
+    """Fully connected network on the flux pixels and the auxiliary features.
+
+    Parameters
+    ----------
+    hidden_sizes : list of int
+        Widths of the hidden layers.
+    activation : {"relu", "gelu", "silu", "tanh"}
+    dropout : float
+    beta : float
+        Exponent of the beta-NLL loss (0 for the plain Gaussian NLL; see :func:`gaussian_nll`).
+    epochs, batch_size, learning_rate, weight_decay : training settings (Adam).
+    patience : int
+        Epochs without a better validation loss before stopping.
+    n_members : int
+        Networks in the deep ensemble.
+    device : str
+        ``"cpu"`` or ``"cuda"``.
+    random_state : int
+        Seed of the first member (member ``i`` uses ``random_state + i``).
+    """
+
+    method_type = "mlp"
+
+    def __init__(self, hidden_sizes=(256, 256, 256), activation="gelu", dropout=0.0, beta=0.0,
+                 epochs=150, batch_size=128, learning_rate=3e-4, weight_decay=1e-4, patience=15,
+                 n_members=3, device="cpu", random_state=0):
+        self.hidden_sizes = list(hidden_sizes)
+        self.activation = activation
+        self.dropout = dropout
+        self._init_training(beta, epochs, batch_size, learning_rate, weight_decay, patience, n_members,
+                            device, random_state)
+
+    def _network(self):
+        return _MLPNetwork(len(self.flux_mean_), self._n_aux_inputs(), len(self.label_names_),
+                           self.hidden_sizes, self.activation, self.dropout)
+
+
+class CNN(_NeuralMethod):
+    """1D convolutional network on the spectrum; auxiliary features join after the convolutions.
+
+    Parameters
+    ----------
+    filters : list of int
+        Filters of each convolution block (convolution, activation, max-pooling).
+    kernel_size, pool : int
+        Kernel width and pooling factor of every block.
+    dense_sizes : list of int
+        Widths of the dense layers after the convolutions.
+    activation, dropout, beta, epochs, batch_size, learning_rate, weight_decay, patience,
+    n_members, device, random_state :
+        As for :class:`MLP`.
+    """
+
+    method_type = "cnn"
+
+    def __init__(self, filters=(8, 16), kernel_size=7, pool=4, dense_sizes=(256, 128), activation="gelu",
+                 dropout=0.0, beta=0.0, epochs=150, batch_size=128, learning_rate=3e-4, weight_decay=1e-4,
+                 patience=15, n_members=2, device="cpu", random_state=0):
+        self.filters = list(filters)
+        self.kernel_size = kernel_size
+        self.pool = pool
+        self.dense_sizes = list(dense_sizes)
+        self.activation = activation
+        self.dropout = dropout
+        self._init_training(beta, epochs, batch_size, learning_rate, weight_decay, patience, n_members,
+                            device, random_state)
+
+    def _network(self):
+        return _CNNNetwork(len(self.flux_mean_), self._n_aux_inputs(), len(self.label_names_), self.filters,
+                           self.kernel_size, self.pool, self.dense_sizes, self.activation, self.dropout)

@@ -1,0 +1,110 @@
+import numpy as np
+import pytest
+import torch
+
+from labeltransfer.methods import CNN, MLP, IncompatibleDataError
+from labeltransfer.methods.neural import gaussian_nll
+from labeltransfer.spectra import Spectra
+
+NAMES = ("teff", "fe_h")
+FAST = dict(epochs=40, batch_size=64, learning_rate=3e-3, patience=8, n_members=2)
+
+
+def _data(n, seed):
+    rng = np.random.default_rng(seed)
+    labels = np.column_stack([rng.uniform(4000, 6000, n), rng.normal(-0.3, 0.3, n)])
+    grid = np.linspace(0, 1, 32)
+    flux = 1 + ((labels[:, :1] - 5000) / 1000) * grid + labels[:, 1:] * np.sin(6 * grid)
+    flux += 0.01 * rng.standard_normal(flux.shape)
+    colour = (labels[:, 0] - 5000) / 1000 + 0.02 * rng.standard_normal(n)
+    parallax = np.where(rng.random(n) < 0.5, rng.uniform(0.1, 2, n), np.nan)
+    spectra = Spectra(flux, np.full_like(flux, 0.01), np.arange(32.0), np.column_stack([colour, parallax]),
+                      ("bp_rp", "parallax"))
+    return spectra, labels, np.column_stack([np.full(n, 10.0), np.full(n, 0.01)])
+
+
+def _fit(cls, **kwargs):
+    spectra, labels, err = _data(800, 0)
+    val = _data(200, 1)
+    return cls(**{**FAST, **kwargs}).fit(spectra, labels, err, NAMES, validation=val)
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    return _fit(MLP, hidden_sizes=[64, 64])
+
+
+def test_mlp_recovers_known_labels_with_calibrated_uncertainties(mlp):
+    spectra, labels, _ = _data(400, 2)
+    predicted, sigma = mlp.predict(spectra)
+    resid = predicted - labels
+    assert np.median(np.abs(resid[:, 0])) < 60
+    assert np.median(np.abs(resid[:, 1])) < 0.05
+    z = np.percentile(np.abs(resid / sigma), 68.3, axis=0)
+    assert np.all((z > 0.4) & (z < 2.0)), z
+    assert len(mlp.history_) == 2 and all(len(h["validation"]) > 3 for h in mlp.history_)
+
+
+def test_cnn_fits_and_predicts():
+    cnn = _fit(CNN, filters=[4, 8], dense_sizes=[32], n_members=1)
+    spectra, labels, _ = _data(200, 3)
+    predicted, sigma = cnn.predict(spectra)
+    assert predicted.shape == (200, 2) and np.all(sigma > 0)
+    assert np.median(np.abs(predicted[:, 0] - labels[:, 0])) < 150
+
+
+def test_save_load_round_trip_gives_identical_predictions(mlp, tmp_path):
+    spectra, _, _ = _data(100, 4)
+    mlp.save(tmp_path / "mlp.npz")
+    loaded = MLP.load(tmp_path / "mlp.npz")
+    for a, b in zip(loaded.predict(spectra), mlp.predict(spectra)):
+        np.testing.assert_array_equal(a, b)
+    assert loaded.history_ == [{k: list(v) for k, v in h.items()} for h in mlp.history_]
+
+
+def test_checkpoint_from_another_feature_set_is_refused(mlp):
+    spectra, _, _ = _data(10, 5)
+    with pytest.raises(IncompatibleDataError, match=r"auxiliary features \['bp_rp', 'parallax'\]"):
+        mlp.predict(spectra.select_aux(["bp_rp"]))
+
+
+def test_same_seed_same_predictions():
+    spectra, _, _ = _data(50, 6)
+    a = _fit(MLP, hidden_sizes=[16], n_members=1, epochs=5).predict(spectra)[0]
+    b = _fit(MLP, hidden_sizes=[16], n_members=1, epochs=5).predict(spectra)[0]
+    np.testing.assert_array_equal(a, b)
+
+
+def test_masked_labels_do_not_contribute():
+    mean, log_var = torch.zeros(4, 2), torch.zeros(4, 2)
+    target = torch.tensor([[1.0, 2.0], [0.5, 9.0], [0.0, 0.0], [1.0, -7.0]])
+    mask = torch.tensor([[1.0, 1.0], [1.0, 0.0], [1.0, 1.0], [1.0, 0.0]])
+    changed = target.clone()
+    changed[mask == 0] = 1e6
+    err = torch.zeros(4, 2)
+    assert gaussian_nll(mean, log_var, target, err, mask) == gaussian_nll(mean, log_var, changed, err, mask)
+
+    spectra, _, _ = _data(50, 7)
+    predictions = []
+    for garbage in (0.0, 1e3):
+        spectra_t, labels, err_t = _data(800, 0)
+        labels[:300, 1] = np.nan
+        err_t[:300, 1] = garbage  # the error of a missing label must not matter either
+        model = MLP(**{**FAST, "hidden_sizes": [16], "n_members": 1, "epochs": 5}).fit(
+            spectra_t, labels, err_t, NAMES, validation=_data(200, 1))
+        predictions.append(model.predict(spectra)[0])
+    np.testing.assert_array_equal(*predictions)
+
+
+def test_unexpected_nan_in_a_feature_is_named(mlp):
+    spectra, _, _ = _data(20, 8)
+    spectra.aux[:3, 0] = np.nan
+    with pytest.raises(ValueError, match=r"bp_rp \(3 stars\)"):
+        mlp.predict(spectra)
+
+
+def test_gaussian_nll_adds_reference_error_to_predicted_variance():
+    mean, log_var = torch.zeros(1, 1), torch.log(torch.tensor([[3.0]]))
+    target, err, mask = torch.tensor([[2.0]]), torch.tensor([[1.0]]), torch.ones(1, 1)
+    expected = 0.5 * (4.0 / 4.0 + np.log(4.0))
+    assert gaussian_nll(mean, log_var, target, err, mask).item() == pytest.approx(expected)

@@ -24,7 +24,7 @@ def _config(name="config.yaml"):
     return yaml.safe_load((REPO / "config" / name).read_text())
 
 
-@pytest.mark.parametrize("name", ["ci.yaml", "cannon_study.yaml"])
+@pytest.mark.parametrize("name", ["ci.yaml", "cannon_study.yaml", "gpu.yaml"])
 def test_shipped_configs_validate(name):
     """Each config as the workflow sees it: merged into config/config.yaml."""
     from snakemake.utils import update_config

@@ -1,0 +1,79 @@
+"""Prediction throughput of trained neural methods, and their ensemble against one member.
+
+For each model given, on the test split of a prepared sample:
+- stars per second of batch prediction on ``--n-stars`` spectra (the test set repeated),
+  best of ``--repeat`` runs, on the threads torch is given;
+- robust scatter and calibration (robust width of residual / sigma, 1 is honest) of the
+  first ensemble member alone and of the whole ensemble.
+
+Run after the workflow::
+
+    python bench/neural_methods.py results/xp_from_apogee/data/sample.npz \\
+        results/xp_from_apogee/data/split.csv mlp=results/xp_from_apogee/models/mlp.npz \\
+        cnn=results/xp_from_apogee/models/cnn.npz
+"""
+
+import argparse
+import copy
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from labeltransfer.methods import load_method  # noqa: E402
+from labeltransfer.metrics import robust_scatter  # noqa: E402
+from labeltransfer.preprocess import LabelledSample, read_split  # noqa: E402
+from labeltransfer.spectra import Spectra  # noqa: E402
+
+
+def _throughput(model, spectra, n_stars, repeat, threads):
+    reps = int(np.ceil(n_stars / len(spectra)))
+    big = Spectra(np.tile(spectra.flux, (reps, 1))[:n_stars], np.tile(spectra.flux_err, (reps, 1))[:n_stars],
+                  spectra.wavelength, np.tile(spectra.aux, (reps, 1))[:n_stars], spectra.aux_names)
+    best = np.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        model.predict(big, threads=threads)
+        best = min(best, time.perf_counter() - start)
+    return n_stars / best
+
+
+def _quality(model, spectra, labels):
+    predicted, sigma = model.predict(spectra)
+    resid = predicted - labels
+    return ([robust_scatter(r) for r in resid.T], [robust_scatter(z) for z in (resid / sigma).T])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sample")
+    parser.add_argument("split")
+    parser.add_argument("models", nargs="+", help="type=path of a trained mlp or cnn")
+    parser.add_argument("--n-stars", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    sample = LabelledSample.load(args.sample)
+    test = sample.subset(read_split(args.split, sample)["test"])
+    print(f"{len(test.ids)} test stars; labels {', '.join(sample.label_names)}; {args.threads} threads")
+    for entry in args.models:
+        method_type, path = entry.split("=", 1)
+        model = load_method(method_type, path)
+        spectra = test.spectra.select_aux(list(model.aux_names_))
+        rate = _throughput(model, spectra, args.n_stars, args.repeat, args.threads)
+        print(f"{method_type} ({path}): {rate:,.0f} stars/s on {args.n_stars:,} spectra")
+        single = copy.copy(model)
+        single.members_ = model.members_[:1]
+        for name, variant in (("1 member", single), (f"{len(model.members_)} members", model)):
+            scatter, width = _quality(variant, spectra, test.labels)
+            print(f"  {name:>10}: scatter " + " / ".join(f"{s:.3g}" for s in scatter)
+                  + "; residual/sigma width " + " / ".join(f"{w:.2f}" for w in width))
+
+
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .metrics import label_metrics  # noqa: E402
+from .metrics import label_metrics, robust_scatter  # noqa: E402
 
 __all__ = ["LABEL_TEXT", "one_to_one", "scatter_vs_snr", "kiel_diagram", "alpha_iron",
            "calibration", "separation_histogram", "costs", "loss_curves", "save"]
@@ -129,14 +129,15 @@ def calibration(predictions, labels):
         for method, table in predictions.items():
             z = (table[label] - table[f"{label}_ref"]) / table[f"{label}_err"]
             z = z[np.isfinite(z)]
-            width = label_metrics(z, np.zeros_like(z), np.ones_like(z))["scatter"]
+            width = robust_scatter(z)
             ax.hist(z.clip(-5, 5), bins=60, range=(-5, 5), density=True, histtype="step",
                     label=f"{method} (width {width:.2f})")
         ax.plot(grid, np.exp(-0.5 * grid ** 2) / np.sqrt(2 * np.pi), color="k", ls="--", lw=0.8,
                 label="N(0, 1)")
         ax.set(xlabel=rf"(pred $-$ ref) / $\sigma_\mathrm{{pred}}$, {_text(label).split(' [')[0]}",
                ylabel="density")
-        ax.legend(fontsize=7)
+        ax.set_ylim(0, 1.8 * ax.get_ylim()[1])  # room for the legend above the peaks
+        ax.legend(fontsize=6.5, loc="upper left", framealpha=0.7)
     fig.tight_layout()
     return fig
 

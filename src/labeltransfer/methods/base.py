@@ -145,4 +145,7 @@ def _check_finite_features(spectra, what):
     bad = ~np.isfinite(spectra.flux) & np.isfinite(spectra.flux_err)
     n_bad = int(bad.any(axis=1).sum())
     if n_bad:
-        raise ValueError(f"{what} spectra: {n_bad} stars have non-finite flux in unmasked pixels")
+        pixels = np.flatnonzero(bad.any(axis=0))
+        where = ", ".join(f"{spectra.wavelength[p]:g} nm" for p in pixels[:5]) + (" ..." if len(pixels) > 5 else "")
+        raise ValueError(f"{what} spectra: {n_bad} stars have non-finite flux in unmasked pixels "
+                         f"({len(pixels)} pixels: {where})")

@@ -147,3 +147,18 @@ def test_workflow_refuses_bad_config_at_start_up(tmp_path, override, message):
                             capture_output=True, text=True)
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
+
+
+def test_gpu_rules_are_tagged_and_run_with_gpu_zero():
+    """Rules of GPU-capable methods ask for gpu=1; --resources gpu=0 caps them to the CPU."""
+    def dry_run(*extra):
+        return subprocess.run([sys.executable, "-m", "snakemake", "results/ci/models/mlp.npz",
+                               "results/ci/models/cannon.npz", "-n", "--forceall", *extra, "--configfile",
+                               "config/ci.yaml"], cwd=REPO, capture_output=True, text=True)
+
+    tagged, capped = dry_run(), dry_run("--resources", "gpu=0")
+    assert tagged.returncode == 0 and capped.returncode == 0, tagged.stderr + capped.stderr
+    jobs = [block for block in tagged.stdout.split("rule train_method:")[1:]]
+    gpus = {("mlp" if "method=mlp" in job else "cannon"): re.search(r"gpu=(\d)", job).group(1) for job in jobs}
+    assert gpus == {"mlp": "1", "cannon": "0"}
+    assert "method=mlp" in capped.stdout and "gpu=1" not in capped.stdout

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from labeltransfer.methods import IncompatibleDataError, make_method
-from labeltransfer.methods.xgb import XGBoostRegressor
+from labeltransfer.methods.xgb import XGBoostRegressor, sigma_from_quantiles
 from labeltransfer.spectra import Spectra
 
 NAMES = ("teff", "fe_h")
@@ -75,3 +75,8 @@ def test_nan_flux_in_unmasked_pixels_is_refused():
     spectra.flux[3, 4] = np.nan
     with pytest.raises(ValueError, match=r"1 stars have non-finite flux in unmasked pixels \(1 pixels: 4 nm\)"):
         XGBoostRegressor().fit(spectra, labels, np.ones_like(labels), NAMES, validation=(spectra, labels, labels))
+
+
+def test_crossed_quantiles_give_a_positive_sigma():
+    quantiles = np.array([[1.0, 3.0], [2.5, 1.5]])
+    np.testing.assert_array_equal(sigma_from_quantiles(quantiles), [1.0, 0.5])

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from .base import LabelTransferMethod
 
-__all__ = ["XGBoostRegressor"]
+__all__ = ["XGBoostRegressor", "sigma_from_quantiles"]
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class XGBoostRegressor(LabelTransferMethod):
                 booster.set_param({"nthread": threads, "device": self.device})
             labels[:, k] = point.predict(features, iteration_range=(0, point.best_iteration + 1))
             quantiles = spread.predict(features, iteration_range=(0, spread.best_iteration + 1))
-            sigma[:, k] = np.maximum(0.5 * (quantiles[:, 1] - quantiles[:, 0]), 0.0)
+            sigma[:, k] = sigma_from_quantiles(quantiles)
         return labels, sigma
 
     def _get_state(self):
@@ -128,6 +128,15 @@ class XGBoostRegressor(LabelTransferMethod):
         n = len(self.label_names_)
         self.boosters_ = [_from_bytes(arrays[f"booster_{k}"]) for k in range(n)]
         self.quantile_boosters_ = [_from_bytes(arrays[f"quantile_booster_{k}"]) for k in range(n)]
+
+
+def sigma_from_quantiles(quantiles):
+    """1-sigma from the 15.9th and 84.1st percentiles, shape (n_stars, 2) -> (n_stars,).
+
+    Where the two boosters cross (about 1% of stars), the quantiles are sorted first
+    (rearrangement, Chernozhukov et al. 2010), so the width stays positive.
+    """
+    return 0.5 * np.abs(quantiles[:, 1] - quantiles[:, 0])
 
 
 def _features(spectra):

@@ -17,6 +17,7 @@ def test_label_metrics_match_hand_computed_values():
     assert m["rmse"] == pytest.approx(np.sqrt((4 + 1 + 0 + 1 + 4 + 9 + 900) / 7))
     assert m["outlier_frac"] == pytest.approx(1 / 7)
     assert m["z_width"] == pytest.approx(2.9652 / 2)
+    assert m["z_rms"] == pytest.approx(np.sqrt((4 + 1 + 0 + 1 + 4 + 9 + 900) / 7) / 2)
 
 
 def test_metrics_skip_missing_reference_labels():

@@ -8,7 +8,9 @@ For residuals ``r = predicted - reference`` of the stars with a reference label:
 - ``outlier_frac``: fraction of stars with ``|r - bias| > 3 scatter``;
 - ``z_width``: robust scatter of ``r / sigma_predicted`` (1 for honest uncertainties; > 1 when
   they are too small). Only the predicted sigma enters: the reference errors of APOGEE DR17
-  are small next to the label-transfer errors.
+  are small next to the label-transfer errors;
+- ``z_rms``: root mean square of ``r / sigma_predicted`` (1 for Gaussian-honest uncertainties;
+  with heavy-tailed residuals it exceeds ``z_width``, and outliers dominate it).
 """
 
 import numpy as np
@@ -40,25 +42,27 @@ def label_metrics(predicted, reference, sigma):
 
     Returns
     -------
-    dict with ``n``, ``bias``, ``scatter``, ``rmse``, ``outlier_frac``, ``z_width``.
+    dict with ``n``, ``bias``, ``scatter``, ``rmse``, ``outlier_frac``, ``z_width``, ``z_rms``.
     """
     predicted, reference, sigma = (np.asarray(a, dtype=float) for a in (predicted, reference, sigma))
     good = np.isfinite(predicted) & np.isfinite(reference)
     resid = predicted[good] - reference[good]
     if resid.size == 0:
         return {"n": 0, "bias": np.nan, "scatter": np.nan, "rmse": np.nan,
-                "outlier_frac": np.nan, "z_width": np.nan}
+                "outlier_frac": np.nan, "z_width": np.nan, "z_rms": np.nan}
     bias = float(np.median(resid))
     scatter = robust_scatter(resid)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = resid / sigma[good]
+    usable = np.isfinite(z) & (sigma[good] > 0)
     return {
         "n": int(resid.size),
         "bias": bias,
         "scatter": float(scatter),
         "rmse": float(np.sqrt(np.mean(resid ** 2))),
         "outlier_frac": float(np.mean(np.abs(resid - bias) > OUTLIER_SIGMAS * scatter)),
-        "z_width": float(robust_scatter(z[np.isfinite(z) & (sigma[good] > 0)])),
+        "z_width": float(robust_scatter(z[usable])),
+        "z_rms": float(np.sqrt(np.mean(z[usable] ** 2))) if usable.any() else np.nan,
     }
 
 
@@ -100,7 +104,7 @@ def summarise(predictions, label_names, snr_bins):
     Returns
     -------
     pandas.DataFrame with columns ``method, label, subset, n, bias, scatter, rmse,
-    outlier_frac, z_width``.
+    outlier_frac, z_width, z_rms``.
     """
     rows = []
     for method, table in predictions.items():

@@ -15,24 +15,30 @@ __all__ = ["train_method", "predict_method"]
 log = logging.getLogger(__name__)
 
 
-def _load(sample_path, split_path, feature_set, colours):
+def _load(sample_path, split_path, method, colours):
+    """The sample with the auxiliary features of the method's feature set, and the split rows."""
     sample = LabelledSample.load(sample_path)
     rows = read_split(split_path, sample)
-    names = feature_names(feature_set, colours)
-    sample.spectra = sample.spectra.select_aux(names)
+    sample.spectra = sample.spectra.select_aux(feature_names(method["feature_set"], colours))
     return sample, rows
+
+
+def _place(model, gpus):
+    """Put a model that has a ``device`` on the one the job's resources allow; return it."""
+    device = select_device(gpus)
+    if hasattr(model, "device"):
+        model.device = device
+    return device
 
 
 def train_method(sample_path, split_path, method, colours, seed, threads, gpus, model_path,
                  timing_path):
     """Fit one configured method on the training split (validation split for early stopping)."""
-    sample, rows = _load(sample_path, split_path, method.get("feature_set", "flux_colours"), colours)
-    params = dict(method.get("params", {}))
+    sample, rows = _load(sample_path, split_path, method, colours)
+    params = dict(method["params"])
     params.setdefault("random_state", seed)
     model = make_method(method["type"], params)
-    device = select_device(gpus)
-    if hasattr(model, "device"):
-        model.device = device
+    device = _place(model, gpus)
     train, val = sample.subset(rows["train"]), sample.subset(rows["validation"])
     log.info("training %s on %d stars (%d validation), features: %d pixels + %s", method["type"],
              len(train.ids), len(val.ids), train.spectra.flux.shape[1], list(train.spectra.aux_names))
@@ -51,10 +57,9 @@ def train_method(sample_path, split_path, method, colours, seed, threads, gpus, 
 def predict_method(model_path, sample_path, split_path, method, colours, threads, gpus,
                    predictions_path, timing_path):
     """Label the test split with a trained model; write labels, sigmas and reference labels."""
-    sample, rows = _load(sample_path, split_path, method.get("feature_set", "flux_colours"), colours)
+    sample, rows = _load(sample_path, split_path, method, colours)
     model = load_method(method["type"], model_path)
-    if hasattr(model, "device"):
-        model.device = select_device(gpus)
+    _place(model, gpus)
     test = sample.subset(rows["test"])
     start = time.perf_counter()
     labels, sigma = model.predict(test.spectra, threads=threads)

@@ -3,8 +3,9 @@
 For each model given, on the test split of a prepared sample:
 - stars per second of batch prediction on ``--n-stars`` spectra (the test set repeated),
   best of ``--repeat`` runs, on the threads torch is given;
-- robust scatter and calibration (robust width of residual / sigma, 1 is honest) of the
-  first ensemble member alone and of the whole ensemble.
+- robust scatter, calibration (robust width of residual / sigma, 1 is honest) and the
+  fraction of stars beyond 3 sigma of the first ensemble member alone (recalibrated on the
+  validation split, as the ensemble was) and of the whole ensemble.
 
 Run after the workflow::
 
@@ -14,7 +15,6 @@ Run after the workflow::
 """
 
 import argparse
-import copy
 import sys
 import time
 from pathlib import Path
@@ -45,7 +45,9 @@ def _throughput(model, spectra, n_stars, repeat, threads):
 def _quality(model, spectra, labels):
     predicted, sigma = model.predict(spectra)
     resid = predicted - labels
-    return ([robust_scatter(r) for r in resid.T], [robust_scatter(z) for z in (resid / sigma).T])
+    z = resid / sigma
+    return ([robust_scatter(r) for r in resid.T], [robust_scatter(c) for c in z.T],
+            np.nanmean(np.abs(z) > 3, axis=0))
 
 
 def main():
@@ -59,7 +61,8 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     sample = LabelledSample.load(args.sample)
-    test = sample.subset(read_split(args.split, sample)["test"])
+    rows = read_split(args.split, sample)
+    test, validation = sample.subset(rows["test"]), sample.subset(rows["validation"])
     print(f"{len(test.ids)} test stars; labels {', '.join(sample.label_names)}; {args.threads} threads")
     for entry in args.models:
         method_type, path = entry.split("=", 1)
@@ -67,12 +70,13 @@ def main():
         spectra = test.spectra.select_aux(list(model.aux_names_))
         rate = _throughput(model, spectra, args.n_stars, args.repeat, args.threads)
         print(f"{method_type} ({path}): {rate:,.0f} stars/s on {args.n_stars:,} spectra")
-        single = copy.copy(model)
-        single.members_ = model.members_[:1]
+        single = model.sub_ensemble(1, (validation.spectra.select_aux(list(model.aux_names_)), validation.labels),
+                                    threads=args.threads)
         for name, variant in (("1 member", single), (f"{len(model.members_)} members", model)):
-            scatter, width = _quality(variant, spectra, test.labels)
+            scatter, width, beyond = _quality(variant, spectra, test.labels)
             print(f"  {name:>10}: scatter " + " / ".join(f"{s:.3g}" for s in scatter)
-                  + "; residual/sigma width " + " / ".join(f"{w:.2f}" for w in width))
+                  + "; residual/sigma width " + " / ".join(f"{w:.2f}" for w in width)
+                  + "; beyond 3 sigma " + " / ".join(f"{100 * b:.2f}%" for b in beyond))
 
 
 if __name__ == "__main__":

@@ -45,6 +45,28 @@ def test_mlp_recovers_known_labels_with_calibrated_uncertainties(mlp):
     assert len(mlp.history_) == 2 and all(len(h["validation"]) > 3 for h in mlp.history_)
 
 
+def test_uncertainties_have_unit_robust_width_on_the_validation_stars(mlp):
+    spectra, labels, _ = _data(200, 1)  # the validation set of the fixture
+    predicted, sigma = mlp.predict(spectra)
+    z = (predicted - labels) / sigma
+    width = 1.4826 * np.median(np.abs(z - np.median(z, axis=0)), axis=0)
+    np.testing.assert_allclose(width, 1.0, rtol=1e-3)
+    assert np.all(mlp.uncertainty_scale_ != 1.0)
+
+
+def test_sub_ensemble_keeps_the_first_network_and_recalibrates(mlp):
+    spectra, labels, _ = _data(200, 1)
+    single = mlp.sub_ensemble(1, (spectra, labels))
+    assert single.n_members == 1 and len(single.members_) == 1 and len(mlp.members_) == 2
+    np.testing.assert_array_equal(single.members_[0]["head.out.weight"], mlp.members_[0]["head.out.weight"])
+    predicted, sigma = single.predict(spectra)
+    assert not np.allclose(predicted, mlp.predict(spectra)[0])
+    z = (predicted - labels) / sigma
+    np.testing.assert_allclose(1.4826 * np.median(np.abs(z - np.median(z, axis=0)), axis=0), 1.0, rtol=1e-3)
+    with pytest.raises(ValueError, match="n_members must be 1..2"):
+        mlp.sub_ensemble(3, (spectra, labels))
+
+
 def test_cnn_fits_and_predicts():
     cnn = _fit(CNN, filters=[4, 8], dense_sizes=[32], n_members=1)
     spectra, labels, _ = _data(200, 3)
@@ -68,11 +90,13 @@ def test_checkpoint_from_another_feature_set_is_refused(mlp):
         mlp.predict(spectra.select_aux(["bp_rp"]))
 
 
-def test_same_seed_same_predictions():
+def test_same_seed_same_predictions_with_and_without_input_noise():
     spectra, _, _ = _data(50, 6)
-    a = _fit(MLP, hidden_sizes=[16], n_members=1, epochs=5).predict(spectra)[0]
-    b = _fit(MLP, hidden_sizes=[16], n_members=1, epochs=5).predict(spectra)[0]
-    np.testing.assert_array_equal(a, b)
+    fits = {noise: [_fit(MLP, hidden_sizes=[16], n_members=1, epochs=5, input_noise=noise).predict(spectra)[0]
+                    for _ in range(2)] for noise in (0.0, 1.0)}
+    for a, b in fits.values():
+        np.testing.assert_array_equal(a, b)
+    assert not np.allclose(fits[0.0][0], fits[1.0][0])  # the augmentation is applied
 
 
 def test_masked_labels_do_not_contribute():

@@ -5,11 +5,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from scipy import special  # noqa: E402
 
 from .metrics import label_metrics, robust_scatter  # noqa: E402
 
 __all__ = ["LABEL_TEXT", "one_to_one", "scatter_vs_snr", "kiel_diagram", "alpha_iron",
-           "calibration", "separation_histogram", "costs", "loss_curves", "save"]
+           "calibration", "ensemble_coverage", "separation_histogram", "costs", "loss_curves", "save"]
 
 #: Axis text (with units) of the labels.
 LABEL_TEXT = {"teff": r"$T_\mathrm{eff}$ [K]", "logg": r"$\log g$ [dex]",
@@ -138,6 +139,36 @@ def calibration(predictions, labels):
                ylabel="density")
         ax.set_ylim(0, 1.8 * ax.get_ylim()[1])  # room for the legend above the peaks
         ax.legend(fontsize=6.5, loc="upper left", framealpha=0.7)
+    fig.tight_layout()
+    return fig
+
+
+def ensemble_coverage(z, labels, method):
+    """Fraction of stars with |residual / sigma| > k against k, per label, for several models.
+
+    Parameters
+    ----------
+    z : dict
+        Model name -> array (n_stars, n_labels) of (predicted - reference) / sigma.
+    labels : sequence of str
+    method : str
+        Title of the figure.
+    """
+    k = np.linspace(0, 8, 161)
+    gaussian = special.erfc(k / np.sqrt(2))
+    fig, axes = plt.subplots(1, len(labels), figsize=(3.4 * len(labels), 3.3), squeeze=False, sharey=True)
+    for i, (ax, label) in enumerate(zip(axes[0], labels)):
+        for name, values in z.items():
+            column = np.abs(values[:, i][np.isfinite(values[:, i])])
+            beyond = (column[:, None] > k).mean(axis=0)
+            ax.plot(k, np.where(beyond > 0, beyond, np.nan),
+                    label=f"{name}: {100 * (column > 3).mean():.2f}% > 3$\\sigma$")
+        ax.plot(k, gaussian, color="k", ls="--", lw=0.8, label="N(0, 1): 0.27% > 3$\\sigma$")
+        ax.set(yscale="log", ylim=(1e-4, 1.2), xlabel=f"k, {_text(label).split(' [')[0]}")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=6.5, loc="lower left")
+    axes[0][0].set_ylabel(r"fraction with |pred $-$ ref| > k $\sigma$")
+    fig.suptitle(f"{method}: one network against the ensemble (test split)", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -16,7 +16,8 @@ if abs(sum(config["split"].values()) - 1) > 1e-9:
     raise ValueError(f"config: split fractions must sum to 1, got {config['split']}")
 #: Method types that can run on a GPU (their jobs get the resource gpu=1).
 GPU_METHOD_TYPES = {"xgboost", "mlp", "cnn"}
-#: Method types trained epoch by epoch; each gets a loss-curve figure.
+#: Method types trained epoch by epoch, as ensembles; each gets a loss-curve and an
+#: ensemble-calibration figure.
 NEURAL_METHOD_TYPES = {"mlp", "cnn"}
 NEURAL_METHODS = [
     m for m in METHODS if config["method_settings"][m]["type"] in NEURAL_METHOD_TYPES
@@ -70,7 +71,12 @@ def all_outputs():
         f"results/{TASK}/crossmatch/separation.png",
         *expand("results/{task}/figures/one_to_one/{method}.png", task=TASK, method=METHODS),
         *expand("results/{task}/figures/{figure}.png", task=TASK, figure=COMPARISON_FIGURES),
-        *expand("results/{task}/figures/loss_curve/{method}.png", task=TASK, method=NEURAL_METHODS),
+        *expand(
+            "results/{task}/figures/{figure}/{method}.png",
+            task=TASK,
+            figure=["loss_curve", "ensemble_calibration"],
+            method=NEURAL_METHODS,
+        ),
     ]
 
 

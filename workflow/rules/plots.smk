@@ -48,6 +48,35 @@ rule plot_loss_curve:
         "../scripts/plot_loss_curve.py"
 
 
+rule plot_ensemble_calibration:
+    input:
+        model=rules.train_method.output.model,
+        sample=rules.prepare_sample.output.sample,
+        split=rules.prepare_sample.output.split,
+    output:
+        figure=report(
+            "results/{task}/figures/ensemble_calibration/{method}.png",
+            caption="../report/ensemble_calibration.rst",
+            category="3. Figures",
+            subcategory="Uncertainties",
+            labels={"method": "{method}", "figure": "ensemble calibration"},
+        ),
+    log:
+        "logs/{task}/plots/ensemble_calibration_{method}.log",
+    params:
+        method=method_config,
+        colours=config["colours"],
+    threads: config["threads"]["predict"]
+    resources:
+        mem_mb=6000,
+    conda:
+        "../../envs/methods.yaml"
+    benchmark:
+        "benchmarks/{task}/plots/ensemble_calibration_{method}.tsv"
+    script:
+        "../scripts/plot_ensemble_calibration.py"
+
+
 rule plot_comparison:
     input:
         predictions=all_predictions,

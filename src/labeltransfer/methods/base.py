@@ -9,14 +9,21 @@ the pixel grid it was trained on, which ``load`` checks against the data it is g
 
 import inspect
 import json
+import logging
 import os
 from pathlib import Path
 
 import numpy as np
 
 from .. import __version__
+from ..metrics import robust_scatter
 
-__all__ = ["LabelTransferMethod", "NotFittedError", "IncompatibleDataError"]
+__all__ = ["LabelTransferMethod", "NotFittedError", "IncompatibleDataError", "uncertainty_scale"]
+
+log = logging.getLogger(__name__)
+
+#: Fewest validation stars with a label on which its uncertainties are calibrated.
+MIN_CALIBRATION_STARS = 20
 
 
 class NotFittedError(RuntimeError):
@@ -149,3 +156,33 @@ def _check_finite_features(spectra, what):
         where = ", ".join(f"{spectra.wavelength[p]:g} nm" for p in pixels[:5]) + (" ..." if len(pixels) > 5 else "")
         raise ValueError(f"{what} spectra: {n_bad} stars have non-finite flux in unmasked pixels "
                          f"({len(pixels)} pixels: {where})")
+
+
+def uncertainty_scale(predicted, sigma, labels, label_names, who):
+    """Per-label factors that make the robust width of (predicted - reference) / sigma one.
+
+    Measured on held-out (validation) stars and multiplied into a method's uncertainties, so
+    that 68% of the stars lie within 1 sigma; a label with fewer than
+    ``MIN_CALIBRATION_STARS`` reference values keeps the factor 1.
+
+    Parameters
+    ----------
+    predicted, sigma, labels : ndarray, shape (n_stars, n_labels)
+        Predicted labels, their uncalibrated 1-sigma uncertainties and the reference labels
+        (NaN where missing).
+    label_names : sequence of str
+    who : str
+        Name of the method, for the log.
+    """
+    z = (predicted - labels) / sigma
+    scale = np.ones(z.shape[1])
+    for k, name in enumerate(label_names):
+        finite = np.isfinite(z[:, k])
+        if finite.sum() < MIN_CALIBRATION_STARS:
+            log.warning("%s: %d validation stars with %s, too few to calibrate its uncertainty",
+                        who, finite.sum(), name)
+        elif robust_scatter(z[finite, k]) > 0:
+            scale[k] = robust_scatter(z[finite, k])
+    log.info("%s: uncertainties scaled by %s (robust width of residual / sigma on validation "
+             "stars)", who, dict(zip(label_names, np.round(scale, 3).tolist())))
+    return scale

@@ -20,8 +20,7 @@ import numpy as np
 from scipy.cluster.vq import kmeans2
 from tqdm.auto import tqdm
 
-from ..metrics import robust_scatter
-from .base import LabelTransferMethod
+from .base import LabelTransferMethod, uncertainty_scale
 from .vectorizer import PolynomialVectorizer
 
 __all__ = ["TheCannon"]
@@ -106,17 +105,10 @@ class TheCannon(LabelTransferMethod):
             self.uncertainty_scale_ = self._calibration(*validation[:2])
 
     def _calibration(self, spectra, labels):
-        """Per-label robust width of residual / formal sigma on validation stars."""
+        """Per-label uncertainty scale measured on validation stars that have every label."""
         rows = np.flatnonzero(np.all(np.isfinite(labels), axis=1))[: self.calibration_stars]
-        if rows.size < 20:
-            log.warning("The Cannon: %d validation stars, too few to calibrate uncertainties", rows.size)
-            return np.ones(labels.shape[1])
         predicted, sigma = self._predict_formal(spectra.subset(rows))
-        z = (predicted - labels[rows]) / sigma
-        width = np.array([robust_scatter(column) for column in z.T])
-        log.info("The Cannon: formal uncertainties scaled by %s (robust width of residual / sigma "
-                 "on %d validation stars)", np.round(width, 2).tolist(), rows.size)
-        return np.where(np.isfinite(width) & (width > 0), width, 1.0)
+        return uncertainty_scale(predicted, sigma, labels[rows], self.label_names_, "The Cannon")
 
     def _regime_rows(self, all_labels, usable):
         """(name, rows) of the training stars of each regime."""

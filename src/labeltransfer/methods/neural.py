@@ -7,7 +7,9 @@ reference labels weigh more; missing labels are masked out of the loss. Training
 a learning rate halved when the validation loss stalls, and early stopping on the validation
 loss (the best epoch is kept). The per-star uncertainty is that of a deep ensemble of
 ``n_members`` networks (seeds ``random_state + i``): the mean of the members' predicted
-variances (aleatoric) plus the variance of their means (epistemic).
+variances (aleatoric) plus the variance of their means (epistemic), scaled per label so that
+its robust width on the validation stars is one (the residuals are heavier-tailed than a
+Gaussian: trained on the likelihood alone, 75% of the stars fell within 1 sigma, not 68%).
 
 Auxiliary features that are missing for some training stars (a parallax, a 2MASS colour)
 are set to their training mean and flagged by an extra 0/1 input.
@@ -20,7 +22,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .base import LabelTransferMethod
+from .base import LabelTransferMethod, uncertainty_scale
 
 __all__ = ["MLP", "CNN"]
 
@@ -33,9 +35,10 @@ _MIN_LOG_VAR = -12.0
 class _NeuralMethod(LabelTransferMethod):
     """Training, ensembling, normalisation and checkpoints shared by the neural methods."""
 
-    def _init_training(self, beta, epochs, batch_size, learning_rate, weight_decay, patience,
+    def _init_training(self, beta, input_noise, epochs, batch_size, learning_rate, weight_decay, patience,
                        n_members, device, random_state):
         self.beta = beta
+        self.input_noise = input_noise
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -92,15 +95,19 @@ class _NeuralMethod(LabelTransferMethod):
             network, history = self._train_member(train, val, member, device)
             self.members_.append({k: v.detach().cpu().numpy() for k, v in network.state_dict().items()})
             self.history_.append(history)
+        self._calibrate(*validation[:2], threads)
 
     def _tensors(self, spectra, labels, label_err, device):
+        """Inputs, standardised labels, their errors, the label mask and the flux errors."""
         flux, aux = self._inputs(spectra)
         y = (labels - self.label_mean_) / self.label_std_
         err = label_err / self.label_std_
         mask = np.isfinite(y) & np.isfinite(err)
+        flux_err = np.where(np.isfinite(spectra.flux_err), spectra.flux_err / self.flux_std_, 0.0)
         return [t.to(device) for t in (flux, aux, torch.as_tensor(np.where(mask, y, 0.0), dtype=torch.float32),
                                        torch.as_tensor(np.where(mask, err, 1.0), dtype=torch.float32),
-                                       torch.as_tensor(mask, dtype=torch.float32))]
+                                       torch.as_tensor(mask, dtype=torch.float32),
+                                       torch.as_tensor(flux_err, dtype=torch.float32))]
 
     def _train_member(self, train, val, member, device):
         seed = self.random_state + member
@@ -119,12 +126,14 @@ class _NeuralMethod(LabelTransferMethod):
             order = torch.randperm(n, generator=generator).to(device)
             total = 0.0
             for lo in range(0, n, self.batch_size):
-                batch = [t[order[lo:lo + self.batch_size]] for t in train]
-                loss = gaussian_nll(*network(batch[0], batch[1]), *batch[2:], beta=self.beta)
+                flux, aux, *target, flux_err = [t[order[lo:lo + self.batch_size]] for t in train]
+                if self.input_noise:
+                    flux = flux + self.input_noise * flux_err * torch.randn_like(flux)
+                loss = gaussian_nll(*network(flux, aux), *target, beta=self.beta)
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
-                total += loss.item() * len(batch[0])
+                total += loss.item() * len(flux)
             val_loss = self._loss(network, val)
             history["train"].append(total / n)
             history["validation"].append(val_loss)
@@ -150,12 +159,13 @@ class _NeuralMethod(LabelTransferMethod):
         total = 0.0
         for lo in range(0, len(data[0]), 4096):
             batch = [t[lo:lo + 4096] for t in data]
-            total += gaussian_nll(*network(batch[0], batch[1]), *batch[2:], beta=self.beta).item() * len(batch[0])
+            total += gaussian_nll(*network(batch[0], batch[1]), *batch[2:5], beta=self.beta).item() * len(batch[0])
         return total / len(data[0])
 
     # ------------------------------------------------------------------ prediction
     @torch.no_grad()
-    def _predict(self, spectra, threads):
+    def _member_outputs(self, spectra, threads):
+        """Each member's means and variances, shape (n_members, n_stars, n_labels), label units."""
         torch.set_num_threads(threads)
         device = torch.device(self.device)
         flux, aux = (t.to(device) for t in self._inputs(spectra))
@@ -167,13 +177,51 @@ class _NeuralMethod(LabelTransferMethod):
             mean, log_var = zip(*(network(flux[lo:lo + 8192], aux[lo:lo + 8192]) for lo in range(0, len(flux), 8192)))
             means.append(torch.cat(mean).cpu().numpy())
             variances.append(torch.cat(log_var).exp().cpu().numpy())
-        means, variances = np.array(means), np.array(variances)
-        total_var = variances.mean(axis=0) + means.var(axis=0)
-        return (means.mean(axis=0) * self.label_std_ + self.label_mean_,
-                np.sqrt(total_var) * self.label_std_)
+        return (np.array(means) * self.label_std_ + self.label_mean_,
+                np.array(variances) * self.label_std_ ** 2)
+
+    def _ensemble(self, spectra, threads):
+        """Ensemble mean and uncalibrated sigma: mean variance (aleatoric) + variance of means."""
+        means, variances = self._member_outputs(spectra, threads)
+        return means.mean(axis=0), np.sqrt(variances.mean(axis=0) + means.var(axis=0))
+
+    def _predict(self, spectra, threads):
+        labels, sigma = self._ensemble(spectra, threads)
+        return labels, sigma * self.uncertainty_scale_
+
+    def _calibrate(self, spectra, labels, threads):
+        """Scale the uncertainties so that their robust width on the given stars is one."""
+        predicted, sigma = self._ensemble(spectra, threads)
+        self.uncertainty_scale_ = uncertainty_scale(predicted, sigma, labels, self.label_names_,
+                                                    f"{type(self).__name__} ({len(self.members_)} members)")
+
+    def sub_ensemble(self, n_members, validation, threads=1):
+        """A copy made of the first ``n_members`` networks, recalibrated on ``validation``.
+
+        Parameters
+        ----------
+        n_members : int
+        validation : tuple (Spectra, labels)
+            The stars the copy's uncertainties are calibrated on (the validation split).
+        threads : int
+
+        Returns
+        -------
+        The same kind of method, fitted.
+        """
+        self._check_fitted()
+        if not 1 <= n_members <= len(self.members_):
+            raise ValueError(f"n_members must be 1..{len(self.members_)}, got {n_members}")
+        params = {**self.get_params(), "n_members": n_members}
+        copy = type(self)(**params)
+        copy._set_state(self._get_state())
+        copy.label_names_, copy.aux_names_, copy.wavelength_ = self.label_names_, self.aux_names_, self.wavelength_
+        copy._calibrate(*validation, threads)
+        return copy
 
     # ------------------------------------------------------------------ persistence
-    _NORMALISATION = ("flux_mean", "flux_std", "aux_mean", "aux_std", "aux_flagged", "label_mean", "label_std")
+    _NORMALISATION = ("flux_mean", "flux_std", "aux_mean", "aux_std", "aux_flagged", "label_mean", "label_std",
+                      "uncertainty_scale")
 
     def _get_state(self):
         state = {key: getattr(self, f"{key}_") for key in self._NORMALISATION}
@@ -270,6 +318,9 @@ class MLP(_NeuralMethod):
     dropout : float
     beta : float
         Exponent of the beta-NLL loss (0 for the plain Gaussian NLL; see :func:`gaussian_nll`).
+    input_noise : float
+        Each training batch's flux is perturbed by this many times its own 1-sigma flux
+        errors (Gaussian, drawn anew every epoch): augmentation with the survey's noise.
     epochs, batch_size, learning_rate, weight_decay : training settings (Adam).
     patience : int
         Epochs without a better validation loss before stopping.
@@ -284,12 +335,12 @@ class MLP(_NeuralMethod):
     method_type = "mlp"
 
     def __init__(self, hidden_sizes=(256, 256, 256), activation="gelu", dropout=0.0, beta=0.0,
-                 epochs=150, batch_size=128, learning_rate=3e-4, weight_decay=1e-4, patience=15,
+                 input_noise=0.0, epochs=150, batch_size=128, learning_rate=3e-4, weight_decay=1e-4, patience=15,
                  n_members=3, device="cpu", random_state=0):
         self.hidden_sizes = list(hidden_sizes)
         self.activation = activation
         self.dropout = dropout
-        self._init_training(beta, epochs, batch_size, learning_rate, weight_decay, patience, n_members,
+        self._init_training(beta, input_noise, epochs, batch_size, learning_rate, weight_decay, patience, n_members,
                             device, random_state)
 
     def _network(self):
@@ -308,7 +359,7 @@ class CNN(_NeuralMethod):
         Kernel width and pooling factor of every block.
     dense_sizes : list of int
         Widths of the dense layers after the convolutions.
-    activation, dropout, beta, epochs, batch_size, learning_rate, weight_decay, patience,
+    activation, dropout, beta, input_noise, epochs, batch_size, learning_rate, weight_decay, patience,
     n_members, device, random_state :
         As for :class:`MLP`.
     """
@@ -316,7 +367,7 @@ class CNN(_NeuralMethod):
     method_type = "cnn"
 
     def __init__(self, filters=(8, 16), kernel_size=7, pool=4, dense_sizes=(256, 128), activation="gelu",
-                 dropout=0.0, beta=0.0, epochs=150, batch_size=128, learning_rate=3e-4, weight_decay=1e-4,
+                 dropout=0.0, beta=0.0, input_noise=0.0, epochs=150, batch_size=128, learning_rate=3e-4, weight_decay=1e-4,
                  patience=15, n_members=2, device="cpu", random_state=0):
         self.filters = list(filters)
         self.kernel_size = kernel_size
@@ -324,7 +375,7 @@ class CNN(_NeuralMethod):
         self.dense_sizes = list(dense_sizes)
         self.activation = activation
         self.dropout = dropout
-        self._init_training(beta, epochs, batch_size, learning_rate, weight_decay, patience, n_members,
+        self._init_training(beta, input_noise, epochs, batch_size, learning_rate, weight_decay, patience, n_members,
                             device, random_state)
 
     def _network(self):

@@ -1,5 +1,6 @@
 """Workflow steps that evaluate the methods and draw the figures."""
 
+
 import pandas as pd
 
 from .. import plots

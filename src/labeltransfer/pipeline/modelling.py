@@ -1,21 +1,23 @@
-"""Workflow steps that train a method and label the test split with it."""
+"""Workflow steps that train a method, label the test split with it, and check its ensemble."""
 
 import logging
 import time
 
+import numpy as np
 import pandas as pd
 
+from .. import plots
 from ..device import select_device
 from ..methods import load_method, make_method
 from ..preprocess import LabelledSample, feature_names, read_split
 from ._json import write_json
 
-__all__ = ["train_method", "predict_method"]
+__all__ = ["load_features", "train_method", "predict_method", "plot_ensemble_calibration"]
 
 log = logging.getLogger(__name__)
 
 
-def _load(sample_path, split_path, method, colours):
+def load_features(sample_path, split_path, method, colours):
     """The sample with the auxiliary features of the method's feature set, and the split rows."""
     sample = LabelledSample.load(sample_path)
     rows = read_split(split_path, sample)
@@ -34,7 +36,7 @@ def _place(model, gpus):
 def train_method(sample_path, split_path, method, colours, seed, threads, gpus, model_path,
                  timing_path):
     """Fit one configured method on the training split (validation split for early stopping)."""
-    sample, rows = _load(sample_path, split_path, method, colours)
+    sample, rows = load_features(sample_path, split_path, method, colours)
     params = dict(method["params"])
     params.setdefault("random_state", seed)
     model = make_method(method["type"], params)
@@ -57,7 +59,7 @@ def train_method(sample_path, split_path, method, colours, seed, threads, gpus, 
 def predict_method(model_path, sample_path, split_path, method, colours, threads, gpus,
                    predictions_path, timing_path):
     """Label the test split with a trained model; write labels, sigmas and reference labels."""
-    sample, rows = _load(sample_path, split_path, method, colours)
+    sample, rows = load_features(sample_path, split_path, method, colours)
     model = load_method(method["type"], model_path)
     _place(model, gpus)
     test = sample.subset(rows["test"])
@@ -75,3 +77,27 @@ def predict_method(model_path, sample_path, split_path, method, colours, threads
                               "stars_per_second": len(test.ids) / seconds})
     log.info("predicted %d stars in %.2f s (%.0f stars/s)", len(test.ids), seconds,
              len(test.ids) / seconds)
+
+
+def plot_ensemble_calibration(model_path, sample_path, split_path, method, colours, threads,
+                              figure_path):
+    """Tails of residual / sigma on the test split: the first network alone against the ensemble.
+
+    Both are calibrated on the validation split the same way (robust width one), so the
+    figure shows what the ensemble's epistemic term adds: fewer stars far outside their
+    error bars.
+    """
+    sample, rows = load_features(sample_path, split_path, method, colours)
+    ensemble = load_method(method["type"], model_path)
+    validation, test = sample.subset(rows["validation"]), sample.subset(rows["test"])
+    models = {"1 network": ensemble.sub_ensemble(1, (validation.spectra, validation.labels), threads)}
+    if ensemble.n_members > 1:
+        models[f"ensemble of {ensemble.n_members}"] = ensemble
+    z = {}
+    for name, model in models.items():
+        predicted, sigma = model.predict(test.spectra, threads=threads)
+        z[name] = (predicted - test.labels) / sigma
+        beyond = np.nanmean(np.abs(z[name]) > 3, axis=0)
+        log.info("%s: fraction of test stars beyond 3 sigma %s", name,
+                 dict(zip(sample.label_names, np.round(beyond, 4).tolist())))
+    plots.save(plots.ensemble_coverage(z, sample.label_names, method["type"]), figure_path)

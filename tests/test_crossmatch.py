@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
+from astropy.coordinates import SkyCoord
 
-from labeltransfer.crossmatch import crossmatch, decode_apogee_id, match_statistics
+from labeltransfer.crossmatch import (crossmatch, decode_apogee_id, join_on_source_id, match_statistics,
+                                      propagate_positions)
 
 
 def test_decode_2mass_and_ap_ids():
@@ -36,3 +38,34 @@ def test_crossmatch_nearest_within_radius_one_to_one():
     assert stats["n_matched"] == 2 and stats["n_undecoded"] == 1
     assert stats["matched_fraction"] == pytest.approx(0.4)
     assert stats["separation_percentiles_arcsec"]["50"] == pytest.approx(0.25, abs=1e-3)
+
+
+def test_source_id_join_is_exact_and_refuses_ambiguous_ids(caplog):
+    index = join_on_source_id([5, 7, 9, 0, 11], [9, 5, 11, 11, 0, 3], what="Gaia XP")
+    np.testing.assert_array_equal(index, [1, -1, 0, -1, -1])
+    assert "Gaia XP: 1 source_ids appear more than once and are not matched (e.g. 11)" in caplog.text
+
+
+def test_gaia_positions_move_to_the_other_epoch_and_then_match():
+    rng = np.random.default_rng(4)
+    ra, dec = rng.uniform(0, 360, 200), rng.uniform(-80, 80, 200)
+    pmra, pmdec = rng.normal(0, 200, 200), rng.normal(0, 200, 200)  # mas/yr: fast, nearby stars
+    pmra[0], pmdec[0] = 1000.0, 0.0
+    pmdec[1] = np.nan  # no proper motion: stays in place
+    ra2000, dec2000 = propagate_positions(ra, dec, pmra, pmdec, epoch=2000.0)
+    # 16 yr x 1000 mas/yr = 16 arcsec westward along the great circle
+    shift = SkyCoord(ra[0], dec[0], unit="deg").separation(SkyCoord(ra2000[0], dec2000[0], unit="deg")).arcsec
+    assert shift == pytest.approx(16.0, rel=1e-3)
+    assert (ra2000[1], dec2000[1]) == pytest.approx((ra[1], dec[1]))
+    index, _ = crossmatch(ra2000, dec2000, ra2000 + 1e-5, dec2000, radius_arcsec=1.0)
+    assert (index == np.arange(200)).all()
+    unmoved, _ = crossmatch(ra, dec, ra2000, dec2000, radius_arcsec=1.0)
+    assert (unmoved == -1).sum() > 150  # without the propagation most fast stars are lost
+
+
+def test_ambiguous_positional_matches_are_reported(caplog):
+    caplog.set_level("INFO")
+    index, _ = crossmatch(np.array([10.0, 20.0]), np.array([0.0, 0.0]), np.array([10.0, 10.0001, 20.0]),
+                          np.array([0.0, 0.0, 0.0]), radius_arcsec=1.0)
+    np.testing.assert_array_equal(index, [0, 2])
+    assert "1 sources have a second catalogue entry within 1 arcsec (ambiguous; the nearest is taken)" in caplog.text

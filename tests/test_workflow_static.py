@@ -17,7 +17,7 @@ SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
 #: Import names whose conda package is called differently.
 #: Not third-party: snakemake itself and the helper modules beside the scripts.
 LOCAL_MODULES = {"snakemake"} | {p.stem for p in (REPO / "workflow" / "scripts").glob("_*.py")}
-CONDA_NAMES = {"torch": "pytorch", "yaml": "pyyaml", "sklearn": "scikit-learn", "matplotlib": "matplotlib-base"}
+CONDA_NAMES = {"torch": "pytorch", "yaml": "pyyaml", "sklearn": "scikit-learn", "matplotlib": "matplotlib-base", "erfa": "pyerfa"}
 
 
 def _config(name="config.yaml"):

@@ -1,14 +1,23 @@
-"""Positions from APOGEE IDs, and a one-to-one positional cross-match with astropy."""
+"""Cross-matching surveys: exact joins on Gaia source_id, and one-to-one positional matches
+with astropy (positions from APOGEE IDs, Gaia positions moved to another epoch)."""
 
 import logging
+import warnings
 
 import numpy as np
+import pandas as pd
 from astropy import units as u
 from astropy.coordinates import SkyCoord, match_coordinates_sky
+from astropy.time import Time
+from erfa import ErfaWarning
 
-__all__ = ["decode_apogee_id", "crossmatch", "match_statistics"]
+__all__ = ["decode_apogee_id", "crossmatch", "join_on_source_id", "propagate_positions",
+           "match_statistics"]
 
 log = logging.getLogger(__name__)
+
+#: Reference epoch of Gaia DR3 (and EDR3) positions, Julian year.
+GAIA_DR3_EPOCH = 2016.0
 
 #: 2MASS-style designation, ``2M``/``AP`` + HHMMSSss + sign + DDMMSSs.
 _ID_PATTERN = r"^(?:2M|AP)(\d{2})(\d{2})(\d{4})([+-])(\d{2})(\d{2})(\d{3})$"
@@ -28,8 +37,6 @@ def decode_apogee_id(apogee_id):
         ID does not decode.
     decoded : ndarray of bool, shape (n,)
     """
-    import pandas as pd
-
     parts = pd.Series(np.asarray(apogee_id, dtype=str)).str.strip().str.extract(_ID_PATTERN)
     decoded = parts.notna().all(axis=1).to_numpy()
     num = parts.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
@@ -82,8 +89,72 @@ def crossmatch(ra, dec, cat_ra, cat_dec, radius_arcsec=1.0):
     index[cand_rows[first]] = candidates[first]
     n_lost = int(within.sum() - len(first))
     if n_lost:
-        log.info("cross-match: %d sources shared a catalogue entry with a closer source", n_lost)
+        log.info("cross-match: %d sources shared a catalogue entry with a closer source and are "
+                 "left unmatched", n_lost)
+    if len(cat_ra) > 1:
+        _, second, _ = match_coordinates_sky(sources, catalogue, nthneighbor=2)
+        n_ambiguous = int((second.to_value(u.arcsec) <= radius_arcsec).sum())
+        if n_ambiguous:
+            log.info("cross-match: %d sources have a second catalogue entry within %g arcsec "
+                     "(ambiguous; the nearest is taken)", n_ambiguous, radius_arcsec)
     return index, separation
+
+
+def propagate_positions(ra, dec, pmra, pmdec, epoch, from_epoch=GAIA_DR3_EPOCH):
+    """Move positions along their proper motions from ``from_epoch`` to ``epoch``.
+
+    Parameters
+    ----------
+    ra, dec : ndarray
+        Degrees at ``from_epoch`` (Gaia DR3: 2016.0).
+    pmra, pmdec : ndarray
+        mas/yr (``pmra`` includes cos dec, as Gaia gives it); NaN leaves a star in place.
+    epoch, from_epoch : float
+        Julian years (e.g. 2000.0 for 2MASS-based IDs, about 2014 for LAMOST).
+
+    Returns
+    -------
+    ra, dec : ndarray, degrees at ``epoch`` (astropy ``apply_space_motion``; no parallax or
+    radial velocity: the change they make over decades is far below a match radius).
+    """
+    moving = np.isfinite(pmra) & np.isfinite(pmdec)
+    coords = SkyCoord(np.asarray(ra) * u.deg, np.asarray(dec) * u.deg,
+                      pm_ra_cosdec=np.where(moving, pmra, 0.0) * u.mas / u.yr,
+                      pm_dec=np.where(moving, pmdec, 0.0) * u.mas / u.yr,
+                      obstime=Time(from_epoch, format="jyear"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ErfaWarning)  # "distance overridden": none is given on purpose
+        moved = coords.apply_space_motion(new_obstime=Time(epoch, format="jyear"))
+    return moved.ra.deg, moved.dec.deg
+
+
+def join_on_source_id(source_ids, catalogue_ids, what="catalogue"):
+    """Exact match of Gaia source_ids to a catalogue's: the catalogue row of each, or -1.
+
+    A source_id that appears more than once in the catalogue is ambiguous: it is not
+    matched, and the number of such IDs is logged. A source_id of 0 or below (no Gaia
+    counterpart) never matches.
+
+    Parameters
+    ----------
+    source_ids : array of int, shape (n,)
+    catalogue_ids : array of int, shape (m,)
+    what : str
+        Name of the catalogue, for the log.
+
+    Returns
+    -------
+    ndarray of int, shape (n,)
+    """
+    catalogue = pd.Series(np.arange(len(catalogue_ids)), index=np.asarray(catalogue_ids, dtype=np.int64))
+    repeated = catalogue.index.duplicated(keep=False)
+    if repeated.any():
+        log.warning("%s: %d source_ids appear more than once and are not matched (e.g. %d)", what,
+                    len(np.unique(catalogue.index[repeated])), catalogue.index[repeated][0])
+        catalogue = catalogue[~repeated]
+    catalogue = catalogue[catalogue.index > 0]
+    index = catalogue.reindex(np.asarray(source_ids, dtype=np.int64)).to_numpy()
+    return np.where(np.isnan(index), -1, index).astype(int)
 
 
 def match_statistics(index, separation, decoded):

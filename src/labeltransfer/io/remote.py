@@ -1,0 +1,267 @@
+"""Downloads from the survey archives over HTTP: resumable, retried, verified, atomic.
+
+One engine serves every download rule. A file is written to ``<name>.part`` and moved into
+place only when complete and verified, so that an interrupted run never leaves a file that
+looks finished. A later attempt resumes the ``.part`` file with an HTTP ``Range`` request
+(servers that ignore ``Range`` answer 200 and the file starts over). Connection errors,
+truncated transfers and 5xx / 429 answers are retried with exponential back-off; other HTTP
+errors (404, 403, ...) fail at once with the URL and status. The size announced by the
+server is always checked; a checksum (``"md5:<hex>"`` or ``"sha256:<hex>"``, as archives
+publish them) is checked when given, and a mismatch discards the file and fetches it once
+more before failing. ``offline=True`` uses what is already on disk and otherwise fails,
+listing every missing file.
+"""
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from tqdm.auto import tqdm
+
+from .wheel import DownloadError
+
+__all__ = ["RemoteFile", "HTTPStatusError", "OfflineError", "ChecksumError", "download",
+           "download_many", "file_checksum", "read_checksum_manifest"]
+
+log = logging.getLogger(__name__)
+
+#: HTTP statuses worth retrying (the server may answer next time).
+RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
+#: Bytes read at a time; a transfer cut mid-chunk loses that chunk only.
+CHUNK_BYTES = 1 << 16
+
+
+class HTTPStatusError(DownloadError):
+    """The server answered with an HTTP error status."""
+
+    def __init__(self, url, status, reason=""):
+        super().__init__(f"{url}: HTTP {status} {reason}".rstrip())
+        self.url, self.status = url, status
+
+
+class ChecksumError(DownloadError):
+    """A downloaded file does not match the checksum the archive publishes."""
+
+
+class OfflineError(DownloadError):
+    """Offline mode was asked for and some files are not on disk."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of an archive and where it goes.
+
+    Attributes
+    ----------
+    url : str
+    path : Path
+        Local destination.
+    checksum : str, optional
+        ``"md5:<hex>"`` or ``"sha256:<hex>"``.
+    form : dict, optional
+        Form fields to POST (a service that builds the file on request, such as DataLink);
+        such a transfer is not resumed but started over.
+    """
+
+    url: str
+    path: Path
+    checksum: str = None
+    form: dict = None
+
+
+def file_checksum(path, algorithm):
+    """Hex digest of a file with ``algorithm`` (``"md5"``, ``"sha256"``, ...)."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        while block := handle.read(CHUNK_BYTES):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_checksum_manifest(text, algorithm="md5"):
+    """``{file name: "algorithm:hex"}`` from an ``md5sum``-style manifest (``<hex>  <name>``)."""
+    checksums = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            checksums[parts[1].lstrip("*")] = f"{algorithm}:{parts[0].lower()}"
+    return checksums
+
+
+def _verify(path, checksum):
+    """Raise ChecksumError when ``path`` does not match ``checksum`` (no checksum: pass)."""
+    if not checksum:
+        return
+    algorithm, _, expected = checksum.partition(":")
+    actual = file_checksum(path, algorithm)
+    if actual != expected.lower():
+        raise ChecksumError(f"{path}: {algorithm} {actual} differs from the archive's {expected}")
+
+
+def download(remote, *, session=None, retries=5, backoff=1.0, timeout=60.0, offline=False,
+             progress=True):
+    """Fetch one file unless a verified copy is already there; return its path.
+
+    Parameters
+    ----------
+    remote : RemoteFile
+    session : requests.Session, optional
+        A session to reuse (connection pooling); a new one by default.
+    retries : int
+        Attempts after the first one for transient failures (connection, truncation, 5xx).
+    backoff : float
+        Seconds before the first retry; doubled after each.
+    timeout : float
+        Seconds to wait for the server to connect or send data.
+    offline : bool
+        Never touch the network: return the file if it is there, else raise OfflineError.
+    progress : bool
+        Show a byte progress bar.
+
+    Raises
+    ------
+    HTTPStatusError, ChecksumError, OfflineError, DownloadError
+    """
+    path = Path(remote.path)
+    if path.exists():
+        try:
+            _verify(path, remote.checksum)
+            return path
+        except ChecksumError:
+            if offline:
+                raise
+            log.warning("%s does not match its checksum; fetching it again", path)
+            path.unlink()
+    if offline:
+        raise OfflineError(f"offline mode: {path} is not on disk (from {remote.url})")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")
+    session = session or requests.Session()
+    refetched = False
+    attempt = 0
+    while True:
+        try:
+            _fetch(session, remote, part, timeout, progress)
+            _verify(part, remote.checksum)
+            os.replace(part, path)
+            return path
+        except ChecksumError:
+            part.unlink(missing_ok=True)
+            if refetched:
+                raise
+            log.warning("%s: checksum mismatch; fetching it again from the start", remote.url)
+            refetched = True
+        except HTTPStatusError as error:
+            if error.status not in RETRY_STATUSES or attempt >= retries:
+                raise
+            attempt = _back_off(remote.url, error, attempt, backoff)
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                _Truncated) as error:
+            if attempt >= retries:
+                raise DownloadError(f"{remote.url}: failed after {retries + 1} attempts ({error}); "
+                                    f"{part} is kept and the next run resumes it") from error
+            attempt = _back_off(remote.url, error, attempt, backoff)
+
+
+class _Truncated(IOError):
+    """The connection closed before the announced number of bytes arrived."""
+
+
+def _back_off(url, error, attempt, backoff):
+    delay = backoff * 2 ** attempt
+    log.warning("%s: %s; retrying in %.1f s", url, error, delay)
+    time.sleep(delay)
+    return attempt + 1
+
+
+def _fetch(session, remote, part, timeout, progress):
+    """Write ``remote`` to ``part``, resuming what is there (GET only); check the announced size."""
+    url = remote.url
+    offset = part.stat().st_size if part.exists() and remote.form is None else 0
+    if remote.form is None:
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        request = session.get(url, headers=headers, stream=True, timeout=timeout)
+    else:
+        request = session.post(url, data=remote.form, stream=True, timeout=timeout)
+    with request as response:
+        if response.status_code == 416:  # the part file is longer than the file: start over
+            part.unlink()
+            raise _Truncated(f"{part} did not fit the remote file; starting over")
+        if response.status_code >= 400:
+            raise HTTPStatusError(url, response.status_code, response.reason)
+        if offset and response.status_code == 206:
+            log.info("%s: resuming at byte %d", url, offset)
+        else:
+            offset = 0  # a plain 200: the server sends the whole file
+        length = response.headers.get("Content-Length")
+        encoded = response.headers.get("Content-Encoding", "identity") != "identity"
+        expected = offset + int(length) if length is not None and not encoded else None
+        with open(part, "ab" if offset else "wb") as handle, tqdm(
+                total=expected, initial=offset, unit="B", unit_scale=True, desc=part.name[:-5],
+                disable=not progress, mininterval=1.0, leave=False) as bar:
+            for block in response.iter_content(CHUNK_BYTES):
+                handle.write(block)
+                bar.update(len(block))
+    size = part.stat().st_size
+    if expected is not None and size != expected:
+        raise _Truncated(f"got {size} of {expected} bytes")
+
+
+def download_many(remotes, *, max_workers=4, offline=False, progress=True, **options):
+    """Fetch several files with at most ``max_workers`` connections at a time.
+
+    Parameters
+    ----------
+    remotes : list of RemoteFile
+    max_workers : int
+    offline : bool
+        Fail (listing every missing file) rather than touch the network.
+    progress : bool
+        Show a progress bar over the files.
+    **options
+        Passed to :func:`download` (``retries``, ``backoff``, ``timeout``).
+
+    Returns
+    -------
+    list of Path, in the order of ``remotes``.
+
+    Raises
+    ------
+    OfflineError
+        In offline mode, naming every file that is not on disk.
+    DownloadError
+        Naming every file that failed, after the others have been fetched.
+    """
+    remotes = list(remotes)
+    if offline:
+        missing = [r for r in remotes if not Path(r.path).exists()]
+        if missing:
+            listing = "\n".join(f"  {r.path}  <- {r.url}" for r in missing)
+            raise OfflineError(f"offline mode: {len(missing)} of {len(remotes)} files are not on "
+                               f"disk:\n{listing}")
+    failures = []
+    local = threading.local()  # one session (connection pool) per worker thread
+
+    def fetch(remote):
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        return download(remote, session=local.session, offline=offline, progress=False, **options)
+
+    with ThreadPoolExecutor(max_workers) as pool, tqdm(
+            total=len(remotes), unit="file", desc="download", mininterval=1.0, disable=not progress) as bar:
+        futures = [pool.submit(fetch, r) for r in remotes]
+        for future in as_completed(futures):
+            try:
+                future.result()
+            except DownloadError as error:
+                failures.append(str(error))
+            bar.update()
+    if failures:
+        raise DownloadError(f"{len(failures)} of {len(remotes)} downloads failed:\n  " + "\n  ".join(failures))
+    return [Path(r.path) for r in remotes]

@@ -48,11 +48,12 @@ def decode_apogee_id(apogee_id):
     return ra, dec, valid
 
 
-def crossmatch(ra, dec, cat_ra, cat_dec, radius_arcsec=1.0):
-    """Nearest-neighbour, one-to-one match of positions to a catalogue.
+def crossmatch(ra, dec, cat_ra, cat_dec, radius_arcsec=1.0, one_to_one=True):
+    """Nearest-neighbour match of positions to a catalogue, one-to-one by default.
 
     Each source takes its nearest catalogue entry within ``radius_arcsec``; when several
-    sources take the same entry, only the closest keeps it.
+    sources take the same entry, only the closest keeps it (unless ``one_to_one`` is False,
+    as for repeated observations of one star).
 
     Parameters
     ----------
@@ -61,6 +62,7 @@ def crossmatch(ra, dec, cat_ra, cat_dec, radius_arcsec=1.0):
     cat_ra, cat_dec : ndarray, shape (m,)
         Catalogue positions, deg.
     radius_arcsec : float
+    one_to_one : bool
 
     Returns
     -------
@@ -83,6 +85,9 @@ def crossmatch(ra, dec, cat_ra, cat_dec, radius_arcsec=1.0):
     separation[valid] = sep
     rows = np.flatnonzero(valid)
     within = sep <= radius_arcsec
+    if not one_to_one:
+        index[rows[within]] = nearest[within]
+        return index, separation
     order = np.argsort(sep[within])
     candidates, cand_rows = nearest[within][order], rows[within][order]
     _, first = np.unique(candidates, return_index=True)

@@ -26,7 +26,9 @@ ALLSTAR_COLUMNS = {
     "APOGEE_ID": "apogee_id", "TELESCOPE": "telescope", "FIELD": "field", "RA": "ra",
     "DEC": "dec", "SNR": "snr", "VHELIO_AVG": "vhelio", "GAIAEDR3_SOURCE_ID": "source_id",
     "GAIAEDR3_PARALLAX": "parallax", "GAIAEDR3_PARALLAX_ERROR": "parallax_error",
-    "GAIAEDR3_PMRA": "pmra", "GAIAEDR3_PMDEC": "pmdec", "ASPCAPFLAGS": "aspcapflags",
+    "GAIAEDR3_PMRA": "pmra", "GAIAEDR3_PMDEC": "pmdec", "J": "j", "H": "h", "K": "k",
+    "GAIAEDR3_PHOT_G_MEAN_MAG": "gaiaedr3_phot_g_mean_mag", "GAIAEDR3_PHOT_BP_MEAN_MAG": "gaiaedr3_phot_bp_mean_mag",
+    "GAIAEDR3_PHOT_RP_MEAN_MAG": "gaiaedr3_phot_rp_mean_mag", "ASPCAPFLAGS": "aspcapflags",
     "STARFLAGS": "starflags", "EXTRATARG": "extratarg",
 }
 #: Bit of EXTRATARG set on the lower-S/N duplicates of a star (DR17 bitmask APOGEE_EXTRATARG).

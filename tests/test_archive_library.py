@@ -1,0 +1,81 @@
+"""allStar labels joined to archive spectra (Gaia XP by source_id; LAMOST by source_id or on
+the sky), then through the same cuts, features and split as the default library."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from labeltransfer.archive_library import (EmptyMatchError, lamost_on_grid, library_from_gaia_spectra,
+                                           library_from_lamost, match_lamost, parallax_table)
+from labeltransfer.io.allstar import read_allstar
+from labeltransfer.io.gaia_xp import read_xp_continuous
+from labeltransfer.io.lamost import read_lamost_spectrum
+from labeltransfer.preprocess import build_sample
+from labeltransfer.spectral import log_linear_grid
+from survey_factory import allstar_rows, write_allstar, write_lamost_dr10, write_xp_continuous
+
+LABELS = {"teff": {"range": [3000, 7000], "max_err": 300, "err_floor": 10, "required": True},
+          "logg": {"range": [-0.5, 5.5], "max_err": 0.3, "err_floor": 0.02, "required": True},
+          "fe_h": {"range": [-2.5, 0.7], "max_err": 0.2, "err_floor": 0.01, "required": False}}
+QUALITY = {"min_snr": 5, "max_masked_fraction": 0.1}
+
+
+@pytest.fixture
+def allstar(tmp_path):
+    columns = allstar_rows(12, seed=2)
+    columns["GAIAEDR3_SOURCE_ID"] = np.arange(1, 13, dtype=np.int64) * 100
+    write_allstar(tmp_path / "allStar.fits", columns)
+    return read_allstar(tmp_path / "allStar.fits", list(LABELS))
+
+
+def test_xp_spectra_join_on_source_id_and_build_a_sample(allstar, tmp_path):
+    write_xp_continuous(tmp_path / "xp.csv", [100, 300, 500, 9999], no_bp=[500])
+    xp = read_xp_continuous(tmp_path / "xp.csv")
+    library = library_from_gaia_spectra(allstar, xp, list(LABELS), what="Gaia XP")
+    assert list(library["gaiaedr3_source_id"]) == [100, 300, 500]
+    assert library["flux"].shape == (3, 343) and library["teff"][1] == pytest.approx(allstar["teff"][2])
+    sample = build_sample(library, parallax_table(allstar), LABELS, QUALITY, ["bp_rp", "g_h"], source="xp")
+    assert list(sample.ids) == list(allstar["apogee_id"][[0, 2]])  # no BP: 44% of pixels masked, cut
+    assert sample.spectra.aux_names == ("bp_rp", "g_h", "parallax", "reduced_parallax_h")
+    assert sample.spectra.aux[0, 2] == pytest.approx(allstar["parallax"][0])
+
+
+def test_no_common_star_is_a_clear_error(allstar, tmp_path):
+    write_xp_continuous(tmp_path / "xp.csv", [7, 8])
+    with pytest.raises(EmptyMatchError, match=r"no allStar star has one of the 2 Gaia XP"):
+        library_from_gaia_spectra(allstar, read_xp_continuous(tmp_path / "xp.csv"), list(LABELS), what="Gaia XP")
+
+
+def test_lamost_spectra_match_by_id_or_moved_position_and_build_a_sample(allstar, tmp_path):
+    ra, dec = allstar["ra"].to_numpy(), allstar["dec"].to_numpy()
+    # Gaia positions at 2016 of stars moving 100 mas/yr in dec; LAMOST positions at 2000
+    gaia = pd.DataFrame({"source_id": allstar["source_id"], "ra": ra, "dec": dec + 1.6 / 3600,
+                         "pmra": 0.0, "pmdec": 100.0})
+    catalogue = pd.DataFrame({
+        "obsid": [1, 2, 3, 4, 5], "ra": [ra[0], ra[1], ra[1], ra[3] + 0.01, ra[4]],
+        "dec": [dec[0] + 1, dec[1], dec[1], dec[3], dec[4]], "snr_g": [30.0, 20.0, 60.0, 50.0, 40.0],
+        "snr_r": 50.0, "rv": 0.0, "source_id": [100, -1, -1, -1, -1]})
+    matches = match_lamost(allstar, catalogue, gaia, radius_arcsec=1.0, epoch=2000.0)
+    assert list(matches["obsid"]) == [1, 3, 5]  # by id despite the position; star 1's best spectrum; star 3 too far
+    assert list(matches["how"]) == ["source_id", "position", "position"]
+    assert matches["separation_arcsec"].iloc[1] < 0.01  # the propagation undid the 1.6 arcsec
+    unmoved = gaia.assign(pmdec=0.0)
+    assert list(match_lamost(allstar, catalogue, unmoved, 1.0, 2000.0)["obsid"]) == [1]
+
+    for obsid in (1, 3, 5):
+        write_lamost_dr10(tmp_path / f"{obsid}.fits", obsid=obsid, seed=obsid)
+    grid = log_linear_grid(3900.0, 8800.0, 1e-4)
+    spectra = lamost_on_grid([read_lamost_spectrum(tmp_path / f"{o}.fits") for o in (1, 3, 5)], grid, 50.0)
+    assert spectra["flux"].shape == (3, grid.size)
+    assert np.median(spectra["flux"][np.isfinite(spectra["flux_error"])]) == pytest.approx(1.0, abs=0.02)
+    library = library_from_lamost(allstar, matches, spectra, list(LABELS))
+    sample = build_sample(library, parallax_table(allstar), LABELS, QUALITY, ["bp_rp"], source="lamost")
+    assert list(sample.ids) == list(matches["apogee_id"]) and sample.spectra.flux.shape[1] == grid.size
+
+
+def test_lamost_without_any_match_is_a_clear_error(allstar):
+    catalogue = pd.DataFrame({"obsid": [1], "ra": [0.5], "dec": [89.0], "snr_g": [30.0], "snr_r": 30.0,
+                              "rv": 0.0, "source_id": [-1]})
+    gaia = pd.DataFrame(columns=["source_id", "ra", "dec", "pmra", "pmdec"], dtype=float)
+    with pytest.raises(EmptyMatchError, match=r"no LAMOST spectrum of the 1 in the catalogue matches one of the 12"):
+        match_lamost(allstar, catalogue, gaia, 1.0, 2000.0)

@@ -11,6 +11,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/download.smk"
+include: "workflow/rules/survey.smk"
 include: "workflow/rules/crossmatch.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/train.smk"

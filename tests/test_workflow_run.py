@@ -14,7 +14,7 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((REPO / "config" / "ci.yaml").read_text())
-RESULTS = REPO / "results" / CONFIG["task"]
+RESULTS = REPO / "results" / CONFIG["tasks"][0]
 
 
 def _snakemake(*args):

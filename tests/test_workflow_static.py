@@ -24,7 +24,7 @@ def _config(name="config.yaml"):
     return yaml.safe_load((REPO / "config" / name).read_text())
 
 
-@pytest.mark.parametrize("name", ["ci.yaml", "cannon_study.yaml", "gpu.yaml"])
+@pytest.mark.parametrize("name", ["ci.yaml", "cannon_study.yaml", "gpu.yaml", "full.yaml"])
 def test_shipped_configs_validate(name):
     """Each config as the workflow sees it: merged into config/config.yaml."""
     from snakemake.utils import update_config
@@ -104,8 +104,11 @@ def _third_party_imports(path, seen=None):
 
 
 def _env_packages(env_file):
+    """Conda packages of an env file, and those of its pip section."""
     deps = yaml.safe_load(env_file.read_text())["dependencies"]
-    return {re.split(r"[ =<>]", d)[0] for d in deps if isinstance(d, str)}
+    names = [d for d in deps if isinstance(d, str)]
+    names += [p for d in deps if isinstance(d, dict) for p in d.get("pip", [])]
+    return {re.split(r"[ =<>]", d)[0].lower() for d in names}
 
 
 @pytest.mark.parametrize("rule, env, script", _rules(), ids=lambda v: getattr(v, "name", str(v)))
@@ -139,6 +142,10 @@ def test_snakemake_lint_is_clean():
     ("methods: [cannon, payne]", "methods ['payne'] have no entry in method_settings"),
     ("split: {train: 0.8, validation: 0.15, test: 0.15}", "split fractions must sum to 1"),
     ("seed: forty-two", "forty-two"),
+    ("tasks: [xp_from_apogee, lamost_dr10]", "tasks ['lamost_dr10'] have no entry in task_settings"),
+    ("tasks: [lamost_only]\ntask_settings: {lamost_only: {source: lamost}}",
+     "tasks ['lamost_only'] use the public archives but the config has no 'archives' section"),
+    ("task_settings: {xp_from_apogee: {source: sdss}}", "sdss"),
 ])
 def test_workflow_refuses_bad_config_at_start_up(tmp_path, override, message):
     bad = tmp_path / "bad.yaml"
@@ -147,6 +154,19 @@ def test_workflow_refuses_bad_config_at_start_up(tmp_path, override, message):
                             capture_output=True, text=True)
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
+
+
+def test_full_config_shows_the_whole_archive_job_graph():
+    """config/full.yaml: three archive tasks, every method each, from the download rules on."""
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--forceall", "--configfile", "config/full.yaml"],
+                            cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
+    n_methods = len(_config()["methods"])
+    assert counts["download_archive_catalogue"] == "2" and counts["fetch_gaia_spectra"] == "2"
+    assert counts["crossmatch_lamost"] == "1" and counts["prepare_archive_sample"] == "3"
+    assert counts["train_method"] == str(3 * n_methods) and counts["evaluate_methods"] == "3"
+    assert "download_dataset" not in counts  # the archive tasks do not need the default library
 
 
 def test_gpu_rules_are_tagged_and_run_with_gpu_zero():

@@ -5,7 +5,29 @@ from snakemake.utils import validate
 
 validate(config, schema="../schemas/config.schema.yaml")
 
-TASK = config["task"]
+TASKS = config["tasks"]
+if unknown := [t for t in TASKS if t not in config["task_settings"]]:
+    raise ValueError(
+        f"config: tasks {unknown} have no entry in task_settings "
+        f"(which has: {', '.join(config['task_settings'])})"
+    )
+SOURCES = {task: config["task_settings"][task]["source"] for task in TASKS}
+LIBRARY_TASKS = [t for t in TASKS if SOURCES[t] == "xp_library"]
+ARCHIVE_TASKS = [t for t in TASKS if SOURCES[t] != "xp_library"]
+LAMOST_TASKS = [t for t in TASKS if SOURCES[t] == "lamost"]
+if ARCHIVE_TASKS and "archives" not in config:
+    raise ValueError(
+        f"config: tasks {ARCHIVE_TASKS} use the public archives but the config has no "
+        "'archives' section (see config/full.yaml)"
+    )
+ARCHIVES = config.get("archives", {})
+#: Gaia product (DataLink) of each Gaia task source.
+GAIA_PRODUCT = {"gaia_xp": "xp_continuous", "gaia_rvs": "rvs"}
+#: What every task's sample is built with.
+SAMPLE_SETTINGS = {
+    key: config[key]
+    for key in ("labels", "quality", "colours", "split", "max_stars", "seed")
+}
 METHODS = config["methods"]
 if unknown := [m for m in METHODS if m not in config["method_settings"]]:
     raise ValueError(
@@ -28,8 +50,13 @@ DATASETS = {
 }
 
 
+def one_of(names):
+    """A wildcard pattern matching exactly the given names (nothing when there are none)."""
+    return "|".join(names) if names else "(?!x)x"
+
+
 wildcard_constraints:
-    task=TASK,
+    task=one_of(TASKS),
     method="|".join(METHODS),
     dataset="|".join(DATASETS),
     figure="|".join(COMPARISON_FIGURES),
@@ -51,29 +78,54 @@ def method_gpus(wildcards):
 
 
 def all_predictions(wildcards):
-    """Test-set predictions of every configured method."""
-    return expand("results/{task}/predictions/{method}.csv", task=TASK, method=METHODS)
+    """Test-set predictions of every configured method for the {task}."""
+    return expand(
+        "results/{task}/predictions/{method}.csv", task=wildcards.task, method=METHODS
+    )
 
 
 def all_timings(wildcards):
-    """Fit and predict timings of every configured method."""
+    """Fit and predict timings of every configured method for the {task}."""
     return {
-        "fit": expand("results/{task}/models/{method}.fit.json", task=TASK, method=METHODS),
-        "predict": expand("results/{task}/predictions/{method}.json", task=TASK, method=METHODS),
+        "fit": expand(
+            "results/{task}/models/{method}.fit.json", task=wildcards.task, method=METHODS
+        ),
+        "predict": expand(
+            "results/{task}/predictions/{method}.json", task=wildcards.task, method=METHODS
+        ),
     }
 
 
+def archive_file(name):
+    """Local path of a catalogue of config['archives'] ('allstar' or 'lamost_catalogue')."""
+    if name == "allstar":
+        return f"resources/archives/allstar/{ARCHIVES['allstar']['file']}"
+    return f"resources/archives/lamost_catalogue/{ARCHIVES['lamost']['catalogue_file']}"
+
+
+def archive_sample_inputs(wildcards):
+    """Inputs of an archive task's sample: the labels, its spectra and (LAMOST) its matches."""
+    source = SOURCES[wildcards.task]
+    inputs = {"labels": "results/archives/apogee_labels.csv"}
+    if source == "lamost":
+        inputs["spectra"] = f"resources/archives/lamost_spectra/{wildcards.task}.csv"
+        inputs["matches"] = f"results/{wildcards.task}/crossmatch/matches.csv"
+    else:
+        inputs["spectra"] = f"resources/archives/gaia_{GAIA_PRODUCT[source]}/manifest.csv"
+    return inputs
+
+
 def all_outputs():
-    """The final targets: metrics and every figure."""
+    """The final targets of every task: metrics and every figure."""
+    matched = [t for t in TASKS if t in LIBRARY_TASKS + LAMOST_TASKS]
     return [
-        f"results/{TASK}/metrics/summary.csv",
-        f"results/{TASK}/metrics/summary.md",
-        f"results/{TASK}/crossmatch/separation.png",
-        *expand("results/{task}/figures/one_to_one/{method}.png", task=TASK, method=METHODS),
-        *expand("results/{task}/figures/{figure}.png", task=TASK, figure=COMPARISON_FIGURES),
+        *expand("results/{task}/metrics/summary.{ext}", task=TASKS, ext=["csv", "md"]),
+        *expand("results/{task}/crossmatch/separation.png", task=matched),
+        *expand("results/{task}/figures/one_to_one/{method}.png", task=TASKS, method=METHODS),
+        *expand("results/{task}/figures/{figure}.png", task=TASKS, figure=COMPARISON_FIGURES),
         *expand(
             "results/{task}/figures/{figure}/{method}.png",
-            task=TASK,
+            task=TASKS,
             figure=["loss_curve", "ensemble_calibration"],
             method=NEURAL_METHODS,
         ),

@@ -1,4 +1,6 @@
 rule crossmatch_parallax:
+    wildcard_constraints:
+        task=one_of(LIBRARY_TASKS),
     input:
         library=dataset_path("library"),
         catalogue=dataset_path("parallax_catalogue"),

@@ -1,4 +1,6 @@
 rule prepare_sample:
+    wildcard_constraints:
+        task=one_of(LIBRARY_TASKS),
     input:
         library=dataset_path("library"),
         matches=rules.crossmatch_parallax.output.matches,
@@ -8,12 +10,7 @@ rule prepare_sample:
     log:
         "logs/{task}/prepare.log",
     params:
-        labels=config["labels"],
-        quality=config["quality"],
-        colours=config["colours"],
-        split=config["split"],
-        max_stars=config["max_stars"],
-        seed=config["seed"],
+        settings=SAMPLE_SETTINGS,
     threads: 1
     resources:
         mem_mb=6000,

@@ -5,15 +5,5 @@ from labeltransfer.logs import log_to
 from labeltransfer.pipeline.data import prepare_sample
 
 with log_to(snakemake.log[0]):
-    prepare_sample(
-        snakemake.input.library,
-        snakemake.input.matches,
-        snakemake.params.labels,
-        snakemake.params.quality,
-        snakemake.params.colours,
-        snakemake.params.split,
-        snakemake.params.max_stars,
-        snakemake.params.seed,
-        snakemake.output.sample,
-        snakemake.output.split,
-    )
+    prepare_sample(snakemake.input.library, snakemake.input.matches, snakemake.params.settings,
+                   snakemake.output.sample, snakemake.output.split)

@@ -17,7 +17,7 @@ from ..io.xp_library import read_xp_library
 from ..preprocess import build_sample, split_sample, write_split
 from ._json import write_json
 
-__all__ = ["crossmatch_parallax", "prepare_sample"]
+__all__ = ["crossmatch_parallax", "prepare_sample", "build_labelled", "finish_sample"]
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +55,25 @@ def crossmatch_parallax(library_path, catalogue_path, radius_arcsec, matches_pat
     plots.save(plots.separation_histogram(separation, radius_arcsec), figure_path)
 
 
-def prepare_sample(library_path, matches_path, labels, quality, colours, split, max_stars, seed,
-                   sample_path, split_path):
-    """Quality cuts, masked labels, features, the optional star cap and the frozen split."""
+def prepare_sample(library_path, matches_path, settings, sample_path, split_path):
+    """Quality cuts, masked labels, features, the optional star cap and the frozen split.
+
+    ``settings`` holds the config's ``labels``, ``quality``, ``colours``, ``split``,
+    ``max_stars`` and ``seed``.
+    """
     library = read_xp_library(library_path)
     matches = pd.read_csv(matches_path, dtype={"apogee_id": str})
-    sample = build_sample(library, matches, labels, quality, colours, source=str(library_path))
+    finish_sample(build_labelled(library, matches, settings, str(library_path)), settings, sample_path, split_path)
+
+
+def build_labelled(library, matches, settings, source):
+    """``build_sample`` with the config's label, quality and colour settings."""
+    return build_sample(library, matches, settings["labels"], settings["quality"], settings["colours"], source=source)
+
+
+def finish_sample(sample, settings, sample_path, split_path):
+    """Cap the sample at ``max_stars`` (seeded), log the labels it has, write it and its split."""
+    max_stars, seed = settings["max_stars"], settings["seed"]
     if max_stars is not None and len(sample.ids) > max_stars:
         rows = np.sort(np.random.default_rng(seed).choice(len(sample.ids), max_stars, replace=False))
         log.info("capped the sample at %d of %d stars (seed %d)", max_stars, len(sample.ids), seed)
@@ -68,7 +81,7 @@ def prepare_sample(library_path, matches_path, labels, quality, colours, split, 
     for k, name in enumerate(sample.label_names):
         log.info("%s: %d stars with a reference value, %d masked", name,
                  np.isfinite(sample.labels[:, k]).sum(), np.isnan(sample.labels[:, k]).sum())
-    table = split_sample(sample.ids, split, seed)
+    table = split_sample(sample.ids, settings["split"], seed)
     log.info("split: %s", table["split"].value_counts().to_dict())
     sample.save(sample_path)
     write_split(table, split_path)

@@ -1,0 +1,112 @@
+"""End to end: config/full.yaml (three archive tasks, every method) against a fake archive.
+
+A small allStar file, a Gaia TAP service, DataLink XP and RVS products, a LAMOST catalogue and
+LAMOST spectra, all in the real formats, are served on 127.0.0.1; the workflow downloads,
+reads, cross-matches, trains and evaluates as it would against the real archives, in a
+temporary working directory, with the small method settings of config/ci.yaml.
+"""
+
+import gzip
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from fake_archive import FakeArchive, datalink, tap_sync
+from survey_factory import allstar_rows, rvs_rows, write_allstar, write_lamost_dr10, write_xp_continuous
+
+REPO = Path(__file__).resolve().parents[1]
+N_STARS = 400
+TASKS = ["xp_from_allstar", "rvs_from_allstar", "lamost_from_allstar"]
+pytestmark = pytest.mark.slow
+
+
+def _publish(archive, tmp_path):
+    """Files and services of the fake archive; returns the archives section of the config."""
+    columns = allstar_rows(N_STARS, seed=5)
+    source_ids = np.arange(1, N_STARS + 1, dtype=np.int64) * 1000
+    columns["GAIAEDR3_SOURCE_ID"] = source_ids
+    write_allstar(tmp_path / "allStar.fits", columns)
+    allstar_url = archive.put("sas/dr17/allStar-dr17-synspec_rev1.fits", (tmp_path / "allStar.fits").read_bytes())
+    ra, dec = columns["RA"], columns["DEC"]
+    archive.services["tap-server/tap/sync"] = tap_sync(pd.DataFrame({
+        "source_id": source_ids, "ra": ra, "dec": dec + 16 * 50 / 3.6e6, "pmra": 0.0, "pmdec": 50.0,
+        "parallax": 1.0, "parallax_error": 0.02, "phot_g_mean_mag": 12.0, "phot_bp_mean_mag": 12.5,
+        "phot_rp_mean_mag": 11.4, "has_xp_continuous": True, "has_rvs": np.arange(N_STARS) % 10 != 0}))
+    write_xp_continuous(tmp_path / "xp.csv", source_ids, seed=1)
+    archive.services["data-server/data"] = datalink({"XP_CONTINUOUS": pd.read_csv(tmp_path / "xp.csv"),
+                                                     "RVS": rvs_rows(source_ids, seed=2)})
+    obsids = 5_000_000 + np.arange(N_STARS)
+    catalogue = pd.DataFrame({"obsid": obsids, "ra": ra, "dec": dec, "snrg": 50.0, "snrr": 80.0, "z": 1e-5,
+                              "gaia_source_id": np.where(np.arange(N_STARS) % 2 == 0, source_ids, -1)})
+    archive.put("lamost/dr10/v2.0/catdl", gzip.compress(catalogue.to_csv(index=False).encode()))
+    for i, obsid in enumerate(obsids):
+        write_lamost_dr10(tmp_path / "spec.fits", obsid=int(obsid), ra=float(ra[i]), dec=float(dec[i]), seed=i)
+        archive.put(f"lamost/dr10/v2.0/spectrum/fits/{obsid}", gzip.compress((tmp_path / "spec.fits").read_bytes()))
+    return {
+        "allstar": {"url": allstar_url, "file": "allStar-dr17-synspec_rev1.fits", "min_snr": 40},
+        "gaia": {"tap_url": f"{archive.url}/tap-server/tap", "data_url": f"{archive.url}/data-server/data",
+                 "tap_batch_size": 150, "datalink_batch_size": 150},
+        "lamost": {"catalogue_url": f"{archive.url}/lamost/dr10/v2.0/catdl?name=dr10_v2.0_LRS_stellar.csv.gz",
+                   "catalogue_file": "dr10_v2.0_LRS_stellar.csv.gz",
+                   "spectrum_url": archive.url + "/lamost/dr10/v2.0/spectrum/fits/{obsid}",
+                   "grid": {"start": 3900.0, "stop": 8800.0, "step_log10": 1.0e-4}},
+    }
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("full")
+    with FakeArchive(tmp_path / "server") as archive:
+        test_config = tmp_path / "archive.yaml"
+        (tmp_path / "build").mkdir()
+        # 400 made-up stars: too few for the default Cannon's three Teff regimes
+        test_config.write_text(yaml.safe_dump({"archives": _publish(archive, tmp_path / "build"),
+                                               "method_settings": {"cannon": {"params": {"regimes": None}}}}))
+        workdir = tmp_path / "work"
+        (workdir / "config").mkdir(parents=True)
+        (workdir / "config" / "config.yaml").write_text((REPO / "config" / "config.yaml").read_text())
+        command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
+                   str(workdir), "--cores", "2", "--configfile", str(REPO / "config" / "ci.yaml"),
+                   str(REPO / "config" / "full.yaml"), str(test_config)]
+        result = subprocess.run(command, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-6000:]
+        yield workdir, archive
+
+
+def test_every_task_is_evaluated_for_every_method(full_run):
+    workdir, _ = full_run
+    methods = set(yaml.safe_load((REPO / "config" / "ci.yaml").read_text())["methods"])
+    for task in TASKS:
+        summary = pd.read_csv(workdir / "results" / task / "metrics" / "summary.csv")
+        assert set(summary["method"]) == methods, task
+        for figure in ("kiel", "calibration", "costs"):
+            assert (workdir / "results" / task / "figures" / f"{figure}.png").stat().st_size > 10_000
+
+
+def test_samples_have_each_survey_s_pixels_and_stars(full_run):
+    workdir, _ = full_run
+    pixels = {}
+    for task in TASKS:
+        with np.load(workdir / "results" / task / "data" / "sample.npz") as sample:
+            pixels[task] = sample["flux"].shape[1]
+            assert sample["flux"].shape[0] > 0.8 * N_STARS * (0.9 if task == "rvs_from_allstar" else 1.0), task
+    assert pixels == {"xp_from_allstar": 343, "rvs_from_allstar": 2401, "lamost_from_allstar": 3535}  # 3900-8800 A at 1e-4 dex
+
+
+def test_lamost_matches_use_ids_and_moved_positions(full_run):
+    workdir, _ = full_run
+    matches = pd.read_csv(workdir / "results" / "lamost_from_allstar" / "crossmatch" / "matches.csv")
+    assert len(matches) == N_STARS and set(matches["how"]) == {"source_id", "position"}
+    assert matches["separation_arcsec"].max() < 0.05  # the 0.8 arcsec of proper motion undone
+
+
+def test_downloads_went_through_the_archive_in_batches(full_run):
+    _, archive = full_run
+    posted = [form for path, form in archive.requests if path == "data-server/data"]
+    assert sorted(f["RETRIEVAL_TYPE"] for f in posted) == ["RVS"] * 3 + ["XP_CONTINUOUS"] * 3
+    assert all(len(f["ID"].split(",")) <= 150 for f in posted)

@@ -1,0 +1,175 @@
+# The archive tasks (config/full.yaml): APOGEE DR17 allStar labels with spectra from the Gaia
+# archive (XP, RVS) and LAMOST. Every download is resumable, retried and size/checksum checked
+# (labeltransfer.io.remote); archives: offline: true uses only what is on disk.
+
+
+rule download_archive_catalogue:
+    output:
+        catalogue="resources/archives/{catalogue}/{filename}",
+    wildcard_constraints:
+        catalogue="allstar|lamost_catalogue",
+    log:
+        "logs/archives/download_{catalogue}_{filename}.log",
+    params:
+        url=lambda wildcards: ARCHIVES["allstar"]["url"]
+        if wildcards.catalogue == "allstar"
+        else ARCHIVES["lamost"]["catalogue_url"],
+        checksum=lambda wildcards: ARCHIVES["allstar"].get("checksum")
+        if wildcards.catalogue == "allstar"
+        else ARCHIVES["lamost"].get("catalogue_checksum"),
+        offline=ARCHIVES.get("offline", False),
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        "../../envs/archives.yaml"
+    benchmark:
+        "benchmarks/archives/download_{catalogue}_{filename}.tsv"
+    script:
+        "../scripts/download_archive_catalogue.py"
+
+
+rule read_apogee_labels:
+    input:
+        allstar=archive_file("allstar") if ARCHIVE_TASKS else [],
+    output:
+        labels="results/archives/apogee_labels.csv",
+    log:
+        "logs/archives/apogee_labels.log",
+    params:
+        labels=list(config["labels"]),
+        cuts=ARCHIVES.get("allstar", {}),
+    threads: 1
+    resources:
+        mem_mb=16000,
+    conda:
+        "../../envs/archives.yaml"
+    benchmark:
+        "benchmarks/archives/apogee_labels.tsv"
+    script:
+        "../scripts/read_apogee_labels.py"
+
+
+rule query_gaia_sources:
+    input:
+        labels=rules.read_apogee_labels.output.labels,
+    output:
+        sources="results/archives/gaia_sources.csv",
+    log:
+        "logs/archives/gaia_sources.log",
+    params:
+        gaia=ARCHIVES.get("gaia", {}),
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/archives.yaml"
+    benchmark:
+        "benchmarks/archives/gaia_sources.tsv"
+    script:
+        "../scripts/query_gaia_sources.py"
+
+
+rule fetch_gaia_spectra:
+    input:
+        sources=rules.query_gaia_sources.output.sources,
+    output:
+        manifest="resources/archives/gaia_{product}/manifest.csv",
+    wildcard_constraints:
+        product="xp_continuous|rvs",
+    log:
+        "logs/archives/gaia_{product}.log",
+    params:
+        gaia=ARCHIVES.get("gaia", {}),
+        max_workers=ARCHIVES.get("max_workers", 4),
+        offline=ARCHIVES.get("offline", False),
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/archives.yaml"
+    benchmark:
+        "benchmarks/archives/gaia_{product}.tsv"
+    script:
+        "../scripts/fetch_gaia_spectra.py"
+
+
+rule crossmatch_lamost:
+    input:
+        labels=rules.read_apogee_labels.output.labels,
+        catalogue=archive_file("lamost_catalogue") if LAMOST_TASKS else [],
+        sources=rules.query_gaia_sources.output.sources,
+    output:
+        matches="results/{task}/crossmatch/matches.csv",
+        stats="results/{task}/crossmatch/stats.json",
+        figure=report(
+            "results/{task}/crossmatch/separation.png",
+            caption="../report/crossmatch_lamost.rst",
+            category="1. Data",
+            subcategory="Cross-match",
+        ),
+    wildcard_constraints:
+        task=one_of(LAMOST_TASKS),
+    log:
+        "logs/{task}/crossmatch.log",
+    params:
+        lamost=ARCHIVES.get("lamost", {}),
+    threads: 1
+    resources:
+        mem_mb=8000,
+    conda:
+        "../../envs/archives.yaml"
+    benchmark:
+        "benchmarks/{task}/crossmatch.tsv"
+    script:
+        "../scripts/crossmatch_lamost.py"
+
+
+rule fetch_lamost_spectra:
+    input:
+        matches="results/{task}/crossmatch/matches.csv",
+    output:
+        manifest="resources/archives/lamost_spectra/{task}.csv",
+    wildcard_constraints:
+        task=one_of(LAMOST_TASKS),
+    log:
+        "logs/{task}/lamost_spectra.log",
+    params:
+        # a function, so that Snakemake leaves the "{obsid}" of the address alone
+        spectrum_url=lambda wildcards: ARCHIVES["lamost"]["spectrum_url"],
+        max_workers=ARCHIVES.get("max_workers", 4),
+        offline=ARCHIVES.get("offline", False),
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/archives.yaml"
+    benchmark:
+        "benchmarks/{task}/lamost_spectra.tsv"
+    script:
+        "../scripts/fetch_lamost_spectra.py"
+
+
+rule prepare_archive_sample:
+    input:
+        unpack(archive_sample_inputs),
+    output:
+        sample="results/{task}/data/sample.npz",
+        split="results/{task}/data/split.csv",
+    wildcard_constraints:
+        task=one_of(ARCHIVE_TASKS),
+    log:
+        "logs/{task}/prepare.log",
+    params:
+        source=lambda wildcards: SOURCES[wildcards.task],
+        lamost=ARCHIVES.get("lamost", {}),
+        settings=SAMPLE_SETTINGS,
+    threads: 1
+    resources:
+        mem_mb=16000,
+    conda:
+        "../../envs/archives.yaml"
+    benchmark:
+        "benchmarks/{task}/prepare.tsv"
+    script:
+        "../scripts/prepare_archive_sample.py"

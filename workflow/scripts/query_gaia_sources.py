@@ -1,0 +1,9 @@
+"""Gaia DR3 astrometry and spectra flags of the labelled stars (TAP)."""
+
+import _package  # noqa: F401  (the workflow's src/ on sys.path)
+from labeltransfer.logs import log_to
+from labeltransfer.pipeline.archives import query_gaia
+
+with log_to(snakemake.log[0]):
+    query_gaia(snakemake.input.labels, snakemake.params.gaia["tap_url"],
+               snakemake.params.gaia["tap_batch_size"], snakemake.output.sources)

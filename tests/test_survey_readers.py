@@ -11,7 +11,7 @@ from astropy.io import fits
 
 from conftest import SHARED_FIXTURES
 from labeltransfer.io.allstar import AllStarFormatError, read_allstar
-from labeltransfer.io.apogee_spectra import ApogeeFormatError, read_apstar, read_aspcapstar
+from labeltransfer.io.apogee_spectra import ApogeeFormatError, read_apstar, read_aspcapstar, spectrum_url
 from labeltransfer.io.gaia_xp import XPFormatError, read_xp_continuous
 from labeltransfer.io.lamost import LamostFormatError, read_lamost_spectrum
 from labeltransfer.io.lamost_catalogue import LamostCatalogueError, read_lamost_catalogue
@@ -212,3 +212,13 @@ def test_lamost_catalogue_without_required_columns(tmp_path):
     (tmp_path / "cat.csv").write_text("obsid,ra,dec\n1,2,3\n")
     with pytest.raises(LamostCatalogueError, match=r"cat\.csv: missing required column\(s\) snrg, snrr"):
         read_lamost_catalogue(tmp_path / "cat.csv")
+
+
+def test_apogee_spectrum_addresses_follow_the_dr17_layout():
+    assert spectrum_url("apStar", "apo25m", "K04_083+13", "2M19485057+5005279") == (
+        "https://data.sdss.org/sas/dr17/apogee/spectro/redux/dr17/stars/apo25m/K04_083+13/"
+        "apStar-dr17-2M19485057+5005279.fits")
+    assert spectrum_url("aspcapStar", "lco25m", "000+02 ", " 2M17335483-2753043", base="http://127.0.0.1/x") == (
+        "http://127.0.0.1/x/aspcap/dr17/synspec_rev1/lco25m/000+02/aspcapStar-dr17-2M17335483-2753043.fits")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        spectrum_url("apVisit", "apo25m", "f", "id")

@@ -17,7 +17,11 @@ import numpy as np
 
 from .fits_file import open_fits
 
-__all__ = ["ApogeeFormatError", "ApogeeSpectrum", "BAD_PIXEL_BITS", "read_apstar", "read_aspcapstar"]
+__all__ = ["ApogeeFormatError", "ApogeeSpectrum", "BAD_PIXEL_BITS", "SAS_DR17", "spectrum_url", "read_apstar",
+           "read_aspcapstar"]
+
+#: The SDSS DR17 science archive.
+SAS_DR17 = "https://data.sdss.org/sas/dr17/apogee/spectro"
 
 #: APOGEE_PIXMASK bits that make a pixel unusable: BADPIX, CRPIX, SATPIX, UNFIXABLE, BADDARK,
 #: BADFLAT, BADERR, NOSKY and SIG_SKYLINE (the set astroNN and The Cannon's APOGEE runs use).
@@ -53,6 +57,22 @@ class ApogeeSpectrum:
     ivar: np.ndarray
     snr: float
     kind: str
+
+
+def spectrum_url(kind, telescope, field, apogee_id, base=SAS_DR17):
+    """Address of a star's DR17 apStar or aspcapStar file (from the allStar TELESCOPE, FIELD, APOGEE_ID).
+
+    Parameters
+    ----------
+    kind : {"apStar", "aspcapStar"}
+    telescope, field, apogee_id : str
+    base : str
+        The archive's ``apogee/spectro`` folder.
+    """
+    folders = {"apStar": "redux/dr17/stars", "aspcapStar": "aspcap/dr17/synspec_rev1"}
+    if kind not in folders:
+        raise ValueError(f"kind must be one of {sorted(folders)}, got {kind!r}")
+    return f"{base}/{folders[kind]}/{telescope.strip()}/{field.strip()}/{kind}-dr17-{apogee_id.strip()}.fits"
 
 
 def read_apstar(path, bad_pixel_bits=BAD_PIXEL_BITS):

@@ -12,7 +12,7 @@ from astropy.time import Time
 from erfa import ErfaWarning
 
 __all__ = ["decode_apogee_id", "crossmatch", "join_on_source_id", "propagate_positions",
-           "match_statistics"]
+           "separation_percentiles", "match_statistics"]
 
 log = logging.getLogger(__name__)
 
@@ -162,17 +162,21 @@ def join_on_source_id(source_ids, catalogue_ids, what="catalogue"):
     return np.where(np.isnan(index), -1, index).astype(int)
 
 
+def separation_percentiles(separation_arcsec):
+    """16th, 50th, 84th, 95th and 99th percentiles of match separations (None when empty)."""
+    sep = np.asarray(separation_arcsec, dtype=float)
+    return {str(p): (float(np.percentile(sep, p)) if sep.size else None) for p in (16, 50, 84, 95, 99)}
+
+
 def match_statistics(index, separation, decoded):
     """Counts, matched fraction and separation percentiles (arcsec) of a cross-match."""
     matched = index >= 0
     sep = separation[matched]
-    percentiles = (16, 50, 84, 95, 99)
     return {
         "n_sources": int(len(index)),
         "n_decoded": int(decoded.sum()),
         "n_undecoded": int((~decoded).sum()),
         "n_matched": int(matched.sum()),
         "matched_fraction": float(matched.mean()) if len(index) else 0.0,
-        "separation_percentiles_arcsec": {
-            str(p): (float(np.percentile(sep, p)) if sep.size else None) for p in percentiles},
+        "separation_percentiles_arcsec": separation_percentiles(sep),
     }

@@ -70,8 +70,9 @@ def read_allstar(path, labels, bad_aspcapflags=("STAR_BAD",), bad_starflags=(), 
     n = len(table)
     keep = np.ones(n, dtype=bool)
     for column, names in (("aspcapflags", bad_aspcapflags), ("starflags", bad_starflags)):
+        set_flags = table[column].str.split(",").apply(set)
         for name in names:
-            flagged = table[column].str.split(",").apply(lambda flags, name=name: name in flags).to_numpy()
+            flagged = set_flags.apply(lambda flags, name=name: name in flags).to_numpy(dtype=bool)
             _log_removed(f"{column.upper()} has {name}", keep, flagged)
             keep &= ~flagged
     duplicate = (table["extratarg"].to_numpy() & (1 << EXTRATARG_DUPLICATE)) > 0

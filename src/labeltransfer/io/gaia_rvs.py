@@ -10,6 +10,8 @@ import logging
 import numpy as np
 import pandas as pd
 
+from . import path_list
+
 __all__ = ["RVS_WAVELENGTH", "RVSFormatError", "read_rvs"]
 
 log = logging.getLogger(__name__)
@@ -36,9 +38,8 @@ def read_rvs(paths):
     RVSFormatError
         Unreadable file, missing column, or an array of another length (the row is named).
     """
-    paths = [paths] if isinstance(paths, (str, bytes)) or not hasattr(paths, "__iter__") else list(paths)
     ids, fluxes, errors = [], [], []
-    for path in paths:
+    for path in path_list(paths):
         try:
             table = pd.read_csv(path)
         except (OSError, EOFError, ValueError, UnicodeDecodeError) as error:

@@ -14,6 +14,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from . import path_list
 from .xp_library import XP_WAVELENGTH
 
 __all__ = ["XPFormatError", "XP_REQUIRED_COLUMNS", "read_xp_continuous"]
@@ -52,7 +53,7 @@ def read_xp_continuous(paths):
     """
     from gaiaxpy import calibrate  # heavy import, needed only here
 
-    table = _read_tables([paths] if isinstance(paths, (str, bytes)) or not hasattr(paths, "__iter__") else paths)
+    table = _read_tables(path_list(paths))
     sampled, sampling = calibrate(table, sampling=XP_WAVELENGTH, save_file=False)
     if not np.allclose(sampling, XP_WAVELENGTH):
         raise XPFormatError(f"gaiaxpy sampled on another grid ({sampling[0]}-{sampling[-1]} nm)")

@@ -158,8 +158,8 @@ class _NeuralMethod(LabelTransferMethod):
         network.eval()
         total = 0.0
         for lo in range(0, len(data[0]), 4096):
-            batch = [t[lo:lo + 4096] for t in data]
-            total += gaussian_nll(*network(batch[0], batch[1]), *batch[2:5], beta=self.beta).item() * len(batch[0])
+            flux, aux, *target, _ = [t[lo:lo + 4096] for t in data]  # the flux errors are for training only
+            total += gaussian_nll(*network(flux, aux), *target, beta=self.beta).item() * len(flux)
         return total / len(data[0])
 
     # ------------------------------------------------------------------ prediction

@@ -10,12 +10,12 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .. import plots
 from ..archive_library import (lamost_on_grid, library_from_gaia_spectra, library_from_lamost, match_lamost,
                                parallax_table)
+from ..crossmatch import separation_percentiles
 from ..io.allstar import read_allstar
 from ..io.gaia_archive import datalink_batches, query_sources, unpack_datalink
 from ..io.gaia_rvs import read_rvs
@@ -88,12 +88,10 @@ def crossmatch_lamost(labels_path, catalogue_path, sources_path, settings, match
     matches.to_csv(matches_path, index=False)
     positional = matches["how"] == "position"
     separation = matches.loc[positional, "separation_arcsec"].to_numpy()
-    stats = {"separation_percentiles_arcsec": {
-        str(p): (float(np.percentile(separation, p)) if separation.size else None) for p in (16, 50, 84, 95, 99)}}
-    stats.update({"n_labelled_stars": len(labels), "n_catalogue_spectra": len(catalogue),
-                  "n_matched_stars": len(matches), "n_by_source_id": int((~positional).sum()),
-                  "n_by_position": int(positional.sum()), "radius_arcsec": settings["radius_arcsec"],
-                  "epoch": settings["epoch"]})
+    stats = {"n_labelled_stars": len(labels), "n_catalogue_spectra": len(catalogue),
+             "n_matched_stars": len(matches), "n_by_source_id": int((~positional).sum()),
+             "n_by_position": int(positional.sum()), "radius_arcsec": settings["radius_arcsec"],
+             "epoch": settings["epoch"], "separation_percentiles_arcsec": separation_percentiles(separation)}
     log.info("LAMOST cross-match: %s", json.dumps(stats))
     write_json(stats_path, stats)
     plots.save(plots.separation_histogram(separation, settings["radius_arcsec"]), figure_path)

@@ -23,6 +23,15 @@ def _data(n, seed):
     return spectra, labels, np.column_stack([np.full(n, 10.0), np.full(n, 0.01)])
 
 
+def _noisy_and_clean(n, seed):
+    """Like ``_data`` without colours, every other star 20 times noisier (and its errors say so)."""
+    spectra, labels, err = _data(n, seed)
+    rng = np.random.default_rng(seed + 100)
+    flux_err = np.where(np.arange(n) % 2, 0.2, 0.01)[:, None] * np.ones_like(spectra.flux)
+    flux = spectra.flux + flux_err * rng.standard_normal(spectra.flux.shape)
+    return Spectra(flux, flux_err, spectra.wavelength, np.zeros((n, 0)), ()), labels, err
+
+
 def _fit(cls, **kwargs):
     spectra, labels, err = _data(800, 0)
     val = _data(200, 1)
@@ -132,3 +141,29 @@ def test_gaussian_nll_adds_reference_error_to_predicted_variance():
     target, err, mask = torch.tensor([[2.0]]), torch.tensor([[1.0]]), torch.ones(1, 1)
     expected = 0.5 * (4.0 / 4.0 + np.log(4.0))
     assert gaussian_nll(mean, log_var, target, err, mask).item() == pytest.approx(expected)
+
+
+def test_the_weight_average_is_the_network_kept():
+    # with a decay of almost one the average stays at the weights after the first step
+    # (Adam moves each weight by at most the learning rate), however long the training goes on
+    averaged = _fit(MLP, hidden_sizes=[16], n_members=1, epochs=4, ema_decay=1 - 1e-9)
+    trained = _fit(MLP, hidden_sizes=[16], n_members=1, epochs=4)
+    torch.manual_seed(averaged.random_state)
+    initial = averaged._network().state_dict()
+
+    def largest_move(model):
+        return max(np.abs(model.members_[0][name] - weights.numpy()).max() for name, weights in initial.items())
+
+    assert largest_move(averaged) <= 1.001 * FAST["learning_rate"]
+    assert largest_move(trained) > 5 * FAST["learning_rate"]
+
+
+def test_snr_input_lets_the_uncertainty_follow_the_noise():
+    ratios = {}
+    for snr_input in (False, True):
+        model = MLP(**{**FAST, "hidden_sizes": [32], "n_members": 1, "snr_input": snr_input})
+        model.fit(*_noisy_and_clean(800, 0), NAMES, validation=_noisy_and_clean(200, 1))
+        _, sigma = model.predict(_noisy_and_clean(400, 2)[0])
+        ratios[snr_input] = np.median(sigma[1::2], axis=0) / np.median(sigma[::2], axis=0)
+    assert np.all(ratios[True] > 3), ratios  # noisy stars get larger error bars ...
+    assert np.all(ratios[False] < 2), ratios  # ... which the normalised spectrum alone does not tell

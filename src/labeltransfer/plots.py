@@ -10,7 +10,7 @@ from scipy import special  # noqa: E402
 from .metrics import label_metrics, robust_scatter  # noqa: E402
 
 __all__ = ["LABEL_TEXT", "one_to_one", "scatter_vs_snr", "kiel_diagram", "alpha_iron",
-           "calibration", "ensemble_coverage", "separation_histogram", "costs", "loss_curves", "save"]
+           "calibration", "ensemble_calibration", "separation_histogram", "costs", "loss_curves", "save"]
 
 #: Axis text (with units) of the labels.
 LABEL_TEXT = {"teff": r"$T_\mathrm{eff}$ [K]", "logg": r"$\log g$ [dex]",
@@ -143,31 +143,48 @@ def calibration(predictions, labels):
     return fig
 
 
-def ensemble_coverage(z, labels, method):
-    """Fraction of stars with |residual / sigma| > k against k, per label, for several models.
+def ensemble_calibration(z, snr, snr_bins, labels, method):
+    """Tails of residual / sigma (top) and its robust width per S/N bin (bottom), per label.
 
     Parameters
     ----------
     z : dict
         Model name -> array (n_stars, n_labels) of (predicted - reference) / sigma.
+    snr : ndarray, shape (n_stars,)
+    snr_bins : sequence of float
+        Edges of the S/N bins.
     labels : sequence of str
     method : str
         Title of the figure.
     """
     k = np.linspace(0, 8, 161)
     gaussian = special.erfc(k / np.sqrt(2))
-    fig, axes = plt.subplots(1, len(labels), figsize=(3.4 * len(labels), 3.3), squeeze=False, sharey=True)
-    for i, (ax, label) in enumerate(zip(axes[0], labels)):
+    edges = np.asarray(snr_bins, dtype=float)
+    in_bin = [(snr >= lo) & (snr < hi) for lo, hi in zip(edges[:-1], edges[1:])]
+    ticks = [f"{lo:g}-{hi:g}" if np.isfinite(hi) else f">{lo:g}" for lo, hi in zip(edges[:-1], edges[1:])]
+    fig, axes = plt.subplots(2, len(labels), figsize=(3.4 * len(labels), 6.2), squeeze=False, sharey="row")
+    for i, label in enumerate(labels):
+        tails, widths = axes[0][i], axes[1][i]
         for name, values in z.items():
             column = np.abs(values[:, i][np.isfinite(values[:, i])])
             beyond = (column[:, None] > k).mean(axis=0)
-            ax.plot(k, np.where(beyond > 0, beyond, np.nan),
-                    label=f"{name}: {100 * (column > 3).mean():.2f}% > 3$\\sigma$")
-        ax.plot(k, gaussian, color="k", ls="--", lw=0.8, label="N(0, 1): 0.27% > 3$\\sigma$")
-        ax.set(yscale="log", ylim=(1e-4, 1.2), xlabel=f"k, {_text(label).split(' [')[0]}")
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=6.5, loc="lower left")
+            tails.plot(k, np.where(beyond > 0, beyond, np.nan),
+                       label=f"{name}: {100 * (column > 3).mean():.2f}% > 3$\\sigma$")
+            widths.plot(np.arange(len(in_bin)), [robust_scatter(values[mask, i]) for mask in in_bin], marker="o",
+                        label=name)
+        tails.plot(k, gaussian, color="k", ls="--", lw=0.8, label="N(0, 1): 0.27% > 3$\\sigma$")
+        tails.set(yscale="log", ylim=(1e-4, 1.2), xlabel=f"k, {_text(label).split(' [')[0]}")
+        tails.grid(alpha=0.3, which="both")
+        tails.legend(fontsize=6.5, loc="lower left")
+        widths.axhline(1.0, color="k", ls="--", lw=0.8)
+        widths.axhspan(0.8, 1.25, color="0.9", zorder=0)
+        widths.set_xticks(np.arange(len(in_bin)), [f"{t}\n({mask.sum()})" for t, mask in zip(ticks, in_bin)],
+                          fontsize=6.5)
+        widths.set(xlabel="S/N (stars)")
+        widths.grid(alpha=0.3)
+        widths.legend(fontsize=6.5)
     axes[0][0].set_ylabel(r"fraction with |pred $-$ ref| > k $\sigma$")
+    axes[1][0].set_ylabel(r"robust width of (pred $-$ ref) / $\sigma$")
     fig.suptitle(f"{method}: one network against the ensemble (test split)", fontsize=10)
     fig.tight_layout()
     return fig

@@ -66,6 +66,7 @@ rule plot_ensemble_calibration:
     params:
         method=method_config,
         colours=config["colours"],
+        snr_bins=config["snr_bins"],
     threads: config["threads"]["predict"]
     resources:
         mem_mb=6000,

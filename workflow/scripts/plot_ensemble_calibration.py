@@ -1,4 +1,4 @@
-"""Tails of residual / sigma of one network against the ensemble, for one neural method."""
+"""Residual / sigma of one network against the ensemble (tails, width per S/N bin), one neural method."""
 
 import _package  # noqa: F401  (the workflow's src/ on sys.path)
 from labeltransfer.logs import log_to
@@ -11,6 +11,7 @@ with log_to(snakemake.log[0]):
         snakemake.input.split,
         snakemake.params.method,
         snakemake.params.colours,
+        snakemake.params.snr_bins,
         snakemake.threads,
         snakemake.output.figure,
     )

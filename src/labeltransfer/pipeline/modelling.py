@@ -9,6 +9,7 @@ import pandas as pd
 from .. import plots
 from ..device import select_device
 from ..methods import load_method, make_method
+from ..metrics import robust_scatter
 from ..preprocess import LabelledSample, feature_names, read_split
 from ._json import write_json
 
@@ -79,13 +80,13 @@ def predict_method(model_path, sample_path, split_path, method, colours, threads
              len(test.ids) / seconds)
 
 
-def plot_ensemble_calibration(model_path, sample_path, split_path, method, colours, threads,
+def plot_ensemble_calibration(model_path, sample_path, split_path, method, colours, snr_bins, threads,
                               figure_path):
-    """Tails of residual / sigma on the test split: the first network alone against the ensemble.
+    """Residual / sigma on the test split, the first network alone against the ensemble.
 
-    Both are calibrated on the validation split the same way (robust width one), so the
-    figure shows what the ensemble's epistemic term adds: fewer stars far outside their
-    error bars.
+    Both are calibrated on the validation split the same way (robust width one over all
+    stars), so the figure shows what the ensemble's epistemic term adds: its tails, and how
+    close to one the width stays from low to high S/N.
     """
     sample, rows = load_features(sample_path, split_path, method, colours)
     ensemble = load_method(method["type"], model_path)
@@ -97,7 +98,11 @@ def plot_ensemble_calibration(model_path, sample_path, split_path, method, colou
     for name, model in models.items():
         predicted, sigma = model.predict(test.spectra, threads=threads)
         z[name] = (predicted - test.labels) / sigma
-        beyond = np.nanmean(np.abs(z[name]) > 3, axis=0)
-        log.info("%s: fraction of test stars beyond 3 sigma %s", name,
-                 dict(zip(sample.label_names, np.round(beyond, 4).tolist())))
-    plots.save(plots.ensemble_coverage(z, sample.label_names, method["type"]), figure_path)
+        beyond = [round(float(np.mean(np.abs(c[np.isfinite(c)]) > 3)), 4) for c in z[name].T]
+        log.info("%s: fraction of test stars with the label beyond 3 sigma %s", name,
+                 dict(zip(sample.label_names, beyond)))
+        for lo, hi in zip(snr_bins[:-1], snr_bins[1:]):
+            in_bin = (test.snr >= lo) & (test.snr < hi)
+            log.info("%s: S/N %g-%g (%d stars): robust width of residual / sigma %s", name, lo, hi, in_bin.sum(),
+                     dict(zip(sample.label_names, [round(float(robust_scatter(c)), 3) for c in z[name][in_bin].T])))
+    plots.save(plots.ensemble_calibration(z, test.snr, snr_bins, sample.label_names, method["type"]), figure_path)

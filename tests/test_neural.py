@@ -167,3 +167,13 @@ def test_snr_input_lets_the_uncertainty_follow_the_noise():
         ratios[snr_input] = np.median(sigma[1::2], axis=0) / np.median(sigma[::2], axis=0)
     assert np.all(ratios[True] > 3), ratios  # noisy stars get larger error bars ...
     assert np.all(ratios[False] < 2), ratios  # ... which the normalised spectrum alone does not tell
+
+
+def test_an_averaging_window_longer_than_the_training_is_warned_about(caplog):
+    with caplog.at_level("WARNING", logger="labeltransfer.methods.neural"):
+        _fit(MLP, hidden_sizes=[8], n_members=1, epochs=2, ema_decay=0.999)
+    assert "the first of the 26 training steps (2 epochs of 800 stars in batches of 64) still weigh 97%" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="labeltransfer.methods.neural"):
+        _fit(MLP, hidden_sizes=[8], n_members=1, epochs=2, ema_decay=0.5)
+    assert "ema_decay" not in caplog.text

@@ -103,6 +103,7 @@ class _NeuralMethod(LabelTransferMethod):
         device = torch.device(self.device)
         train = self._tensors(spectra, labels, label_err, device)
         val = self._tensors(*validation, device)
+        self._check_averaging_window(len(train[0]))
         self.members_, self.history_ = [], []
         for member in range(self.n_members):
             network, history = self._train_member(train, val, member, device)
@@ -121,6 +122,16 @@ class _NeuralMethod(LabelTransferMethod):
                                        torch.as_tensor(np.where(mask, err, 1.0), dtype=torch.float32),
                                        torch.as_tensor(mask, dtype=torch.float32),
                                        torch.as_tensor(flux_err, dtype=torch.float32))]
+
+    def _check_averaging_window(self, n_stars):
+        """Warn when the weight average would still hold much of the first steps' weights."""
+        steps = self.epochs * -(-n_stars // self.batch_size)
+        if self.ema_decay and self.ema_decay ** steps > 0.05:
+            log.warning("%s: with ema_decay %g the first of the %d training steps (%d epochs of %d stars in "
+                        "batches of %d) still weigh %.0f%% in the averaged network, which stays near its "
+                        "starting weights: lower ema_decay or train longer", type(self).__name__,
+                        self.ema_decay, steps, self.epochs, n_stars, self.batch_size,
+                        100 * self.ema_decay ** steps)
 
     def _train_member(self, train, val, member, device):
         seed = self.random_state + member

@@ -47,7 +47,7 @@ def _quality(model, spectra, labels):
     resid = predicted - labels
     z = resid / sigma
     return ([robust_scatter(r) for r in resid.T], [robust_scatter(c) for c in z.T],
-            np.nanmean(np.abs(z) > 3, axis=0))
+            [np.mean(np.abs(c[np.isfinite(c)]) > 3) for c in z.T])
 
 
 def main():

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from labeltransfer.methods import CNN, MLP, IncompatibleDataError
-from labeltransfer.methods.neural import gaussian_nll
+from labeltransfer.methods.neural import label_nll
 from labeltransfer.spectra import Spectra
 
 NAMES = ("teff", "fe_h")
@@ -115,7 +115,9 @@ def test_masked_labels_do_not_contribute():
     changed = target.clone()
     changed[mask == 0] = 1e6
     err = torch.zeros(4, 2)
-    assert gaussian_nll(mean, log_var, target, err, mask) == gaussian_nll(mean, log_var, changed, err, mask)
+    for dof in (None, 5.0):
+        assert label_nll(mean, log_var, target, err, mask, dof=dof) == label_nll(mean, log_var, changed, err, mask,
+                                                                                  dof=dof)
 
     spectra, _, _ = _data(50, 7)
     predictions = []
@@ -140,7 +142,27 @@ def test_gaussian_nll_adds_reference_error_to_predicted_variance():
     mean, log_var = torch.zeros(1, 1), torch.log(torch.tensor([[3.0]]))
     target, err, mask = torch.tensor([[2.0]]), torch.tensor([[1.0]]), torch.ones(1, 1)
     expected = 0.5 * (4.0 / 4.0 + np.log(4.0))
-    assert gaussian_nll(mean, log_var, target, err, mask).item() == pytest.approx(expected)
+    assert label_nll(mean, log_var, target, err, mask).item() == pytest.approx(expected)
+    student = 0.5 * np.log(4.0) + 0.5 * 6.0 * np.log1p(4.0 / (5.0 * 4.0))
+    assert label_nll(mean, log_var, target, err, mask, dof=5.0).item() == pytest.approx(student)
+
+
+def test_student_t_likelihood_pulls_less_on_far_outliers():
+    mean, log_var = torch.zeros(1, 1, requires_grad=True), torch.zeros(1, 1)
+    err, mask = torch.zeros(1, 1), torch.ones(1, 1)
+    pulls = {}
+    for dof in (None, 5.0):
+        for offset in (1.0, 20.0):
+            mean.grad = None
+            label_nll(mean, log_var, torch.tensor([[offset]]), err, mask, dof=dof).backward()
+            pulls[dof, offset] = abs(mean.grad.item())
+    assert pulls[None, 20.0] == pytest.approx(20 * pulls[None, 1.0])  # Gaussian: the pull grows with the offset
+    assert pulls[5.0, 20.0] < pulls[5.0, 1.0]  # Student-t: a far outlier pulls less than a near star
+
+
+def test_an_unknown_likelihood_is_refused():
+    with pytest.raises(ValueError, match="likelihood must be one of gaussian, student_t, got 'laplace'"):
+        _fit(MLP, hidden_sizes=[8], n_members=1, epochs=1, likelihood="laplace")
 
 
 def test_the_weight_average_is_the_network_kept():

@@ -1,8 +1,8 @@
 """Neural methods (PyTorch): a fully connected network (MLP) and a 1D convolutional network (CNN).
 
 Both predict, for every label, a mean and a log-variance (heteroscedastic output) from
-standardised inputs, and are trained with a Gaussian negative log-likelihood in which the
-reference label's own error adds to the predicted variance, so that stars with precise
+standardised inputs, and are trained with a Gaussian (or Student-t, ``likelihood``) negative
+log-likelihood in which the reference label's own error adds to the predicted variance, so that stars with precise
 reference labels weigh more; missing labels are masked out of the loss. Training uses Adam,
 a learning rate halved when the validation loss stalls, optionally an exponential moving
 average of the weights (``ema_decay``; the averaged network is the one validated and kept),
@@ -33,25 +33,21 @@ log = logging.getLogger(__name__)
 
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh}
 _MIN_LOG_VAR = -12.0
+LIKELIHOODS = ("gaussian", "student_t")
 
 
 class _NeuralMethod(LabelTransferMethod):
     """Training, ensembling, normalisation and checkpoints shared by the neural methods."""
 
-    def _init_training(self, snr_input, beta, input_noise, epochs, batch_size, learning_rate, weight_decay,
-                       ema_decay, patience, n_members, device, random_state):
-        self.snr_input = snr_input
-        self.beta = beta
-        self.input_noise = input_noise
-        self.ema_decay = ema_decay
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.patience = patience
-        self.n_members = n_members
-        self.device = device
-        self.random_state = random_state
+    #: The ``__init__`` arguments every neural method shares (inputs, loss, training, ensemble).
+    _TRAINING_PARAMS = ("snr_input", "likelihood", "dof", "beta", "input_noise", "epochs", "batch_size",
+                        "learning_rate", "weight_decay", "ema_decay", "patience", "n_members", "device",
+                        "random_state")
+
+    def _init_training(self, arguments):
+        """Store the shared ``__init__`` arguments (``arguments``: the subclass's ``locals()``)."""
+        for name in self._TRAINING_PARAMS:
+            setattr(self, name, arguments[name])
 
     # ------------------------------------------------------------------ inputs
     def _fit_normalisation(self, spectra, labels):
@@ -65,7 +61,8 @@ class _NeuralMethod(LabelTransferMethod):
         for name, n_missing in zip(spectra.aux_names, np.isnan(aux).sum(axis=0)):
             if n_missing:
                 log.info("%s: missing for %d training stars; set to the mean and flagged", name, n_missing)
-        log_snr = _log_snr(spectra)
+        flux_err = torch.as_tensor(spectra.flux_err, dtype=torch.float32)
+        log_snr = _log_snr(torch.as_tensor(spectra.flux, dtype=torch.float32), flux_err, torch.isfinite(flux_err))
         self.snr_mean_, self.snr_std_ = np.nanmean(log_snr), np.nanstd(log_snr) + 1e-6
         self.label_mean_ = np.nanmean(labels, axis=0)
         self.label_std_ = np.nanstd(labels, axis=0)
@@ -76,8 +73,11 @@ class _NeuralMethod(LabelTransferMethod):
         With ``snr_input`` the last auxiliary input is the standardised log10 median S/N of
         the spectrum (from its flux errors), so that the predicted variance can follow the noise.
         """
-        flux = (spectra.flux - self.flux_mean_) / self.flux_std_
-        flux = np.where(np.isfinite(spectra.flux_err), flux, 0.0)
+        flux = torch.as_tensor(spectra.flux, dtype=torch.float32)
+        flux_err = torch.as_tensor(spectra.flux_err, dtype=torch.float32)
+        unmasked = torch.isfinite(flux_err)
+        mean, std = (torch.as_tensor(v, dtype=torch.float32) for v in (self.flux_mean_, self.flux_std_))
+        standard = torch.where(unmasked, (flux - mean) / std, 0.0)
         aux = spectra.aux.astype(float)
         missing = np.isnan(aux)
         unexpected = missing & ~self.aux_flagged_
@@ -87,9 +87,9 @@ class _NeuralMethod(LabelTransferMethod):
         aux = np.where(missing, 0.0, (aux - self.aux_mean_) / self.aux_std_)
         columns = [aux, missing[:, self.aux_flagged_].astype(float)]
         if self.snr_input:
-            columns.append(np.nan_to_num((_log_snr(spectra) - self.snr_mean_) / self.snr_std_)[:, None])
-        return (torch.as_tensor(flux, dtype=torch.float32),
-                torch.as_tensor(np.hstack(columns), dtype=torch.float32))
+            log_snr = _log_snr(flux, flux_err, unmasked)
+            columns.append(np.nan_to_num((log_snr - self.snr_mean_) / self.snr_std_)[:, None])
+        return standard, torch.as_tensor(np.hstack(columns), dtype=torch.float32)
 
     def _n_aux_inputs(self):
         return len(self.aux_mean_) + int(np.sum(self.aux_flagged_)) + int(self.snr_input)
@@ -98,6 +98,8 @@ class _NeuralMethod(LabelTransferMethod):
     def _fit(self, spectra, labels, label_err, validation, threads):
         if validation is None:
             raise ValueError(f"{type(self).__name__} needs a validation set for early stopping")
+        if self.likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {', '.join(LIKELIHOODS)}, got {self.likelihood!r}")
         torch.set_num_threads(threads)
         self._fit_normalisation(spectra, labels)
         device = torch.device(self.device)
@@ -142,7 +144,8 @@ class _NeuralMethod(LabelTransferMethod):
             average = torch.optim.swa_utils.AveragedModel(
                 network, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(self.ema_decay))
         optimiser = torch.optim.Adam(network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
-        schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5, patience=max(1, self.patience // 3))
+        schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5,
+                                                              patience=max(1, self.patience // 3))
         generator = torch.Generator().manual_seed(seed)
         n = len(train[0])
         best, best_state, stale = np.inf, None, 0
@@ -157,7 +160,7 @@ class _NeuralMethod(LabelTransferMethod):
                 flux, aux, *target, flux_err = [t[order[lo:lo + self.batch_size]] for t in train]
                 if self.input_noise:
                     flux = flux + self.input_noise * flux_err * torch.randn_like(flux)
-                loss = gaussian_nll(*network(flux, aux), *target, beta=self.beta)
+                loss = self._nll(*network(flux, aux), *target)
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
@@ -178,11 +181,16 @@ class _NeuralMethod(LabelTransferMethod):
             else:
                 stale += 1
                 if stale >= self.patience:
-                    log.info("member %d: early stop at epoch %d (best validation loss %.4f)", member + 1, epoch + 1, best)
+                    log.info("member %d: early stop at epoch %d (best validation loss %.4f)", member + 1,
+                             epoch + 1, best)
                     break
         bar.close()
         network.load_state_dict(best_state)
         return network, history
+
+    def _nll(self, mean, log_var, target, target_err, mask):
+        return label_nll(mean, log_var, target, target_err, mask, beta=self.beta,
+                         dof=self.dof if self.likelihood == "student_t" else None)
 
     @torch.no_grad()
     def _loss(self, network, data):
@@ -190,7 +198,7 @@ class _NeuralMethod(LabelTransferMethod):
         total = 0.0
         for lo in range(0, len(data[0]), 4096):
             flux, aux, *target, _ = [t[lo:lo + 4096] for t in data]  # the flux errors are for training only
-            total += gaussian_nll(*network(flux, aux), *target, beta=self.beta).item() * len(flux)
+            total += self._nll(*network(flux, aux), *target).item() * len(flux)
         return total / len(data[0])
 
     # ------------------------------------------------------------------ prediction
@@ -271,21 +279,26 @@ class _NeuralMethod(LabelTransferMethod):
                          for i in range(self.n_members)]
 
 
-def _log_snr(spectra):
+def _log_snr(flux, flux_err, unmasked):
     """log10 of each spectrum's median S/N over its unmasked pixels, floored at S/N 1.
 
-    NaN where no pixel is unmasked. Computed with torch, six times faster than NumPy's
-    ``nanmedian`` on 100,000 spectra (prediction throughput); with an even number of pixels
-    the lower of the two middle values is the median.
+    Tensors of shape (n_stars, n_pixels) in, an array of n_stars out; NaN where no pixel is
+    unmasked. Computed with torch, six times faster than NumPy's ``nanmedian`` on 100,000
+    spectra (prediction throughput); with an even number of pixels the lower of the two middle
+    values is the median.
     """
-    flux, flux_err = torch.as_tensor(spectra.flux), torch.as_tensor(spectra.flux_err)
-    ratio = torch.where(torch.isfinite(flux_err), flux / flux_err, torch.nan)
-    median = torch.nanmedian(ratio, dim=1).values.numpy()
+    median = torch.nanmedian(torch.where(unmasked, flux / flux_err, torch.nan), dim=1).values.numpy()
     return np.log10(np.clip(median, 1.0, None))
 
 
-def gaussian_nll(mean, log_var, target, target_err, mask, beta=0.0):
-    """Mean over observed labels of the Gaussian NLL with variance ``exp(log_var) + err^2``.
+def label_nll(mean, log_var, target, target_err, mask, beta=0.0, dof=None):
+    """Mean over observed labels of the negative log-likelihood of the reference labels.
+
+    The predicted variance (squared scale) ``exp(log_var)`` and the reference error add:
+    ``v = exp(log_var) + err^2``. With ``dof=None`` the likelihood is Gaussian,
+    ``0.5 (r^2 / v + log v)``; with ``dof`` it is a Student-t of ``dof`` degrees of freedom,
+    ``0.5 log v + 0.5 (dof + 1) log(1 + r^2 / (dof v))`` (constants dropped), whose heavy tails
+    let stars with bad reference labels or spectra pull less on the fit of the others.
 
     With ``beta > 0`` each term is weighted by the (constant) variance to the power ``beta``,
     the beta-NLL of Seitzer et al. 2022, which keeps poorly fitted stars from being given up
@@ -300,9 +313,13 @@ def gaussian_nll(mean, log_var, target, target_err, mask, beta=0.0):
     mask : Tensor, shape (n, n_labels)
         1 where the reference label exists, 0 where it is missing (no contribution).
     beta : float
+    dof : float or None
     """
     variance = log_var.exp() + target_err ** 2
-    nll = 0.5 * ((target - mean) ** 2 / variance + variance.log())
+    if dof is None:
+        nll = 0.5 * ((target - mean) ** 2 / variance + variance.log())
+    else:
+        nll = 0.5 * variance.log() + 0.5 * (dof + 1) * torch.log1p((target - mean) ** 2 / (dof * variance))
     if beta:
         nll = nll * variance.detach() ** beta
     return (nll * mask).sum() / mask.sum().clamp(min=1.0)
@@ -364,8 +381,14 @@ class MLP(_NeuralMethod):
         Give the network the log of each spectrum's median S/N (from its flux errors) as one
         more input, so that its predicted uncertainty can grow with the noise: a normalised
         spectrum alone does not show how noisy it is.
+    likelihood : {"gaussian", "student_t"}
+        Likelihood of the reference labels given the predicted mean and scale (with the
+        reference errors added), see :func:`label_nll`. With ``"student_t"`` the predicted
+        sigma is the scale, made honest by the calibration on the validation split.
+    dof : float
+        Degrees of freedom of the Student-t likelihood.
     beta : float
-        Exponent of the beta-NLL loss (0 for the plain Gaussian NLL; see :func:`gaussian_nll`).
+        Exponent of the beta-NLL loss (0 for the plain likelihood; see :func:`label_nll`).
     input_noise : float
         Each training batch's flux is perturbed by this many times its own 1-sigma flux
         errors (Gaussian, drawn anew every epoch): augmentation with the survey's noise.
@@ -387,14 +410,14 @@ class MLP(_NeuralMethod):
 
     method_type = "mlp"
 
-    def __init__(self, hidden_sizes=(256, 256, 256), activation="gelu", dropout=0.0, snr_input=False, beta=0.0,
-                 input_noise=0.0, epochs=150, batch_size=128, learning_rate=3e-4, weight_decay=1e-4, ema_decay=0.0,
-                 patience=15, n_members=3, device="cpu", random_state=0):
+    def __init__(self, hidden_sizes=(256, 256, 256), activation="gelu", dropout=0.0, snr_input=False,
+                 likelihood="gaussian", dof=5.0, beta=0.0, input_noise=0.0, epochs=150, batch_size=128,
+                 learning_rate=3e-4, weight_decay=1e-4, ema_decay=0.0, patience=15, n_members=3, device="cpu",
+                 random_state=0):
         self.hidden_sizes = list(hidden_sizes)
         self.activation = activation
         self.dropout = dropout
-        self._init_training(snr_input, beta, input_noise, epochs, batch_size, learning_rate, weight_decay, ema_decay,
-                            patience, n_members, device, random_state)
+        self._init_training(locals())
 
     def _network(self):
         return _MLPNetwork(len(self.flux_mean_), self._n_aux_inputs(), len(self.label_names_),
@@ -412,15 +435,16 @@ class CNN(_NeuralMethod):
         Kernel width and pooling factor of every block.
     dense_sizes : list of int
         Widths of the dense layers after the convolutions.
-    activation, dropout, snr_input, beta, input_noise, epochs, batch_size, learning_rate, weight_decay, ema_decay,
-    patience, n_members, device, random_state :
+    activation, dropout, snr_input, likelihood, dof, beta, input_noise, epochs, batch_size, learning_rate,
+    weight_decay, ema_decay, patience, n_members, device, random_state :
         As for :class:`MLP`.
     """
 
     method_type = "cnn"
 
     def __init__(self, filters=(8, 16), kernel_size=7, pool=4, dense_sizes=(256, 128), activation="gelu",
-                 dropout=0.0, snr_input=False, beta=0.0, input_noise=0.0, epochs=150, batch_size=128,
+                 dropout=0.0, snr_input=False, likelihood="gaussian", dof=5.0, beta=0.0, input_noise=0.0, epochs=150,
+                 batch_size=128,
                  learning_rate=3e-4, weight_decay=1e-4, ema_decay=0.0, patience=15, n_members=2, device="cpu",
                  random_state=0):
         self.filters = list(filters)
@@ -429,8 +453,7 @@ class CNN(_NeuralMethod):
         self.dense_sizes = list(dense_sizes)
         self.activation = activation
         self.dropout = dropout
-        self._init_training(snr_input, beta, input_noise, epochs, batch_size, learning_rate, weight_decay, ema_decay,
-                            patience, n_members, device, random_state)
+        self._init_training(locals())
 
     def _network(self):
         return _CNNNetwork(len(self.flux_mean_), self._n_aux_inputs(), len(self.label_names_), self.filters,

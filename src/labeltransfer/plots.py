@@ -227,7 +227,7 @@ def loss_curves(history, method):
         ax.plot(epochs, member["validation"], color=colour, ls="--", label=f"member {i + 1} validation")
         best = int(np.argmin(member["validation"]))
         ax.plot(best + 1, member["validation"][best], "o", color=colour)
-    ax.set(xlabel="epoch", ylabel="Gaussian NLL per label (standardised)", title=f"{method}: training")
+    ax.set(xlabel="epoch", ylabel="negative log-likelihood per label (standardised)", title=f"{method}: training")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()

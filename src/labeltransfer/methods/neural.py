@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .base import LabelTransferMethod, uncertainty_scale
+from .base import IncompatibleDataError, LabelTransferMethod, uncertainty_scale
 
 __all__ = ["MLP", "CNN"]
 
@@ -271,6 +271,12 @@ class _NeuralMethod(LabelTransferMethod):
         return state
 
     def _set_state(self, arrays):
+        if not self.snr_input:  # checkpoints written before the S/N input existed have no S/N arrays
+            arrays = {"snr_mean": np.nan, "snr_std": np.nan, **arrays}
+        missing = [key for key in self._NORMALISATION if key not in arrays]
+        if missing:
+            raise IncompatibleDataError(f"{type(self).__name__} checkpoint lacks {', '.join(missing)}: written by "
+                                        "another version of labeltransfer; train the model again")
         for key in self._NORMALISATION:
             setattr(self, f"{key}_", arrays[key])
         self.members_ = [{k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith(f"member{i}/")}

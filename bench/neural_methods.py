@@ -25,7 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labeltransfer.methods import load_method  # noqa: E402
-from labeltransfer.metrics import robust_scatter  # noqa: E402
+from labeltransfer.metrics import fraction_beyond, robust_scatter  # noqa: E402
 from labeltransfer.preprocess import LabelledSample, read_split  # noqa: E402
 from labeltransfer.spectra import Spectra  # noqa: E402
 
@@ -47,7 +47,7 @@ def _quality(model, spectra, labels):
     resid = predicted - labels
     z = resid / sigma
     return ([robust_scatter(r) for r in resid.T], [robust_scatter(c) for c in z.T],
-            [np.mean(np.abs(c[np.isfinite(c)]) > 3) for c in z.T])
+            fraction_beyond(z))
 
 
 def main():

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labeltransfer.metrics import label_metrics, robust_scatter, subset_masks, summarise
+from labeltransfer.metrics import fraction_beyond, label_metrics, robust_scatter, snr_bin_masks, subset_masks, summarise
 
 
 def test_label_metrics_match_hand_computed_values():
@@ -40,3 +40,17 @@ def test_subsets_and_summary_columns():
     summary = summarise({"m": table}, ["logg"], [10, 50, np.inf])
     assert {"method", "label", "subset", "n", "bias", "scatter", "rmse", "outlier_frac"} <= set(summary.columns)
     assert summary.set_index("subset").loc["giants", "n"] == 2
+
+
+def test_fraction_beyond_counts_only_finite_values_per_column():
+    z = np.array([[0.5, np.nan], [4.0, -5.0], [-3.5, 0.1], [1.0, np.nan]])
+    assert fraction_beyond(z) == [0.5, 0.5]
+    assert fraction_beyond(z, k=4.5) == [0.0, 0.5]
+    assert np.isnan(fraction_beyond(np.full((3, 1), np.nan))[0])
+
+
+def test_snr_bins_are_half_open_and_named_by_their_edges():
+    masks = snr_bin_masks(np.array([10.0, 29.9, 30.0, 500.0]), [10, 30, np.inf])
+    assert list(masks) == ["snr_10-30", "snr_30-inf"]
+    np.testing.assert_array_equal(masks["snr_10-30"], [True, True, False, False])
+    np.testing.assert_array_equal(masks["snr_30-inf"], [False, False, True, True])

@@ -16,7 +16,8 @@ For residuals ``r = predicted - reference`` of the stars with a reference label:
 import numpy as np
 import pandas as pd
 
-__all__ = ["robust_scatter", "label_metrics", "subset_masks", "summarise", "GIANT_LOGG"]
+__all__ = ["robust_scatter", "fraction_beyond", "label_metrics", "snr_bin_masks", "subset_masks", "summarise",
+           "GIANT_LOGG"]
 
 MAD_TO_SIGMA = 1.4826
 #: Stars with reference logg below this are counted as giants, the rest as dwarfs.
@@ -31,6 +32,22 @@ def robust_scatter(values):
     if values.size == 0:
         return np.nan
     return MAD_TO_SIGMA * np.median(np.abs(values - np.median(values)))
+
+
+def fraction_beyond(z, k=3.0):
+    """Fraction of the finite values of ``z`` (residual / sigma) with ``|z| > k``, per column.
+
+    Parameters
+    ----------
+    z : ndarray, shape (n_stars, n_labels)
+    k : float
+
+    Returns
+    -------
+    list of float, one per column (NaN for a column without finite values).
+    """
+    return [float(np.mean(np.abs(c[np.isfinite(c)]) > k)) if np.isfinite(c).any() else np.nan
+            for c in np.asarray(z, dtype=float).T]
 
 
 def label_metrics(predicted, reference, sigma):
@@ -82,12 +99,15 @@ def subset_masks(logg_reference, snr, snr_bins):
     -------
     dict name -> mask; S/N subsets are named ``snr_<lo>-<hi>``.
     """
-    masks = {"all": np.ones(len(snr), dtype=bool),
-             "giants": logg_reference < GIANT_LOGG,
-             "dwarfs": logg_reference >= GIANT_LOGG}
-    for lo, hi in zip(snr_bins[:-1], snr_bins[1:]):
-        masks[f"snr_{lo:g}-{hi:g}"] = (snr >= lo) & (snr < hi)
-    return masks
+    return {"all": np.ones(len(snr), dtype=bool),
+            "giants": logg_reference < GIANT_LOGG,
+            "dwarfs": logg_reference >= GIANT_LOGG,
+            **snr_bin_masks(snr, snr_bins)}
+
+
+def snr_bin_masks(snr, snr_bins):
+    """Boolean masks of the S/N bins, named ``snr_<lo>-<hi>`` (edges increasing, the last may be inf)."""
+    return {f"snr_{lo:g}-{hi:g}": (snr >= lo) & (snr < hi) for lo, hi in zip(snr_bins[:-1], snr_bins[1:])}
 
 
 def summarise(predictions, label_names, snr_bins):

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import special  # noqa: E402
 
-from .metrics import label_metrics, robust_scatter  # noqa: E402
+from .metrics import label_metrics, robust_scatter, snr_bin_masks  # noqa: E402
 
 __all__ = ["LABEL_TEXT", "one_to_one", "scatter_vs_snr", "kiel_diagram", "alpha_iron",
            "calibration", "ensemble_calibration", "separation_histogram", "costs", "loss_curves", "save"]
@@ -159,9 +159,8 @@ def ensemble_calibration(z, snr, snr_bins, labels, method):
     """
     k = np.linspace(0, 8, 161)
     gaussian = special.erfc(k / np.sqrt(2))
-    edges = np.asarray(snr_bins, dtype=float)
-    in_bin = [(snr >= lo) & (snr < hi) for lo, hi in zip(edges[:-1], edges[1:])]
-    ticks = [f"{lo:g}-{hi:g}" if np.isfinite(hi) else f">{lo:g}" for lo, hi in zip(edges[:-1], edges[1:])]
+    in_bin = list(snr_bin_masks(snr, snr_bins).values())
+    ticks = [f"{lo:g}-{hi:g}" if np.isfinite(hi) else f">{lo:g}" for lo, hi in zip(snr_bins[:-1], snr_bins[1:])]
     fig, axes = plt.subplots(2, len(labels), figsize=(3.4 * len(labels), 6.2), squeeze=False, sharey="row")
     for i, label in enumerate(labels):
         tails, widths = axes[0][i], axes[1][i]

@@ -2,8 +2,8 @@
 
 Both predict, for every label, a mean and a log-variance (heteroscedastic output) from
 standardised inputs, and are trained with a Gaussian (or Student-t, ``likelihood``) negative
-log-likelihood in which the reference label's own error adds to the predicted variance, so that stars with precise
-reference labels weigh more; missing labels are masked out of the loss. Training uses Adam,
+log-likelihood in which the reference label's own error adds to the predicted variance, so
+that stars with precise reference labels weigh more; missing labels are masked out of the loss. Training uses Adam,
 a learning rate halved when the validation loss stalls, optionally an exponential moving
 average of the weights (``ema_decay``; the averaged network is the one validated and kept),
 and early stopping on the validation loss (the best epoch is kept). The per-star uncertainty
@@ -449,10 +449,9 @@ class CNN(_NeuralMethod):
     method_type = "cnn"
 
     def __init__(self, filters=(8, 16), kernel_size=7, pool=4, dense_sizes=(256, 128), activation="gelu",
-                 dropout=0.0, snr_input=False, likelihood="gaussian", dof=5.0, beta=0.0, input_noise=0.0, epochs=150,
-                 batch_size=128,
-                 learning_rate=3e-4, weight_decay=1e-4, ema_decay=0.0, patience=15, n_members=2, device="cpu",
-                 random_state=0):
+                 dropout=0.0, snr_input=False, likelihood="gaussian", dof=5.0, beta=0.0, input_noise=0.0,
+                 epochs=150, batch_size=128, learning_rate=3e-4, weight_decay=1e-4, ema_decay=0.0, patience=15,
+                 n_members=2, device="cpu", random_state=0):
         self.filters = list(filters)
         self.kernel_size = kernel_size
         self.pool = pool

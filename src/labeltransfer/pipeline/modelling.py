@@ -9,7 +9,7 @@ import pandas as pd
 from .. import plots
 from ..device import select_device
 from ..methods import load_method, make_method
-from ..metrics import robust_scatter
+from ..metrics import fraction_beyond, robust_scatter, snr_bin_masks
 from ..preprocess import LabelledSample, feature_names, read_split
 from ._json import write_json
 
@@ -98,11 +98,9 @@ def plot_ensemble_calibration(model_path, sample_path, split_path, method, colou
     for name, model in models.items():
         predicted, sigma = model.predict(test.spectra, threads=threads)
         z[name] = (predicted - test.labels) / sigma
-        beyond = [round(float(np.mean(np.abs(c[np.isfinite(c)]) > 3)), 4) for c in z[name].T]
         log.info("%s: fraction of test stars with the label beyond 3 sigma %s", name,
-                 dict(zip(sample.label_names, beyond)))
-        for lo, hi in zip(snr_bins[:-1], snr_bins[1:]):
-            in_bin = (test.snr >= lo) & (test.snr < hi)
-            log.info("%s: S/N %g-%g (%d stars): robust width of residual / sigma %s", name, lo, hi, in_bin.sum(),
+                 dict(zip(sample.label_names, np.round(fraction_beyond(z[name]), 4).tolist())))
+        for bin_name, in_bin in snr_bin_masks(test.snr, snr_bins).items():
+            log.info("%s: %s (%d stars): robust width of residual / sigma %s", name, bin_name, in_bin.sum(),
                      dict(zip(sample.label_names, [round(float(robust_scatter(c)), 3) for c in z[name][in_bin].T])))
     plots.save(plots.ensemble_calibration(z, test.snr, snr_bins, sample.label_names, method["type"]), figure_path)

@@ -8,7 +8,7 @@ epochs run and the training time. Run after ``prepare_sample`` (or the whole wor
     python bench/neural_variants.py mlp '{"n_members": 1, "ema_decay": 0}' \\
         '{"n_members": 1}' '{"n_members": 1, "random_state": 1}'
 
-Single networks (``n_members: 1``) train in about a minute each on 2 cores; seeds scatter,
+Single networks (``n_members: 1``) train in one to three minutes each on 2 cores; seeds scatter,
 so compare variants over more than one ``random_state``.
 """
 

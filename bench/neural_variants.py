@@ -25,14 +25,14 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labeltransfer.methods import make_method  # noqa: E402
-from labeltransfer.metrics import robust_scatter, snr_bin_masks  # noqa: E402
+from labeltransfer.metrics import robust_scatter, snr_bin_masks, widths_within  # noqa: E402
 from labeltransfer.pipeline.modelling import load_features  # noqa: E402
 
 
 def _widths(z, snr, snr_bins):
     """Robust width of each label's residual / sigma over all stars, then per S/N bin."""
-    masks = [np.ones(len(snr), bool), *snr_bin_masks(snr, snr_bins).values()]
-    return [[round(robust_scatter(column), 2) for column in z[mask].T] for mask in masks]
+    masks = {"all": np.ones(len(snr), bool), **snr_bin_masks(snr, snr_bins)}
+    return np.round(list(widths_within(z, masks).values()), 2).tolist()
 
 
 def main():

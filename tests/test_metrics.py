@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labeltransfer.metrics import fraction_beyond, label_metrics, robust_scatter, snr_bin_masks, subset_masks, summarise
+from labeltransfer.metrics import (fraction_beyond, label_metrics, robust_scatter, snr_bin_masks, subset_masks,
+                                  summarise, widths_within)
 
 
 def test_label_metrics_match_hand_computed_values():
@@ -54,3 +55,15 @@ def test_snr_bins_are_half_open_and_named_by_their_edges():
     assert list(masks) == ["snr_10-30", "snr_30-inf"]
     np.testing.assert_array_equal(masks["snr_10-30"], [True, True, False, False])
     np.testing.assert_array_equal(masks["snr_30-inf"], [False, False, True, True])
+
+
+def test_widths_within_each_subset_per_column_ignoring_nan():
+    rng = np.random.default_rng(3)
+    z = np.column_stack([rng.normal(0, 1, 4000), rng.normal(0, 2, 4000)])
+    z[::2, 1] = np.nan
+    masks = {"first half": np.arange(4000) < 2000, "none": np.zeros(4000, bool)}
+    widths = widths_within(z, masks)
+    assert list(widths) == ["first half", "none"]
+    assert widths["first half"] == pytest.approx([1.0, 2.0], rel=0.1)
+    assert widths["first half"][0] == robust_scatter(z[:2000, 0])
+    assert np.isnan(widths["none"]).all()

@@ -16,8 +16,8 @@ For residuals ``r = predicted - reference`` of the stars with a reference label:
 import numpy as np
 import pandas as pd
 
-__all__ = ["robust_scatter", "fraction_beyond", "label_metrics", "snr_bin_masks", "subset_masks", "summarise",
-           "GIANT_LOGG"]
+__all__ = ["robust_scatter", "fraction_beyond", "widths_within", "label_metrics", "snr_bin_masks", "subset_masks",
+           "summarise", "GIANT_LOGG"]
 
 MAD_TO_SIGMA = 1.4826
 #: Stars with reference logg below this are counted as giants, the rest as dwarfs.
@@ -48,6 +48,23 @@ def fraction_beyond(z, k=3.0):
     """
     return [float(np.mean(np.abs(c[np.isfinite(c)]) > k)) if np.isfinite(c).any() else np.nan
             for c in np.asarray(z, dtype=float).T]
+
+
+def widths_within(z, masks):
+    """Robust width of each column of ``z`` (residual / sigma) within each subset of stars.
+
+    Parameters
+    ----------
+    z : ndarray, shape (n_stars, n_labels)
+    masks : dict
+        Subset name -> boolean mask over the stars (for example :func:`snr_bin_masks`).
+
+    Returns
+    -------
+    dict subset name -> list of float, one per column (NaN where the subset has no finite value).
+    """
+    z = np.asarray(z, dtype=float)
+    return {name: [float(robust_scatter(column)) for column in z[mask].T] for name, mask in masks.items()}
 
 
 def label_metrics(predicted, reference, sigma):

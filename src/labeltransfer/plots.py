@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import special  # noqa: E402
 
-from .metrics import label_metrics, robust_scatter, snr_bin_masks  # noqa: E402
+from .metrics import fraction_beyond, label_metrics, robust_scatter, snr_bin_masks, widths_within  # noqa: E402
 
 __all__ = ["LABEL_TEXT", "one_to_one", "scatter_vs_snr", "kiel_diagram", "alpha_iron",
            "calibration", "ensemble_calibration", "separation_histogram", "costs", "loss_curves", "save"]
@@ -159,7 +159,9 @@ def ensemble_calibration(z, snr, snr_bins, labels, method):
     """
     k = np.linspace(0, 8, 161)
     gaussian = special.erfc(k / np.sqrt(2))
-    in_bin = list(snr_bin_masks(snr, snr_bins).values())
+    in_bin = snr_bin_masks(snr, snr_bins)
+    widths_of = {name: np.array(list(widths_within(values, in_bin).values())) for name, values in z.items()}
+    beyond_3 = {name: fraction_beyond(values) for name, values in z.items()}
     ticks = [f"{lo:g}-{hi:g}" if np.isfinite(hi) else f">{lo:g}" for lo, hi in zip(snr_bins[:-1], snr_bins[1:])]
     fig, axes = plt.subplots(2, len(labels), figsize=(3.4 * len(labels), 6.2), squeeze=False, sharey="row")
     for i, label in enumerate(labels):
@@ -168,16 +170,15 @@ def ensemble_calibration(z, snr, snr_bins, labels, method):
             column = np.abs(values[:, i][np.isfinite(values[:, i])])
             beyond = (column[:, None] > k).mean(axis=0)
             tails.plot(k, np.where(beyond > 0, beyond, np.nan),
-                       label=f"{name}: {100 * (column > 3).mean():.2f}% > 3$\\sigma$")
-            widths.plot(np.arange(len(in_bin)), [robust_scatter(values[mask, i]) for mask in in_bin], marker="o",
-                        label=name)
+                       label=f"{name}: {100 * beyond_3[name][i]:.2f}% > 3$\\sigma$")
+            widths.plot(np.arange(len(in_bin)), widths_of[name][:, i], marker="o", label=name)
         tails.plot(k, gaussian, color="k", ls="--", lw=0.8, label="N(0, 1): 0.27% > 3$\\sigma$")
         tails.set(yscale="log", ylim=(1e-4, 1.2), xlabel=f"k, {_text(label).split(' [')[0]}")
         tails.grid(alpha=0.3, which="both")
         tails.legend(fontsize=6.5, loc="lower left")
         widths.axhline(1.0, color="k", ls="--", lw=0.8)
         widths.axhspan(0.8, 1.25, color="0.9", zorder=0)
-        widths.set_xticks(np.arange(len(in_bin)), [f"{t}\n({mask.sum()})" for t, mask in zip(ticks, in_bin)],
+        widths.set_xticks(np.arange(len(in_bin)), [f"{t}\n({mask.sum()})" for t, mask in zip(ticks, in_bin.values())],
                           fontsize=6.5)
         widths.set(xlabel="S/N (stars)")
         widths.grid(alpha=0.3)

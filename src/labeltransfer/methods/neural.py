@@ -61,9 +61,12 @@ class _NeuralMethod(LabelTransferMethod):
         for name, n_missing in zip(spectra.aux_names, np.isnan(aux).sum(axis=0)):
             if n_missing:
                 log.info("%s: missing for %d training stars; set to the mean and flagged", name, n_missing)
-        flux_err = torch.as_tensor(spectra.flux_err, dtype=torch.float32)
-        log_snr = _log_snr(torch.as_tensor(spectra.flux, dtype=torch.float32), flux_err, torch.isfinite(flux_err))
-        self.snr_mean_, self.snr_std_ = np.nanmean(log_snr), np.nanstd(log_snr) + 1e-6
+        if self.snr_input:
+            flux_err = torch.as_tensor(spectra.flux_err, dtype=torch.float32)
+            log_snr = _log_snr(torch.as_tensor(spectra.flux, dtype=torch.float32), flux_err, torch.isfinite(flux_err))
+            self.snr_mean_, self.snr_std_ = np.nanmean(log_snr), np.nanstd(log_snr) + 1e-6
+        else:  # unused, as in checkpoints written before the S/N input existed
+            self.snr_mean_, self.snr_std_ = np.nan, np.nan
         self.label_mean_ = np.nanmean(labels, axis=0)
         self.label_std_ = np.nanstd(labels, axis=0)
 

@@ -9,7 +9,7 @@ import pandas as pd
 from .. import plots
 from ..device import select_device
 from ..methods import load_method, make_method
-from ..metrics import fraction_beyond, robust_scatter, snr_bin_masks
+from ..metrics import fraction_beyond, snr_bin_masks, widths_within
 from ..preprocess import LabelledSample, feature_names, read_split
 from ._json import write_json
 
@@ -95,12 +95,13 @@ def plot_ensemble_calibration(model_path, sample_path, split_path, method, colou
     if ensemble.n_members > 1:
         models[f"ensemble of {ensemble.n_members}"] = ensemble
     z = {}
+    in_bin = snr_bin_masks(test.snr, snr_bins)
     for name, model in models.items():
         predicted, sigma = model.predict(test.spectra, threads=threads)
         z[name] = (predicted - test.labels) / sigma
         log.info("%s: fraction of test stars with the label beyond 3 sigma %s", name,
                  dict(zip(sample.label_names, np.round(fraction_beyond(z[name]), 4).tolist())))
-        for bin_name, in_bin in snr_bin_masks(test.snr, snr_bins).items():
-            log.info("%s: %s (%d stars): robust width of residual / sigma %s", name, bin_name, in_bin.sum(),
-                     dict(zip(sample.label_names, [round(float(robust_scatter(c)), 3) for c in z[name][in_bin].T])))
+        for bin_name, widths in widths_within(z[name], in_bin).items():
+            log.info("%s: %s (%d stars): robust width of residual / sigma %s", name, bin_name, in_bin[bin_name].sum(),
+                     dict(zip(sample.label_names, np.round(widths, 3).tolist())))
     plots.save(plots.ensemble_calibration(z, test.snr, snr_bins, sample.label_names, method["type"]), figure_path)

@@ -6,6 +6,7 @@ import torch
 
 from labeltransfer.methods import CNN, MLP, IncompatibleDataError
 from labeltransfer.methods.neural import label_nll
+from labeltransfer.metrics import robust_scatter
 from labeltransfer.spectra import Spectra
 
 NAMES = ("teff", "fe_h")
@@ -162,9 +163,36 @@ def test_student_t_likelihood_pulls_less_on_far_outliers():
     assert pulls[5.0, 20.0] < pulls[5.0, 1.0]  # Student-t: a far outlier pulls less than a near star
 
 
-def test_an_unknown_likelihood_is_refused():
-    with pytest.raises(ValueError, match="likelihood must be one of gaussian, student_t, got 'laplace'"):
-        _fit(MLP, hidden_sizes=[8], n_members=1, epochs=1, likelihood="laplace")
+@pytest.mark.parametrize("setting, value, message", [
+    ("likelihood", "laplace", "likelihood must be one of gaussian, student_t, got 'laplace'"),
+    ("schedule", "step", "schedule must be one of plateau, cosine, got 'step'"),
+    ("monitor", "mse", "monitor must be one of loss, scatter, got 'mse'")])
+def test_an_unknown_training_setting_is_refused(setting, value, message):
+    with pytest.raises(ValueError, match=message):
+        _fit(MLP, hidden_sizes=[8], n_members=1, epochs=1, **{setting: value})
+
+
+def test_the_cosine_schedule_halves_the_learning_rate_halfway_and_ends_at_zero(caplog):
+    # 800 training stars in batches of 64: 13 steps per epoch, 52 in 4 epochs
+    with caplog.at_level("INFO", logger="labeltransfer.methods.neural"):
+        _fit(MLP, hidden_sizes=[8], n_members=1, epochs=4, patience=10, schedule="cosine")
+    rates = [float(line.rsplit("lr ", 1)[1]) for line in caplog.messages if " lr " in line]
+    assert rates[1] == pytest.approx(FAST["learning_rate"] / 2, rel=0.01)
+    assert rates[3] == pytest.approx(0.0, abs=1e-9)
+    assert rates[0] > rates[1] > rates[2] > rates[3]
+
+
+@pytest.mark.parametrize("monitor", ["loss", "scatter"])
+def test_the_epoch_kept_is_the_best_of_the_monitored_quantity(monitor):
+    model = _fit(MLP, hidden_sizes=[16], n_members=1, epochs=40, patience=40, monitor=monitor)
+    history = model.history_[0]
+    validation = _data(200, 1)
+    predicted, _ = model.predict(validation[0])
+    scatter = np.mean([robust_scatter(r) for r in ((predicted - validation[1]) / model.label_std_).T])
+    kept = int(np.argmin(history["validation" if monitor == "loss" else "validation_scatter"]))
+    assert scatter == pytest.approx(history["validation_scatter"][kept], rel=1e-4)
+    # the two choices differ on this problem, so the test tells them apart
+    assert np.argmin(history["validation"]) != np.argmin(history["validation_scatter"])
 
 
 def test_the_weight_average_is_the_network_kept():

@@ -217,19 +217,27 @@ def costs(cost_table):
     return fig
 
 
-def loss_curves(history, method):
-    """Training (solid) and validation (dashed) loss per epoch, one colour per ensemble member."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+def loss_curves(history, monitor, method):
+    """Per epoch and ensemble member (one colour each): training (solid) and validation (dashed)
+    loss on the left, validation scatter of the predicted labels on the right; a dot marks the
+    epoch kept, the lowest of the ``monitor``-ed quantity (``"loss"`` or ``"scatter"``)."""
+    fig, (loss_ax, scatter_ax) = plt.subplots(1, 2, figsize=(9, 3.6))
+    monitored = {"loss": "validation", "scatter": "validation_scatter"}[monitor]
     for i, member in enumerate(history):
         colour = f"C{i}"
         epochs = np.arange(1, len(member["train"]) + 1)
-        ax.plot(epochs, member["train"], color=colour, label=f"member {i + 1} training")
-        ax.plot(epochs, member["validation"], color=colour, ls="--", label=f"member {i + 1} validation")
-        best = int(np.argmin(member["validation"]))
-        ax.plot(best + 1, member["validation"][best], "o", color=colour)
-    ax.set(xlabel="epoch", ylabel="negative log-likelihood per label (standardised)", title=f"{method}: training")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+        loss_ax.plot(epochs, member["train"], color=colour, label=f"member {i + 1} training")
+        loss_ax.plot(epochs, member["validation"], color=colour, ls="--", label=f"member {i + 1} validation")
+        scatter_ax.plot(epochs, member["validation_scatter"], color=colour, ls="--", label=f"member {i + 1}")
+        kept = int(np.argmin(member[monitored]))
+        for ax, key in ((loss_ax, "validation"), (scatter_ax, "validation_scatter")):
+            ax.plot(kept + 1, member[key][kept], "o", color=colour)
+    loss_ax.set(xlabel="epoch", ylabel="negative log-likelihood per label (standardised)")
+    scatter_ax.set(xlabel="epoch", ylabel="validation scatter (mean over labels, standardised)", yscale="log")
+    for ax in (loss_ax, scatter_ax):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, ncol=2)
+    fig.suptitle(f"{method}: training (dot: epoch kept, lowest validation {monitor})")
     fig.tight_layout()
     return fig
 

@@ -4,9 +4,11 @@ Both predict, for every label, a mean and a log-variance (heteroscedastic output
 standardised inputs, and are trained with a Gaussian (or Student-t, ``likelihood``) negative
 log-likelihood in which the reference label's own error adds to the predicted variance, so
 that stars with precise reference labels weigh more; missing labels are masked out of the loss. Training uses Adam,
-a learning rate halved when the validation loss stalls, optionally an exponential moving
-average of the weights (``ema_decay``; the averaged network is the one validated and kept),
-and early stopping on the validation loss (the best epoch is kept). The per-star uncertainty
+a learning rate halved when the monitored validation quantity stalls or annealed to zero along
+a cosine (``schedule``), optionally an exponential moving average of the weights
+(``ema_decay``; the averaged network is the one validated and kept), and early stopping on the
+validation loss or on the validation scatter of the predicted labels (``monitor``; the best
+epoch is kept). The per-star uncertainty
 is that of a deep ensemble of ``n_members`` networks (seeds ``random_state + i``): the mean of
 the members' predicted variances (aleatoric) plus the variance of their means (epistemic),
 scaled per label so that its robust width on the validation stars is one (the residuals are
@@ -25,6 +27,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..metrics import robust_scatter
 from .base import IncompatibleDataError, LabelTransferMethod, uncertainty_scale
 
 __all__ = ["MLP", "CNN"]
@@ -34,6 +37,8 @@ log = logging.getLogger(__name__)
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh}
 _MIN_LOG_VAR = -12.0
 LIKELIHOODS = ("gaussian", "student_t")
+SCHEDULES = ("plateau", "cosine")
+MONITORS = ("loss", "scatter")
 
 
 class _NeuralMethod(LabelTransferMethod):
@@ -41,8 +46,8 @@ class _NeuralMethod(LabelTransferMethod):
 
     #: The ``__init__`` arguments every neural method shares (inputs, loss, training, ensemble).
     _TRAINING_PARAMS = ("snr_input", "likelihood", "dof", "beta", "input_noise", "epochs", "batch_size",
-                        "learning_rate", "weight_decay", "ema_decay", "patience", "n_members", "device",
-                        "random_state")
+                        "learning_rate", "weight_decay", "schedule", "ema_decay", "monitor", "patience",
+                        "n_members", "device", "random_state")
 
     def _init_training(self, arguments):
         """Store the shared ``__init__`` arguments (``arguments``: the subclass's ``locals()``)."""
@@ -101,8 +106,9 @@ class _NeuralMethod(LabelTransferMethod):
     def _fit(self, spectra, labels, label_err, validation, threads):
         if validation is None:
             raise ValueError(f"{type(self).__name__} needs a validation set for early stopping")
-        if self.likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {', '.join(LIKELIHOODS)}, got {self.likelihood!r}")
+        for name, allowed in (("likelihood", LIKELIHOODS), ("schedule", SCHEDULES), ("monitor", MONITORS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         torch.set_num_threads(threads)
         self._fit_normalisation(spectra, labels)
         device = torch.device(self.device)
@@ -147,12 +153,11 @@ class _NeuralMethod(LabelTransferMethod):
             average = torch.optim.swa_utils.AveragedModel(
                 network, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(self.ema_decay))
         optimiser = torch.optim.Adam(network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
-        schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5,
-                                                              patience=max(1, self.patience // 3))
-        generator = torch.Generator().manual_seed(seed)
         n = len(train[0])
+        schedule = self._schedule(optimiser, n)
+        generator = torch.Generator().manual_seed(seed)
         best, best_state, stale = np.inf, None, 0
-        history = {"train": [], "validation": []}
+        history = {"train": [], "validation": [], "validation_scatter": []}
         bar = tqdm(range(self.epochs), desc=f"{type(self).__name__} member {member + 1} of {self.n_members}",
                    unit="epoch", mininterval=1.0)
         for epoch in bar:
@@ -167,42 +172,60 @@ class _NeuralMethod(LabelTransferMethod):
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
+                if self.schedule == "cosine":
+                    schedule.step()
                 if average is not None:
                     average.update_parameters(network)
                 total += loss.item() * len(flux)
             evaluated = network if average is None else average.module
-            val_loss = self._loss(evaluated, val)
+            val_loss, val_scatter = self._validate(evaluated, val)
             history["train"].append(total / n)
             history["validation"].append(val_loss)
-            schedule.step(val_loss)
-            log.info("member %d epoch %d: train loss %.4f, validation loss %.4f, lr %.2g", member + 1,
-                     epoch + 1, total / n, val_loss, optimiser.param_groups[0]["lr"])
-            bar.set_postfix(train=f"{total / n:.3f}", val=f"{val_loss:.3f}")
-            if val_loss < best:
-                best, stale = val_loss, 0
+            history["validation_scatter"].append(val_scatter)
+            monitored = val_loss if self.monitor == "loss" else val_scatter
+            if self.schedule == "plateau":
+                schedule.step(monitored)
+            log.info("member %d epoch %d: train loss %.4f, validation loss %.4f, validation scatter %.4f, lr %.2g",
+                     member + 1, epoch + 1, total / n, val_loss, val_scatter, optimiser.param_groups[0]["lr"])
+            bar.set_postfix(train=f"{total / n:.3f}", val=f"{val_loss:.3f}", scatter=f"{val_scatter:.3f}")
+            if monitored < best:
+                best, stale = monitored, 0
                 best_state = {k: v.detach().clone() for k, v in evaluated.state_dict().items()}
             else:
                 stale += 1
                 if stale >= self.patience:
-                    log.info("member %d: early stop at epoch %d (best validation loss %.4f)", member + 1,
-                             epoch + 1, best)
+                    log.info("member %d: early stop at epoch %d (best validation %s %.4f)", member + 1,
+                             epoch + 1, self.monitor, best)
                     break
         bar.close()
         network.load_state_dict(best_state)
         return network, history
+
+    def _schedule(self, optimiser, n_stars):
+        """The learning-rate schedule: halved on a plateau (stepped per epoch on the monitored
+        validation quantity) or a cosine from the initial rate to zero over all ``epochs`` (per step)."""
+        if self.schedule == "plateau":
+            return torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5,
+                                                              patience=max(1, self.patience // 3))
+        steps = self.epochs * -(-n_stars // self.batch_size)
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=steps)
 
     def _nll(self, mean, log_var, target, target_err, mask):
         return label_nll(mean, log_var, target, target_err, mask, beta=self.beta,
                          dof=self.dof if self.likelihood == "student_t" else None)
 
     @torch.no_grad()
-    def _loss(self, network, data):
+    def _validate(self, network, data):
+        """Loss on ``data`` and the scatter of its predicted labels: the mean over labels of the
+        robust scatter (1.4826 MAD) of the residuals in standardised units, observed labels only."""
         network.eval()
-        total = 0.0
-        for lo in range(0, len(data[0]), 4096):
-            flux, aux, *target, _ = [t[lo:lo + 4096] for t in data]  # the flux errors are for training only
-            total += self._nll(*network(flux, aux), *target).item() * len(flux)
-        return total / len(data[0])
+        flux, aux, target, target_err, mask, _ = data  # the flux errors are for training only
+        mean, log_var = (torch.cat(parts) for parts in zip(*(network(flux[lo:lo + 4096], aux[lo:lo + 4096])
+                                                            for lo in range(0, len(flux), 4096))))
+        loss = self._nll(mean, log_var, target, target_err, mask).item()
+        residual, observed = (mean - target).cpu().numpy(), mask.cpu().numpy() > 0
+        scatter = np.mean([robust_scatter(residual[observed[:, k], k]) for k in range(residual.shape[1])])
+        return loss, float(scatter)
 
     # ------------------------------------------------------------------ prediction
     @torch.no_grad()
@@ -402,13 +425,23 @@ class MLP(_NeuralMethod):
         Each training batch's flux is perturbed by this many times its own 1-sigma flux
         errors (Gaussian, drawn anew every epoch): augmentation with the survey's noise.
     epochs, batch_size, learning_rate, weight_decay : training settings (Adam).
+    schedule : {"plateau", "cosine"}
+        ``"plateau"`` halves the learning rate when the monitored validation quantity has not
+        improved for ``patience // 3`` epochs; ``"cosine"`` lowers it along a half cosine from
+        ``learning_rate`` at the first step to zero at the last step of ``epochs``.
     ema_decay : float
         If > 0, the network kept (validated, early-stopped and saved) is the exponential moving
         average of the weights over the training steps with this decay (0.999: about the last
         1,000 steps), which scatters less than the last step's weights; 0 keeps the weights as
         trained.
+    monitor : {"loss", "scatter"}
+        What chooses the epoch kept and stops the training: the validation loss, or the
+        validation scatter (the mean over labels of the robust scatter of the predicted labels,
+        in units of each label's spread). The loss also rewards the predicted variances, which
+        the calibration on the validation split corrects afterwards; the scatter follows the
+        labels alone and keeps improving for longer.
     patience : int
-        Epochs without a better validation loss before stopping.
+        Epochs without a better monitored quantity before stopping.
     n_members : int
         Networks in the deep ensemble.
     device : str
@@ -421,8 +454,8 @@ class MLP(_NeuralMethod):
 
     def __init__(self, hidden_sizes=(256, 256, 256), activation="gelu", dropout=0.0, snr_input=False,
                  likelihood="gaussian", dof=5.0, beta=0.0, input_noise=0.0, epochs=150, batch_size=128,
-                 learning_rate=3e-4, weight_decay=1e-4, ema_decay=0.0, patience=15, n_members=3, device="cpu",
-                 random_state=0):
+                 learning_rate=3e-4, weight_decay=1e-4, schedule="plateau", ema_decay=0.0, monitor="loss",
+                 patience=15, n_members=3, device="cpu", random_state=0):
         self.hidden_sizes = list(hidden_sizes)
         self.activation = activation
         self.dropout = dropout
@@ -445,7 +478,7 @@ class CNN(_NeuralMethod):
     dense_sizes : list of int
         Widths of the dense layers after the convolutions.
     activation, dropout, snr_input, likelihood, dof, beta, input_noise, epochs, batch_size, learning_rate,
-    weight_decay, ema_decay, patience, n_members, device, random_state :
+    weight_decay, schedule, ema_decay, monitor, patience, n_members, device, random_state :
         As for :class:`MLP`.
     """
 
@@ -453,8 +486,8 @@ class CNN(_NeuralMethod):
 
     def __init__(self, filters=(8, 16), kernel_size=7, pool=4, dense_sizes=(256, 128), activation="gelu",
                  dropout=0.0, snr_input=False, likelihood="gaussian", dof=5.0, beta=0.0, input_noise=0.0,
-                 epochs=150, batch_size=128, learning_rate=3e-4, weight_decay=1e-4, ema_decay=0.0, patience=15,
-                 n_members=2, device="cpu", random_state=0):
+                 epochs=150, batch_size=128, learning_rate=3e-4, weight_decay=1e-4, schedule="plateau",
+                 ema_decay=0.0, monitor="loss", patience=15, n_members=2, device="cpu", random_state=0):
         self.filters = list(filters)
         self.kernel_size = kernel_size
         self.pool = pool

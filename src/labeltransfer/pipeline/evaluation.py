@@ -63,8 +63,9 @@ def plot_one_to_one(predictions_path, method, labels, figure_path):
 
 
 def plot_loss_curve(timing_path, method, figure_path):
-    """Training and validation loss per epoch of each ensemble member of a neural method."""
-    plots.save(plots.loss_curves(read_json(timing_path)["history"], method), figure_path)
+    """Training and validation loss, and validation scatter, per epoch of each member of a neural method."""
+    timing = read_json(timing_path)
+    plots.save(plots.loss_curves(timing["history"], timing["monitor"], method), figure_path)
 
 
 def plot_comparison(figure, methods, prediction_paths, summary_path, costs_path, labels, figure_path):

@@ -52,7 +52,7 @@ def train_method(sample_path, split_path, method, colours, seed, threads, gpus, 
     model.save(model_path)
     timing = {"n_stars": len(train.ids), "seconds": seconds, "threads": threads, "device": device}
     if hasattr(model, "history_"):
-        timing["history"] = model.history_
+        timing["history"], timing["monitor"] = model.history_, model.monitor
     write_json(timing_path, timing)
     log.info("trained in %.1f s", seconds)
 

@@ -220,8 +220,9 @@ def costs(cost_table):
 def loss_curves(history, monitor, method):
     """Per epoch and ensemble member (one colour each): training (solid) and validation (dashed)
     loss on the left, validation scatter of the predicted labels on the right; a dot marks the
-    epoch kept, the lowest of the ``monitor``-ed quantity (``"loss"`` or ``"scatter"``)."""
-    fig, (loss_ax, scatter_ax) = plt.subplots(1, 2, figsize=(9, 3.6))
+    epoch kept, the lowest of the ``monitor``-ed quantity (``"loss"`` or ``"scatter"``). The
+    scatter axis shows up to 1.5 times the lowest scatter, where the epochs kept are told apart."""
+    fig, (loss_ax, scatter_ax) = plt.subplots(1, 2, figsize=(9, 3.8), layout="constrained")
     monitored = {"loss": "validation", "scatter": "validation_scatter"}[monitor]
     for i, member in enumerate(history):
         colour = f"C{i}"
@@ -233,12 +234,12 @@ def loss_curves(history, monitor, method):
         for ax, key in ((loss_ax, "validation"), (scatter_ax, "validation_scatter")):
             ax.plot(kept + 1, member[key][kept], "o", color=colour)
     loss_ax.set(xlabel="epoch", ylabel="negative log-likelihood per label (standardised)")
-    scatter_ax.set(xlabel="epoch", ylabel="validation scatter (mean over labels, standardised)", yscale="log")
+    lowest = min(min(member["validation_scatter"]) for member in history)
+    scatter_ax.set(xlabel="epoch", ylabel="validation scatter (standardised)", ylim=(0.97 * lowest, 1.5 * lowest))
     for ax in (loss_ax, scatter_ax):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, ncol=2)
     fig.suptitle(f"{method}: training (dot: epoch kept, lowest validation {monitor})")
-    fig.tight_layout()
     return fig
 
 

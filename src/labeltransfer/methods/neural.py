@@ -134,9 +134,13 @@ class _NeuralMethod(LabelTransferMethod):
                                        torch.as_tensor(mask, dtype=torch.float32),
                                        torch.as_tensor(flux_err, dtype=torch.float32))]
 
+    def _n_steps(self, n_stars):
+        """Optimiser steps in the whole training: ``epochs`` of ``n_stars`` in batches (the last one short)."""
+        return self.epochs * -(-n_stars // self.batch_size)
+
     def _check_averaging_window(self, n_stars):
         """Warn when the weight average would still hold much of the first steps' weights."""
-        steps = self.epochs * -(-n_stars // self.batch_size)
+        steps = self._n_steps(n_stars)
         if self.ema_decay and self.ema_decay ** steps > 0.05:
             log.warning("%s: with ema_decay %g the first of the %d training steps (%d epochs of %d stars in "
                         "batches of %d) still weigh %.0f%% in the averaged network, which stays near its "
@@ -207,8 +211,7 @@ class _NeuralMethod(LabelTransferMethod):
         if self.schedule == "plateau":
             return torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5,
                                                               patience=max(1, self.patience // 3))
-        steps = self.epochs * -(-n_stars // self.batch_size)
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=steps)
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=self._n_steps(n_stars))
 
     def _nll(self, mean, log_var, target, target_err, mask):
         return label_nll(mean, log_var, target, target_err, mask, beta=self.beta,

@@ -71,6 +71,11 @@ class Spectra:
 def median_snr(flux, flux_err):
     """Median of ``flux / flux_err`` over the finite pixels of each spectrum; NaN if none.
 
+    Spectra with every pixel finite (nearly all) take a partial sort (``np.partition``), several
+    times faster than ``np.nanmedian`` on 100,000 XP spectra (prediction throughput of the
+    networks, which take the S/N as an input); the others take ``np.nanmedian``. Both give the
+    mean of the two middle values for an even number of pixels.
+
     Parameters
     ----------
     flux, flux_err : ndarray, shape (n_stars, n_pixels)
@@ -79,7 +84,17 @@ def median_snr(flux, flux_err):
     -------
     ndarray, shape (n_stars,)
     """
-    ratio = np.where(np.isfinite(flux_err), flux / flux_err, np.nan)
+    ratio = flux / flux_err
+    masked = ~np.isfinite(flux_err) | np.isnan(flux)
+    complete = ~masked.any(axis=1)
+    n_pixels = ratio.shape[1]
+    middle = sorted({(n_pixels - 1) // 2, n_pixels // 2})
+    snr = np.empty(len(ratio))
+    if complete.all():
+        snr[:] = np.partition(ratio, middle, axis=1)[:, middle].mean(axis=1)
+        return snr
+    snr[complete] = np.partition(ratio[complete], middle, axis=1)[:, middle].mean(axis=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # no finite pixel: S/N is NaN
-        return np.nanmedian(ratio, axis=1)
+        snr[~complete] = np.nanmedian(np.where(masked[~complete], np.nan, ratio[~complete]), axis=1)
+    return snr

@@ -89,12 +89,11 @@ def median_snr(flux, flux_err):
     complete = ~masked.any(axis=1)
     n_pixels = ratio.shape[1]
     middle = sorted({(n_pixels - 1) // 2, n_pixels // 2})
-    snr = np.empty(len(ratio))
-    if complete.all():
-        snr[:] = np.partition(ratio, middle, axis=1)[:, middle].mean(axis=1)
-        return snr
-    snr[complete] = np.partition(ratio[complete], middle, axis=1)[:, middle].mean(axis=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # no finite pixel: S/N is NaN
-        snr[~complete] = np.nanmedian(np.where(masked[~complete], np.nan, ratio[~complete]), axis=1)
+    rows = slice(None) if complete.all() else complete  # a slice: no copy of the whole array
+    snr = np.full(len(ratio), np.nan)
+    snr[rows] = np.partition(ratio[rows], middle, axis=1)[:, middle].mean(axis=1)
+    if not complete.all():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # no finite pixel: S/N is NaN
+            snr[~complete] = np.nanmedian(np.where(masked[~complete], np.nan, ratio[~complete]), axis=1)
     return snr

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from labeltransfer.methods import CNN, MLP, IncompatibleDataError
-from labeltransfer.methods.neural import label_nll
+from labeltransfer.methods.neural import label_nll, whitened_basis
 from labeltransfer.metrics import robust_scatter
 from labeltransfer.spectra import Spectra
 
@@ -94,6 +94,36 @@ def test_save_load_round_trip_gives_identical_predictions(mlp, tmp_path):
     for a, b in zip(loaded.predict(spectra), mlp.predict(spectra)):
         np.testing.assert_array_equal(a, b)
     assert loaded.history_ == [{k: list(v) for k, v in h.items()} for h in mlp.history_]
+
+
+def test_whitened_basis_gives_uncorrelated_coordinates_of_unit_variance():
+    spectra, _, _ = _data(800, 0)
+    standard = torch.as_tensor((spectra.flux - spectra.flux.mean(axis=0)) / spectra.flux.std(axis=0),
+                               dtype=torch.float32)
+    basis = whitened_basis(standard, 5)
+    assert basis.shape == (32, 5) and basis.dtype == np.float32
+    np.testing.assert_allclose(np.cov((standard.numpy() @ basis).T), np.eye(5), atol=1e-4)
+
+
+def test_more_components_than_the_spectra_span_are_refused():
+    rng = np.random.default_rng(0)
+    flux = torch.as_tensor(rng.standard_normal((100, 2)) @ rng.standard_normal((2, 32)), dtype=torch.float32)
+    assert whitened_basis(flux, 2).shape == (32, 2)
+    with pytest.raises(ValueError, match="flux_components=3, but the 100 training spectra span 2 components"):
+        whitened_basis(flux, 3)
+
+
+def test_mlp_on_whitened_components_recovers_labels_and_round_trips(tmp_path):
+    model = _fit(MLP, flux_components=6, hidden_sizes=[64, 64], input_noise=0.5)
+    assert model.flux_basis_.shape == (32, 6)
+    assert model.members_[0]["head.body.0.weight"].shape == (64, 6 + 2 + 1)  # components, aux, parallax flag
+    spectra, labels, _ = _data(400, 2)
+    predicted, _ = model.predict(spectra)
+    assert np.median(np.abs(predicted[:, 0] - labels[:, 0])) < 60
+    assert np.median(np.abs(predicted[:, 1] - labels[:, 1])) < 0.05
+    model.save(tmp_path / "mlp.npz")
+    for a, b in zip(MLP.load(tmp_path / "mlp.npz").predict(spectra), model.predict(spectra)):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_checkpoint_from_another_feature_set_is_refused(mlp):

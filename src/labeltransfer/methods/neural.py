@@ -17,7 +17,9 @@ heavier-tailed than a Gaussian: trained on the likelihood alone, 75% of the star
 
 Auxiliary features that are missing for some training stars (a parallax, a 2MASS colour)
 are set to their training mean and flagged by an extra 0/1 input; with ``snr_input`` the log
-of the spectrum's median S/N is one more input.
+of the spectrum's median S/N is one more input. The MLP may take the spectrum as its
+coordinates on the leading principal components of the training flux, whitened
+(``flux_components``, :func:`whitened_basis`), rather than as pixels.
 """
 
 import logging
@@ -73,18 +75,37 @@ class _NeuralMethod(LabelTransferMethod):
             self.snr_mean_, self.snr_std_ = np.nan, np.nan
         self.label_mean_ = np.nanmean(labels, axis=0)
         self.label_std_ = np.nanstd(labels, axis=0)
+        n_components = self._flux_components()
+        self.flux_basis_ = (whitened_basis(self._standard_flux(spectra), n_components) if n_components
+                            else np.zeros((0, 0), dtype=np.float32))
 
-    def _inputs(self, spectra):
-        """Standardised flux (n, n_pixels) and auxiliary inputs (n, n_aux + n_flags [+ 1]), float32.
-
-        With ``snr_input`` the last auxiliary input is the standardised log10 median S/N of
-        the spectrum (from its flux errors), so that the predicted variance can follow the noise.
-        """
+    def _standard_flux(self, spectra):
+        """Flux standardised per pixel, masked pixels 0: float32 tensor (n, n_pixels)."""
         mean, std = (torch.as_tensor(v, dtype=torch.float32) for v in (self.flux_mean_, self.flux_std_))
         standard = (torch.as_tensor(spectra.flux, dtype=torch.float32) - mean).div_(std)
         masked = ~np.isfinite(spectra.flux_err)  # NumPy: ten times faster than torch.isfinite here
         if masked.any():
             standard[torch.as_tensor(masked)] = 0.0
+        return standard
+
+    def _flux_components(self):
+        """Whitened principal components the network sees instead of the pixels (None: the pixels)."""
+        return None
+
+    def _project(self, flux):
+        """Pixel-space flux (standardised units) on the whitened components, if the network takes them."""
+        if not self.flux_basis_.size:
+            return flux
+        return flux @ torch.as_tensor(self.flux_basis_, dtype=torch.float32, device=flux.device)
+
+    def _inputs(self, spectra):
+        """Network inputs, float32: the flux (n, n_pixels, or n_components on the whitened basis) and
+        the auxiliary inputs (n, n_aux + n_flags [+ 1]).
+
+        With ``snr_input`` the last auxiliary input is the standardised log10 median S/N of
+        the spectrum (from its flux errors), so that the predicted variance can follow the noise.
+        """
+        standard = self._project(self._standard_flux(spectra))
         aux = spectra.aux.astype(float)
         missing = np.isnan(aux)
         unexpected = missing & ~self.aux_flagged_
@@ -97,6 +118,9 @@ class _NeuralMethod(LabelTransferMethod):
             log_snr = _log_snr(spectra)
             columns.append(np.nan_to_num((log_snr - self.snr_mean_) / self.snr_std_)[:, None])
         return standard, torch.as_tensor(np.hstack(columns), dtype=torch.float32)
+
+    def _n_flux_inputs(self):
+        return self.flux_basis_.shape[1] if self.flux_basis_.size else len(self.flux_mean_)
 
     def _n_aux_inputs(self):
         return len(self.aux_mean_) + int(np.sum(self.aux_flagged_)) + int(self.snr_input)
@@ -170,7 +194,7 @@ class _NeuralMethod(LabelTransferMethod):
             for lo in range(0, n, self.batch_size):
                 flux, aux, *target, flux_err = [t[order[lo:lo + self.batch_size]] for t in train]
                 if self.input_noise:
-                    flux = flux + self.input_noise * flux_err * torch.randn_like(flux)
+                    flux = flux + self.input_noise * self._project(flux_err * torch.randn_like(flux_err))
                 loss = self._nll(*network(flux, aux), *target)
                 optimiser.zero_grad()
                 loss.backward()
@@ -287,8 +311,8 @@ class _NeuralMethod(LabelTransferMethod):
         return copy
 
     # ------------------------------------------------------------------ persistence
-    _NORMALISATION = ("flux_mean", "flux_std", "aux_mean", "aux_std", "aux_flagged", "snr_mean", "snr_std",
-                      "label_mean", "label_std", "uncertainty_scale")
+    _NORMALISATION = ("flux_mean", "flux_std", "flux_basis", "aux_mean", "aux_std", "aux_flagged", "snr_mean",
+                      "snr_std", "label_mean", "label_std", "uncertainty_scale")
 
     def _get_state(self):
         state = {key: getattr(self, f"{key}_") for key in self._NORMALISATION}
@@ -301,6 +325,8 @@ class _NeuralMethod(LabelTransferMethod):
     def _set_state(self, arrays):
         if not self.snr_input:  # checkpoints written before the S/N input existed have no S/N arrays
             arrays = {"snr_mean": np.nan, "snr_std": np.nan, **arrays}
+        if not self._flux_components():  # a network on the pixels keeps an empty basis (older checkpoints none)
+            arrays = {"flux_basis": np.zeros((0, 0), dtype=np.float32), **arrays}
         missing = [key for key in self._NORMALISATION if key not in arrays]
         if missing:
             raise IncompatibleDataError(f"{type(self).__name__} checkpoint lacks {', '.join(missing)}: written by "
@@ -311,6 +337,36 @@ class _NeuralMethod(LabelTransferMethod):
                          for i in range(self.n_members)]
         self.history_ = [{k.split("/", 1)[1]: v.tolist() for k, v in arrays.items() if k.startswith(f"history{i}/")}
                          for i in range(self.n_members)]
+
+
+def whitened_basis(standard_flux, n_components):
+    """The leading principal components of the flux, scaled to unit variance: shape (n_pixels, n_components).
+
+    ``standard_flux @ basis`` gives each spectrum's coordinates on the components, each of
+    variance one over the given spectra, so that a network sees the faint components (line
+    depths at fixed colour) on the same footing as the few that hold most of the variance
+    (temperature and reddening). XP spectra sampled on 343 pixels span fewer than 100
+    dimensions (they are made of 2 x 55 basis functions), so a component beyond their rank
+    holds rounding error only, and asking for one is refused.
+
+    Parameters
+    ----------
+    standard_flux : Tensor, shape (n_stars, n_pixels)
+        Training flux standardised per pixel.
+    n_components : int
+
+    Returns
+    -------
+    ndarray, float32
+    """
+    variance, vectors = torch.linalg.eigh(torch.cov(standard_flux.double().T))
+    order = variance.argsort(descending=True)
+    variance, vectors = variance[order], vectors[:, order]
+    n_usable = int((variance > 1e-9 * variance[0]).sum())
+    if n_components > n_usable:
+        raise ValueError(f"flux_components={n_components}, but the {len(standard_flux)} training spectra span "
+                         f"{n_usable} components of non-negligible variance: ask for at most {n_usable}")
+    return (vectors[:, :n_components] / variance[:n_components].sqrt()).float().numpy()
 
 
 def _log_snr(spectra):
@@ -396,10 +452,15 @@ class _CNNNetwork(nn.Module):
 
 
 class MLP(_NeuralMethod):
-    """Fully connected network on the flux pixels and the auxiliary features.
+    """Fully connected network on the flux and the auxiliary features.
 
     Parameters
     ----------
+    flux_components : int or None
+        If set, the network sees the spectrum as its coordinates on this many leading
+        principal components of the training flux, each scaled to unit variance
+        (:func:`whitened_basis`), instead of the standardised pixels; the input noise is drawn in
+        pixel space and projected the same way. None: the pixels.
     hidden_sizes : list of int
         Widths of the hidden layers.
     activation : {"relu", "gelu", "silu", "tanh"}
@@ -447,17 +508,22 @@ class MLP(_NeuralMethod):
 
     method_type = "mlp"
 
-    def __init__(self, hidden_sizes=(256, 256, 256), activation="gelu", dropout=0.0, snr_input=False,
+    def __init__(self, flux_components=None, hidden_sizes=(256, 256, 256), activation="gelu", dropout=0.0,
+                 snr_input=False,
                  likelihood="gaussian", dof=5.0, beta=0.0, input_noise=0.0, epochs=150, batch_size=128,
                  learning_rate=3e-4, weight_decay=1e-4, schedule="plateau", ema_decay=0.0, monitor="loss",
                  patience=15, n_members=3, device="cpu", random_state=0):
+        self.flux_components = flux_components
         self.hidden_sizes = list(hidden_sizes)
         self.activation = activation
         self.dropout = dropout
         self._init_training(locals())
 
+    def _flux_components(self):
+        return self.flux_components
+
     def _network(self):
-        return _MLPNetwork(len(self.flux_mean_), self._n_aux_inputs(), len(self.label_names_),
+        return _MLPNetwork(self._n_flux_inputs(), self._n_aux_inputs(), len(self.label_names_),
                            self.hidden_sizes, self.activation, self.dropout)
 
 

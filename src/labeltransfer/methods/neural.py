@@ -509,10 +509,9 @@ class MLP(_NeuralMethod):
     method_type = "mlp"
 
     def __init__(self, flux_components=None, hidden_sizes=(256, 256, 256), activation="gelu", dropout=0.0,
-                 snr_input=False,
-                 likelihood="gaussian", dof=5.0, beta=0.0, input_noise=0.0, epochs=150, batch_size=128,
-                 learning_rate=3e-4, weight_decay=1e-4, schedule="plateau", ema_decay=0.0, monitor="loss",
-                 patience=15, n_members=3, device="cpu", random_state=0):
+                 snr_input=False, likelihood="gaussian", dof=5.0, beta=0.0, input_noise=0.0, epochs=150,
+                 batch_size=128, learning_rate=3e-4, weight_decay=1e-4, schedule="plateau", ema_decay=0.0,
+                 monitor="loss", patience=15, n_members=3, device="cpu", random_state=0):
         self.flux_components = flux_components
         self.hidden_sizes = list(hidden_sizes)
         self.activation = activation

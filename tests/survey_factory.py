@@ -4,6 +4,8 @@ Column names, HDU layout and header keywords follow the real APOGEE DR17 allStar
 and LAMOST low-resolution spectra (see ``../shared/fixtures/real``); the values are made up.
 """
 
+import gzip
+
 import numpy as np
 import pandas as pd
 from astropy.io import fits
@@ -54,10 +56,10 @@ def _format(values):
     return {"f8": "D", "f4": "E", "i8": "K", "i4": "J"}[values.dtype.str[1:]]
 
 
-def _lamost_header(obsid, ra, dec):
+def _lamost_header(obsid, ra, dec, redshift=-5.6e-05):
     header = fits.Header()
     header.update({"OBSID": obsid, "RA": ra, "DEC": dec, "SNRU": 3.0, "SNRG": 20.0, "SNRR": 40.0,
-                   "SNRI": 50.0, "SNRZ": 35.0, "CLASS": "STAR", "Z": -5.6e-05, "VACUUM": True,
+                   "SNRI": 50.0, "SNRZ": 35.0, "CLASS": "STAR", "Z": redshift, "VACUUM": True,
                    "DATA_V": "LAMOST DR10"})
     return header
 
@@ -71,13 +73,13 @@ def lamost_arrays(seed=0):
     return flux, np.full(LAMOST_WAVELENGTH.size, 0.01), LAMOST_WAVELENGTH.copy(), andmask
 
 
-def write_lamost_dr10(path, obsid=1234, ra=138.0, dec=27.9, seed=0):
-    """A LAMOST DR10-layout file: header + one-row COADD table."""
+def write_lamost_dr10(path, obsid=1234, ra=138.0, dec=27.9, seed=0, redshift=-5.6e-05):
+    """A LAMOST DR10-layout file: header + one-row COADD table (``redshift``: the header's Z)."""
     flux, ivar, wavelength, andmask = lamost_arrays(seed)
     arrays = {"FLUX": flux, "IVAR": ivar, "WAVELENGTH": wavelength, "ANDMASK": andmask,
               "ORMASK": andmask, "NORMALIZATION": np.ones_like(flux)}
     cols = [fits.Column(name=k, format=f"{v.size}E", array=v[None, :].astype(np.float32)) for k, v in arrays.items()]
-    fits.HDUList([fits.PrimaryHDU(header=_lamost_header(obsid, ra, dec)),
+    fits.HDUList([fits.PrimaryHDU(header=_lamost_header(obsid, ra, dec, redshift)),
                   fits.BinTableHDU.from_columns(cols, name="COADD")]).writeto(path, overwrite=True)
 
 
@@ -114,6 +116,27 @@ def write_xp_continuous(path, source_ids, no_bp=(), no_coefficients=(), seed=0):
                 f"{band}_n_relevant_bases": None if absent else 50, f"{band}_relative_shrinking": None if absent else 1.0})
         rows.append(row)
     pd.DataFrame(rows).to_csv(path, index=False)
+
+
+def xp_as_bulk_ecsv(table, path):
+    """Write XP continuous rows (as DataLink's CSV has them) in the layout of the Gaia DR3 bulk files.
+
+    ``XpContinuousMeanSpectrum_*.csv.gz``: gzipped ECSV, ``#`` header lines (the ECSV
+    metadata), arrays written ``"[v1,v2,...]"``, missing values ``null``.
+    """
+    header = ["# %ECSV 1.0", "# ---", "# delimiter: ','", "# datatype:"]
+    header += [f"# - {{name: {c}, datatype: {'string' if table[c].dtype == object else table[c].dtype}}}"
+               for c in table.columns]
+    header += ["# meta: !!omap", "# - {Gaia data release: DR3}", "# schema: astropy-2.0"]
+
+    def cell(value):
+        if isinstance(value, str) and value.startswith("("):
+            return '"[' + ",".join(v.strip() for v in value.strip("()").split(",")) + ']"'
+        return "null" if pd.isna(value) else str(value)
+
+    lines = [",".join(table.columns)] + [",".join(cell(v) for v in row) for row in table.itertuples(index=False)]
+    with gzip.open(path, "wt") as handle:
+        handle.write("\n".join(header + lines) + "\n")
 
 
 def _apogee_wavelength_header():

@@ -11,7 +11,7 @@ from labeltransfer.io.allstar import read_allstar
 from labeltransfer.io.gaia_xp import read_xp_continuous
 from labeltransfer.io.lamost import read_lamost_spectrum
 from labeltransfer.preprocess import build_sample
-from labeltransfer.spectral import log_linear_grid
+from labeltransfer.spectral import SPEED_OF_LIGHT_KMS, log_linear_grid
 from survey_factory import allstar_rows, write_allstar, write_lamost_dr10, write_xp_continuous
 
 LABELS = {"teff": {"range": [3000, 7000], "max_err": 300, "err_floor": 10, "required": True},
@@ -71,6 +71,20 @@ def test_lamost_spectra_match_by_id_or_moved_position_and_build_a_sample(allstar
     library = library_from_lamost(allstar, matches, spectra, list(LABELS))
     sample = build_sample(library, parallax_table(allstar), LABELS, QUALITY, ["bp_rp"], source="lamost")
     assert list(sample.ids) == list(matches["apogee_id"]) and sample.spectra.flux.shape[1] == grid.size
+
+
+def test_lamost_spectrum_without_a_redshift_is_moved_by_the_catalogue_or_left_out(tmp_path, caplog):
+    """A header Z of -9999 is no velocity: the catalogue's rv moves the spectrum, or it is left out."""
+    for obsid, redshift in ((1, 1e-4), (2, -9999.0), (3, -9999.0)):
+        write_lamost_dr10(tmp_path / f"{obsid}.fits", obsid=obsid, seed=1, redshift=redshift)
+    grid = log_linear_grid(3900.0, 8800.0, 1e-4)
+    spectra = [read_lamost_spectrum(tmp_path / f"{o}.fits") for o in (1, 2, 3)]
+    caplog.set_level("INFO")
+    on_grid = lamost_on_grid(spectra, grid, 50.0, catalogue_rv={1: -500.0, 2: 1e-4 * SPEED_OF_LIGHT_KMS, 3: np.nan})
+    assert list(on_grid["obsid"]) == [1, 2] and on_grid["flux"].shape == (2, grid.size)
+    np.testing.assert_allclose(on_grid["flux"][0], on_grid["flux"][1])  # 1 by its own Z (not the catalogue's rv)
+    assert "1 spectra without a redshift in their header moved by the catalogue's velocity" in caplog.text
+    assert "1 spectra left out: no redshift in their header and no velocity in the catalogue" in caplog.text
 
 
 def test_lamost_without_any_match_is_a_clear_error(allstar):

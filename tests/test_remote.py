@@ -1,10 +1,12 @@
 """The archive download engine against a fake archive on 127.0.0.1."""
 
 import hashlib
+import io
+import zipfile
 
 import pytest
 
-from fake_archive import FakeArchive
+from fake_archive import FakeArchive, ServiceError
 from labeltransfer.io.remote import (ChecksumError, HTTPStatusError, OfflineError, RemoteFile, download,
                                      download_many, read_checksum_manifest)
 from labeltransfer.io.wheel import DownloadError
@@ -116,7 +118,81 @@ def test_download_many_fetches_all_and_reports_every_failure(archive, tmp_path):
     assert "missing0.fits: HTTP 404" in str(error.value) and "missing1.fits: HTTP 404" in str(error.value)
 
 
-def test_checksum_manifest_is_read_as_the_archives_publish_it():
-    text = "d41d8cd98f00b204e9800998ecf8427e  XpContinuousMeanSpectrum_000000-003111.csv.gz\n\n"
-    assert read_checksum_manifest(text) == {
-        "XpContinuousMeanSpectrum_000000-003111.csv.gz": "md5:d41d8cd98f00b204e9800998ecf8427e"}
+def test_checksum_manifests_of_gaia_and_sdss_are_read():
+    gaia = ("d41d8cd98f00b204e9800998ecf8427e  XpContinuousMeanSpectrum_000000-003111.csv.gz\n\n"
+            "# a comment line\n0123456789abcdef0123456789ABCDEF *_disclaimer.txt\n")
+    assert read_checksum_manifest(gaia) == {
+        "XpContinuousMeanSpectrum_000000-003111.csv.gz": "md5:d41d8cd98f00b204e9800998ecf8427e",
+        "_disclaimer.txt": "md5:0123456789abcdef0123456789abcdef"}
+    sdss = "7aa2f381de0e8e246f9833cc7da540ef45096702  allStar-dr17-synspec_rev1.fits\n"
+    assert read_checksum_manifest(sdss) == {"allStar-dr17-synspec_rev1.fits": "sha1:7aa2f381de0e8e246f9833cc7da540ef45096702"}
+
+
+def test_sha1_checksum_as_sdss_publishes_it_is_checked(archive, tmp_path):
+    url = archive.put("allStar.fits", DATA)
+    download(RemoteFile(url, tmp_path / "a.fits", "sha1:" + hashlib.sha1(DATA).hexdigest()), **FAST)
+    with pytest.raises(ChecksumError, match=r"b\.fits\.part: sha1 [0-9a-f]{40} differs from the archive's"):
+        download(RemoteFile(url, tmp_path / "b.fits", "sha1:" + "0" * 40), **FAST)
+
+
+def _service(data, content_type="application/zip"):
+    return lambda form: (content_type, data)
+
+
+def _zip_bytes(size):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:  # stored: the size is that of the data
+        archive.writestr(zipfile.ZipInfo("XP_CONTINUOUS_RAW.csv", (2026, 1, 1, 0, 0, 0)), DATA[:size])
+    return buffer.getvalue()
+
+
+def test_error_body_is_shown_and_a_transient_error_retried(archive, tmp_path):
+    def busy(form):
+        raise ServiceError(503, "<html><body><h1>Service Unavailable</h1><p>Back at 14:00 UTC</p></body></html>")
+    archive.services["data"] = busy
+    with pytest.raises(HTTPStatusError, match=r"HTTP 503 .*the server says: <html>.*Back at 14:00 UTC"):
+        download(RemoteFile(f"{archive.url}/data", tmp_path / "x.zip", form={"ID": "1"}), retries=2, **FAST)
+    assert len(archive.requests) == 3  # retried: the body does not say the request is wrong
+
+
+def test_html_error_pages_are_quoted_without_their_tags(archive, tmp_path):
+    with pytest.raises(HTTPStatusError, match=r"HTTP 404 Not Found; the server says: Error response .*Error code: "
+                                              r"404 Message: Not Found\. .*Nothing matches the given URI") as error:
+        download(RemoteFile(f"{archive.url}/none.fits", tmp_path / "x.fits"), **FAST)
+    assert "<" not in str(error.value)
+
+
+def test_slow_steady_reply_is_not_cut_by_the_timeout(archive, tmp_path):
+    """The timeout bounds the server's silence, not the length of the transfer."""
+    archive.services["data"] = _service(_zip_bytes(600_000))
+    archive.pace["data"] = 0.15  # 10 blocks: about 1.5 s in all, never more than 0.15 s of silence
+    remote = RemoteFile(f"{archive.url}/data", tmp_path / "x.zip", form={"ID": "1"}, zipped=True)
+    download(remote, **(FAST | {"timeout": 0.8, "retries": 0}))
+    assert remote.path.read_bytes() == _zip_bytes(600_000) and len(archive.requests) == 1
+
+
+def test_stalled_reply_is_fetched_again(archive, tmp_path):
+    archive.services["data"] = _service(_zip_bytes(600_000))
+    archive.stall["data"] = (200_000, 2.0)  # the first reply falls silent for longer than the timeout
+    remote = RemoteFile(f"{archive.url}/data", tmp_path / "x.zip", form={"ID": "1"}, zipped=True)
+    download(remote, **(FAST | {"timeout": 0.5}))
+    assert remote.path.read_bytes() == _zip_bytes(600_000) and len(archive.requests) == 2
+
+
+def test_reply_without_a_length_cut_short_is_fetched_again(archive, tmp_path):
+    """A reply built on the fly ends when the connection closes: only the zip shows it is whole."""
+    archive.send_length = False
+    archive.services["data"] = _service(_zip_bytes(600_000))
+    archive.cut_after["data"] = 300_000
+    remote = RemoteFile(f"{archive.url}/data", tmp_path / "x.zip", form={"ID": "1"}, zipped=True)
+    download(remote, **FAST)
+    assert remote.path.read_bytes() == _zip_bytes(600_000) and len(archive.requests) == 2
+
+
+def test_reply_that_is_no_zip_is_refused_with_its_words(archive, tmp_path):
+    archive.services["data"] = _service(b"Quota exceeded for user anonymous", "text/plain")
+    remote = RemoteFile(f"{archive.url}/data", tmp_path / "x.zip", form={"ID": "1"}, zipped=True)
+    with pytest.raises(DownloadError, match=r"data: the reply is not a zip archive; the server says: Quota exceeded"):
+        download(remote, **FAST)
+    assert len(archive.requests) == 1 and not remote.path.exists()
+    assert not remote.path.with_name("x.zip.part").exists()

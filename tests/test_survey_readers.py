@@ -208,6 +208,32 @@ def test_lamost_catalogue_with_repeats_bad_rows_and_redshift(tmp_path, caplog):
         assert message in caplog.text
 
 
+def test_lamost_missing_values_are_never_used_and_gaia_ids_stay_exact(tmp_path, caplog):
+    """LAMOST writes -9999 for a missing value; a blank Gaia id must not turn the column into floats."""
+    (tmp_path / "cat.csv").write_text(
+        "obsid|ra|dec|snrg|snrr|rv|z|gaia_source_id\n"
+        "201|10.0|-5.0|30.0|45.0|-9999.00|1e-4|2052553983024456192\n"
+        "202|11.0|-5.5|40.0|60.0|-9999.00|-9999.0|\n"
+        "203|12.0|-6.0|-9999.00|80.0|12.5|4e-5|-9999\n"
+        "204|13.0|-6.5|50.0|70.0|-20.0|-7e-5|4295806720\n")
+    caplog.set_level("INFO")
+    table = read_lamost_catalogue(tmp_path / "cat.csv", min_snr=0)
+    assert list(table["obsid"]) == [201, 202, 204]  # 203: snrg -9999 passes no cut, not even 0
+    assert table["source_id"].dtype == np.int64
+    assert list(table["source_id"]) == [2052553983024456192, -1, 4295806720]  # exact to the last digit
+    assert table["rv"].iloc[0] == pytest.approx(29.979, abs=1e-3)  # rv -9999: z used instead
+    assert np.isnan(table["rv"].iloc[1]) and table["rv"].iloc[2] == -20.0
+    for message in ("1 spectra without a g-band S/N (snrg missing or -9999)", "1 spectra without a velocity",
+                    "3 spectra, 1 of them without a Gaia source_id"):
+        assert message in caplog.text
+
+
+def test_lamost_redshift_of_minus_9999_is_missing(tmp_path):
+    write_lamost_dr10(tmp_path / "spec.fits", redshift=-9999.0)
+    spectrum = read_lamost_spectrum(tmp_path / "spec.fits")
+    assert np.isnan(spectrum.redshift) and spectrum.snr["g"] == 20.0
+
+
 def test_lamost_catalogue_without_required_columns(tmp_path):
     (tmp_path / "cat.csv").write_text("obsid,ra,dec\n1,2,3\n")
     with pytest.raises(LamostCatalogueError, match=r"cat\.csv: missing required column\(s\) snrg, snrr"):
@@ -220,5 +246,7 @@ def test_apogee_spectrum_addresses_follow_the_dr17_layout():
         "apStar-dr17-2M19485057+5005279.fits")
     assert spectrum_url("aspcapStar", "lco25m", "000+02 ", " 2M17335483-2753043", base="http://127.0.0.1/x") == (
         "http://127.0.0.1/x/aspcap/dr17/synspec_rev1/lco25m/000+02/aspcapStar-dr17-2M17335483-2753043.fits")
+    assert spectrum_url("apStar", "lco25m", "000+02", "2M17335483-2753043").endswith(
+        "/redux/dr17/stars/lco25m/000+02/asStar-dr17-2M17335483-2753043.fits")  # the southern telescope's name
     with pytest.raises(ValueError, match="kind must be one of"):
         spectrum_url("apVisit", "apo25m", "f", "id")

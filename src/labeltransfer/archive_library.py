@@ -10,8 +10,9 @@ allStar's Gaia EDR3 parallaxes as the ``matches`` table.
 - LAMOST spectra join on the catalogue's ``gaia_source_id`` where it has one, and otherwise
   on the sky: the APOGEE stars' Gaia positions moved from 2016.0 to the LAMOST epoch, a
   one-to-one match within a radius. A star with several LAMOST spectra keeps the one with
-  the highest g-band S/N. LAMOST spectra are moved to the rest frame, resampled onto a common
-  log-linear grid and continuum-normalised first (:mod:`labeltransfer.spectral`).
+  the highest g-band S/N. LAMOST spectra are moved to the rest frame (by the redshift in their
+  own header, else by the catalogue's velocity; a spectrum with neither is left out), resampled
+  onto a common log-linear grid and continuum-normalised first (:mod:`labeltransfer.spectral`).
 """
 
 import logging
@@ -101,8 +102,9 @@ def match_lamost(allstar, catalogue, gaia_positions, radius_arcsec, epoch):
     Returns
     -------
     pandas.DataFrame
-        ``apogee_id``, ``obsid``, ``snr_g``, ``how`` (``source_id`` or ``position``),
-        ``separation_arcsec`` (NaN for source_id matches); one row per matched star.
+        ``apogee_id``, ``obsid``, ``snr_g``, ``rv`` (the catalogue's, km/s), ``how``
+        (``source_id`` or ``position``), ``separation_arcsec`` (NaN for source_id matches); one
+        row per matched star.
     """
     by_id = join_on_source_id(catalogue["source_id"].to_numpy(), allstar["source_id"].to_numpy(), what="allStar")
     pairs = [pd.DataFrame({"star": by_id[by_id >= 0], "spectrum": np.flatnonzero(by_id >= 0),
@@ -131,11 +133,12 @@ def match_lamost(allstar, catalogue, gaia_positions, radius_arcsec, epoch):
              len(pairs) - len(best))
     return pd.DataFrame({"apogee_id": allstar["apogee_id"].to_numpy()[best["star"]],
                          "obsid": catalogue["obsid"].to_numpy()[best["spectrum"]], "snr_g": best["snr_g"].to_numpy(),
-                         "how": best["how"].to_numpy(), "separation_arcsec": best["separation_arcsec"].to_numpy()}
+                         "rv": catalogue["rv"].to_numpy()[best["spectrum"]], "how": best["how"].to_numpy(),
+                         "separation_arcsec": best["separation_arcsec"].to_numpy()}
                         ).sort_values("apogee_id").reset_index(drop=True)
 
 
-def lamost_on_grid(spectra, grid, continuum_width):
+def lamost_on_grid(spectra, grid, continuum_width, catalogue_rv=None):
     """LAMOST spectra in the rest frame, on ``grid``, continuum-normalised.
 
     Parameters
@@ -145,15 +148,30 @@ def lamost_on_grid(spectra, grid, continuum_width):
         Common wavelength grid (vacuum Angstrom).
     continuum_width : float
         Gaussian sigma of the continuum smoothing, Angstrom.
+    catalogue_rv : dict, optional
+        obsid -> the catalogue's radial velocity (km/s), used where a spectrum's header has
+        no redshift (absent or -9999). A spectrum with neither is left out (counted).
 
     Returns
     -------
     dict ``obsid``, ``flux``, ``flux_error`` (infinite where masked), ``wavelength``.
     """
+    catalogue_rv = catalogue_rv or {}
+    velocity = np.array([s.redshift * SPEED_OF_LIGHT_KMS if np.isfinite(s.redshift) else catalogue_rv.get(s.obsid, np.nan)
+                         for s in spectra], dtype=float)
+    n_from_catalogue = sum(not np.isfinite(s.redshift) for s in spectra) - np.isnan(velocity).sum()
+    if n_from_catalogue:
+        log.info("LAMOST: %d spectra without a redshift in their header moved by the catalogue's velocity",
+                 n_from_catalogue)
+    if np.isnan(velocity).any():
+        log.warning("LAMOST: %d spectra left out: no redshift in their header and no velocity in the catalogue "
+                    "(-9999 or absent; e.g. obsid %d)", np.isnan(velocity).sum(),
+                    spectra[int(np.flatnonzero(np.isnan(velocity))[0])].obsid)
+    spectra = [s for s, v in zip(spectra, velocity) if np.isfinite(v)]
+    velocity = velocity[np.isfinite(velocity)]
     flux, ivar = np.zeros((len(spectra), grid.size)), np.zeros((len(spectra), grid.size))
     for i, spectrum in enumerate(spectra):
-        redshift = spectrum.redshift if np.isfinite(spectrum.redshift) else 0.0
-        rest = to_rest_frame(spectrum.wavelength, redshift * SPEED_OF_LIGHT_KMS)
+        rest = to_rest_frame(spectrum.wavelength, velocity[i])
         flux[i], ivar[i] = resample(rest, spectrum.flux, spectrum.ivar, grid)
     flux, ivar = continuum_normalise(grid, flux, ivar, continuum_width)
     error = np.divide(1.0, np.sqrt(ivar), out=np.full_like(ivar, np.inf), where=ivar > 0)

@@ -18,6 +18,7 @@ rule download_archive_catalogue:
         if wildcards.catalogue == "allstar"
         else ARCHIVES["lamost"].get("catalogue_checksum"),
         offline=ARCHIVES.get("offline", False),
+        timeout=ARCHIVES.get("timeout_s", 300),
     threads: 1
     resources:
         mem_mb=1000,
@@ -83,6 +84,7 @@ rule fetch_gaia_spectra:
         gaia=ARCHIVES.get("gaia", {}),
         max_workers=ARCHIVES.get("max_workers", 4),
         offline=ARCHIVES.get("offline", False),
+        timeout=ARCHIVES.get("timeout_s", 300),
     threads: 1
     resources:
         mem_mb=4000,
@@ -139,6 +141,7 @@ rule fetch_lamost_spectra:
         spectrum_url=lambda wildcards: ARCHIVES["lamost"]["spectrum_url"],
         max_workers=ARCHIVES.get("max_workers", 4),
         offline=ARCHIVES.get("offline", False),
+        timeout=ARCHIVES.get("timeout_s", 300),
     threads: 1
     resources:
         mem_mb=2000,

@@ -5,5 +5,5 @@ from labeltransfer.logs import log_to
 from labeltransfer.pipeline.archives import fetch_file
 
 with log_to(snakemake.log[0]):
-    fetch_file(snakemake.params.url, snakemake.params.checksum, snakemake.output.catalogue,
-               snakemake.params.offline)
+    fetch_file(url=snakemake.params.url, checksum=snakemake.params.checksum, path=snakemake.output.catalogue,
+               offline=snakemake.params.offline, timeout=snakemake.params.timeout)

@@ -5,6 +5,7 @@ from labeltransfer.logs import log_to
 from labeltransfer.pipeline.archives import fetch_gaia_spectra
 
 with log_to(snakemake.log[0]):
-    fetch_gaia_spectra(snakemake.input.sources, snakemake.wildcards.product,
-                       snakemake.params.gaia["data_url"], snakemake.params.gaia["datalink_batch_size"],
-                       snakemake.params.max_workers, snakemake.params.offline, snakemake.output.manifest)
+    fetch_gaia_spectra(sources_path=snakemake.input.sources, product=snakemake.wildcards.product,
+                       gaia=snakemake.params.gaia, max_workers=snakemake.params.max_workers,
+                       timeout=snakemake.params.timeout, offline=snakemake.params.offline,
+                       manifest_path=snakemake.output.manifest)

@@ -5,5 +5,6 @@ from labeltransfer.logs import log_to
 from labeltransfer.pipeline.archives import fetch_lamost_spectra
 
 with log_to(snakemake.log[0]):
-    fetch_lamost_spectra(snakemake.input.matches, snakemake.params.spectrum_url,
-                         snakemake.params.max_workers, snakemake.params.offline, snakemake.output.manifest)
+    fetch_lamost_spectra(matches_path=snakemake.input.matches, spectrum_url=snakemake.params.spectrum_url,
+                         max_workers=snakemake.params.max_workers, timeout=snakemake.params.timeout,
+                         offline=snakemake.params.offline, manifest_path=snakemake.output.manifest)

@@ -62,6 +62,9 @@ class ApogeeSpectrum:
 def spectrum_url(kind, telescope, field, apogee_id, base=SAS_DR17):
     """Address of a star's DR17 apStar or aspcapStar file (from the allStar TELESCOPE, FIELD, APOGEE_ID).
 
+    The combined spectra of the southern telescope (``lco25m``) are named ``asStar-dr17-...``,
+    those of the northern ones ``apStar-dr17-...`` (as astroNN's SDSS downloader has them).
+
     Parameters
     ----------
     kind : {"apStar", "aspcapStar"}
@@ -72,7 +75,9 @@ def spectrum_url(kind, telescope, field, apogee_id, base=SAS_DR17):
     folders = {"apStar": "redux/dr17/stars", "aspcapStar": "aspcap/dr17/synspec_rev1"}
     if kind not in folders:
         raise ValueError(f"kind must be one of {sorted(folders)}, got {kind!r}")
-    return f"{base}/{folders[kind]}/{telescope.strip()}/{field.strip()}/{kind}-dr17-{apogee_id.strip()}.fits"
+    telescope = telescope.strip()
+    prefix = "asStar" if kind == "apStar" and telescope == "lco25m" else kind  # the du Pont telescope's files
+    return f"{base}/{folders[kind]}/{telescope}/{field.strip()}/{prefix}-dr17-{apogee_id.strip()}.fits"
 
 
 def read_apstar(path, bad_pixel_bits=BAD_PIXEL_BITS):

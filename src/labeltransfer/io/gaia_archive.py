@@ -2,15 +2,24 @@
 
 - ``query_sources`` asks the archive's TAP service for the ``gaiadr3.gaia_source`` rows of
   given source_ids, ``batch_size`` IDs per synchronous ADQL query (``WHERE source_id IN``).
-- ``datalink_batches`` turns source_ids into DataLink requests of the Gaia data server
-  (``RETRIEVAL_TYPE=XP_CONTINUOUS`` or ``RVS``, CSV, one combined file per batch), which
-  :func:`labeltransfer.io.remote.download_many` fetches (POSTed: the ID lists are long).
-- ``unpack_datalink`` opens what the data server returns (a zip of CSV files, or a CSV).
+- ``datalink_batches`` turns source_ids into DataLink requests of the Gaia data server, which
+  :func:`labeltransfer.io.remote.download_many` fetches (POSTed: the ID lists are long). The
+  form is the one astroquery's ``Gaia.load_data`` sends, as GaiaXPy calls it (``FORMAT=csv``,
+  ``RELEASE=Gaia DR3``, ``VALID_DATA=false``, ``USE_ZIP_ALWAYS=true``), so that every reply is
+  a zip archive; each batch is read straight from its zip by the XP and RVS readers
+  (:func:`labeltransfer.io.table_files`).
+
+``DATA_STRUCTURE`` says how the reply is laid out. ``RAW`` (the default): one CSV file for the
+batch, one row per source, arrays (coefficients, fluxes) written in one cell. ``INDIVIDUAL``:
+one file per source (``XP_CONTINUOUS-Gaia DR3 <source_id>.csv``), in which XP has its one row
+and RVS one row per pixel. The server refuses ``COMBINED`` since 2024 (HTTP 500 "Invalid Data
+Structure parameter: 'COMBINED', valid ones are: RAW, INDIVIDUAL"). astroquery's development
+version of 2026 renames RAW to ``DATAMODEL_GAIA`` and INDIVIDUAL to ``DATAMODEL_STANDARD``,
+names the operational server did not yet accept when that change was made (both are allowed
+here, for when it does). The readers take either layout.
 """
 
-import io
 import logging
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +27,7 @@ import pandas as pd
 
 from .remote import RemoteFile
 
-__all__ = ["GAIA_SOURCE_COLUMNS", "query_sources", "datalink_batches", "unpack_datalink"]
+__all__ = ["GAIA_SOURCE_COLUMNS", "DATA_STRUCTURES", "query_sources", "datalink_form", "datalink_batches"]
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +35,9 @@ log = logging.getLogger(__name__)
 GAIA_SOURCE_COLUMNS = ("source_id", "ra", "dec", "pmra", "pmdec", "parallax", "parallax_error",
                        "phot_g_mean_mag", "phot_bp_mean_mag", "phot_rp_mean_mag",
                        "has_xp_continuous", "has_rvs")
+#: DataLink DATA_STRUCTURE values: one file per batch (one row per source; RAW, renamed
+#: DATAMODEL_GAIA) or one file per source (INDIVIDUAL, renamed DATAMODEL_STANDARD).
+DATA_STRUCTURES = ("RAW", "INDIVIDUAL", "DATAMODEL_GAIA", "DATAMODEL_STANDARD")
 
 
 def query_sources(tap_url, source_ids, batch_size=2000, columns=GAIA_SOURCE_COLUMNS, table="gaiadr3.gaia_source"):
@@ -64,7 +76,28 @@ def query_sources(tap_url, source_ids, batch_size=2000, columns=GAIA_SOURCE_COLU
     return result
 
 
-def datalink_batches(data_url, source_ids, retrieval_type, folder, batch_size=5000):
+def datalink_form(source_ids, retrieval_type, data_structure="RAW"):
+    """The form fields of one DataLink request (those of astroquery's ``Gaia.load_data``).
+
+    Parameters
+    ----------
+    source_ids : sequence of int
+    retrieval_type : {"XP_CONTINUOUS", "RVS", ...}
+    data_structure : str
+        One of ``DATA_STRUCTURES``.
+
+    Returns
+    -------
+    dict of str
+    """
+    if data_structure not in DATA_STRUCTURES:
+        raise ValueError(f"data_structure must be one of {', '.join(DATA_STRUCTURES)}, got {data_structure!r}")
+    return {"VALID_DATA": "false", "ID": ",".join(str(int(i)) for i in source_ids), "RELEASE": "Gaia DR3",
+            "DATA_STRUCTURE": data_structure, "FORMAT": "csv", "RETRIEVAL_TYPE": retrieval_type,
+            "USE_ZIP_ALWAYS": "true"}
+
+
+def datalink_batches(data_url, source_ids, retrieval_type, folder, batch_size=5000, data_structure="RAW"):
     """The DataLink requests (as RemoteFiles) that fetch one product for ``source_ids``.
 
     Parameters
@@ -74,41 +107,22 @@ def datalink_batches(data_url, source_ids, retrieval_type, folder, batch_size=50
     source_ids : array of int
     retrieval_type : {"XP_CONTINUOUS", "RVS", ...}
     folder : path
-        Where the batch files go (``<retrieval_type>_<first id>_<n>.zip``).
+        Where the batch replies go (``<retrieval_type>_<data_structure>_<first id>_<n>.zip``).
     batch_size : int
         IDs per request (the archive's limit for XP products is 5,000).
+    data_structure : str
+        Layout of the reply, one of ``DATA_STRUCTURES`` (module docstring).
 
     Returns
     -------
     list of RemoteFile
+        POSTed, each reply checked to be a whole zip archive.
     """
     ids = np.unique(np.asarray(source_ids, dtype=np.int64))
     remotes = []
     for start in range(0, len(ids), batch_size):
         batch = ids[start:start + batch_size]
-        form = {"RETRIEVAL_TYPE": retrieval_type, "ID": ",".join(map(str, batch)), "FORMAT": "CSV",
-                "DATA_STRUCTURE": "COMBINED", "RELEASE": "Gaia DR3", "VALID_DATA": "false"}
-        path = Path(folder) / f"{retrieval_type}_{batch[0]}_{len(batch)}.zip"
-        remotes.append(RemoteFile(data_url, path, form=form))
+        path = Path(folder) / f"{retrieval_type}_{data_structure}_{batch[0]}_{len(batch)}.zip"
+        remotes.append(RemoteFile(data_url, path, form=datalink_form(batch, retrieval_type, data_structure),
+                                  zipped=True))
     return remotes
-
-
-def unpack_datalink(path, folder):
-    """The CSV files of a data-server answer (zip, or one CSV), written under ``folder``."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    data = Path(path).read_bytes()
-    if not zipfile.is_zipfile(io.BytesIO(data)):
-        target = folder / (Path(path).stem + ".csv")
-        target.write_bytes(data)
-        return [target]
-    paths = []
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        for member in archive.namelist():
-            if member.lower().endswith((".csv", ".csv.gz")):
-                target = folder / Path(member).name
-                target.write_bytes(archive.read(member))
-                paths.append(target)
-    if not paths:
-        raise ValueError(f"{path}: the data server's zip holds no CSV file ({archive.namelist()})")
-    return paths

@@ -1,9 +1,11 @@
 """Gaia DR3 XP continuous spectra (``xp_continuous_mean_spectrum``) -> sampled spectra.
 
-The archive serves the BP and RP spectra as basis-function coefficients (CSV from DataLink
-``XP_CONTINUOUS`` or the bulk files). ``gaiaxpy.calibrate`` turns them into fluxes on the
-same 336-1020 nm, 2 nm grid as the default XP library (``io.xp_library.XP_WAVELENGTH``), so
-models trained on either transfer. Each spectrum is then divided by its median flux, as in
+The archive serves the BP and RP spectra as basis-function coefficients: CSV from DataLink
+``XP_CONTINUOUS`` (arrays written ``(v1, v2, ...)``, a missing band as empty cells), and ECSV
+in the bulk download (``XpContinuousMeanSpectrum_*.csv.gz``: ``#`` header lines, arrays
+``[v1,v2,...]``, missing values ``null``); both are read here. ``gaiaxpy.calibrate`` turns
+them into fluxes on the same 336-1020 nm, 2 nm grid as the default XP library
+(``io.xp_library.XP_WAVELENGTH``), so models trained on either transfer. Each spectrum is then divided by its median flux, as in
 the library. Sources without a BP (or RP) spectrum get NaN over the pixels that band alone
 covers, which the sample's masked-pixel cut later counts; rows with neither band, and
 repeated source_ids, are left out and counted here.
@@ -14,7 +16,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from . import path_list
+from . import path_list, table_files
 from .xp_library import XP_WAVELENGTH
 
 __all__ = ["XPFormatError", "XP_REQUIRED_COLUMNS", "read_xp_continuous"]
@@ -26,19 +28,27 @@ XP_REQUIRED_COLUMNS = ("source_id", "bp_coefficients", "bp_coefficient_errors",
                        "rp_coefficients", "rp_coefficient_errors", "rp_coefficient_correlations",
                        "rp_n_parameters", "rp_standard_deviation")
 
+#: Columns that hold arrays (written in one CSV cell).
+_ARRAY_COLUMNS = tuple(f"{band}_{name}" for band in ("bp", "rp")
+                       for name in ("coefficients", "coefficient_errors", "coefficient_correlations"))
+
 
 class XPFormatError(ValueError):
     """An XP continuous file that cannot be used (unreadable, missing columns, no spectra)."""
 
 
 def read_xp_continuous(paths):
-    """Sample the XP spectra of one or more archive CSV files on the library's pixel grid.
+    """Sample the XP spectra of archive files on the library's pixel grid, one batch at a time.
 
     Parameters
     ----------
     paths : path or list of paths
-        CSV files in the archive's ``xp_continuous_mean_spectrum`` format (``.csv`` or
-        ``.csv.gz``).
+        Each one batch: a CSV file as DataLink writes it (arrays in ``(...)``), an ECSV file
+        of the bulk download (``#`` header lines, arrays in ``[...]``, missing values
+        ``null``), gzipped or not, or a DataLink zip reply holding one such file for the batch
+        (``RAW``) or one per source (``INDIVIDUAL``). A batch is read, sampled and reduced to
+        float32 arrays before the next one is opened, so memory is bounded by the largest
+        batch, not by the task.
 
     Returns
     -------
@@ -53,7 +63,30 @@ def read_xp_continuous(paths):
     """
     from gaiaxpy import calibrate  # heavy import, needed only here
 
-    table = _read_tables(path_list(paths))
+    paths = path_list(paths)
+    seen, batches, repeated_ids = set(), [], []
+    for path in paths:
+        table = _read_batch(path)
+        repeated = table["source_id"].duplicated() | table["source_id"].isin(seen)
+        repeated_ids.extend(table.loc[repeated, "source_id"].tolist())
+        table = table[~repeated].reset_index(drop=True)
+        if not table.empty:
+            seen.update(table["source_id"].tolist())
+            batches.append(_sample(table, calibrate))
+    if repeated_ids:
+        log.warning("%d rows repeat a source_id already read (e.g. %s); the first is kept", len(repeated_ids),
+                    repeated_ids[0])
+    if not batches:
+        raise XPFormatError(f"no XP spectrum with coefficients in {', '.join(map(str, paths))}")
+    return {"source_id": np.concatenate([b["source_id"] for b in batches]),
+            "flux": np.concatenate([b["flux"] for b in batches]),
+            "flux_error": np.concatenate([b["flux_error"] for b in batches]),
+            "wavelength": XP_WAVELENGTH.copy(),
+            "missing_band": np.concatenate([b["missing_band"] for b in batches])}
+
+
+def _sample(table, calibrate):
+    """One batch's spectra on the library grid, divided by their median flux."""
     sampled, sampling = calibrate(table, sampling=XP_WAVELENGTH, save_file=False)
     if not np.allclose(sampling, XP_WAVELENGTH):
         raise XPFormatError(f"gaiaxpy sampled on another grid ({sampling[0]}-{sampling[-1]} nm)")
@@ -63,37 +96,39 @@ def read_xp_continuous(paths):
     median = np.nanmedian(flux, axis=1, keepdims=True)
     missing_band = np.where(table["bp_n_parameters"].isna(), "bp", np.where(table["rp_n_parameters"].isna(), "rp", ""))
     return {"source_id": table["source_id"].to_numpy(np.int64), "flux": (flux / median).astype(np.float32),
-            "flux_error": (flux_error / median).astype(np.float32), "wavelength": XP_WAVELENGTH.copy(),
-            "missing_band": missing_band}
+            "flux_error": (flux_error / median).astype(np.float32), "missing_band": missing_band}
 
 
-def _read_tables(paths):
-    """The rows of every file with at least one band, one row per source_id."""
+def _parenthesised(frame):
+    """``frame`` with the bulk files' ``[...]`` arrays written ``(...)``, as gaiaxpy parses text arrays."""
+    for column in _ARRAY_COLUMNS:
+        text = frame[column].astype(object)
+        bracketed = text.map(lambda cell: isinstance(cell, str) and cell.startswith("["))
+        if bracketed.any():
+            frame[column] = text.where(~bracketed, "(" + text[bracketed].str.slice(1, -1) + ")")
+    return frame
+
+
+def _read_batch(path):
+    """The rows of one batch (every table file of ``path``) that have at least one band."""
     frames = []
-    for path in paths:
+    for name, source in table_files(path, XPFormatError):
         try:
-            frame = pd.read_csv(path)
+            frame = pd.read_csv(source, comment="#", usecols=lambda column: column in XP_REQUIRED_COLUMNS)
         except (OSError, EOFError, ValueError, UnicodeDecodeError) as error:
-            raise XPFormatError(f"{path}: cannot read the XP continuous CSV ({error})") from error
+            raise XPFormatError(f"{name}: cannot read the XP continuous table ({error})") from error
         missing = [c for c in XP_REQUIRED_COLUMNS if c not in frame.columns]
         if missing:
-            raise XPFormatError(f"{path}: missing required column(s) {', '.join(missing)}")
-        empty = frame["bp_coefficients"].isna() & frame["rp_coefficients"].isna()
-        if empty.any():
-            log.warning("%s: %d sources have neither BP nor RP coefficients and are left out (e.g. %s)",
-                        path, empty.sum(), frame.loc[empty, "source_id"].iloc[0])
-        for band in ("bp", "rp"):
-            n_missing = (frame[f"{band}_coefficients"].isna() & ~empty).sum()
-            if n_missing:
-                log.info("%s: %d sources have no %s spectrum (their %s pixels are NaN)", path, n_missing,
-                         band.upper(), band.upper())
-        frames.append(frame[~empty])
+            raise XPFormatError(f"{name}: missing required column(s) {', '.join(missing)}")
+        frames.append(_parenthesised(frame))
     table = pd.concat(frames, ignore_index=True)
-    repeated = table["source_id"].duplicated()
-    if repeated.any():
-        log.warning("%d rows repeat a source_id already read (e.g. %s); the first is kept", repeated.sum(),
-                    table.loc[repeated, "source_id"].iloc[0])
-        table = table[~repeated].reset_index(drop=True)
-    if table.empty:
-        raise XPFormatError(f"no XP spectrum with coefficients in {', '.join(map(str, paths))}")
-    return table
+    empty = table["bp_coefficients"].isna() & table["rp_coefficients"].isna()
+    if empty.any():
+        log.warning("%s: %d sources have neither BP nor RP coefficients and are left out (e.g. %s)",
+                    path, empty.sum(), table.loc[empty, "source_id"].iloc[0])
+    for band in ("bp", "rp"):
+        n_missing = (table[f"{band}_coefficients"].isna() & ~empty).sum()
+        if n_missing:
+            log.info("%s: %d sources have no %s spectrum (their %s pixels are NaN)", path, n_missing,
+                     band.upper(), band.upper())
+    return table[~empty].reset_index(drop=True)

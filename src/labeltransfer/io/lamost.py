@@ -10,7 +10,8 @@ Two layouts are in use:
 
 Wavelengths are vacuum, in Angstrom, on a log-linear grid (the ``VACUUM`` keyword says so;
 a file that says otherwise is refused). Pixels with a non-zero and-mask, or a non-positive
-or non-finite inverse variance, get zero inverse variance.
+or non-finite inverse variance, get zero inverse variance. LAMOST writes -9999 for a missing
+value: a redshift ``Z`` or an S/N of -9999 is read as NaN.
 """
 
 from dataclasses import dataclass
@@ -19,9 +20,11 @@ import numpy as np
 
 from .fits_file import open_fits
 
-__all__ = ["LamostFormatError", "LamostSpectrum", "read_lamost_spectrum", "SNR_BANDS"]
+__all__ = ["LamostFormatError", "LamostSpectrum", "read_lamost_spectrum", "SNR_BANDS", "MISSING_VALUE"]
 
 SNR_BANDS = ("u", "g", "r", "i", "z")
+#: LAMOST's marker of a missing value is -9999: values at or below this are missing.
+MISSING_VALUE = -9990.0
 _IMAGE_ROWS = ("flux", "ivar", "wavelength", "andmask", "ormask")
 
 
@@ -39,9 +42,10 @@ class LamostSpectrum:
     ra, dec : float
         Degrees (J2000).
     snr : dict
-        S/N per SDSS band (``u g r i z``), from the header keywords ``SNRU`` ... ``SNRZ``.
+        S/N per SDSS band (``u g r i z``), from the header keywords ``SNRU`` ... ``SNRZ``
+        (NaN where -9999).
     redshift : float
-        ``Z`` of the LAMOST pipeline (radial velocity / c).
+        ``Z`` of the LAMOST pipeline (radial velocity / c); NaN where absent or -9999.
     wavelength : ndarray
         Vacuum wavelength, Angstrom.
     flux, ivar : ndarray
@@ -103,5 +107,11 @@ def _metadata(header, path):
     if header.get("VACUUM", True) is False:
         raise LamostFormatError(f"{path}: air wavelengths (VACUUM = F); the reader expects vacuum")
     return {"obsid": int(header["OBSID"]), "ra": float(header["RA"]), "dec": float(header["DEC"]),
-            "snr": {b: float(header[f"SNR{b.upper()}"]) for b in SNR_BANDS},
-            "redshift": float(header.get("Z", np.nan))}
+            "snr": {b: _value(header[f"SNR{b.upper()}"]) for b in SNR_BANDS},
+            "redshift": _value(header.get("Z", np.nan))}
+
+
+def _value(number):
+    """A header number, NaN where LAMOST marks it missing (-9999)."""
+    number = float(number)
+    return number if number > MISSING_VALUE else np.nan

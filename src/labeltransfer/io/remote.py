@@ -3,20 +3,27 @@
 One engine serves every download rule. A file is written to ``<name>.part`` and moved into
 place only when complete and verified, so that an interrupted run never leaves a file that
 looks finished. A later attempt resumes the ``.part`` file with an HTTP ``Range`` request
-(servers that ignore ``Range`` answer 200 and the file starts over). Connection errors,
-truncated transfers and 5xx / 429 answers are retried with exponential back-off; other HTTP
-errors (404, 403, ...) fail at once with the URL and status. The size announced by the
-server is always checked; a checksum (``"md5:<hex>"`` or ``"sha256:<hex>"``, as archives
-publish them) is checked when given, and a mismatch discards the file and fetches it once
-more before failing. ``offline=True`` uses what is already on disk and otherwise fails,
-listing every missing file.
+(servers that ignore ``Range`` answer 200 and the file starts over); a reply built on request
+(a POSTed form, such as a DataLink batch) is fetched again from the start. Connection
+errors, stalls, truncated transfers and 5xx / 429 answers are retried with exponential
+back-off; other HTTP errors (404, 403, ...) fail at once, and so does an error whose body
+says that a parameter of the request is invalid: the error names the URL, the status and the
+first part of what the server said. The timeout bounds the server's silence (before it
+answers, and between two blocks of the reply), never the length of a transfer. The size
+announced by the server is always checked, a reply that must be a zip archive is checked
+whole (central directory and CRCs), and a checksum (``"md5:<hex>"``, ``"sha1:<hex>"`` or
+``"sha256:<hex>"``, as archives publish them) is checked when given: a mismatch discards the
+file and fetches it once more before failing. ``offline=True`` uses what is already on disk
+and otherwise fails, listing every missing file.
 """
 
 import hashlib
 import logging
 import os
+import re
 import threading
 import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,14 +42,26 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = {408, 425, 429, 500, 502, 503, 504}
 #: Bytes read at a time; a transfer cut mid-chunk loses that chunk only.
 CHUNK_BYTES = 1 << 16
+#: Bytes of an error reply kept, and characters of it quoted in the error message.
+ERROR_BODY_BYTES, ERROR_BODY_CHARS = 4096, 600
+#: What an error reply says when the request itself is wrong: asking again cannot help (the
+#: Gaia data server answers an unknown DATA_STRUCTURE with HTTP 500 "Invalid Data Structure
+#: parameter: 'COMBINED', valid ones are: RAW, INDIVIDUAL").
+INVALID_REQUEST = re.compile(r"\binvalid\b|\bnot valid\b|\bvalid ones are\b|\bunknown parameter\b", re.IGNORECASE)
 
 
 class HTTPStatusError(DownloadError):
-    """The server answered with an HTTP error status."""
+    """The server answered with an HTTP error status; ``body`` is the start of what it said."""
 
-    def __init__(self, url, status, reason=""):
-        super().__init__(f"{url}: HTTP {status} {reason}".rstrip())
-        self.url, self.status = url, status
+    def __init__(self, url, status, reason="", body=""):
+        message = f"{url}: HTTP {status} {reason}".rstrip()
+        super().__init__(f"{message}; the server says: {body}" if body else message)
+        self.url, self.status, self.body = url, status, body
+
+    @property
+    def retryable(self):
+        """Whether asking again may help: a transient status, and no word of an invalid request."""
+        return self.status in RETRY_STATUSES and not INVALID_REQUEST.search(self.body)
 
 
 class ChecksumError(DownloadError):
@@ -67,12 +86,16 @@ class RemoteFile:
     form : dict, optional
         Form fields to POST (a service that builds the file on request, such as DataLink);
         such a transfer is not resumed but started over.
+    zipped : bool
+        The reply is a zip archive: it is kept only when it reads whole (a reply sent without
+        a length is otherwise complete whenever the connection closes).
     """
 
     url: str
     path: Path
     checksum: str = None
     form: dict = None
+    zipped: bool = False
 
 
 def file_checksum(path, algorithm):
@@ -84,13 +107,23 @@ def file_checksum(path, algorithm):
     return digest.hexdigest()
 
 
-def read_checksum_manifest(text, algorithm="md5"):
-    """``{file name: "algorithm:hex"}`` from an ``md5sum``-style manifest (``<hex>  <name>``)."""
+#: Hash algorithms of the checksum manifests, by the length of their hex digest.
+_ALGORITHM_BY_LENGTH = {32: "md5", 40: "sha1", 64: "sha256"}
+
+
+def read_checksum_manifest(text):
+    """``{file name: "algorithm:hex"}`` from an ``md5sum`` / ``sha1sum`` style manifest.
+
+    Each line is ``<hex>  <name>`` (``*<name>`` in binary mode), as in the Gaia archive's
+    ``_MD5SUM.txt`` and the SDSS science archive's ``*.sha1sum`` files; the algorithm follows
+    from the length of the digest (32 hex digits: md5, 40: sha1, 64: sha256). Other lines
+    (blank, comments) are skipped.
+    """
     checksums = {}
     for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2:
-            checksums[parts[1].lstrip("*")] = f"{algorithm}:{parts[0].lower()}"
+        match = re.fullmatch(r"\s*([0-9a-fA-F]+)\s+\*?(\S.*?)\s*", line)
+        if match and len(match[1]) in _ALGORITHM_BY_LENGTH:
+            checksums[match[2]] = f"{_ALGORITHM_BY_LENGTH[len(match[1])]}:{match[1].lower()}"
     return checksums
 
 
@@ -118,7 +151,8 @@ def download(remote, *, session=None, retries=5, backoff=1.0, timeout=60.0, offl
     backoff : float
         Seconds before the first retry; doubled after each.
     timeout : float
-        Seconds to wait for the server to connect or send data.
+        Seconds the server may stay silent: to connect, to start its answer, and between
+        two blocks of the reply. It does not limit the length of a transfer.
     offline : bool
         Never touch the network: return the file if it is there, else raise OfflineError.
     progress : bool
@@ -148,6 +182,8 @@ def download(remote, *, session=None, retries=5, backoff=1.0, timeout=60.0, offl
     while True:
         try:
             _fetch(session, remote, part, timeout, progress)
+            if remote.zipped:
+                _check_zip(part, remote.url)
             _verify(part, remote.checksum)
             os.replace(part, path)
             return path
@@ -158,7 +194,7 @@ def download(remote, *, session=None, retries=5, backoff=1.0, timeout=60.0, offl
             log.warning("%s: checksum mismatch; fetching it again from the start", remote.url)
             refetched = True
         except HTTPStatusError as error:
-            if error.status not in RETRY_STATUSES or attempt >= retries:
+            if not error.retryable or attempt >= retries:
                 raise
             attempt = _back_off(remote.url, error, attempt, backoff)
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
@@ -194,7 +230,7 @@ def _fetch(session, remote, part, timeout, progress):
             part.unlink()
             raise _Truncated(f"{part} did not fit the remote file; starting over")
         if response.status_code >= 400:
-            raise HTTPStatusError(url, response.status_code, response.reason)
+            raise HTTPStatusError(url, response.status_code, response.reason, _error_body(response))
         if offset and response.status_code == 206:
             log.info("%s: resuming at byte %d", url, offset)
         else:
@@ -211,6 +247,36 @@ def _fetch(session, remote, part, timeout, progress):
     size = part.stat().st_size
     if expected is not None and size != expected:
         raise _Truncated(f"got {size} of {expected} bytes")
+
+
+def _error_body(response):
+    """The start of an error reply as one line of text (HTML tags dropped)."""
+    try:
+        data = response.raw.read(ERROR_BODY_BYTES, decode_content=True) or b""
+    except (requests.RequestException, OSError, ValueError):
+        return ""
+    text = data.decode(response.encoding or "utf-8", errors="replace")
+    if "html" in response.headers.get("Content-Type", "").lower():
+        text = re.sub(r"<(script|style).*?</\1>|<[^>]+>", " ", text, flags=re.IGNORECASE | re.DOTALL)
+    text = " ".join(text.split())
+    return text if len(text) <= ERROR_BODY_CHARS else text[:ERROR_BODY_CHARS] + " ..."
+
+
+def _check_zip(part, url):
+    """Raise unless ``part`` is a whole zip archive (_Truncated for a cut one, to be fetched again)."""
+    with open(part, "rb") as handle:
+        head = handle.read(ERROR_BODY_BYTES)
+    if not head.startswith(b"PK"):
+        part.unlink()
+        text = " ".join(head.decode("utf-8", errors="replace").split())[:ERROR_BODY_CHARS]
+        raise DownloadError(f"{url}: the reply is not a zip archive; the server says: {text}")
+    try:
+        with zipfile.ZipFile(part) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, EOFError, OSError) as error:
+        raise _Truncated(f"the reply is not a whole zip archive ({error})") from error
+    if damaged is not None:
+        raise _Truncated(f"member {damaged} of the reply fails its CRC")
 
 
 def download_many(remotes, *, max_workers=4, offline=False, progress=True, **options):

@@ -17,7 +17,7 @@ from ..archive_library import (lamost_on_grid, library_from_gaia_spectra, librar
                                parallax_table)
 from ..crossmatch import separation_percentiles
 from ..io.allstar import read_allstar
-from ..io.gaia_archive import datalink_batches, query_sources, unpack_datalink
+from ..io.gaia_archive import datalink_batches, query_sources
 from ..io.gaia_rvs import read_rvs
 from ..io.gaia_xp import read_xp_continuous
 from ..io.lamost import LamostFormatError, read_lamost_spectrum
@@ -36,9 +36,9 @@ log = logging.getLogger(__name__)
 GAIA_PRODUCTS = {"xp_continuous": ("XP_CONTINUOUS", "has_xp_continuous"), "rvs": ("RVS", "has_rvs")}
 
 
-def fetch_file(url, checksum, path, offline):
+def fetch_file(url, checksum, path, offline, timeout):
     """One archive file (a catalogue), resumable and verified."""
-    download(RemoteFile(url, Path(path), checksum), offline=offline)
+    download(RemoteFile(url, Path(path), checksum), offline=offline, timeout=timeout)
 
 
 def read_labels(allstar_path, label_names, cuts, labels_path):
@@ -66,18 +66,22 @@ def _read_manifest(manifest_path):
     return [Path(p) for p in pd.read_csv(manifest_path)["path"]]
 
 
-def fetch_gaia_spectra(sources_path, product, data_url, batch_size, max_workers, offline, manifest_path):
-    """DataLink batches of one product for the stars that have it; the manifest lists the CSVs."""
+def fetch_gaia_spectra(sources_path, product, gaia, max_workers, timeout, offline, manifest_path):
+    """DataLink batches of one product for the stars that have it; the manifest lists the replies.
+
+    ``gaia`` is the ``archives: gaia`` section of the config (``data_url``,
+    ``datalink_batch_size``, ``data_structure``). Each reply, a zip archive, is read as it is
+    by the XP and RVS readers.
+    """
     retrieval_type, flag = GAIA_PRODUCTS[product]
     sources = pd.read_csv(sources_path)
     has = sources[flag].astype(str).str.lower().isin(["true", "1"])
     log.info("%s: %d of %d sources have %s", sources_path, has.sum(), len(sources), retrieval_type)
-    folder = Path(manifest_path).parent
-    remotes = datalink_batches(data_url, sources.loc[has, "source_id"], retrieval_type, folder / "batches",
-                               batch_size=batch_size)
-    download_many(remotes, max_workers=max_workers, offline=offline)
-    csvs = [csv for r in remotes for csv in unpack_datalink(r.path, folder / "csv" / r.path.stem)]
-    _write_manifest(csvs, manifest_path)
+    remotes = datalink_batches(gaia["data_url"], sources.loc[has, "source_id"], retrieval_type,
+                               Path(manifest_path).parent / "batches", batch_size=gaia["datalink_batch_size"],
+                               data_structure=gaia["data_structure"])
+    _write_manifest(download_many(remotes, max_workers=max_workers, offline=offline, timeout=timeout),
+                    manifest_path)
 
 
 def crossmatch_lamost(labels_path, catalogue_path, sources_path, settings, matches_path, stats_path, figure_path):
@@ -97,15 +101,16 @@ def crossmatch_lamost(labels_path, catalogue_path, sources_path, settings, match
     plots.save(plots.separation_histogram(separation, settings["radius_arcsec"]), figure_path)
 
 
-def fetch_lamost_spectra(matches_path, spectrum_url, max_workers, offline, manifest_path):
+def fetch_lamost_spectra(matches_path, spectrum_url, max_workers, timeout, offline, manifest_path):
     """The matched stars' LAMOST spectra, one FITS file per obsid; the manifest lists them."""
     obsids = pd.read_csv(matches_path)["obsid"].to_numpy()
     folder = Path(manifest_path).parent / "fits"
     remotes = [RemoteFile(spectrum_url.format(obsid=obsid), folder / f"{obsid}.fits.gz") for obsid in obsids]
-    _write_manifest(download_many(remotes, max_workers=max_workers, offline=offline), manifest_path)
+    _write_manifest(download_many(remotes, max_workers=max_workers, offline=offline, timeout=timeout),
+                    manifest_path)
 
 
-def _lamost_spectra(manifest_path, settings):
+def _lamost_spectra(manifest_path, matches, settings):
     """Readable spectra of the manifest on the task's grid (unreadable files counted, left out)."""
     spectra = []
     for path in _read_manifest(manifest_path):
@@ -115,7 +120,8 @@ def _lamost_spectra(manifest_path, settings):
             log.warning("left out: %s", error)
     log.info("LAMOST: %d spectra read", len(spectra))
     grid = log_linear_grid(settings["grid"]["start"], settings["grid"]["stop"], settings["grid"]["step_log10"])
-    return lamost_on_grid(spectra, grid, settings["continuum_width"])
+    return lamost_on_grid(spectra, grid, settings["continuum_width"],
+                          catalogue_rv=dict(zip(matches["obsid"], matches["rv"])))
 
 
 def prepare_archive_sample(source, labels_path, spectra_manifest, matches_path, lamost, settings, sample_path,
@@ -128,7 +134,8 @@ def prepare_archive_sample(source, labels_path, spectra_manifest, matches_path, 
     label_names = list(settings["labels"])
     if source == "lamost":
         matches = pd.read_csv(matches_path, dtype={"apogee_id": str})
-        library = library_from_lamost(allstar, matches, _lamost_spectra(spectra_manifest, lamost), label_names)
+        library = library_from_lamost(allstar, matches, _lamost_spectra(spectra_manifest, matches, lamost),
+                                      label_names)
     else:
         reader, what = {"gaia_xp": (read_xp_continuous, "Gaia XP"), "gaia_rvs": (read_rvs, "Gaia RVS")}[source]
         library = library_from_gaia_spectra(allstar, reader(_read_manifest(spectra_manifest)), label_names, what)

@@ -1,11 +1,12 @@
 """Prediction throughput of trained neural methods, and their ensemble against one member.
 
-For each model given, on the test split of a prepared sample:
-- stars per second of batch prediction on ``--n-stars`` spectra (the test set repeated),
-  best of ``--repeat`` runs, on the threads torch is given;
+For each model given, on a prepared sample:
+- stars per second of batch prediction on ``--n-stars`` spectra (the validation split
+  repeated), best of ``--repeat`` runs, on the threads torch is given;
 - robust scatter, calibration (robust width of residual / sigma, 1 is honest) and the
-  fraction of stars beyond 3 sigma of the first ensemble member alone (recalibrated on the
-  validation split, as the ensemble was) and of the whole ensemble.
+  fraction of stars beyond 3 sigma of the first ensemble member alone and of the whole
+  ensemble, both recalibrated on one half of the validation split and scored on the other
+  (the test split is scored only by the workflow).
 
 Run after the workflow::
 
@@ -26,8 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labeltransfer.methods import load_method  # noqa: E402
 from labeltransfer.metrics import fraction_beyond, robust_scatter  # noqa: E402
-from labeltransfer.preprocess import LabelledSample, read_split  # noqa: E402
+from labeltransfer.preprocess import LabelledSample  # noqa: E402
 from labeltransfer.spectra import Spectra  # noqa: E402
+from labeltransfer.split import read_split  # noqa: E402
 
 
 def _throughput(model, spectra, n_stars, repeat, threads):
@@ -50,7 +52,7 @@ def _quality(model, spectra, labels):
             fraction_beyond(z))
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sample")
     parser.add_argument("split")
@@ -58,22 +60,25 @@ def main():
     parser.add_argument("--n-stars", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     sample = LabelledSample.load(args.sample)
-    rows = read_split(args.split, sample)
-    test, validation = sample.subset(rows["test"]), sample.subset(rows["validation"])
-    print(f"{len(test.ids)} test stars; labels {', '.join(sample.label_names)}; {args.threads} threads")
+    validation = read_split(args.split, sample.ids)["validation"]
+    halves = np.random.default_rng(0).permutation(validation)
+    calibration, scored = sample.subset(np.sort(halves[::2])), sample.subset(np.sort(halves[1::2]))
+    print(f"{len(calibration.ids)} validation stars to calibrate on, {len(scored.ids)} to score; labels "
+          f"{', '.join(sample.label_names)}; {args.threads} threads")
     for entry in args.models:
         method_type, path = entry.split("=", 1)
         model = load_method(method_type, path)
-        spectra = test.spectra.select_aux(list(model.aux_names_))
+        spectra = scored.spectra.select_aux(list(model.aux_names_))
         rate = _throughput(model, spectra, args.n_stars, args.repeat, args.threads)
         print(f"{method_type} ({path}): {rate:,.0f} stars/s on {args.n_stars:,} spectra")
-        single = model.sub_ensemble(1, (validation.spectra.select_aux(list(model.aux_names_)), validation.labels),
-                                    threads=args.threads)
-        for name, variant in (("1 member", single), (f"{len(model.members_)} members", model)):
-            scatter, width, beyond = _quality(variant, spectra, test.labels)
+        on = (calibration.spectra.select_aux(list(model.aux_names_)), calibration.labels)
+        for n_members in (1, len(model.members_)):
+            variant = model.sub_ensemble(n_members, on, threads=args.threads)
+            name = f"{n_members} member" + "s" * (n_members > 1)
+            scatter, width, beyond = _quality(variant, spectra, scored.labels)
             print(f"  {name:>10}: scatter " + " / ".join(f"{s:.3g}" for s in scatter)
                   + "; residual/sigma width " + " / ".join(f"{w:.2f}" for w in width)
                   + "; beyond 3 sigma " + " / ".join(f"{100 * b:.2f}%" for b in beyond))

@@ -26,3 +26,12 @@ def library_file(tmp_path):
     path = tmp_path / "apogee_library_spectra.fits.gz"
     write_library(path, n_stars=300, seed=3)
     return path
+
+
+def assert_same_after_reload(model, spectra, path):
+    """Save ``model`` to ``path``, load it back and check it predicts ``spectra`` identically; return it."""
+    model.save(path)
+    loaded = type(model).load(path)
+    for a, b in zip(loaded.predict(spectra), model.predict(spectra)):
+        np.testing.assert_array_equal(a, b)
+    return loaded

@@ -134,11 +134,11 @@ def test_uncertainties_are_calibrated_on_the_validation_set():
         validation=(val_spectra, val_labels, np.full_like(val_labels, 0.01)))
     predicted, sigma = model.predict(test_spectra)
     formal = sigma / model.uncertainty_scale_
-    z_width = 1.4826 * np.median(np.abs((predicted - test_labels) / sigma), axis=0)
-    formal_width = 1.4826 * np.median(np.abs((predicted - test_labels) / formal), axis=0)
-    assert np.all((z_width > 0.8) & (z_width < 1.25)), z_width
-    assert np.any((formal_width < 0.8) | (formal_width > 1.25)), formal_width
-    np.testing.assert_allclose(formal_width / z_width, model.uncertainty_scale_, rtol=0.25)
+    within = {name: [np.mean(np.abs((predicted - test_labels) / s) < k, axis=0) for k in (1, 2)]
+              for name, s in (("calibrated", sigma), ("formal", formal))}
+    # the errors of this model are lighter-tailed than a Gaussian's: 1 and 2 sigma are a compromise
+    assert np.all(within["calibrated"][0] > 0.5) and np.all(within["calibrated"][1] > 0.93), within
+    assert np.any(within["formal"][0] < 0.5) or np.any(within["formal"][1] < 0.9), within
 
 
 def test_l1_regularization_shrinks_coefficients():
@@ -148,3 +148,64 @@ def test_l1_regularization_shrinks_coefficients():
     sparse = TheCannon(regularization=1e6, **kwargs).fit(spectra, labels, np.full_like(labels, 0.01), NAMES)
     assert np.abs(sparse.theta_[0][:, 1:]).sum() < 0.9 * np.abs(plain.theta_[0][:, 1:]).sum()
     np.testing.assert_allclose(sparse.theta_[0][:, 0], plain.theta_[0][:, 0], rtol=0.2)
+
+
+def test_regime_of_highest_likelihood_wins_not_that_of_lowest_chi_square(fitted):
+    """Two models that differ only in intrinsic scatter (and in a Teff offset that tells them
+    apart): stars drawn with the small scatter belong to the first model. By chi-square alone
+    the second, whose larger scatter shrinks every term, would win them all."""
+    spectra, labels = _stars(200, seed=5)
+    two = TheCannon(order=2, n_candidates=16, n_starts=3)
+    two.label_names_, two.aux_names_, two.wavelength_ = fitted.label_names_, (), fitted.wavelength_
+    two.theta_ = np.stack([fitted.theta_[0]] * 2)
+    two.scatter_ = np.stack([np.full(N_PIXELS, 0.001), np.full(N_PIXELS, 0.05)])
+    two.offset_ = np.stack([fitted.offset_[0], fitted.offset_[0] + np.array([300.0, 0.0, 0.0])])
+    two.scale_ = np.stack([fitted.scale_[0]] * 2)
+    two.starts_ = np.stack([fitted.starts_[0]] * 2)
+    two.uncertainty_scale_ = np.ones(3)
+    predicted, _ = two.predict(spectra)
+    shift = np.median(predicted[:, 0] - labels[:, 0])
+    assert abs(shift) < 30  # the first model's labels, not 300 K above them
+
+
+def test_asinh_transform_keeps_every_pixel_and_is_the_logarithm_where_bright():
+    rng = np.random.default_rng(3)
+    flux = np.vstack([np.full(50, 100.0), np.r_[np.full(25, 0.002), np.full(25, 5.0)]])  # second: faint blue end
+    spectra = Spectra(flux + 0.01 * rng.standard_normal(flux.shape), np.full_like(flux, 0.01), np.arange(50.0),
+                      np.empty((2, 0)), ())
+    model = TheCannon(flux_transform="asinh")
+    model.softening_ = np.full(50, 0.01)
+    value, var = model._transformed(spectra)
+    assert np.isfinite(var).all()  # the faint pixels stay: no cut that depends on the star's temperature
+    np.testing.assert_allclose(value[0], np.log(spectra.flux[0] / 0.01), atol=1e-3)
+    np.testing.assert_allclose(np.sqrt(var[0]), 0.01 / spectra.flux[0], rtol=1e-3)  # the log's error
+    faint = np.sqrt(var[1, :25])
+    assert np.all((faint > 0.25) & (faint <= 0.5 + 1e-12))  # near zero: nearly linear, error / 2b at most
+    log_model = TheCannon(flux_transform="log")
+    assert np.isinf(log_model._transformed(spectra)[1][1, :25]).all()  # the log drops them
+
+
+def test_asinh_model_recovers_labels():
+    spectra, labels = _stars(1500, seed=1)
+    model = TheCannon(order=2, flux_transform="asinh", n_candidates=16, n_starts=3).fit(
+        spectra, labels, np.full_like(labels, 0.01), NAMES)
+    test_spectra, test_labels = _stars(300, seed=2)
+    predicted, _ = model.predict(test_spectra)
+    assert np.all(np.median(np.abs(predicted - test_labels), axis=0) < 0.03 * SCALE)
+
+
+def test_regime_model_whose_labels_fall_outside_its_regime_is_passed_over(fitted):
+    """The more likely model places the stars 300 K above the true labels, outside its own
+    regime (Teff >= 6000 K): the model whose labels fall inside its regime is taken."""
+    spectra, labels = _stars(200, seed=5)
+    two = TheCannon(order=2, n_candidates=16, n_starts=3, regimes={"label": "teff", "edges": [6000.0]})
+    two.label_names_, two.aux_names_, two.wavelength_ = fitted.label_names_, (), fitted.wavelength_
+    two.theta_ = np.stack([fitted.theta_[0]] * 2)
+    two.scatter_ = np.stack([np.full(N_PIXELS, 0.05), np.full(N_PIXELS, 0.001)])  # the second is more likely
+    two.offset_ = np.stack([fitted.offset_[0], fitted.offset_[0] + np.array([300.0, 0.0, 0.0])])
+    two.scale_ = np.stack([fitted.scale_[0]] * 2)
+    two.starts_ = np.stack([fitted.starts_[0]] * 2)
+    two.uncertainty_scale_ = np.ones(3)
+    inside = labels[:, 0] + 300 < 6000  # where the second model's labels stay out of its regime
+    predicted, _ = two.predict(spectra)
+    assert abs(np.median(predicted[inside, 0] - labels[inside, 0])) < 30

@@ -2,15 +2,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from labeltransfer.bootstrap import bootstrap_scatter_bias, summarise
 from labeltransfer.metrics import (fraction_beyond, label_metrics, robust_scatter, snr_bin_masks, subset_masks,
-                                  summarise, widths_within)
+                                  widths_within)
 
 
 def test_label_metrics_match_hand_computed_values():
     ref = np.zeros(7)
     pred = np.array([-2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 30.0])
     sigma = np.full(7, 2.0)
-    m = label_metrics(pred, ref, sigma)
+    m = label_metrics(pred, ref, sigma, min_stars=1)
     # median 1; |r - 1| = 3 2 1 0 1 2 29 -> MAD 2 -> scatter 2.9652
     assert m["n"] == 7
     assert m["bias"] == 1.0
@@ -19,11 +20,34 @@ def test_label_metrics_match_hand_computed_values():
     assert m["outlier_frac"] == pytest.approx(1 / 7)
     assert m["z_width"] == pytest.approx(2.9652 / 2)
     assert m["z_rms"] == pytest.approx(np.sqrt((4 + 1 + 0 + 1 + 4 + 9 + 900) / 7) / 2)
+    # |r| / sigma = 1 0.5 0 0.5 1 1.5 15: within 1 sigma 3, within 2 sigma 6, within 3 sigma 6 of 7
+    assert (m["cover_1"], m["cover_2"], m["cover_3"]) == pytest.approx((3 / 7, 6 / 7, 6 / 7))
 
 
 def test_metrics_skip_missing_reference_labels():
-    m = label_metrics([1.0, 2.0, np.nan], [1.0, np.nan, 0.0], [1.0, 1.0, 1.0])
+    m = label_metrics([1.0, 2.0, np.nan], [1.0, np.nan, 0.0], [1.0, 1.0, 1.0], min_stars=1)
     assert m["n"] == 1 and m["bias"] == 0.0
+
+
+def test_small_subsets_are_reported_as_too_small_with_their_count():
+    m = label_metrics(np.ones(29), np.zeros(29), np.ones(29))
+    assert m["n"] == 29 and np.isnan(m["scatter"]) and np.isnan(m["cover_1"])
+    assert np.isfinite(label_metrics(np.ones(30), np.zeros(30), np.ones(30))["scatter"])
+
+
+def test_stars_without_a_usable_sigma_are_counted_and_never_covered():
+    resid = np.tile([0.1, -0.1], 20)
+    sigma = np.ones(40)
+    sigma[:4] = [0.0, np.nan, -1.0, np.inf]
+    m = label_metrics(resid, np.zeros(40), sigma)
+    assert m["n"] == 40 and m["n_bad_sigma"] == 4
+    assert m["cover_1"] == pytest.approx(36 / 40)  # not dropped: counted as outside
+
+
+def test_sigma_with_the_reference_error_removed():
+    sigma, reference_err = np.full(40, 0.05), np.full(40, 0.03)
+    m = label_metrics(np.zeros(40), np.zeros(40), sigma, reference_err)
+    assert m["sigma_median"] == pytest.approx(0.05) and m["sigma_star_median"] == pytest.approx(0.04)
 
 
 def test_robust_scatter_of_gaussian():
@@ -32,15 +56,48 @@ def test_robust_scatter_of_gaussian():
 
 
 def test_subsets_and_summary_columns():
-    table = pd.DataFrame({"snr": [15, 40, 80, 150], "logg_ref": [2.0, 4.5, 2.5, 4.0],
-                          "logg": [2.1, 4.4, 2.5, 4.0], "logg_err": [0.1] * 4})
-    masks = subset_masks(table["logg_ref"].to_numpy(), table["snr"].to_numpy(), [10, 50, np.inf])
-    assert list(masks) == ["all", "giants", "dwarfs", "snr_10-50", "snr_50-inf"]
-    assert masks["giants"].tolist() == [True, False, True, False]
-    assert masks["snr_10-50"].tolist() == [True, True, False, False]
-    summary = summarise({"m": table}, ["logg"], [10, 50, np.inf])
-    assert {"method", "label", "subset", "n", "bias", "scatter", "rmse", "outlier_frac"} <= set(summary.columns)
-    assert summary.set_index("subset").loc["giants", "n"] == 2
+    rng = np.random.default_rng(2)
+    snr = rng.uniform(10, 200, 400)
+    logg_ref = np.where(np.arange(400) % 2 == 0, 2.0, 4.5)
+    table = pd.DataFrame({"apogee_id": [f"s{i}" for i in range(400)], "snr": snr, "logg_ref": logg_ref,
+                          "logg": logg_ref + rng.normal(0, 0.1, 400), "logg_err": 0.1, "logg_ref_err": 0.03})
+    parallax = np.arange(400) < 100
+    masks = subset_masks(logg_ref, snr, [10, 50, np.inf], parallax)
+    assert list(masks) == ["all", "giants", "dwarfs", "snr_10-50", "snr_50-inf", "with_parallax", "without_parallax"]
+    assert masks["giants"].sum() == 200 and masks["with_parallax"].sum() == 100
+    summary, comparison = summarise({"m": table, "copy": table}, ["logg"], [10, 50, np.inf], has_parallax=parallax)
+    row = summary.set_index(["method", "subset"]).loc[("m", "giants")]
+    assert row["n"] == 200 and row["scatter_lo95"] < row["scatter_lo68"] < row["scatter"] < row["scatter_hi68"]
+    assert {"cover_1", "cover_2", "cover_3", "n_bad_sigma", "bias_lo68", "sigma_star_median"} <= set(summary.columns)
+    assert set(comparison["subset"]) == {"all", "giants", "dwarfs"}
+    assert (comparison["difference"] == 0).all() and (comparison["verdict"] == "tie").all()
+
+
+def test_bootstrap_interval_matches_the_spread_of_independent_draws():
+    rng = np.random.default_rng(5)
+    draws = [robust_scatter(rng.normal(0, 1, 2000)) for _ in range(400)]
+    resampled, bias = bootstrap_scatter_bias(rng.normal(0, 1, (2000, 1)), 1000, rng)
+    assert np.std(resampled) == pytest.approx(np.std(draws), rel=0.2)
+    assert np.std(bias) == pytest.approx(1.2533 / np.sqrt(2000), rel=0.2)  # the median's sampling error
+
+
+def test_paired_difference_tells_a_real_gap_from_a_tie():
+    rng = np.random.default_rng(6)
+    n = 3000
+    base = pd.DataFrame({"apogee_id": np.arange(n).astype(str), "snr": 100.0, "logg_ref": np.zeros(n), "logg_err": 1.0})
+    noise = rng.normal(0, 0.1, n)
+    predictions = {"sharp": base.assign(logg=noise), "same": base.assign(logg=noise + rng.normal(0, 0.003, n)),
+                   "blurred": base.assign(logg=1.1 * noise + rng.normal(0, 0.03, n))}
+    _, comparison = summarise(predictions, ["logg"], [10, np.inf])
+    verdict = comparison[comparison["subset"] == "all"].set_index(["method_a", "method_b"])["verdict"]
+    assert verdict[("sharp", "same")] == "tie"
+    assert verdict[("sharp", "blurred")] == "sharp better" and verdict[("same", "blurred")] == "same better"
+
+
+def test_predictions_of_other_stars_are_refused():
+    table = pd.DataFrame({"apogee_id": ["a", "b"], "snr": 50.0, "logg_ref": 2.0, "logg": 2.0, "logg_err": 0.1})
+    with pytest.raises(ValueError, match="predictions of y and x are not of the same test stars"):
+        summarise({"x": table, "y": table.iloc[::-1]}, ["logg"], [10, np.inf])
 
 
 def test_fraction_beyond_counts_only_finite_values_per_column():
@@ -67,3 +124,30 @@ def test_widths_within_each_subset_per_column_ignoring_nan():
     assert widths["first half"] == pytest.approx([1.0, 2.0], rel=0.1)
     assert widths["first half"][0] == robust_scatter(z[:2000, 0])
     assert np.isnan(widths["none"]).all()
+
+
+def test_calibration_puts_gaussian_coverage_at_68_and_95_percent():
+    from labeltransfer.methods.base import uncertainty_scale
+
+    rng = np.random.default_rng(8)
+    residual = rng.normal(0, 3.0, (20000, 1))
+    scale = uncertainty_scale(residual, np.ones_like(residual), np.zeros_like(residual), ["x"], "test")
+    assert scale[0] == pytest.approx(3.0, rel=0.02)  # a Gaussian's own sigma
+    z = np.abs(residual[:, 0] / scale[0])
+    assert np.mean(z < 1) == pytest.approx(0.683, abs=0.02) and np.mean(z < 2) == pytest.approx(0.954, abs=0.01)
+
+
+def test_calibration_of_heavy_tails_trades_the_two_windows():
+    from labeltransfer.methods.base import uncertainty_scale
+
+    heavy = np.random.default_rng(9).standard_t(2.5, (20000, 1))  # both windows can be met
+    scale = uncertainty_scale(heavy, np.ones_like(heavy), np.zeros_like(heavy), ["x"], "test")
+    z = np.abs(heavy[:, 0] / scale[0])
+    assert scale[0] > np.quantile(np.abs(heavy), 0.683)  # wider than the core alone would make it
+    assert 0.60 < np.mean(z < 1) < 0.76 and 0.92 < np.mean(z < 2) < 0.98
+    heavier = np.random.default_rng(9).standard_t(1.5, (20000, 1))  # they cannot: both missed, by as much
+    scale = uncertainty_scale(heavier, np.ones_like(heavier), np.zeros_like(heavier), ["x"], "test")
+    z = np.abs(heavier[:, 0] / scale[0])
+    assert np.mean(z < 1) > 0.76 and np.mean(z < 2) < 0.92
+    few = np.ones((10, 1))
+    assert uncertainty_scale(few, few, np.zeros_like(few), ["x"], "test")[0] == 1.0

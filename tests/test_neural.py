@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from labeltransfer.methods.base import uncertainty_scale
 from labeltransfer.methods import CNN, MLP, IncompatibleDataError
 from labeltransfer.methods.neural import label_nll, whitened_basis
 from labeltransfer.metrics import robust_scatter
@@ -57,12 +58,12 @@ def test_mlp_recovers_known_labels_with_calibrated_uncertainties(mlp):
     assert len(mlp.history_) == 2 and all(len(h["validation"]) > 3 for h in mlp.history_)
 
 
-def test_uncertainties_have_unit_robust_width_on_the_validation_stars(mlp):
+def test_uncertainties_are_calibrated_on_the_validation_stars(mlp):
     spectra, labels, _ = _data(200, 1)  # the validation set of the fixture
     predicted, sigma = mlp.predict(spectra)
-    z = (predicted - labels) / sigma
-    width = 1.4826 * np.median(np.abs(z - np.median(z, axis=0)), axis=0)
-    np.testing.assert_allclose(width, 1.0, rtol=1e-3)
+    formal = sigma / mlp.uncertainty_scale_
+    np.testing.assert_allclose(mlp.uncertainty_scale_,
+                               uncertainty_scale(predicted, formal, labels, mlp.label_names_, "test"))
     assert np.all(mlp.uncertainty_scale_ != 1.0)
 
 
@@ -73,8 +74,10 @@ def test_sub_ensemble_keeps_the_first_network_and_recalibrates(mlp):
     np.testing.assert_array_equal(single.members_[0]["head.out.weight"], mlp.members_[0]["head.out.weight"])
     predicted, sigma = single.predict(spectra)
     assert not np.allclose(predicted, mlp.predict(spectra)[0])
-    z = (predicted - labels) / sigma
-    np.testing.assert_allclose(1.4826 * np.median(np.abs(z - np.median(z, axis=0)), axis=0), 1.0, rtol=1e-3)
+    formal = sigma / single.uncertainty_scale_
+    np.testing.assert_allclose(single.uncertainty_scale_,
+                               uncertainty_scale(predicted, formal, labels, mlp.label_names_, "test"))
+    assert not np.allclose(single.uncertainty_scale_, mlp.uncertainty_scale_)
     with pytest.raises(ValueError, match="n_members must be 1..2"):
         mlp.sub_ensemble(3, (spectra, labels))
 

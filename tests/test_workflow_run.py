@@ -35,7 +35,10 @@ def test_summary_table(ci_run):
     methods, labels = set(CONFIG["methods"]), set(CONFIG["labels"])
     assert set(summary["method"]) == methods and set(summary["label"]) == labels
     n_bins = len(CONFIG["snr_bins"]) - 1
-    assert len(summary) == len(methods) * len(labels) * (3 + n_bins)
+    assert len(summary) == len(methods) * len(labels) * (3 + n_bins + 2)  # and with / without parallax
+    comparison = pd.read_csv(RESULTS / "metrics" / "comparison.csv")
+    assert len(comparison) == len(methods) * (len(methods) - 1) // 2 * len(labels) * 3
+    assert comparison["verdict"].str.fullmatch(r"tie|\w+ better").all()
     everything = summary[summary["subset"] == "all"]
     assert (everything["n"] > 200).all() and everything["scatter"].notna().all()
     teff = everything[everything["label"] == "teff"].set_index("method")["scatter"]

@@ -24,7 +24,7 @@ def _config(name="config.yaml"):
     return yaml.safe_load((REPO / "config" / name).read_text())
 
 
-@pytest.mark.parametrize("name", ["ci.yaml", "cannon_study.yaml", "gpu.yaml", "full.yaml"])
+@pytest.mark.parametrize("name", ["ci.yaml", "parallax_study.yaml", "second_seed.yaml", "gpu.yaml", "full.yaml"])
 def test_shipped_configs_validate(name):
     """Each config as the workflow sees it: merged into config/config.yaml."""
     from snakemake.utils import update_config
@@ -34,6 +34,14 @@ def test_shipped_configs_validate(name):
     update_config(config, _config(name))
     validate(config, SCHEMA)
     assert set(config["methods"]) <= set(config["method_settings"])
+
+
+def test_parallax_study_twins_differ_from_the_defaults_only_in_their_features():
+    defaults, study = _config()["method_settings"], _config("parallax_study.yaml")["method_settings"]
+    for name, twin in study.items():
+        default = defaults[name.removesuffix("_no_parallax")]
+        assert twin == {**default, "feature_set": "flux_colours"}, name
+        assert default["feature_set"] == "flux_colours_parallax", name
 
 
 @pytest.mark.parametrize("mutate, key", [

@@ -1,7 +1,10 @@
 import numpy as np
 import pytest
 
+from conftest import assert_same_after_reload
+
 from labeltransfer.methods import IncompatibleDataError, make_method
+from labeltransfer.methods.base import uncertainty_scale
 from labeltransfer.methods.xgb import XGBoostRegressor, sigma_from_quantiles
 from labeltransfer.spectra import Spectra
 
@@ -42,16 +45,22 @@ def test_predicts_labels_and_uncertainties(fitted):
     assert np.all((z > 0.5) & (z < 2.0)), z
 
 
+def test_quantile_sigmas_are_calibrated_on_the_validation_split(fitted):
+    val_spectra, val_labels = _data(300, 1)
+    predicted, sigma = fitted.predict(val_spectra)
+    formal = sigma / fitted.uncertainty_scale_
+    np.testing.assert_allclose(fitted.uncertainty_scale_,
+                               uncertainty_scale(predicted, formal, val_labels, NAMES, "test"))
+    assert fitted.uncertainty_scale_.shape == (2,) and np.all(fitted.uncertainty_scale_ != 1.0)
+
+
 def test_early_stopping_used_the_validation_set(fitted):
     assert all(b.best_iteration < 300 for b in fitted.boosters_)
 
 
 def test_save_load_gives_identical_predictions(fitted, tmp_path):
     spectra, _ = _data(100, 3)
-    fitted.save(tmp_path / "xgb.npz")
-    loaded = XGBoostRegressor.load(tmp_path / "xgb.npz")
-    for a, b in zip(loaded.predict(spectra), fitted.predict(spectra)):
-        np.testing.assert_array_equal(a, b)
+    loaded = assert_same_after_reload(fitted, spectra, tmp_path / "xgb.npz")
     no_colour = spectra.select_aux([])
     with pytest.raises(IncompatibleDataError, match="auxiliary features"):
         loaded.predict(no_colour)

@@ -10,19 +10,39 @@ For residuals ``r = predicted - reference`` of the stars with a reference label:
   they are too small). Only the predicted sigma enters: the reference errors of APOGEE DR17
   are small next to the label-transfer errors;
 - ``z_rms``: root mean square of ``r / sigma_predicted`` (1 for Gaussian-honest uncertainties;
-  with heavy-tailed residuals it exceeds ``z_width``, and outliers dominate it).
+  with heavy-tailed residuals it exceeds ``z_width``, and outliers dominate it);
+- ``cover_1``, ``cover_2``, ``cover_3``: fraction of the stars with ``|r| < k sigma_predicted``
+  (68.3, 95.4 and 99.7% for Gaussian-honest uncertainties); a star whose sigma is missing or
+  not positive counts as not covered, and ``n_bad_sigma`` counts such stars;
+- ``sigma_median``: median predicted sigma. Every method's sigma is calibrated against the
+  APOGEE labels (on the validation split), so it is the spread of prediction minus APOGEE
+  label, reference error included; ``sigma_star_median`` is the median of
+  ``sqrt(sigma^2 - sigma_ref^2)`` (0 where the reference error is the larger), the star's own
+  label uncertainty with the reference error removed. They differ where the reference errors
+  are not small next to the transfer errors (APOGEE's [alpha/M]).
+
+A subset with fewer than ``MIN_SUBSET_STARS`` stars is too small for a robust scatter: its
+metrics are NaN, with its count. The intervals of the scatter and bias, and the paired
+differences between methods, come from a bootstrap over the test stars
+(:mod:`labeltransfer.bootstrap`).
 """
 
 import numpy as np
 import pandas as pd
 
 __all__ = ["robust_scatter", "fraction_beyond", "widths_within", "label_metrics", "snr_bin_masks", "subset_masks",
-           "summarise", "GIANT_LOGG"]
+           "GIANT_LOGG", "MIN_SUBSET_STARS", "COVERAGE_SIGMAS"]
 
 MAD_TO_SIGMA = 1.4826
 #: Stars with reference logg below this are counted as giants, the rest as dwarfs.
 GIANT_LOGG = 3.5
 OUTLIER_SIGMAS = 3.0
+#: Fewest stars of a subset whose metrics are reported.
+MIN_SUBSET_STARS = 30
+#: Multiples of the predicted sigma whose coverage is reported.
+COVERAGE_SIGMAS = (1, 2, 3)
+_METRICS = ("bias", "scatter", "rmse", "outlier_frac", "z_width", "z_rms",
+            *(f"cover_{k}" for k in COVERAGE_SIGMAS), "sigma_median", "sigma_star_median")
 
 
 def robust_scatter(values):
@@ -67,41 +87,50 @@ def widths_within(z, masks):
     return {name: [float(robust_scatter(column)) for column in z[mask].T] for name, mask in masks.items()}
 
 
-def label_metrics(predicted, reference, sigma):
-    """Metrics of one label (see the module docstring); stars with NaNs are left out.
+def label_metrics(predicted, reference, sigma, reference_err=None, min_stars=MIN_SUBSET_STARS):
+    """Metrics of one label (see the module docstring); stars without a prediction or reference are left out.
 
     Parameters
     ----------
     predicted, reference, sigma : ndarray, shape (n_stars,)
+    reference_err : ndarray, shape (n_stars,), optional
+        The reference labels' errors (for ``sigma_star_median``; NaN without them).
+    min_stars : int
+        Fewer stars than this give NaN metrics (with ``n``).
 
     Returns
     -------
-    dict with ``n``, ``bias``, ``scatter``, ``rmse``, ``outlier_frac``, ``z_width``, ``z_rms``.
+    dict with ``n``, ``n_bad_sigma`` and the metrics named in the module docstring.
     """
     predicted, reference, sigma = (np.asarray(a, dtype=float) for a in (predicted, reference, sigma))
+    reference_err = np.full_like(sigma, np.nan) if reference_err is None else np.asarray(reference_err, dtype=float)
     good = np.isfinite(predicted) & np.isfinite(reference)
-    resid = predicted[good] - reference[good]
-    if resid.size == 0:
-        return {"n": 0, "bias": np.nan, "scatter": np.nan, "rmse": np.nan,
-                "outlier_frac": np.nan, "z_width": np.nan, "z_rms": np.nan}
+    resid, sigma, reference_err = predicted[good] - reference[good], sigma[good], reference_err[good]
+    usable = np.isfinite(sigma) & (sigma > 0)
+    result = {"n": int(resid.size), "n_bad_sigma": int((~usable).sum()), **dict.fromkeys(_METRICS, np.nan)}
+    if resid.size < max(min_stars, 1):
+        return result
     bias = float(np.median(resid))
     scatter = robust_scatter(resid)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = resid / sigma[good]
-    usable = np.isfinite(z) & (sigma[good] > 0)
-    return {
-        "n": int(resid.size),
+    z = resid[usable] / sigma[usable]
+    result.update({
         "bias": bias,
         "scatter": float(scatter),
         "rmse": float(np.sqrt(np.mean(resid ** 2))),
         "outlier_frac": float(np.mean(np.abs(resid - bias) > OUTLIER_SIGMAS * scatter)),
-        "z_width": float(robust_scatter(z[usable])),
-        "z_rms": float(np.sqrt(np.mean(z[usable] ** 2))) if usable.any() else np.nan,
-    }
+        "z_width": float(robust_scatter(z)),
+        "z_rms": float(np.sqrt(np.mean(z ** 2))) if z.size else np.nan,
+        **{f"cover_{k}": float(np.sum(np.abs(z) < k) / resid.size) for k in COVERAGE_SIGMAS},
+    })
+    if usable.any():
+        star_sigma = np.sqrt(np.clip(sigma[usable] ** 2 - reference_err[usable] ** 2, 0, None))
+        result["sigma_median"] = float(np.median(sigma[usable]))
+        result["sigma_star_median"] = float(np.median(star_sigma)) if np.isfinite(star_sigma).all() else np.nan
+    return result
 
 
-def subset_masks(logg_reference, snr, snr_bins):
-    """Boolean masks of the subsets: all, giants, dwarfs and one per S/N bin.
+def subset_masks(logg_reference, snr, snr_bins, has_parallax=None):
+    """Boolean masks of the subsets: all, giants, dwarfs, one per S/N bin, and with / without parallax.
 
     Parameters
     ----------
@@ -111,44 +140,23 @@ def subset_masks(logg_reference, snr, snr_bins):
         S/N of the spectrum being labelled.
     snr_bins : sequence of float
         Bin edges, increasing; the last may be ``inf``.
+    has_parallax : ndarray of bool, shape (n_stars,), optional
+        Whether each star has a parallax (subsets ``with_parallax``, ``without_parallax``).
 
     Returns
     -------
     dict name -> mask; S/N subsets are named ``snr_<lo>-<hi>``.
     """
-    return {"all": np.ones(len(snr), dtype=bool),
-            "giants": logg_reference < GIANT_LOGG,
-            "dwarfs": logg_reference >= GIANT_LOGG,
-            **snr_bin_masks(snr, snr_bins)}
+    masks = {"all": np.ones(len(snr), dtype=bool),
+             "giants": logg_reference < GIANT_LOGG,
+             "dwarfs": logg_reference >= GIANT_LOGG,
+             **snr_bin_masks(snr, snr_bins)}
+    if has_parallax is not None:
+        masks["with_parallax"] = np.asarray(has_parallax, dtype=bool)
+        masks["without_parallax"] = ~masks["with_parallax"]
+    return masks
 
 
 def snr_bin_masks(snr, snr_bins):
     """Boolean masks of the S/N bins, named ``snr_<lo>-<hi>`` (edges increasing, the last may be inf)."""
     return {f"snr_{lo:g}-{hi:g}": (snr >= lo) & (snr < hi) for lo, hi in zip(snr_bins[:-1], snr_bins[1:])}
-
-
-def summarise(predictions, label_names, snr_bins):
-    """The summary table of one or more methods' test-set predictions.
-
-    Parameters
-    ----------
-    predictions : dict
-        Method name -> DataFrame with ``snr`` and, per label, ``<label>`` (predicted),
-        ``<label>_err`` (predicted sigma) and ``<label>_ref`` (reference).
-    label_names : sequence of str
-    snr_bins : sequence of float
-
-    Returns
-    -------
-    pandas.DataFrame with columns ``method, label, subset, n, bias, scatter, rmse,
-    outlier_frac, z_width, z_rms``.
-    """
-    rows = []
-    for method, table in predictions.items():
-        masks = subset_masks(table["logg_ref"].to_numpy(), table["snr"].to_numpy(), snr_bins)
-        for label in label_names:
-            for subset, mask in masks.items():
-                part = table[mask]
-                rows.append({"method": method, "label": label, "subset": subset,
-                             **label_metrics(part[label], part[f"{label}_ref"], part[f"{label}_err"])})
-    return pd.DataFrame(rows)

@@ -63,18 +63,29 @@ def one_to_one(table, method, labels):
     return fig
 
 
+def _snr_centres(subsets):
+    """Plotting positions of S/N bins named ``snr_<lo>-<hi>`` (geometric centres; 1.5 lo for the open bin)."""
+    bins = np.array([s.removeprefix("snr_").split("-") for s in subsets], dtype=float)
+    return np.where(np.isfinite(bins[:, 1]), np.sqrt(bins[:, 0].clip(1) * bins[:, 1]), bins[:, 0] * 1.5)
+
+
+def _interval(rows, name="scatter"):
+    """Error-bar lengths (below, above) of the 68% interval of ``name``."""
+    return np.vstack([rows[name] - rows[f"{name}_lo68"], rows[f"{name}_hi68"] - rows[name]]).clip(0)
+
+
 def scatter_vs_snr(summary, labels):
-    """Robust scatter of each label in S/N bins, one line per method."""
+    """Robust scatter of each label in S/N bins, one line per method, with 68% bootstrap intervals."""
     fig, axes = plt.subplots(1, len(labels), figsize=(3.6 * len(labels), 3.4), squeeze=False)
     rows = summary[summary["subset"].str.startswith("snr_")]
     edges = np.unique(np.array([s.removeprefix("snr_").split("-") for s in rows["subset"]], dtype=float))
     finite = edges[np.isfinite(edges) & (edges > 0)]
+    methods = list(dict.fromkeys(rows["method"]))
     for ax, label in zip(axes[0], labels):
-        for method, part in rows[rows["label"] == label].groupby("method", sort=False):
-            bins = np.array([s.removeprefix("snr_").split("-") for s in part["subset"]], dtype=float)
-            centre = np.where(np.isfinite(bins[:, 1]), np.sqrt(bins[:, 0].clip(1) * bins[:, 1]),
-                              bins[:, 0] * 1.5)
-            ax.plot(centre, part["scatter"], marker="o", label=method)
+        for i, (method, part) in enumerate(rows[rows["label"] == label].groupby("method", sort=False)):
+            nudge = 1.04 ** (i - (len(methods) - 1) / 2)  # methods side by side within a bin
+            ax.errorbar(_snr_centres(part["subset"]) * nudge, part["scatter"], yerr=_interval(part), marker="o",
+                        ms=4, capsize=2, label=method)
         ax.set(xscale="log", xlabel="XP S/N (median flux / flux error)",
                ylabel=f"robust scatter {_text(label)}", ylim=(0, None))
         ax.set_xticks(finite, [f"{e:g}" for e in finite])
@@ -123,22 +134,36 @@ def alpha_iron(reference, predictions):
 
 
 def calibration(predictions, labels):
-    """Histograms of residual / predicted sigma per label and method, against N(0, 1)."""
-    fig, axes = plt.subplots(1, len(labels), figsize=(3.6 * len(labels), 3.4), squeeze=False)
+    """Residual / predicted sigma per label and method: its histogram against N(0, 1) (top) and the
+    coverage, the fraction of stars within k sigma, against a Gaussian's (bottom; dots at k = 1, 2, 3)."""
+    fig, axes = plt.subplots(2, len(labels), figsize=(3.6 * len(labels), 6.4), squeeze=False)
     grid = np.linspace(-5, 5, 201)
-    for ax, label in zip(axes[0], labels):
-        for method, table in predictions.items():
-            z = (table[label] - table[f"{label}_ref"]) / table[f"{label}_err"]
-            z = z[np.isfinite(z)]
-            width = robust_scatter(z)
-            ax.hist(z.clip(-5, 5), bins=60, range=(-5, 5), density=True, histtype="step",
-                    label=f"{method} (width {width:.2f})")
-        ax.plot(grid, np.exp(-0.5 * grid ** 2) / np.sqrt(2 * np.pi), color="k", ls="--", lw=0.8,
-                label="N(0, 1)")
-        ax.set(xlabel=rf"(pred $-$ ref) / $\sigma_\mathrm{{pred}}$, {_text(label).split(' [')[0]}",
-               ylabel="density")
-        ax.set_ylim(0, 1.8 * ax.get_ylim()[1])  # room for the legend above the peaks
-        ax.legend(fontsize=6.5, loc="upper left", framealpha=0.7)
+    k = np.linspace(0, 3.5, 141)
+    for i, label in enumerate(labels):
+        histogram, coverage = axes[0, i], axes[1, i]
+        for j, (method, table) in enumerate(predictions.items()):
+            predicted = np.isfinite(table[label]) & np.isfinite(table[f"{label}_ref"])
+            z = ((table[label] - table[f"{label}_ref"]) / table[f"{label}_err"])[predicted].to_numpy()
+            z = np.where(np.isfinite(z), z, np.inf)  # no usable sigma: outside every interval
+            finite = z[np.isfinite(z)]
+            histogram.hist(finite.clip(-5, 5), bins=60, range=(-5, 5), density=True, histtype="step",
+                           color=f"C{j}", label=f"{method} (width {robust_scatter(finite):.2f})")
+            within = (np.abs(z)[:, None] < k).mean(axis=0) if z.size else np.full(k.size, np.nan)
+            dots = [np.mean(np.abs(z) < m) for m in (1, 2, 3)] if z.size else [np.nan] * 3
+            coverage.plot(k, within, color=f"C{j}", lw=1)
+            coverage.plot([1, 2, 3], dots, "o", color=f"C{j}", ms=3.5,
+                          label=f"{method}: " + " / ".join(f"{100 * d:.0f}" for d in dots) + "%")
+        histogram.plot(grid, np.exp(-0.5 * grid ** 2) / np.sqrt(2 * np.pi), color="k", ls="--", lw=0.8,
+                       label="N(0, 1)")
+        name = _text(label).split(" [")[0]
+        histogram.set(xlabel=rf"(pred $-$ ref) / $\sigma_\mathrm{{pred}}$, {name}", ylabel="density")
+        histogram.set_ylim(0, 1.8 * histogram.get_ylim()[1])  # room for the legend above the peaks
+        histogram.legend(fontsize=6.5, loc="upper left", framealpha=0.7)
+        coverage.plot(k, special.erf(k / np.sqrt(2)), color="k", ls="--", lw=0.8, label="Gaussian: 68 / 95 / 100%")
+        coverage.set(xlabel=rf"k, {name}", ylabel=r"fraction with |pred $-$ ref| < k $\sigma_\mathrm{pred}$",
+                     xlim=(0, 3.5), ylim=(0, 1.02))
+        coverage.grid(alpha=0.3)
+        coverage.legend(fontsize=6.5, loc="lower right", title="within 1 / 2 / 3 $\\sigma$", title_fontsize=6.5)
     fig.tight_layout()
     return fig
 
@@ -203,17 +228,28 @@ def separation_histogram(separation_arcsec, radius_arcsec):
     return fig
 
 
-def costs(cost_table):
-    """Training time and prediction throughput per method."""
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+def costs(cost_table, summary, labels):
+    """Training time and prediction throughput per method (top), and each label's robust scatter
+    over all test stars (68% bootstrap interval) against the throughput (bottom): the trade-off."""
+    fig = plt.figure(figsize=(3.3 * max(len(labels), 2), 6.4), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1, 1.1])
+    time_ax, speed_ax = top.subplots(1, 2)
     methods = cost_table["method"]
-    axes[0].barh(methods, cost_table["train_seconds"], color="tab:orange")
-    axes[0].set(xlabel="training time [s]")
-    axes[1].barh(methods, cost_table["stars_per_second"], color="tab:green")
-    axes[1].set(xlabel="prediction throughput [stars/s]", xscale="log")
-    for ax in axes:
+    time_ax.barh(methods, cost_table["train_seconds"], color="tab:orange")
+    time_ax.set(xlabel="training time [s]")
+    speed_ax.barh(methods, cost_table["stars_per_second"], color="tab:green")
+    speed_ax.set(xlabel="prediction throughput [stars/s]", xscale="log")
+    for ax in (time_ax, speed_ax):
         ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
+    speed = cost_table.set_index("method")["stars_per_second"]
+    everyone = summary[summary["subset"] == "all"]
+    for ax, label in zip(bottom.subplots(1, len(labels), squeeze=False)[0], labels):
+        for j, (method, row) in enumerate(everyone[everyone["label"] == label].set_index("method").iterrows()):
+            ax.errorbar(speed[method], row["scatter"], yerr=_interval(row.to_frame().T), fmt="o", color=f"C{j}",
+                        capsize=2, label=method)
+        ax.set(xscale="log", xlabel="stars/s", ylabel=f"robust scatter {_text(label)}")
+        ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
     return fig
 
 

@@ -1,5 +1,6 @@
-"""Quality cuts, label masking, features and the frozen train/validation/test split."""
+"""Quality cuts, label masking and features: the labelled sample every method is trained on."""
 
+import hashlib
 import logging
 from dataclasses import dataclass
 
@@ -9,8 +10,7 @@ import pandas as pd
 from .io.xp_library import colour
 from .spectra import Spectra
 
-__all__ = ["LabelledSample", "FEATURE_SETS", "build_sample", "split_sample", "feature_names",
-           "read_split", "write_split"]
+__all__ = ["LabelledSample", "FEATURE_SETS", "build_sample", "feature_names"]
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +18,6 @@ log = logging.getLogger(__name__)
 FEATURE_SETS = {"flux": (), "flux_colours": ("colours",),
                 "flux_colours_parallax": ("colours", "parallax")}
 PARALLAX_FEATURES = ("parallax", "reduced_parallax_h")
-SPLITS = ("train", "validation", "test")
 
 
 @dataclass
@@ -28,6 +27,9 @@ class LabelledSample:
     Attributes
     ----------
     ids : ndarray of str, shape (n_stars,)
+        APOGEE IDs.
+    source_id : ndarray of int64, shape (n_stars,)
+        Gaia source_ids (0 where unknown).
     spectra : Spectra
     labels, label_err : ndarray, shape (n_stars, n_labels)
         Reference labels and 1-sigma errors (error floors applied); NaN where masked.
@@ -37,6 +39,7 @@ class LabelledSample:
     """
 
     ids: np.ndarray
+    source_id: np.ndarray
     spectra: Spectra
     labels: np.ndarray
     label_err: np.ndarray
@@ -45,7 +48,7 @@ class LabelledSample:
 
     def save(self, path):
         """Write the sample as one ``.npz`` file."""
-        np.savez(path, ids=self.ids, flux=self.spectra.flux, flux_err=self.spectra.flux_err,
+        np.savez(path, ids=self.ids, source_id=self.source_id, flux=self.spectra.flux, flux_err=self.spectra.flux_err,
                  wavelength=self.spectra.wavelength, aux=self.spectra.aux,
                  aux_names=np.array(self.spectra.aux_names), labels=self.labels,
                  label_err=self.label_err, label_names=np.array(self.label_names), snr=self.snr)
@@ -56,13 +59,24 @@ class LabelledSample:
         with np.load(path, allow_pickle=False) as a:
             spectra = Spectra(a["flux"], a["flux_err"], a["wavelength"], a["aux"],
                               tuple(str(n) for n in a["aux_names"]))
-            return cls(a["ids"].astype(str), spectra, a["labels"], a["label_err"],
+            source_id = a["source_id"] if "source_id" in a.files else np.zeros(len(a["ids"]), dtype=np.int64)
+            return cls(a["ids"].astype(str), source_id, spectra, a["labels"], a["label_err"],
                        tuple(str(n) for n in a["label_names"]), a["snr"])
 
     def subset(self, rows):
         """The stars selected by ``rows``."""
-        return LabelledSample(self.ids[rows], self.spectra.subset(rows), self.labels[rows],
+        return LabelledSample(self.ids[rows], self.source_id[rows], self.spectra.subset(rows), self.labels[rows],
                               self.label_err[rows], self.label_names, self.snr[rows])
+
+    def fingerprint(self):
+        """sha256 (hex) of the sample's stars, labels, spectra and features."""
+        digest = hashlib.sha256("\n".join(self.ids).encode())
+        for name in (*self.label_names, "|", *self.spectra.aux_names):
+            digest.update(name.encode())
+        for array in (self.labels, self.label_err, self.spectra.flux, self.spectra.flux_err, self.spectra.aux,
+                      self.spectra.wavelength):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
 
     def rows_of(self, ids):
         """Row numbers of the given IDs; fails naming IDs that are not in the sample."""
@@ -134,7 +148,8 @@ def build_sample(library, matches, label_config, quality, colours, source=""):
     if not keep.any():
         raise ValueError(f"{source}: no star passes the quality cuts")
     spectra = Spectra(flux[keep], flux_err[keep], library["wavelength"], aux[keep], aux_names)
-    return LabelledSample(ids[keep], spectra, labels[keep], label_err[keep],
+    source_id = np.asarray(library.get("gaiaedr3_source_id", np.zeros(n)), dtype=np.int64)
+    return LabelledSample(ids[keep], source_id[keep], spectra, labels[keep], label_err[keep],
                           tuple(label_config), snr[keep])
 
 
@@ -157,48 +172,6 @@ def feature_names(feature_set, colours):
     for group in FEATURE_SETS[feature_set]:
         names += list(colours) if group == "colours" else list(PARALLAX_FEATURES)
     return names
-
-
-def split_sample(ids, fractions, seed):
-    """A seeded random split of the IDs into train / validation / test.
-
-    Parameters
-    ----------
-    ids : array of str
-    fractions : dict
-        ``train``, ``validation``, ``test`` fractions summing to one.
-    seed : int
-
-    Returns
-    -------
-    pandas.DataFrame with columns ``apogee_id`` and ``split``.
-    """
-    total = sum(fractions[s] for s in SPLITS)
-    if not np.isclose(total, 1.0):
-        raise ValueError(f"split fractions must sum to 1, got {total:g} ({fractions})")
-    order = np.random.default_rng(seed).permutation(len(ids))
-    n_train = int(round(fractions["train"] * len(ids)))
-    n_val = int(round(fractions["validation"] * len(ids)))
-    split = np.empty(len(ids), dtype=object)
-    split[order[:n_train]] = "train"
-    split[order[n_train:n_train + n_val]] = "validation"
-    split[order[n_train + n_val:]] = "test"
-    return pd.DataFrame({"apogee_id": ids, "split": split})
-
-
-def write_split(split, path):
-    """Write the split table as CSV."""
-    split.to_csv(path, index=False)
-
-
-def read_split(path, sample):
-    """Row numbers of each split in ``sample``, as a dict ``{split: rows}``."""
-    table = pd.read_csv(path, dtype={"apogee_id": str, "split": str})
-    unknown = set(table["split"]) - set(SPLITS)
-    if unknown:
-        raise ValueError(f"{path}: unknown split name(s) {sorted(unknown)}")
-    return {name: sample.rows_of(table.loc[table["split"] == name, "apogee_id"].to_numpy())
-            for name in SPLITS}
 
 
 def _log_cut(reason, keep, before):

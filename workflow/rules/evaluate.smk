@@ -2,8 +2,10 @@ rule evaluate_methods:
     input:
         unpack(all_timings),
         predictions=all_predictions,
+        sample=rules.prepare_sample.output.sample,
     output:
         summary="results/{task}/metrics/summary.csv",
+        comparison="results/{task}/metrics/comparison.csv",
         table=report(
             "results/{task}/metrics/summary.md",
             caption="../report/summary.rst",
@@ -16,9 +18,10 @@ rule evaluate_methods:
         methods=METHODS,
         labels=list(config["labels"]),
         snr_bins=config["snr_bins"],
+        seed=config["seed"],
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=4000,
     conda:
         "../../envs/science.yaml"
     benchmark:

@@ -66,6 +66,7 @@ rule plot_ensemble_calibration:
     params:
         method=method_config,
         colours=config["colours"],
+        seed=config["seed"],
         snr_bins=config["snr_bins"],
     threads: config["threads"]["predict"]
     resources:

@@ -11,6 +11,7 @@ rule predict_method:
     params:
         method=method_config,
         colours=config["colours"],
+        seed=config["seed"],
     threads: config["threads"]["predict"]
     resources:
         mem_mb=6000,

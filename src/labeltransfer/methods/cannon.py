@@ -9,9 +9,15 @@ is applied through iteratively reweighted normal equations.
 Test step: each star's labels are found by minimising chi-square with a Levenberg-Marquardt
 iteration that runs on all stars at once (batched normal equations), from several starting
 points (k-means centres of the training labels); the start with the lowest chi-square wins.
+Where several models cover label regimes, each star takes, among the models whose labels for
+it fall inside their own regime, the one of the highest likelihood, the lowest
+``-2 ln L = chi2 + sum ln(sigma^2 + s^2)`` over its pixels (the models' intrinsic scatters
+``s`` differ, and by chi-square alone the model with the larger scatter would win the stars it
+fits worst); only a star that no model places inside its regime takes the highest likelihood
+of all.
 Extra labels (for example colours) are held fixed at their observed values. The per-star
 covariance is ``(J^T W J)^-1`` times the reduced chi-square; its 1-sigma uncertainties are
-then scaled per label so that residual / sigma has unit robust width on validation stars.
+then scaled per label on validation stars, as every method's (``base.uncertainty_scale``).
 """
 
 import logging
@@ -30,7 +36,12 @@ log = logging.getLogger(__name__)
 _SCATTER_GRID = np.concatenate([[0.0], np.logspace(-5, 0, 51)])
 _MAX_STANDARD_LABEL = 6.0
 _CHUNK_ELEMENTS = 3e7
-_STATE = ("theta", "scatter", "offset", "scale", "starts", "uncertainty_scale")
+_MODEL_STATE = ("theta", "scatter", "offset", "scale", "starts")  # one per regime model
+_STATE = (*_MODEL_STATE, "uncertainty_scale", "softening")
+_FLUX_TRANSFORMS = ("linear", "log", "asinh")
+#: Added to -2 ln L of a regime model whose labels fall outside its own interval: such a model
+#: is taken only where no model's labels fall inside its interval.
+_OUT_OF_RANGE = 1e12
 
 
 class TheCannon(LabelTransferMethod):
@@ -43,13 +54,18 @@ class TheCannon(LabelTransferMethod):
     extra_labels : list of str
         Auxiliary features (for example colours) used as additional labels in training and
         held fixed at their observed values in the test step.
-    flux_transform : {"linear", "log"}
-        Model the flux itself, or its natural logarithm (extinction and the Planck slope are
-        then closer to additive; pixels with flux below 3 sigma are masked).
+    flux_transform : {"linear", "log", "asinh"}
+        Model the flux itself, its natural logarithm (extinction and the Planck slope are then
+        closer to additive; pixels with flux below 3 sigma are masked, which drops the faint
+        blue end of cool stars: the pixels used depend on the star's temperature), or
+        ``asinh(flux / 2b)`` with ``b`` each pixel's median flux error in the training set: the
+        logarithm (up to a constant) where the flux is well above its noise, linear near zero,
+        so that every pixel is used for every star and nothing depends on the labels.
     regimes : dict, optional
         ``{"label": "logg", "edges": [3.5], "overlap": 0.3}``: one model per label interval
-        (each widened by ``overlap`` on both sides); the test step fits every model and keeps
-        the lowest chi-square.
+        (each widened by ``overlap`` on both sides); the test step fits every model and keeps,
+        of those whose labels fall in their own interval, the one of highest likelihood
+        (lowest chi-square plus the log-determinant of the pixel variances).
     regularization : float
         L1 penalty on the non-constant coefficients (0 for none).
     scatter_iterations : int
@@ -61,11 +77,12 @@ class TheCannon(LabelTransferMethod):
     max_iter : int
         Levenberg-Marquardt iterations of the test step.
     calibration_stars : int
-        Validation stars on which the formal uncertainties are calibrated: each label's
-        sigma is scaled by the robust width of (predicted - reference) / sigma there (the
-        formal errors assume independent pixels and a perfect model; 0 turns this off).
+        Validation stars (at most this many, drawn at random) on which the formal
+        uncertainties are calibrated: each label's sigma is scaled by the robust width of
+        (predicted - reference) / sigma there, over the stars with that label (the formal
+        errors assume independent pixels and a perfect model; 0 turns this off).
     random_state : int
-        Seed of the k-means that places the starting points.
+        Seed of the k-means that places the starting points and of the calibration stars.
     """
 
     method_type = "cannon"
@@ -87,8 +104,10 @@ class TheCannon(LabelTransferMethod):
 
     # ------------------------------------------------------------------ training
     def _fit(self, spectra, labels, label_err, validation, threads):
-        if self.flux_transform not in ("linear", "log"):
-            raise ValueError(f"flux_transform must be 'linear' or 'log', got {self.flux_transform!r}")
+        if self.flux_transform not in _FLUX_TRANSFORMS:
+            raise ValueError(f"flux_transform must be one of {', '.join(_FLUX_TRANSFORMS)}, got "
+                             f"{self.flux_transform!r}")
+        self.softening_ = _softening(spectra) if self.flux_transform == "asinh" else np.zeros(len(spectra.wavelength))
         all_labels = np.hstack([labels, self._extra(spectra)])
         usable = np.all(np.isfinite(all_labels), axis=1)
         log.info("The Cannon: %d of %d training stars have every label (%d excluded for a "
@@ -98,15 +117,16 @@ class TheCannon(LabelTransferMethod):
         for name, rows in self._regime_rows(all_labels, usable):
             log.info("The Cannon, %s: %d training stars", name, rows.sum())
             models.append(self._fit_one(all_labels[rows], flux[rows], var[rows], name))
-        for key in _STATE[:-1]:
+        for key in _MODEL_STATE:
             setattr(self, f"{key}_", np.stack([model[key] for model in models]))
         self.uncertainty_scale_ = np.ones(labels.shape[1])
         if validation is not None and self.calibration_stars > 0:
             self.uncertainty_scale_ = self._calibration(*validation[:2])
 
     def _calibration(self, spectra, labels):
-        """Per-label uncertainty scale measured on validation stars that have every label."""
-        rows = np.flatnonzero(np.all(np.isfinite(labels), axis=1))[: self.calibration_stars]
+        """Per-label uncertainty scale measured on up to ``calibration_stars`` validation stars, drawn
+        at random (seeded): the sample's row order follows the library's, not a random one."""
+        rows = np.random.default_rng(self.random_state).permutation(len(labels))[: self.calibration_stars]
         predicted, sigma = self._predict_formal(spectra.subset(rows))
         return uncertainty_scale(predicted, sigma, labels[rows], self.label_names_, "The Cannon")
 
@@ -120,6 +140,14 @@ class TheCannon(LabelTransferMethod):
         return [(f"{self.regimes['label']} {lo - overlap:g}..{hi + overlap:g}",
                  usable & (all_labels[:, k] >= lo - overlap) & (all_labels[:, k] < hi + overlap))
                 for lo, hi in zip(edges[:-1], edges[1:])]
+
+    def _in_regime(self, r, labels):
+        """Whether labels (n_stars, n_labels) fall in the core interval of regime ``r`` (no overlap)."""
+        if not self.regimes:
+            return np.ones(len(labels), dtype=bool)
+        k = list(self.label_names_).index(self.regimes["label"])
+        edges = [-np.inf, *self.regimes["edges"], np.inf]
+        return (labels[:, k] >= edges[r]) & (labels[:, k] < edges[r + 1])
 
     def _fit_one(self, all_labels, flux, var, name):
         vectorizer = self._vectorizer()
@@ -150,6 +178,11 @@ class TheCannon(LabelTransferMethod):
         err = np.asarray(spectra.flux_err, dtype=float)
         if self.flux_transform == "linear":
             return flux, err ** 2
+        if self.flux_transform == "asinh":
+            usable = np.isfinite(err)
+            scaled = 2 * self.softening_
+            return (np.where(usable, np.arcsinh(flux / scaled), 0.0),
+                    np.where(usable, err ** 2 / (scaled ** 2 + flux ** 2), np.inf))
         usable = np.isfinite(err) & (flux > 3 * err)
         safe = np.where(usable, flux, 1.0)
         return np.where(usable, np.log(safe), 0.0), np.where(usable, (err / safe) ** 2, np.inf)
@@ -202,29 +235,31 @@ class TheCannon(LabelTransferMethod):
         flux, var = self._transformed(spectra)
         labels = np.full((len(spectra), n_labels), np.nan)
         sigma = np.full_like(labels, np.nan)
-        best_chi2 = np.full(len(spectra), np.inf)
+        best = np.full(len(spectra), np.inf)
         for r in range(len(self.theta_)):
             for rows, n_free in ((has_extra, n_labels), (~has_extra, n_labels + extra.shape[1])):
                 if not rows.any():
                     continue
                 idx = np.flatnonzero(rows)
                 fixed = (extra[idx] - self.offset_[r, n_labels:]) / self.scale_[r, n_labels:]
-                x, cov, chi2 = self._infer(r, flux[idx], var[idx], fixed, n_free)
-                better = chi2 < best_chi2[idx]
+                x, cov, neg2_log_likelihood = self._infer(r, flux[idx], var[idx], fixed, n_free)
+                star_labels = x[:, :n_labels] * self.scale_[r, :n_labels] + self.offset_[r, :n_labels]
+                key = neg2_log_likelihood + _OUT_OF_RANGE * ~self._in_regime(r, star_labels)
+                better = key < best[idx]
                 take = idx[better]
-                best_chi2[take] = chi2[better]
-                labels[take] = x[better, :n_labels] * self.scale_[r, :n_labels] + self.offset_[r, :n_labels]
+                best[take] = key[better]
+                labels[take] = star_labels[better]
                 sigma[take] = (np.sqrt(np.diagonal(cov[better], axis1=1, axis2=2)[:, :n_labels])
                                * self.scale_[r, :n_labels])
         return labels, sigma
 
     def _infer(self, r, flux, var, fixed, n_free):
-        """Best-fitting standardised labels, covariances and chi-square with model ``r``."""
+        """Best-fitting standardised labels, covariances and -2 ln L (up to a constant) with model ``r``."""
         vectorizer = self._vectorizer()
         n_stars = len(flux)
         x_best = np.empty((n_stars, vectorizer.n_labels))
         cov_best = np.empty((n_stars, n_free, n_free))
-        chi2_best = np.empty(n_stars)
+        neg2_log_likelihood = np.empty(n_stars)
         chunk = int(np.clip(_CHUNK_ELEMENTS / (self.n_starts * vectorizer.n_terms ** 2), 64, 4096))
         bar = tqdm(total=n_stars, desc=f"Cannon test step (model {r + 1} of {len(self.theta_)})",
                    unit="star", mininterval=2.0)
@@ -232,11 +267,12 @@ class TheCannon(LabelTransferMethod):
             hi = min(lo + chunk, n_stars)
             ivar = 1.0 / (var[lo:hi] + self.scatter_[r] ** 2)
             stats = _Statistics.of(self.theta_[r], flux[lo:hi], ivar)
-            x_best[lo:hi], cov_best[lo:hi], chi2_best[lo:hi] = self._infer_chunk(
+            x_best[lo:hi], cov_best[lo:hi], neg2_log_likelihood[lo:hi] = self._infer_chunk(
                 vectorizer, r, stats, fixed[lo:hi], n_free, np.count_nonzero(ivar > 0, axis=1))
+            neg2_log_likelihood[lo:hi] -= np.sum(np.log(ivar, out=np.zeros_like(ivar), where=ivar > 0), axis=1)
             bar.update(hi - lo)
         bar.close()
-        return x_best, cov_best, chi2_best
+        return x_best, cov_best, neg2_log_likelihood
 
     def _infer_chunk(self, vectorizer, r, stats, fixed, n_free, n_pixels):
         n_labels, n_stars = len(self.label_names_), len(fixed)
@@ -264,6 +300,13 @@ class TheCannon(LabelTransferMethod):
     def _set_state(self, arrays):
         for key in _STATE:
             setattr(self, f"{key}_", arrays[key])
+
+
+def _softening(spectra):
+    """Each pixel's median flux error over the training stars (the asinh transform's ``b``)."""
+    err = np.where(np.isfinite(spectra.flux_err), spectra.flux_err, np.nan)
+    softening = np.nanmedian(err, axis=0)
+    return np.where(np.isfinite(softening) & (softening > 0), softening, np.nanmedian(softening))
 
 
 def _solve_symmetric(matrix, rhs):

@@ -14,7 +14,8 @@ from .. import plots
 from ..crossmatch import crossmatch, decode_apogee_id, match_statistics
 from ..io.parallax_catalogue import read_parallax_catalogue
 from ..io.xp_library import read_xp_library
-from ..preprocess import build_sample, split_sample, write_split
+from ..preprocess import build_sample
+from ..split import split_sample, star_groups, write_split
 from ._json import write_json
 
 __all__ = ["crossmatch_parallax", "prepare_sample", "build_labelled", "finish_sample"]
@@ -72,7 +73,7 @@ def build_labelled(library, matches, settings, source):
 
 
 def finish_sample(sample, settings, sample_path, split_path):
-    """Cap the sample at ``max_stars`` (seeded), log the labels it has, write it and its split."""
+    """Cap the sample at ``max_stars`` (seeded), log the labels it has, write it and its split (grouped by star)."""
     max_stars, seed = settings["max_stars"], settings["seed"]
     if max_stars is not None and len(sample.ids) > max_stars:
         rows = np.sort(np.random.default_rng(seed).choice(len(sample.ids), max_stars, replace=False))
@@ -81,7 +82,11 @@ def finish_sample(sample, settings, sample_path, split_path):
     for k, name in enumerate(sample.label_names):
         log.info("%s: %d stars with a reference value, %d masked", name,
                  np.isfinite(sample.labels[:, k]).sum(), np.isnan(sample.labels[:, k]).sum())
-    table = split_sample(sample.ids, settings["split"], seed)
+    groups = star_groups(sample.ids, sample.source_id, sample.spectra.flux)
+    if groups.max() + 1 < len(groups):
+        log.info("split by star: %d rows are %d stars (rows sharing an APOGEE ID, a Gaia source_id or a "
+                 "spectrum go to one split)", len(groups), groups.max() + 1)
+    table = split_sample(sample.ids, settings["split"], seed, groups=groups)
     log.info("split: %s", table["split"].value_counts().to_dict())
     sample.save(sample_path)
     write_split(table, split_path)

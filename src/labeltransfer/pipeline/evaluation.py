@@ -1,21 +1,38 @@
 """Workflow steps that evaluate the methods and draw the figures."""
 
+import logging
 
+import numpy as np
 import pandas as pd
 
 from .. import plots
-from ..metrics import summarise
+from ..bootstrap import summarise
+from ..metrics import COVERAGE_SIGMAS
+from ..preprocess import LabelledSample
 from ._json import read_json
 
 __all__ = ["evaluate_methods", "plot_one_to_one", "plot_loss_curve", "plot_comparison"]
 
+log = logging.getLogger(__name__)
 
-def evaluate_methods(methods, prediction_paths, fit_paths, predict_paths, labels, snr_bins,
-                     summary_path, table_path, costs_path):
-    """The summary table (CSV and Markdown) and the cost table of every method."""
-    predictions = {m: pd.read_csv(p) for m, p in zip(methods, prediction_paths)}
-    summary = summarise(predictions, labels, snr_bins)
+
+def evaluate_methods(*, methods, prediction_paths, fit_paths, predict_paths, sample_path, labels, snr_bins, seed,
+                     summary_path, comparison_path, table_path, costs_path):
+    """The summary table (CSV and Markdown), the paired comparison and the cost table of every method.
+
+    The metrics and their bootstrap intervals are those of :func:`labeltransfer.bootstrap.summarise`
+    (resamples seeded with ``seed``); the parallax subsets come from the sample's parallax feature.
+    """
+    predictions = {m: pd.read_csv(p, dtype={"apogee_id": str}) for m, p in zip(methods, prediction_paths)}
+    for method, table in predictions.items():
+        _log_bad_sigma(method, table, labels)
+    sample = LabelledSample.load(sample_path)
+    parallax = sample.spectra.select_aux(["parallax"]).aux[:, 0]
+    test_ids = next(iter(predictions.values()))["apogee_id"].to_numpy()
+    has_parallax = np.isfinite(parallax[sample.rows_of(test_ids)])
+    summary, comparison = summarise(predictions, labels, snr_bins, has_parallax=has_parallax, seed=seed)
     summary.to_csv(summary_path, index=False)
+    comparison.to_csv(comparison_path, index=False)
     costs = []
     for method, fit_path, predict_path in zip(methods, fit_paths, predict_paths):
         fit, pred = read_json(fit_path), read_json(predict_path)
@@ -25,27 +42,44 @@ def evaluate_methods(methods, prediction_paths, fit_paths, predict_paths, labels
     costs = pd.DataFrame(costs)
     costs.to_csv(costs_path, index=False)
     with open(table_path, "w") as handle:
-        handle.write(_markdown_summary(summary, costs, labels))
+        handle.write(_markdown_summary(summary, comparison, costs, labels))
 
 
-def _markdown_summary(summary, costs, labels):
-    """Test-set metrics per method and label (all stars, giants, dwarfs) and the costs."""
+def _log_bad_sigma(method, table, labels):
+    """Name the stars whose predicted sigma is missing or not positive (counted as not covered)."""
+    for label in labels:
+        predicted = np.isfinite(table[label]) & np.isfinite(table[f"{label}_ref"])
+        bad = predicted & ~(table[f"{label}_err"] > 0)
+        if bad.any():
+            log.warning("%s: %d test stars have a prediction of %s but no positive sigma (counted as outside "
+                        "every interval of the coverage), e.g. %s", method, bad.sum(), label,
+                        ", ".join(table.loc[bad, "apogee_id"].astype(str).head(5)))
+
+
+def _markdown_summary(summary, comparison, costs, labels):
+    """Test-set metrics with intervals, calibration, paired comparisons and costs, as Markdown."""
     lines = ["# Test-set metrics", "",
-             "Robust scatter (1.4826 MAD) / bias (median residual) / outlier fraction; z = robust "
-             "width of residual / predicted sigma (1 is honest).", ""]
-    for subset in ("all", "giants", "dwarfs"):
+             "Robust scatter (1.4826 MAD) with its 68% bootstrap interval, bias (median residual) and outlier "
+             "fraction; coverage: the stars within 1, 2 and 3 predicted sigma (68.3 / 95.4 / 99.7% for honest "
+             "Gaussian uncertainties). A subset of fewer than 30 stars is reported as too small.", ""]
+    for subset in ("all", "giants", "dwarfs", "with_parallax", "without_parallax"):
         part = summary[summary["subset"] == subset]
-        lines += [f"## {subset}", "", "| method | " + " | ".join(labels) + " |",
-                  "|---" * (len(labels) + 1) + "|"]
+        if part.empty:
+            continue
+        lines += [f"## {subset}", "", "| method | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
         for method, rows in part.groupby("method", sort=False):
-            cells = []
-            for label in labels:
-                r = rows[rows["label"] == label].iloc[0]
-                cells.append(f"{_fmt(label, r['scatter'])} / {_fmt(label, r['bias'])} / "
-                             f"{100 * r['outlier_frac']:.1f}% / z {r['z_width']:.2f} (N={r['n']})")
+            cells = [_cell(label, rows[rows["label"] == label].iloc[0]) for label in labels]
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
         lines.append("")
-    lines += ["## Cost", "", "| method | train stars | train [s] | test stars | predict [s] | stars/s |",
+    lines += ["## Paired comparison (all stars)", "",
+              "Scatter of the first method minus the second, with its 95% bootstrap interval over the same "
+              "resamples of the test stars; inside the interval is a tie.", "",
+              "| label | first | second | difference [95% interval] | verdict |", "|---|---|---|---|---|"]
+    for _, r in comparison[comparison["subset"] == "all"].iterrows():
+        lines.append(f"| {r['label']} | {r['method_a']} | {r['method_b']} | {_fmt(r['label'], r['difference'])} "
+                     f"[{_fmt(r['label'], r['difference_lo95'])}, {_fmt(r['label'], r['difference_hi95'])}] | "
+                     f"{r['verdict']} |")
+    lines += ["", "## Cost", "", "| method | train stars | train [s] | test stars | predict [s] | stars/s |",
               "|---|---|---|---|---|---|"]
     for _, r in costs.iterrows():
         lines.append(f"| {r['method']} | {r['n_train']} | {r['train_seconds']:.1f} | {r['n_predict']} "
@@ -53,8 +87,17 @@ def _markdown_summary(summary, costs, labels):
     return "\n".join(lines) + "\n"
 
 
+def _cell(label, r):
+    """One method's metrics of one label, for the Markdown table."""
+    if not np.isfinite(r["scatter"]):
+        return f"too small (N={r['n']})"
+    coverage = " / ".join(f"{100 * r[f'cover_{k}']:.0f}" for k in COVERAGE_SIGMAS)
+    return (f"{_fmt(label, r['scatter'])} [{_fmt(label, r['scatter_lo68'])}, {_fmt(label, r['scatter_hi68'])}] / "
+            f"{_fmt(label, r['bias'])} / {100 * r['outlier_frac']:.1f}% / cover {coverage}% (N={r['n']})")
+
+
 def _fmt(label, value):
-    return f"{value:.0f}" if label == "teff" else f"{value:.3f}"
+    return f"{value:.1f}" if label == "teff" else f"{value:.4f}"
 
 
 def plot_one_to_one(predictions_path, method, labels, figure_path):
@@ -81,7 +124,7 @@ def plot_comparison(figure, methods, prediction_paths, summary_path, costs_path,
     elif figure == "calibration":
         fig = plots.calibration(predictions, labels)
     elif figure == "costs":
-        fig = plots.costs(pd.read_csv(costs_path))
+        fig = plots.costs(pd.read_csv(costs_path), pd.read_csv(summary_path), labels)
     else:
         raise ValueError(f"unknown comparison figure {figure!r}")
     plots.save(fig, figure_path)

@@ -10,20 +10,42 @@ from .. import plots
 from ..device import select_device
 from ..methods import load_method, make_method
 from ..metrics import fraction_beyond, snr_bin_masks, widths_within
-from ..preprocess import LabelledSample, feature_names, read_split
+from ..preprocess import LabelledSample, feature_names
+from ..split import read_split, split_fingerprint
 from ._json import write_json
 
-__all__ = ["load_features", "train_method", "predict_method", "plot_ensemble_calibration"]
+__all__ = ["ProvenanceError", "load_features", "train_method", "predict_method", "load_trained",
+           "plot_ensemble_calibration"]
 
 log = logging.getLogger(__name__)
 
 
+class ProvenanceError(ValueError):
+    """A model trained on another sample, split or seed than the run that uses it."""
+
+
 def load_features(sample_path, split_path, method, colours):
-    """The sample with the auxiliary features of the method's feature set, and the split rows."""
+    """The sample with the auxiliary features of the method's feature set, the split rows, and
+    the provenance of both (``{"sample": sha256, "split": sha256}``)."""
     sample = LabelledSample.load(sample_path)
-    rows = read_split(split_path, sample)
+    rows = read_split(split_path, sample.ids)
+    provenance = {"sample": sample.fingerprint(), "split": split_fingerprint(sample.ids, rows)}
     sample.spectra = sample.spectra.select_aux(feature_names(method["feature_set"], colours))
-    return sample, rows
+    return sample, rows, provenance
+
+
+def load_trained(method, model_path, provenance, seed):
+    """A trained model, refused unless it was trained on this sample and split with this seed."""
+    model = load_method(method["type"], model_path)
+    expected = {**provenance, "seed": seed}
+    found = model.provenance_ or {}
+    differ = [key for key in expected if found.get(key) != expected[key]]
+    if differ:
+        def show(values):
+            return ", ".join(f"{k} {str(values.get(k))[:12]}" for k in differ)
+        raise ProvenanceError(f"{model_path} was trained on another run ({show(found)}) than this one "
+                              f"({show(expected)}): retrain it (delete the file) or use its run's data")
+    return model
 
 
 def _place(model, gpus):
@@ -37,7 +59,7 @@ def _place(model, gpus):
 def train_method(sample_path, split_path, method, colours, seed, threads, gpus, model_path,
                  timing_path):
     """Fit one configured method on the training split (validation split for early stopping)."""
-    sample, rows = load_features(sample_path, split_path, method, colours)
+    sample, rows, provenance = load_features(sample_path, split_path, method, colours)
     params = dict(method["params"])
     params.setdefault("random_state", seed)
     model = make_method(method["type"], params)
@@ -49,6 +71,7 @@ def train_method(sample_path, split_path, method, colours, seed, threads, gpus, 
     model.fit(train.spectra, train.labels, train.label_err, sample.label_names,
               validation=(val.spectra, val.labels, val.label_err), threads=threads)
     seconds = time.perf_counter() - start
+    model.provenance_ = {**provenance, "seed": seed}
     model.save(model_path)
     timing = {"n_stars": len(train.ids), "seconds": seconds, "threads": threads, "device": device}
     if hasattr(model, "history_"):
@@ -57,11 +80,11 @@ def train_method(sample_path, split_path, method, colours, seed, threads, gpus, 
     log.info("trained in %.1f s", seconds)
 
 
-def predict_method(model_path, sample_path, split_path, method, colours, threads, gpus,
+def predict_method(model_path, sample_path, split_path, method, colours, seed, threads, gpus,
                    predictions_path, timing_path):
     """Label the test split with a trained model; write labels, sigmas and reference labels."""
-    sample, rows = load_features(sample_path, split_path, method, colours)
-    model = load_method(method["type"], model_path)
+    sample, rows, provenance = load_features(sample_path, split_path, method, colours)
+    model = load_trained(method, model_path, provenance, seed)
     _place(model, gpus)
     test = sample.subset(rows["test"])
     start = time.perf_counter()
@@ -80,16 +103,16 @@ def predict_method(model_path, sample_path, split_path, method, colours, threads
              len(test.ids) / seconds)
 
 
-def plot_ensemble_calibration(model_path, sample_path, split_path, method, colours, snr_bins, threads,
+def plot_ensemble_calibration(model_path, sample_path, split_path, method, colours, seed, snr_bins, threads,
                               figure_path):
     """Residual / sigma on the test split, the first network alone against the ensemble.
 
-    Both are calibrated on the validation split the same way (robust width one over all
+    Both are calibrated on the validation split the same way (coverage windows over all
     stars), so the figure shows what the ensemble's epistemic term adds: its tails, and how
     close to one the width stays from low to high S/N.
     """
-    sample, rows = load_features(sample_path, split_path, method, colours)
-    ensemble = load_method(method["type"], model_path)
+    sample, rows, provenance = load_features(sample_path, split_path, method, colours)
+    ensemble = load_trained(method, model_path, provenance, seed)
     validation, test = sample.subset(rows["validation"]), sample.subset(rows["test"])
     models = {"1 network": ensemble.sub_ensemble(1, (validation.spectra, validation.labels), threads)}
     if ensemble.n_members > 1:

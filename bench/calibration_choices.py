@@ -1,0 +1,65 @@
+"""How two ways of calibrating the uncertainties cover the validation stars, for trained models.
+
+For each model of a finished run, the validation split is halved (seeded); the scale of each
+label's sigma is set on one half and the other half's fractions within 1, 2 and 3 sigma are
+printed, for two rules:
+
+- ``core``: the robust width of residual / sigma is one (68% within 1 sigma for a Gaussian);
+- ``windows``: the workflow's rule (:func:`labeltransfer.methods.base.uncertainty_scale`), the
+  geometric middle of the scales that put 60-76% within 1 sigma and 92-98% within 2.
+
+The test split is not read. Run after the workflow::
+
+    python bench/calibration_choices.py results/xp_from_apogee
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from labeltransfer.methods import load_method  # noqa: E402
+from labeltransfer.methods.base import uncertainty_scale  # noqa: E402
+from labeltransfer.metrics import robust_scatter  # noqa: E402
+from labeltransfer.preprocess import LabelledSample, feature_names  # noqa: E402
+from labeltransfer.split import read_split  # noqa: E402
+
+
+def _within(z):
+    """Fractions of |z| below 1, 2, 3 per column, in percent."""
+    return [[round(100 * float(np.mean(np.abs(c[np.isfinite(c)]) < k)), 1) for k in (1, 2, 3)] for c in z.T]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("results", help="a task's results folder, e.g. results/xp_from_apogee")
+    parser.add_argument("--config", default="config/config.yaml")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    config = yaml.safe_load(Path(args.config).read_text())
+    results = Path(args.results)
+    sample = LabelledSample.load(results / "data" / "sample.npz")
+    validation = sample.subset(read_split(results / "data" / "split.csv", sample.ids)["validation"])
+    halves = np.random.default_rng(0).permutation(len(validation.ids)) % 2 == 0
+    print(f"{halves.sum()} validation stars set the scale, {(~halves).sum()} are scored; per label, % within "
+          f"1 / 2 / 3 sigma ({', '.join(sample.label_names)})")
+    for name in config["methods"]:
+        settings = config["method_settings"][name]
+        model = load_method(settings["type"], results / "models" / f"{name}.npz")
+        spectra = validation.spectra.select_aux(feature_names(settings["feature_set"], config["colours"]))
+        predicted, sigma = model.predict(spectra, threads=args.threads)
+        formal = sigma / model.uncertainty_scale_
+        z = (predicted - validation.labels) / formal
+        rules = {"core": [robust_scatter(c) for c in z[halves].T],
+                 "windows": uncertainty_scale(predicted[halves], formal[halves], validation.labels[halves],
+                                              sample.label_names, name)}
+        for rule, scale in rules.items():
+            print(f"{name:>16} {rule:>8}: {_within(z[~halves] / np.asarray(scale))}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

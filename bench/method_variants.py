@@ -1,0 +1,135 @@
+"""Train variants of a method on the frozen split and compare them on the validation split.
+
+Each variant is a JSON object of parameters laid over the method's settings in the config
+(``method_settings``). Variants are fitted on the training split less a held-out tenth (early
+stopping and uncertainty calibration; :mod:`labeltransfer.selection`) and scored on the
+validation split, never on the test split, which only the workflow scores. For each variant,
+one line: robust scatter per label with its 68% bootstrap interval, the robust width of
+residual / sigma over all validation stars and in each S/N bin of the config, the epochs run
+(networks), the training time, and the scatter of the stars with and without a parallax apart;
+then one line per later variant: its scatter minus the first
+variant's, per label, with the 95% interval over the same bootstrap resamples of the stars (an
+interval that holds zero is a tie). Run after ``prepare_sample`` (or the whole workflow)::
+
+    python bench/method_variants.py mlp '{"n_members": 1, "ema_decay": 0}' \\
+        '{"n_members": 1}' '{"n_members": 1, "random_state": 1}'
+    python bench/method_variants.py xgboost '{"feature_set": "flux_colours"}' '{}'
+    python bench/method_variants.py cannon_quadratic_log '{}' --config config/config.yaml config/cannon_study.yaml
+
+Single networks (``n_members: 1``) train in one to three minutes each on 2 cores; seeds scatter,
+so compare variants over more than one ``random_state``. Any method of the config can be
+compared this way (``cannon``, ``xgboost``, ``knn`` too).
+"""
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from labeltransfer.bootstrap import bootstrap_scatter_bias  # noqa: E402
+from labeltransfer.methods import make_method  # noqa: E402
+from labeltransfer.metrics import robust_scatter, snr_bin_masks, widths_within  # noqa: E402
+from labeltransfer.preprocess import LabelledSample, feature_names  # noqa: E402
+from labeltransfer.selection import selection_rows  # noqa: E402
+
+
+def _widths(z, snr, snr_bins):
+    """Robust width of each label's residual / sigma over all stars, then per S/N bin."""
+    masks = {"all": np.ones(len(snr), bool), **snr_bin_masks(snr, snr_bins)}
+    return np.round(list(widths_within(z, masks).values()), 2).tolist()
+
+
+def _scatter(residual):
+    """Robust scatter of each label and its 68% bootstrap interval over the scored stars."""
+    result = []
+    for column in residual.T:
+        column = column[np.isfinite(column)]
+        resampled, _ = bootstrap_scatter_bias(column[:, None], 1000, np.random.default_rng(0))
+        lo, hi = np.percentile(resampled[:, 0], [15.865, 84.135])
+        result.append([float(f"{robust_scatter(column):.4g}"), float(f"{lo:.4g}"), float(f"{hi:.4g}")])
+    return result
+
+
+def _config(paths):
+    """The configs merged in order, as Snakemake merges --configfile: mappings extended, the rest replaced."""
+    def merge(base, extra):
+        for key, value in extra.items():
+            base[key] = merge(base.get(key, {}), value) if isinstance(value, dict) and isinstance(
+                base.get(key), dict) else value
+        return base
+    config = {}
+    for path in paths:
+        merge(config, yaml.safe_load(Path(path).read_text()))
+    return config
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("method", help="a method of the config's method_settings (mlp, cnn, cannon, ...)")
+    parser.add_argument("variants", nargs="+", help="JSON objects of parameters overriding the method's; a "
+                                                    '"feature_set" key changes its feature set')
+    parser.add_argument("--config", nargs="+", default=["config/config.yaml"],
+                        help="config files, merged in order (a study's after config/config.yaml)")
+    parser.add_argument("--task", default="xp_from_apogee")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    config = _config(args.config)
+    method = config["method_settings"][args.method]
+    data = Path("results") / args.task / "data"
+    sample = LabelledSample.load(data / "sample.npz")
+    fit, stop, scored = (sample.subset(rows) for rows in selection_rows(data / "split.csv", sample.ids,
+                                                                        config["seed"]).values())
+    snr_bins = [float(edge) for edge in config["snr_bins"]]
+    has_parallax = np.isfinite(scored.spectra.select_aux(["parallax"]).aux[:, 0])
+    print(f"{args.method} fitted on {len(fit.ids)} training stars ({len(stop.ids)} held out to stop and "
+          f"calibrate), scored on {len(scored.ids)} validation stars; scatter [68% interval]; widths: all stars, "
+          f"then S/N bins {snr_bins}")
+    residuals = []
+    for variant in args.variants:
+        overrides = json.loads(variant)
+        features = feature_names(overrides.pop("feature_set", method.get("feature_set", "flux_colours")),
+                                 config["colours"])
+        train, held, test = (s.spectra.select_aux(features) for s in (fit, stop, scored))
+        model = make_method(method["type"], {"random_state": config["seed"], **method.get("params", {}), **overrides})
+        start = time.perf_counter()
+        model.fit(train, fit.labels, fit.label_err, sample.label_names,
+                  validation=(held, stop.labels, stop.label_err), threads=args.threads)
+        seconds = time.perf_counter() - start
+        predicted, sigma = model.predict(test, threads=args.threads)
+        residual = predicted - scored.labels
+        residuals.append(residual)
+        line = {"variant": json.loads(variant), "scatter": _scatter(residual),
+                "width": _widths(residual / sigma, scored.snr, snr_bins), "seconds": round(seconds),
+                **{f"scatter_{name}": [float(f"{robust_scatter(r):.4g}") for r in residual[rows].T]
+                   for name, rows in (("with_parallax", has_parallax), ("without_parallax", ~has_parallax))}}
+        if hasattr(model, "history_"):
+            line["epochs"] = [len(h["validation"]) for h in model.history_]
+        print(json.dumps(line), flush=True)
+    for index, line in enumerate(_paired(residuals)[1:], start=1):
+        print(json.dumps({"variant": json.loads(args.variants[index]), "minus_first": line}))
+
+
+def _paired(residuals):
+    """Per variant and label: scatter minus the first variant's, with its 95% interval (same resamples)."""
+    by_variant = [[] for _ in residuals]
+    for k in range(residuals[0].shape[1]):
+        columns = np.column_stack([r[:, k] for r in residuals])
+        columns = columns[np.isfinite(columns).all(axis=1)]
+        resampled, _ = bootstrap_scatter_bias(columns, 1000, np.random.default_rng(k))
+        point = np.array([robust_scatter(c) for c in columns.T])
+        for v in range(len(residuals)):
+            lo, hi = np.percentile(resampled[:, v] - resampled[:, 0], [2.5, 97.5])
+            by_variant[v].append([float(f"{point[v] - point[0]:.3g}"), float(f"{lo:.3g}"), float(f"{hi:.3g}")])
+    return by_variant
+
+
+if __name__ == "__main__":
+    main()

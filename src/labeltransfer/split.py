@@ -1,0 +1,152 @@
+"""The frozen train / validation / test split: made once per run, grouped by star, checked on every read.
+
+Rows of one physical star never straddle two splits: rows that share an APOGEE ID, a Gaia
+source_id or an identical spectrum (two APOGEE IDs joined to one Gaia source, a star
+observed twice) form one group, and groups are assigned whole. Reading a split requires every
+sample row exactly once and no split empty, so that an edited ``split.csv`` cannot put test
+stars into the training set unnoticed; the fingerprints of a sample and of its split are
+recorded in every model trained on them (:mod:`labeltransfer.pipeline.modelling`).
+"""
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+__all__ = ["SPLITS", "SplitError", "star_groups", "split_sample", "write_split", "read_split", "split_fingerprint"]
+
+SPLITS = ("train", "validation", "test")
+
+
+class SplitError(ValueError):
+    """A split file that does not assign every sample row to exactly one non-empty split."""
+
+
+def star_groups(ids, source_ids=None, flux=None):
+    """Group number of each row: rows sharing an ID, a Gaia source_id (> 0) or a spectrum are one star.
+
+    Parameters
+    ----------
+    ids : array of str, shape (n,)
+        APOGEE IDs.
+    source_ids : array of int, shape (n,), optional
+        Gaia source_ids; 0 or below means none.
+    flux : ndarray, shape (n, n_pixels), optional
+        Spectra; rows with identical flux are one star.
+
+    Returns
+    -------
+    ndarray of int, shape (n,)
+        Groups numbered in order of first appearance (all rows distinct: ``0 .. n-1``).
+    """
+    n = len(ids)
+    keys = [pd.factorize(np.asarray(ids, dtype=str))[0]]
+    if source_ids is not None:
+        source_ids = np.asarray(source_ids, dtype=np.int64)
+        codes = pd.factorize(source_ids)[0]
+        keys.append(np.where(source_ids > 0, codes, -1))
+    if flux is not None:
+        digests = [hashlib.blake2b(np.ascontiguousarray(row).tobytes(), digest_size=16).digest() for row in flux]
+        keys.append(pd.factorize(pd.Series(digests))[0])
+    rows, columns, offset = [], [], n
+    for codes in keys:
+        has = codes >= 0
+        rows.append(np.flatnonzero(has))
+        columns.append(codes[has] + offset)
+        offset += int(codes.max(initial=-1)) + 1
+    rows, columns = np.concatenate(rows), np.concatenate(columns)
+    graph = coo_matrix((np.ones(rows.size), (rows, columns)), shape=(offset, offset))
+    _, component = connected_components(graph, directed=False)
+    return pd.factorize(component[:n])[0]
+
+
+def split_sample(ids, fractions, seed, groups=None):
+    """A seeded random split of the rows into train / validation / test, whole groups at a time.
+
+    Parameters
+    ----------
+    ids : array of str, shape (n,)
+    fractions : dict
+        ``train``, ``validation``, ``test`` fractions of the rows, summing to one.
+    seed : int
+    groups : array of int, shape (n,), optional
+        Group of each row (:func:`star_groups`); a group goes to one split. Default: every
+        row its own group.
+
+    Returns
+    -------
+    pandas.DataFrame with columns ``apogee_id`` and ``split``.
+    """
+    total = sum(fractions[s] for s in SPLITS)
+    if not np.isclose(total, 1.0):
+        raise ValueError(f"split fractions must sum to 1, got {total:g} ({fractions})")
+    groups = np.arange(len(ids)) if groups is None else pd.factorize(np.asarray(groups))[0]
+    sizes = np.bincount(groups)
+    order = np.random.default_rng(seed).permutation(len(sizes))
+    rows_before = np.concatenate([[0], np.cumsum(sizes[order])[:-1]])
+    n_train = int(round(fractions["train"] * len(ids)))
+    n_val = int(round(fractions["validation"] * len(ids)))
+    group_split = np.empty(len(sizes), dtype=object)
+    group_split[order] = np.where(rows_before < n_train, "train",
+                                  np.where(rows_before < n_train + n_val, "validation", "test"))
+    return pd.DataFrame({"apogee_id": ids, "split": group_split[groups]})
+
+
+def write_split(split, path):
+    """Write the split table as CSV."""
+    split.to_csv(path, index=False)
+
+
+def read_split(path, sample_ids):
+    """Row numbers of each split, after checking the file against the sample's IDs.
+
+    Parameters
+    ----------
+    path : path
+        A split file (``apogee_id``, ``split``).
+    sample_ids : array of str
+        The IDs of the sample, in its row order.
+
+    Returns
+    -------
+    dict ``{split: ndarray of row numbers}``
+
+    Raises
+    ------
+    SplitError
+        A missing column, an unknown split name, an ID listed twice, an ID that is not in the
+        sample, a sample row the file does not list, or an empty split; the file and up to
+        five offending IDs are named.
+    """
+    table = pd.read_csv(path, dtype={"apogee_id": str, "split": str})
+    missing = [c for c in ("apogee_id", "split") if c not in table.columns]
+    if missing:
+        raise SplitError(f"{path}: missing column(s) {', '.join(missing)}")
+    unknown = sorted(set(table["split"].dropna()) - set(SPLITS))
+    if unknown or table["split"].isna().any():
+        raise SplitError(f"{path}: unknown or empty split name(s) {unknown}; use {', '.join(SPLITS)}")
+    problems = {
+        "listed more than once": table.loc[table["apogee_id"].duplicated(), "apogee_id"],
+        "not in the sample": table.loc[~table["apogee_id"].isin(sample_ids), "apogee_id"],
+        "in the sample but not in the file": pd.Series(sample_ids)[~pd.Series(sample_ids).isin(table["apogee_id"])],
+    }
+    for what, offending in problems.items():
+        if len(offending):
+            raise SplitError(f"{path}: {len(offending)} IDs {what} (e.g. {', '.join(offending.unique()[:5])}); "
+                             "every star of the sample must be in exactly one split")
+    position = pd.Index(sample_ids).get_indexer(table["apogee_id"])
+    rows = {name: np.sort(position[(table["split"] == name).to_numpy()]) for name in SPLITS}
+    empty = [name for name, r in rows.items() if r.size == 0]
+    if empty:
+        raise SplitError(f"{path}: the {', '.join(empty)} split(s) hold no star")
+    return rows
+
+
+def split_fingerprint(sample_ids, rows):
+    """sha256 (hex) of which IDs are in which split."""
+    digest = hashlib.sha256()
+    for name in SPLITS:
+        digest.update(name.encode() + b":" + "\n".join(np.sort(np.asarray(sample_ids)[rows[name]])).encode())
+    return digest.hexdigest()

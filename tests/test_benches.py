@@ -1,0 +1,138 @@
+"""The benches that compare the accuracy of variants never read a test star.
+
+Each bench runs on a small prepared sample while every star the benches take out of the
+sample (``LabelledSample.subset``) is recorded; the test stars must not be among them. The
+test split is scored once, by the workflow.
+"""
+
+import importlib.util
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO
+from labeltransfer.io.xp_library import XP_WAVELENGTH
+from labeltransfer.methods import make_method
+from labeltransfer.preprocess import LabelledSample, build_sample
+from labeltransfer.selection import selection_rows
+from labeltransfer.split import read_split, split_sample, write_split
+from library_factory import synthetic_library
+
+LABELS = {"teff": {"range": [3000, 7000], "max_err": 300, "err_floor": 10, "required": True},
+          "logg": {"range": [-0.5, 5.5], "max_err": 0.3, "err_floor": 0.02, "required": True},
+          "fe_h": {"range": [-2.5, 0.7], "max_err": 0.2, "err_floor": 0.01, "required": False}}
+COLOURS = ["bp_rp", "g_h"]
+METHODS = {"mlp": {"type": "mlp", "feature_set": "flux_colours_parallax",
+                   "params": {"flux_components": 8, "hidden_sizes": [16], "epochs": 2, "patience": 2, "n_members": 2}},
+           "knn": {"type": "knn", "feature_set": "flux", "params": {"n_neighbours": 3, "n_components": 5}},
+           "cannon": {"type": "cannon", "feature_set": "flux", "params": {"order": 1, "n_candidates": 4}}}
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """results/tiny/data/ with a 400-star sample and its split, a config, and the test IDs."""
+    library = synthetic_library(400, seed=4) | {"wavelength": XP_WAVELENGTH}
+    matches = pd.DataFrame({"apogee_id": library["apogee_id"], "parallax": 1.0, "parallax_error": 0.1})
+    sample = build_sample(library, matches, LABELS, {"min_snr": 5, "max_masked_fraction": 0.1}, COLOURS)
+    data = tmp_path / "results" / "tiny" / "data"
+    data.mkdir(parents=True)
+    sample.save(data / "sample.npz")
+    write_split(split_sample(sample.ids, {"train": 0.7, "validation": 0.15, "test": 0.15}, 3), data / "split.csv")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"colours": COLOURS, "seed": 3, "method_settings": METHODS,
+                                                          "methods": ["knn"], "snr_bins": [5, 50, float("inf")]}))
+    monkeypatch.chdir(tmp_path)
+    test_ids = set(sample.ids[read_split(data / "split.csv", sample.ids)["test"]])
+    return tmp_path, test_ids
+
+
+@pytest.fixture
+def taken(monkeypatch):
+    """Every star ID any code takes out of a LabelledSample, recorded."""
+    ids, subset = set(), LabelledSample.subset
+
+    def recording(self, rows):
+        ids.update(np.atleast_1d(self.ids[rows]).tolist())
+        return subset(self, rows)
+    monkeypatch.setattr(LabelledSample, "subset", recording)
+    return ids
+
+
+def _bench(name):
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_selection_rows_hold_out_part_of_training_and_score_on_validation(workdir):
+    tmp_path, test_ids = workdir
+    sample = LabelledSample.load("results/tiny/data/sample.npz")
+    rows = selection_rows("results/tiny/data/split.csv", sample.ids, seed=3)
+    split = read_split("results/tiny/data/split.csv", sample.ids)
+    np.testing.assert_array_equal(np.sort(np.r_[rows["fit"], rows["stop"]]), split["train"])
+    np.testing.assert_array_equal(rows["score"], split["validation"])
+    assert len(rows["stop"]) == round(0.1 * len(split["train"]))
+    assert not test_ids & set(sample.ids[np.r_[rows["fit"], rows["stop"], rows["score"]]])
+
+
+@pytest.mark.parametrize("method", ["mlp", "knn"])
+def test_method_variants_bench_never_reads_a_test_star(workdir, taken, capsys, method):
+    _, test_ids = workdir
+    _bench("method_variants").main([method, "{}", '{"random_state": 1}', "--config", "config.yaml", "--task", "tiny",
+                                    "--threads", "1"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()[1:]]
+    assert len(lines) == 3 and all(len(line["scatter"]) == len(LABELS) for line in lines[:2])
+    assert len(lines[2]["minus_first"]) == len(LABELS)  # the second variant against the first, per label
+    assert taken and not taken & test_ids
+
+
+def test_neural_methods_bench_never_reads_a_test_star(workdir, taken, capsys):
+    tmp_path, test_ids = workdir
+    sample = LabelledSample.load("results/tiny/data/sample.npz")
+    rows = read_split("results/tiny/data/split.csv", sample.ids)
+    spectra = sample.spectra.select_aux(["bp_rp", "g_h", "parallax", "reduced_parallax_h"])
+    train, validation = rows["train"], rows["validation"]
+    model = make_method("mlp", METHODS["mlp"]["params"])
+    model.fit(spectra.subset(train), sample.labels[train], sample.label_err[train], sample.label_names,
+              validation=(spectra.subset(validation), sample.labels[validation], sample.label_err[validation]))
+    model.save(tmp_path / "mlp.npz")
+    _bench("neural_methods").main(["results/tiny/data/sample.npz", "results/tiny/data/split.csv",
+                                   f"mlp={tmp_path / 'mlp.npz'}", "--n-stars", "200", "--repeat", "1",
+                                   "--threads", "1"])
+    assert "2 members: scatter" in capsys.readouterr().out
+    assert taken and not taken & test_ids
+
+
+def test_cannon_bench_never_reads_a_test_star(workdir, taken, capsys, monkeypatch):
+    _, test_ids = workdir
+    bench = _bench("cannon_test_step")
+    # the PyPI package TheCannon (the bench extra) stands in as our own linear Cannon here
+    monkeypatch.setattr(bench, "_thecannon_run", lambda train, test, names: lambda: make_method(
+        "cannon", {"order": 1, "n_candidates": 4}).fit(train.spectra.select_aux([]), train.labels, train.label_err,
+                                                        names).predict(test.spectra.select_aux([]))[0])
+    monkeypatch.setattr("sys.argv", ["cannon_test_step", "results/tiny/data/sample.npz", "results/tiny/data/split.csv",
+                                     "--repeat", "1"])
+    bench.main()
+    assert "TheCannon 0.7.3: robust scatter teff" in capsys.readouterr().out
+    assert taken and not taken & test_ids
+
+
+def test_calibration_bench_never_reads_a_test_star(workdir, taken, capsys):
+    tmp_path, test_ids = workdir
+    sample = LabelledSample.load("results/tiny/data/sample.npz")
+    rows = read_split("results/tiny/data/split.csv", sample.ids)
+    train, validation = rows["train"], rows["validation"]
+    model = make_method("knn", METHODS["knn"]["params"])
+    spectra = sample.spectra.select_aux([])
+    model.fit(spectra.subset(train), sample.labels[train], sample.label_err[train], sample.label_names,
+              validation=(spectra.subset(validation), sample.labels[validation], sample.label_err[validation]))
+    (tmp_path / "results" / "tiny" / "models").mkdir()
+    model.save(tmp_path / "results" / "tiny" / "models" / "knn.npz")
+    taken.clear()
+    _bench("calibration_choices").main(["results/tiny", "--config", "config.yaml", "--threads", "1"])
+    output = capsys.readouterr().out
+    assert "knn     core:" in output and "knn  windows:" in output
+    assert taken and not taken & test_ids

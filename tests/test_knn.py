@@ -1,0 +1,64 @@
+"""The nearest-neighbour floor: whitened principal components, distance weights, calibrated spread."""
+
+import numpy as np
+import pytest
+
+from conftest import assert_same_after_reload
+
+from labeltransfer.methods import NearestNeighbours, make_method
+from labeltransfer.metrics import robust_scatter
+from labeltransfer.spectra import Spectra
+
+NAMES = ("teff", "fe_h")
+
+
+def _data(n, seed):
+    """Spectra that are smooth functions of two labels, with a faint [Fe/H] signature."""
+    rng = np.random.default_rng(seed)
+    labels = np.column_stack([rng.uniform(4000, 6000, n), rng.normal(-0.3, 0.3, n)])
+    grid = np.linspace(0, 1, 60)
+    flux = 1 + 0.5 * ((labels[:, :1] - 5000) / 1000) * grid + 0.05 * labels[:, 1:] * np.sin(12 * grid)
+    flux += 0.002 * rng.standard_normal(flux.shape)
+    return Spectra(flux, np.full_like(flux, 0.002), np.arange(60.0), np.empty((n, 0)), ()), labels
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    spectra, labels = _data(3000, 0)
+    labels[:100, 1] = np.nan
+    val_spectra, val_labels = _data(500, 1)
+    return make_method("knn", {"n_neighbours": 5, "n_components": 2}).fit(
+        spectra, labels, np.full_like(labels, 1e-3), NAMES,
+        validation=(val_spectra, val_labels, np.full_like(val_labels, 1e-3)))
+
+
+def test_labels_come_from_the_nearest_training_stars(fitted):
+    spectra, labels = _data(400, 2)
+    predicted, sigma = fitted.predict(spectra)
+    # the faint [Fe/H] term counts as much as Teff because the two components are whitened
+    assert robust_scatter(predicted[:, 0] - labels[:, 0]) < 40
+    assert robust_scatter(predicted[:, 1] - labels[:, 1]) < 0.06
+    assert np.all(sigma > 0)
+    widths = [robust_scatter(z) for z in ((predicted - labels) / sigma).T]
+    assert np.all((np.array(widths) > 0.8) & (np.array(widths) < 1.25)), widths
+
+
+def test_a_copy_of_a_training_star_gets_its_labels(fitted):
+    coordinates_star = fitted.coordinates_[7:8]
+    single = NearestNeighbours(n_neighbours=1, n_components=2)
+    spectra, labels = _data(3000, 0)
+    single.fit(spectra, labels, np.full_like(labels, 1e-3), NAMES)
+    predicted, _ = single.predict(spectra.subset(np.array([7])))
+    np.testing.assert_allclose(predicted[0], labels[7], rtol=1e-5)
+    assert coordinates_star.shape == (1, 2)
+
+
+def test_save_load_gives_identical_predictions(fitted, tmp_path):
+    spectra, _ = _data(50, 3)
+    assert_same_after_reload(fitted, spectra, tmp_path / "knn.npz")
+
+
+def test_bad_parameters_are_refused():
+    spectra, labels = _data(50, 4)
+    with pytest.raises(ValueError, match="n_neighbours \\(0\\) and n_components \\(10\\) must be at least 1"):
+        NearestNeighbours(n_neighbours=0, n_components=10).fit(spectra, labels, np.ones_like(labels), NAMES)

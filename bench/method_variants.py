@@ -14,7 +14,9 @@ interval that holds zero is a tie). Run after ``prepare_sample`` (or the whole w
     python bench/method_variants.py mlp '{"n_members": 1, "ema_decay": 0}' \\
         '{"n_members": 1}' '{"n_members": 1, "random_state": 1}'
     python bench/method_variants.py xgboost '{"feature_set": "flux_colours"}' '{}'
-    python bench/method_variants.py cannon_quadratic_log '{}' --config config/config.yaml config/cannon_study.yaml
+    python bench/method_variants.py cannon '{"flux_transform": "log"}' '{}'
+    python bench/method_variants.py mlp_no_parallax '{"n_members": 1}' --config config/config.yaml \\
+        config/parallax_study.yaml
 
 Single networks (``n_members: 1``) train in one to three minutes each on 2 cores; seeds scatter,
 so compare variants over more than one ``random_state``. Any method of the config can be
@@ -85,7 +87,7 @@ def main(argv=None):
     method = config["method_settings"][args.method]
     data = Path("results") / args.task / "data"
     sample = LabelledSample.load(data / "sample.npz")
-    fit, stop, scored = (sample.subset(rows) for rows in selection_rows(data / "split.csv", sample.ids,
+    fit, stop, scored = (sample.subset(rows) for rows in selection_rows(data / "split.csv", sample,
                                                                         config["seed"]).values())
     snr_bins = [float(edge) for edge in config["snr_bins"]]
     has_parallax = np.isfinite(scored.spectra.select_aux(["parallax"]).aux[:, 0])

@@ -1,8 +1,9 @@
 """The benches that compare the accuracy of variants never read a test star.
 
 Each bench runs on a small prepared sample while every star the benches take out of the
-sample (``LabelledSample.subset``) is recorded; the test stars must not be among them. The
-test split is scored once, by the workflow.
+sample (``LabelledSample.subset``) is recorded, and the split they read holds no test rows (a
+bench that asks for them fails); the test stars must not be among those taken. The test split
+is scored once, by the workflow.
 """
 
 import importlib.util
@@ -50,13 +51,22 @@ def workdir(tmp_path, monkeypatch):
 
 @pytest.fixture
 def taken(monkeypatch):
-    """Every star ID any code takes out of a LabelledSample, recorded."""
-    ids, subset = set(), LabelledSample.subset
+    """Every star ID any code takes out of a LabelledSample, recorded; and the split as the benches
+    read it has no test rows, so that a bench asking for them fails."""
+    import labeltransfer.selection
+    import labeltransfer.split
+
+    ids, subset, read = set(), LabelledSample.subset, labeltransfer.split.read_split
 
     def recording(self, rows):
         ids.update(np.atleast_1d(self.ids[rows]).tolist())
         return subset(self, rows)
+
+    def without_test(path, sample_ids):
+        return {name: rows for name, rows in read(path, sample_ids).items() if name != "test"}
     monkeypatch.setattr(LabelledSample, "subset", recording)
+    monkeypatch.setattr(labeltransfer.split, "read_split", without_test)
+    monkeypatch.setattr(labeltransfer.selection, "read_split", without_test)
     return ids
 
 
@@ -70,7 +80,7 @@ def _bench(name):
 def test_selection_rows_hold_out_part_of_training_and_score_on_validation(workdir):
     tmp_path, test_ids = workdir
     sample = LabelledSample.load("results/tiny/data/sample.npz")
-    rows = selection_rows("results/tiny/data/split.csv", sample.ids, seed=3)
+    rows = selection_rows("results/tiny/data/split.csv", sample, seed=3)
     split = read_split("results/tiny/data/split.csv", sample.ids)
     np.testing.assert_array_equal(np.sort(np.r_[rows["fit"], rows["stop"]]), split["train"])
     np.testing.assert_array_equal(rows["score"], split["validation"])

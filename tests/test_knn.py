@@ -5,7 +5,7 @@ import pytest
 
 from conftest import assert_same_after_reload
 
-from labeltransfer.methods import NearestNeighbours, make_method
+from labeltransfer.methods import IncompatibleDataError, NearestNeighbours, make_method
 from labeltransfer.metrics import robust_scatter
 from labeltransfer.spectra import Spectra
 
@@ -43,14 +43,20 @@ def test_labels_come_from_the_nearest_training_stars(fitted):
     assert np.all((np.array(widths) > 0.8) & (np.array(widths) < 1.25)), widths
 
 
-def test_a_copy_of_a_training_star_gets_its_labels(fitted):
-    coordinates_star = fitted.coordinates_[7:8]
+def test_a_copy_of_a_training_star_gets_its_labels():
     single = NearestNeighbours(n_neighbours=1, n_components=2)
     spectra, labels = _data(3000, 0)
     single.fit(spectra, labels, np.full_like(labels, 1e-3), NAMES)
     predicted, _ = single.predict(spectra.subset(np.array([7])))
     np.testing.assert_allclose(predicted[0], labels[7], rtol=1e-5)
-    assert coordinates_star.shape == (1, 2)
+
+
+def test_components_the_training_spectra_do_not_span_are_dropped():
+    spectra, labels = _data(20, 5)  # 20 stars: centred, they span at most 19 directions
+    model = NearestNeighbours(n_neighbours=1, n_components=40).fit(spectra, labels, np.ones_like(labels), NAMES)
+    assert model.components_.shape[0] == 19
+    predicted, _ = model.predict(spectra.subset(np.array([3])))
+    np.testing.assert_allclose(predicted[0], labels[3], rtol=1e-5)
 
 
 def test_save_load_gives_identical_predictions(fitted, tmp_path):
@@ -62,3 +68,12 @@ def test_bad_parameters_are_refused():
     spectra, labels = _data(50, 4)
     with pytest.raises(ValueError, match="n_neighbours \\(0\\) and n_components \\(10\\) must be at least 1"):
         NearestNeighbours(n_neighbours=0, n_components=10).fit(spectra, labels, np.ones_like(labels), NAMES)
+
+
+def test_a_model_file_without_a_state_array_is_refused_naming_it(fitted, tmp_path):
+    fitted.save(tmp_path / "knn.npz")
+    with np.load(tmp_path / "knn.npz") as archive:
+        arrays = {k: archive[k] for k in archive.files if k != "uncertainty_scale"}
+    np.savez(tmp_path / "old.npz", **arrays)
+    with pytest.raises(IncompatibleDataError, match=r"old\.npz lacks 'uncertainty_scale' .*retrain it"):
+        NearestNeighbours.load(tmp_path / "old.npz")

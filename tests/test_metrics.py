@@ -151,3 +151,16 @@ def test_calibration_of_heavy_tails_trades_the_two_windows():
     assert np.mean(z < 1) > 0.76 and np.mean(z < 2) < 0.92
     few = np.ones((10, 1))
     assert uncertainty_scale(few, few, np.zeros_like(few), ["x"], "test")[0] == 1.0
+
+
+def test_a_method_gains_nothing_by_leaving_its_hardest_stars_out():
+    rng = np.random.default_rng(10)
+    n = 2000
+    table = pd.DataFrame({"apogee_id": np.arange(n).astype(str), "snr": 100.0, "logg_ref": np.zeros(n),
+                          "logg_err": 0.1, "logg": rng.normal(0, 0.1, n)})
+    shy = table.assign(logg=table["logg"].where(table["logg"].abs() < 0.15))  # no prediction where it is bad
+    summary, comparison = summarise({"shy": shy, "full": table}, ["logg"], [10, np.inf])
+    row = comparison[comparison["subset"] == "all"].iloc[0]
+    assert row["n"] == shy["logg"].notna().sum() and row["difference"] == 0 and row["verdict"] == "tie"
+    own = summary.set_index(["method", "subset"]).loc[("shy", "all")]
+    assert own["n"] == row["n"] and own["scatter"] < 0.1  # its own summary shows it on its own stars

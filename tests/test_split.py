@@ -25,13 +25,13 @@ def test_split_must_sum_to_one():
 
 
 def test_rows_of_one_star_share_a_group_through_any_key():
-    ids = np.array(["A", "B", "C", "A", "D", "E"])  # row 3: star A observed twice
-    source_ids = np.array([10, 20, 20, 0, 0, 0])  # B and C: two APOGEE IDs of one Gaia source
-    flux = np.arange(12.0).reshape(6, 2)
-    flux[5] = flux[4]  # E: the same spectrum as D
-    groups = star_groups(ids, source_ids, flux)
-    assert groups.tolist() == [0, 1, 1, 0, 2, 2]
-    assert star_groups(np.array(["x", "y", "z"])).tolist() == [0, 1, 2]
+    source_ids = np.array([10, 20, 20, 0, 0, 0, 30])  # rows 1 and 2: two APOGEE IDs of one Gaia source
+    flux = np.arange(14.0).reshape(7, 2)
+    flux[5] = flux[4]  # rows 4 and 5: the same spectrum (one LAMOST spectrum matched twice)
+    flux[6] = flux[0]  # row 6: the same spectrum as row 0, another source_id
+    groups = star_groups(7, source_ids, flux)
+    assert groups.tolist() == [0, 1, 1, 2, 3, 3, 0]
+    assert star_groups(3).tolist() == [0, 1, 2]
 
 
 def test_a_group_is_never_split():
@@ -45,7 +45,7 @@ def test_a_group_is_never_split():
 def test_singleton_groups_give_the_ungrouped_split():
     ids = np.array([f"s{i}" for i in range(500)])
     fractions = {"train": 0.75, "validation": 0.1, "test": 0.15}
-    assert split_sample(ids, fractions, 42).equals(split_sample(ids, fractions, 42, groups=star_groups(ids)))
+    assert split_sample(ids, fractions, 42).equals(split_sample(ids, fractions, 42, groups=star_groups(len(ids))))
 
 
 @pytest.fixture

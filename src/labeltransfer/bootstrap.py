@@ -5,7 +5,11 @@ each method's robust scatter and bias are recomputed on every resample, and the 
 2.5-97.5th percentiles give their 68% and 95% intervals: how much the number would move with
 another draw of test stars of the same kind. The same resamples serve every method, so the
 difference of two methods' scatters on each resample gives a paired interval; where the 95%
-interval of a difference contains zero the two methods are tied.
+interval of a difference contains zero the two methods are tied. A pair is compared on the
+stars both methods labelled (a method that gives no prediction for its hardest stars wins
+nothing by it). The rows of the test split are resampled as independent stars: the split puts
+the rows of one star together, and a test split holding two rows of one star would give
+slightly narrow intervals.
 """
 
 from itertools import combinations
@@ -13,7 +17,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from .metrics import MAD_TO_SIGMA, MIN_SUBSET_STARS, label_metrics, subset_masks
+from .metrics import MAD_TO_SIGMA, MIN_SUBSET_STARS, label_metrics, robust_scatter, subset_masks
 
 __all__ = ["N_RESAMPLES", "COMPARISON_SUBSETS", "bootstrap_scatter_bias", "summarise"]
 
@@ -61,11 +65,13 @@ def _row_medians(values):
     return 0.5 * (parted[:, half - 1].astype(float) + parted[:, half])
 
 
-def _intervals(name, resampled):
-    """``{name_lo68: ..., name_hi68: ..., name_lo95: ..., name_hi95: ...}`` of resampled values."""
+def _intervals(name, resampled, point):
+    """``{name_lo68: ..., name_hi68: ..., name_lo95: ..., name_hi95: ...}`` of resampled values (NaN where
+    the point estimate or a resample is)."""
     result = {}
+    usable = np.isfinite(point) and np.isfinite(resampled).all()
     for level, (lo, hi) in _LEVELS.items():
-        bounds = np.percentile(resampled, [lo, hi]) if np.isfinite(resampled).all() else (np.nan, np.nan)
+        bounds = np.percentile(resampled, [lo, hi]) if usable else (np.nan, np.nan)
         result[f"{name}_lo{level}"], result[f"{name}_hi{level}"] = float(bounds[0]), float(bounds[1])
     return result
 
@@ -93,9 +99,10 @@ def summarise(predictions, label_names, snr_bins, has_parallax=None, n_resamples
         :func:`labeltransfer.metrics.label_metrics`, and the 68% and 95% intervals of the
         scatter and bias (``scatter_lo68`` ...).
     comparison : pandas.DataFrame
-        One row per pair of methods, label and subset of ``COMPARISON_SUBSETS``: both scatters,
-        their difference (first minus second) with its intervals, and ``verdict`` (which is
-        better, or ``tie`` where the 95% interval contains zero).
+        One row per pair of methods, label and subset of ``COMPARISON_SUBSETS``, on the stars
+        both labelled (``n``): both scatters, their difference (first minus second) with its
+        intervals, and ``verdict`` (which is better, ``tie`` where the 95% interval contains
+        zero, ``too few stars`` under ``MIN_SUBSET_STARS``).
     """
     methods = list(predictions)
     first = predictions[methods[0]]
@@ -107,33 +114,61 @@ def summarise(predictions, label_names, snr_bins, has_parallax=None, n_resamples
     for label_index, label in enumerate(label_names):
         reference = first[f"{label}_ref"].to_numpy(dtype=float)
         reference_err = first.get(f"{label}_ref_err", pd.Series(np.nan, index=first.index)).to_numpy(dtype=float)
-        predicted = np.column_stack([predictions[m][label].to_numpy(dtype=float) for m in methods])
+        residual = np.column_stack([predictions[m][label].to_numpy(dtype=float) for m in methods]) - reference[:, None]
         sigma = np.column_stack([predictions[m][f"{label}_err"].to_numpy(dtype=float) for m in methods])
         for subset_index, (subset, mask) in enumerate(masks.items()):
-            rows = mask & np.isfinite(reference)
-            scatter_b = bias_b = np.full((1, len(methods)), np.nan)
-            if rows.sum() >= MIN_SUBSET_STARS:
-                rng = np.random.default_rng([seed, label_index, subset_index])
-                scatter_b, bias_b = bootstrap_scatter_bias(predicted[rows] - reference[rows, None], n_resamples, rng)
-            point = [label_metrics(predicted[rows, j], reference[rows], sigma[rows, j], reference_err[rows])
-                     for j in range(len(methods))]
+            resamples = _Resamples(residual, mask & np.isfinite(reference), n_resamples, [seed, label_index, subset_index])
             for j, method in enumerate(methods):
-                summary.append({"method": method, "label": label, "subset": subset, **point[j],
-                                **_intervals("scatter", scatter_b[:, j]), **_intervals("bias", bias_b[:, j])})
+                rows = resamples.rows([j])
+                point = label_metrics(residual[rows, j], np.zeros(rows.sum()), sigma[rows, j], reference_err[rows])
+                scatter_b, bias_b = resamples.of([j])
+                summary.append({"method": method, "label": label, "subset": subset, **point,
+                                **_intervals("scatter", scatter_b[:, 0], point["scatter"]),
+                                **_intervals("bias", bias_b[:, 0], point["bias"])})
             if subset in COMPARISON_SUBSETS:
                 for a, b in combinations(range(len(methods)), 2):
-                    comparison.append(_paired(methods[a], methods[b], label, subset, point[a], point[b],
-                                              scatter_b[:, a] - scatter_b[:, b]))
+                    pair = residual[resamples.rows([a, b])][:, [a, b]]
+                    comparison.append(_paired(methods[a], methods[b], label, subset, pair, resamples.of([a, b])[0]))
     return pd.DataFrame(summary), pd.DataFrame(comparison)
 
 
-def _paired(method_a, method_b, label, subset, metrics_a, metrics_b, resampled_difference):
-    """One row of the comparison table."""
-    difference = metrics_a["scatter"] - metrics_b["scatter"]
-    intervals = _intervals("difference", resampled_difference)
+class _Resamples:
+    """Bootstrap scatters and biases of the methods' residuals on one subset, each set of methods
+    taken on the stars that all of them labelled; drawn once for the stars every method labelled
+    (the usual case) and again only for a set of methods whose stars differ."""
+
+    def __init__(self, residual, rows, n_resamples, seed):
+        self.residual, self.subset_rows, self.n_resamples, self.seed = residual, rows, n_resamples, seed
+        self.common = self.rows(range(residual.shape[1]))
+        self.shared = self._draw(self.common, slice(None))
+
+    def rows(self, columns):
+        """The subset's stars that every method of ``columns`` labelled."""
+        return self.subset_rows & np.isfinite(self.residual[:, list(columns)]).all(axis=1)
+
+    def of(self, columns):
+        """Resampled scatter and bias, shape (n_resamples, len(columns)); NaN for too few stars."""
+        rows = self.rows(columns)
+        if np.array_equal(rows, self.common):
+            return self.shared[0][:, columns], self.shared[1][:, columns]
+        return self._draw(rows, list(columns))
+
+    def _draw(self, rows, columns):
+        n_columns = self.residual[:, columns].shape[1]
+        if rows.sum() < MIN_SUBSET_STARS:
+            return np.full((1, n_columns), np.nan), np.full((1, n_columns), np.nan)
+        return bootstrap_scatter_bias(self.residual[rows][:, columns], self.n_resamples,
+                                      np.random.default_rng(self.seed))
+
+
+def _paired(method_a, method_b, label, subset, residual, resampled_scatter):
+    """One row of the comparison table, on the stars both methods labelled."""
+    n = len(residual)
+    scatter_a, scatter_b = (robust_scatter(c) if n >= MIN_SUBSET_STARS else np.nan for c in residual.T)
+    difference = scatter_a - scatter_b
+    intervals = _intervals("difference", resampled_scatter[:, 0] - resampled_scatter[:, 1], difference)
     lo, hi = intervals["difference_lo95"], intervals["difference_hi95"]
-    verdict = ("too few stars" if not np.isfinite(difference) else "tie" if lo <= 0 <= hi
-               else f"{method_a} better" if difference < 0 else f"{method_b} better")
-    return {"label": label, "subset": subset, "method_a": method_a, "method_b": method_b, "n": metrics_a["n"],
-            "scatter_a": metrics_a["scatter"], "scatter_b": metrics_b["scatter"], "difference": difference,
-            **intervals, "verdict": verdict}
+    verdict = ("too few stars" if not np.isfinite(difference) else "undetermined" if not np.isfinite(lo + hi)
+               else "tie" if lo <= 0 <= hi else f"{method_a} better" if difference < 0 else f"{method_b} better")
+    return {"label": label, "subset": subset, "method_a": method_a, "method_b": method_b, "n": n,
+            "scatter_a": scatter_a, "scatter_b": scatter_b, "difference": difference, **intervals, "verdict": verdict}

@@ -143,8 +143,9 @@ def calibration(predictions, labels):
         histogram, coverage = axes[0, i], axes[1, i]
         for j, (method, table) in enumerate(predictions.items()):
             predicted = np.isfinite(table[label]) & np.isfinite(table[f"{label}_ref"])
-            z = ((table[label] - table[f"{label}_ref"]) / table[f"{label}_err"])[predicted].to_numpy()
-            z = np.where(np.isfinite(z), z, np.inf)  # no usable sigma: outside every interval
+            sigma = table[f"{label}_err"][predicted].to_numpy()
+            z = (table[label] - table[f"{label}_ref"])[predicted].to_numpy() / np.where(sigma > 0, sigma, np.nan)
+            z = np.where(np.isfinite(z), z, np.inf)  # no usable sigma: outside every interval, as in the summary
             finite = z[np.isfinite(z)]
             histogram.hist(finite.clip(-5, 5), bins=60, range=(-5, 5), density=True, histtype="step",
                            color=f"C{j}", label=f"{method} (width {robust_scatter(finite):.2f})")
@@ -247,7 +248,9 @@ def costs(cost_table, summary, labels):
         for j, (method, row) in enumerate(everyone[everyone["label"] == label].set_index("method").iterrows()):
             ax.errorbar(speed[method], row["scatter"], yerr=_interval(row.to_frame().T), fmt="o", color=f"C{j}",
                         capsize=2, label=method)
-        ax.set(xscale="log", xlabel="stars/s", ylabel=f"robust scatter {_text(label)}")
+        ax.set(xscale="log", yscale="log", xlabel="stars/s", ylabel=f"robust scatter {_text(label)}")
+        for axis in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+            axis(matplotlib.ticker.FormatStrFormatter("%g"))
         ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     return fig

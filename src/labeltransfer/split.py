@@ -1,8 +1,9 @@
 """The frozen train / validation / test split: made once per run, grouped by star, checked on every read.
 
-Rows of one physical star never straddle two splits: rows that share an APOGEE ID, a Gaia
-source_id or an identical spectrum (two APOGEE IDs joined to one Gaia source, a star
-observed twice) form one group, and groups are assigned whole. Reading a split requires every
+Rows of one physical star never straddle two splits: rows that share a Gaia source_id or an
+identical spectrum (two APOGEE IDs joined to one Gaia source, or to one LAMOST spectrum) form
+one group, and groups are assigned whole. (A repeated APOGEE ID cannot reach a sample: the
+readers keep one row per ID, and the split file is keyed by it.) Reading a split requires every
 sample row exactly once and no split empty, so that an edited ``split.csv`` cannot put test
 stars into the training set unnoticed; the fingerprints of a sample and of its split are
 recorded in every model trained on them (:mod:`labeltransfer.pipeline.modelling`).
@@ -24,13 +25,13 @@ class SplitError(ValueError):
     """A split file that does not assign every sample row to exactly one non-empty split."""
 
 
-def star_groups(ids, source_ids=None, flux=None):
-    """Group number of each row: rows sharing an ID, a Gaia source_id (> 0) or a spectrum are one star.
+def star_groups(n, source_ids=None, flux=None):
+    """Group number of each row: rows sharing a Gaia source_id (> 0) or a spectrum are one star.
 
     Parameters
     ----------
-    ids : array of str, shape (n,)
-        APOGEE IDs.
+    n : int
+        Number of rows.
     source_ids : array of int, shape (n,), optional
         Gaia source_ids; 0 or below means none.
     flux : ndarray, shape (n, n_pixels), optional
@@ -41,8 +42,7 @@ def star_groups(ids, source_ids=None, flux=None):
     ndarray of int, shape (n,)
         Groups numbered in order of first appearance (all rows distinct: ``0 .. n-1``).
     """
-    n = len(ids)
-    keys = [pd.factorize(np.asarray(ids, dtype=str))[0]]
+    keys = [np.arange(n)]  # every row its own key, so that a row without a shared key is a group
     if source_ids is not None:
         source_ids = np.asarray(source_ids, dtype=np.int64)
         codes = pd.factorize(source_ids)[0]

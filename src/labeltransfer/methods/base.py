@@ -145,7 +145,12 @@ class LabelTransferMethod:
         model.aux_names_ = tuple(header["aux_names"])
         model.provenance_ = header.get("provenance")
         model.wavelength_ = arrays.pop("wavelength")
-        model._set_state(arrays)
+        try:
+            model._set_state(arrays)
+        except KeyError as error:
+            raise IncompatibleDataError(
+                f"{path} lacks {error} (written by labeltransfer {header.get('package_version')} before this "
+                "state was kept): retrain it (delete the file and rerun)") from error
         return model
 
     def _check_fitted(self):
@@ -170,11 +175,12 @@ def uncertainty_scale(predicted, sigma, labels, label_names, who):
     Measured on held-out (validation) stars and multiplied into a method's uncertainties. For a
     Gaussian, 68.3% of the stars lie within 1 sigma and 95.4% within 2; the residuals of every
     method here have heavier tails, so no single scale gives both, and a scale that sets the
-    core (68% within 1 sigma) leaves only 82-92% within 2 sigma. The factor is therefore the
-    geometric middle of the range of scales that put the fraction within 1 sigma in 60-76%
-    and within 2 sigma in 92-98%; where heavy tails leave no such scale, the middle of the two
-    conflicting bounds (the fractions then miss both windows by about as much). A label with
-    fewer than ``MIN_CALIBRATION_STARS`` reference values keeps the factor 1.
+    core (68% within 1 sigma) leaves 79-94% within 2 sigma (``docs/validation.md``). The factor
+    is therefore the geometric middle of the range of scales that put the fraction within 1
+    sigma in 60-76% and within 2 sigma in 92-98%; where tails too heavy (or too light) leave no
+    such scale, the geometric middle of the two conflicting bounds, which misses both windows.
+    A label with fewer than ``MIN_CALIBRATION_STARS`` reference values, or too many exact
+    predictions for the bounds to be positive, keeps the factor 1 (with a warning).
 
     Parameters
     ----------
@@ -198,8 +204,11 @@ def uncertainty_scale(predicted, sigma, labels, label_names, who):
                   for k_sigma, window in COVERAGE_WINDOWS.items() for p in window}
         lower = max(bounds[(k_sigma, window[0])] for k_sigma, window in COVERAGE_WINDOWS.items())
         upper = min(bounds[(k_sigma, window[1])] for k_sigma, window in COVERAGE_WINDOWS.items())
-        if lower > 0 and upper > 0:
-            scale[k] = np.sqrt(lower * upper)
+        if not (lower > 0 and upper > 0):
+            log.warning("%s: the %s residuals are mostly exactly zero on the validation stars; its uncertainty "
+                        "is not calibrated", who, name)
+            continue
+        scale[k] = np.sqrt(lower * upper)
         if lower > upper:
             log.info("%s: no scale puts the %s coverage in both windows (tails heavier than allowed); "
                      "the middle of the conflicting bounds %.3g and %.3g is taken", who, name, upper, lower)

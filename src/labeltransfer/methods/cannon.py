@@ -78,9 +78,9 @@ class TheCannon(LabelTransferMethod):
         Levenberg-Marquardt iterations of the test step.
     calibration_stars : int
         Validation stars (at most this many, drawn at random) on which the formal
-        uncertainties are calibrated: each label's sigma is scaled by the robust width of
-        (predicted - reference) / sigma there, over the stars with that label (the formal
-        errors assume independent pixels and a perfect model; 0 turns this off).
+        uncertainties are calibrated (``base.uncertainty_scale``, over the stars with each
+        label; the formal errors assume independent pixels and a perfect model; 0 turns this
+        off).
     random_state : int
         Seed of the k-means that places the starting points and of the calibration stars.
     """

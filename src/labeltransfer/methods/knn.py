@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 #: Test stars whose distances are computed at once (bounds the memory of the distance matrix).
 _CHUNK = 2048
+#: Singular values below this fraction of the largest are directions the training spectra do not span.
+_RANK_TOLERANCE = 1e-6
 
 
 class NearestNeighbours(LabelTransferMethod):
@@ -34,8 +36,8 @@ class NearestNeighbours(LabelTransferMethod):
     n_neighbours : int
         Training stars averaged per prediction.
     n_components : int
-        Principal components of the standardised training flux kept (at most the number of
-        pixels and of training stars).
+        Principal components of the standardised training flux kept (at most as many as the
+        training spectra span: singular values above 1e-6 of the largest).
     random_state : int
         Unused (the lookup is deterministic); kept so that every method takes a seed.
     """
@@ -56,8 +58,9 @@ class NearestNeighbours(LabelTransferMethod):
         self.flux_std_ = np.nanstd(flux, axis=0)
         self.flux_std_[~(self.flux_std_ > 0)] = 1.0
         standard = self._standardised(flux)
-        n_components = min(self.n_components, *standard.shape)
         _, values, vectors = np.linalg.svd(standard, full_matrices=False)
+        # a direction the training spectra do not span (singular value ~0) would dominate the distances
+        n_components = min(self.n_components, int(np.sum(values > _RANK_TOLERANCE * values[0])))
         self.components_ = vectors[:n_components] / (values[:n_components, None] / np.sqrt(len(standard)))
         aux = spectra.aux.astype(float)
         self.aux_mean_ = np.nanmean(aux, axis=0) if aux.shape[1] else np.empty(0)
@@ -117,8 +120,9 @@ def _masked(spectra):
 def _weighted(labels, label_err, weights):
     """Weighted mean and spread of neighbours' labels, shape (n, k, n_labels) -> (n, n_labels) each.
 
-    A neighbour without the label is left out of that label; the spread adds the neighbours'
-    mean squared reference error, so it is never zero.
+    A neighbour without the label is left out of that label (NaN where none of them has it, a
+    few stars in 5,000 for [alpha/M] with 5 neighbours); the spread adds the neighbours' mean
+    squared reference error, so it is never zero.
     """
     weights = np.where(np.isfinite(labels), weights[:, :, None], 0.0)
     total = weights.sum(axis=1)

@@ -11,9 +11,9 @@ validation loss or on the validation scatter of the predicted labels (``monitor`
 epoch is kept). The per-star uncertainty
 is that of a deep ensemble of ``n_members`` networks (seeds ``random_state + i``): the mean of
 the members' predicted variances (aleatoric) plus the variance of their means (epistemic),
-scaled per label so that its robust width on the validation stars is one (the residuals are
-heavier-tailed than a Gaussian: trained on the likelihood alone, 75% of the stars fell within
-1 sigma, not 68%).
+scaled per label on the validation stars like every method's (``base.uncertainty_scale``: 60-76%
+of the stars within 1 sigma and 92-98% within 2; trained on the likelihood alone, 75% of the
+stars fell within 1 sigma).
 
 Auxiliary features that are missing for some training stars (a parallax, a 2MASS colour)
 are set to their training mean and flagged by an extra 0/1 input; with ``snr_input`` the log
@@ -281,7 +281,7 @@ class _NeuralMethod(LabelTransferMethod):
         return labels, sigma * self.uncertainty_scale_
 
     def _calibrate(self, spectra, labels, threads):
-        """Scale the uncertainties so that their robust width on the given stars is one."""
+        """Scale the uncertainties on the given stars (``base.uncertainty_scale``)."""
         predicted, sigma = self._ensemble(spectra, threads)
         self.uncertainty_scale_ = uncertainty_scale(predicted, sigma, labels, self.label_names_,
                                                     f"{type(self).__name__} ({len(self.members_)} members)")

@@ -82,10 +82,10 @@ def finish_sample(sample, settings, sample_path, split_path):
     for k, name in enumerate(sample.label_names):
         log.info("%s: %d stars with a reference value, %d masked", name,
                  np.isfinite(sample.labels[:, k]).sum(), np.isnan(sample.labels[:, k]).sum())
-    groups = star_groups(sample.ids, sample.source_id, sample.spectra.flux)
+    groups = star_groups(len(sample.ids), sample.source_id, sample.spectra.flux)
     if groups.max() + 1 < len(groups):
-        log.info("split by star: %d rows are %d stars (rows sharing an APOGEE ID, a Gaia source_id or a "
-                 "spectrum go to one split)", len(groups), groups.max() + 1)
+        log.info("split by star: %d rows are %d stars (rows sharing a Gaia source_id or a spectrum go to "
+                 "one split)", len(groups), groups.max() + 1)
     table = split_sample(sample.ids, settings["split"], seed, groups=groups)
     log.info("split: %s", table["split"].value_counts().to_dict())
     sample.save(sample_path)

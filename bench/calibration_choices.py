@@ -1,12 +1,16 @@
-"""How two ways of calibrating the uncertainties cover the validation stars, for trained models.
+"""How three ways of calibrating the uncertainties cover the validation stars, for trained models.
 
-For each model of a finished run, the validation split is halved (seeded); the scale of each
-label's sigma is set on one half and the other half's fractions within 1, 2 and 3 sigma are
-printed, for two rules:
+For each model of a finished run, the validation split is halved (seeded); the calibration of
+each label's sigma is set on one half and the other half's fractions within 1, 2 and 3 sigma
+are printed, for three rules:
 
-- ``core``: the robust width of residual / sigma is one (68% within 1 sigma for a Gaussian);
-- ``windows``: the workflow's rule (:func:`labeltransfer.methods.base.uncertainty_scale`), the
-  geometric middle of the scales that put 60-76% within 1 sigma and 92-98% within 2.
+- ``core``: one scale, making the robust width of residual / sigma one (68% within 1 sigma for
+  a Gaussian);
+- ``scale``: one scale, the geometric middle of the scales that put 60-76% within 1 sigma and
+  92-98% within 2;
+- ``power``: the workflow's rule (:func:`labeltransfer.methods.base.calibrate_uncertainties`),
+  a scale and a power of the method's sigma, those leaving the widest range of scales inside
+  both windows.
 
 The test split is not read. Run after the workflow::
 
@@ -23,7 +27,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labeltransfer.methods import load_method  # noqa: E402
-from labeltransfer.methods.base import uncertainty_scale  # noqa: E402
+from labeltransfer.methods.base import calibrate_uncertainties, calibrated  # noqa: E402
 from labeltransfer.metrics import robust_scatter  # noqa: E402
 from labeltransfer.preprocess import LabelledSample, feature_names  # noqa: E402
 from labeltransfer.split import read_split  # noqa: E402
@@ -51,14 +55,17 @@ def main(argv=None):
         settings = config["method_settings"][name]
         model = load_method(settings["type"], results / "models" / f"{name}.npz")
         spectra = validation.spectra.select_aux(feature_names(settings["feature_set"], config["colours"]))
-        predicted, sigma = model.predict(spectra, threads=args.threads)
-        formal = sigma / model.uncertainty_scale_
-        z = (predicted - validation.labels) / formal
-        rules = {"core": [robust_scatter(c) for c in z[halves].T],
-                 "windows": uncertainty_scale(predicted[halves], formal[halves], validation.labels[halves],
-                                              sample.label_names, name)}
-        for rule, scale in rules.items():
-            print(f"{name:>16} {rule:>8}: {_within(z[~halves] / np.asarray(scale))}", flush=True)
+        predicted, formal = model.predict(spectra, threads=args.threads, calibrate=False)
+        residual = predicted - validation.labels
+        core = np.ones((3, residual.shape[1]))
+        core[0] = [robust_scatter(c) for c in (residual / formal)[halves].T]
+        rules = {"core": core, **{rule: calibrate_uncertainties(predicted[halves], formal[halves],
+                                                              validation.labels[halves], sample.label_names, name,
+                                                              **powers)
+                                  for rule, powers in (("scale", {"powers": (1.0,)}), ("power", {}))}}
+        for rule, calibration in rules.items():
+            print(f"{name:>16} {rule:>6}: {_within(residual[~halves] / calibrated(formal[~halves], calibration))}"
+                  + (f" power {calibration[1].tolist()}" if rule == "power" else ""), flush=True)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from scipy.optimize import least_squares
 
 from labeltransfer.methods import IncompatibleDataError, NotFittedError, TheCannon
 from labeltransfer.methods.vectorizer import PolynomialVectorizer
+from labeltransfer.methods.base import no_calibration
 from labeltransfer.spectra import Spectra
 
 NAMES = ("teff", "logg", "fe_h")
@@ -133,7 +134,7 @@ def test_uncertainties_are_calibrated_on_the_validation_set():
         spectra, labels, np.full_like(labels, 0.01), NAMES,
         validation=(val_spectra, val_labels, np.full_like(val_labels, 0.01)))
     predicted, sigma = model.predict(test_spectra)
-    formal = sigma / model.uncertainty_scale_
+    formal = model.predict(test_spectra, calibrate=False)[1]
     within = {name: [np.mean(np.abs((predicted - test_labels) / s) < k, axis=0) for k in (1, 2)]
               for name, s in (("calibrated", sigma), ("formal", formal))}
     # the errors of this model are lighter-tailed than a Gaussian's: 1 and 2 sigma are a compromise
@@ -162,7 +163,7 @@ def test_regime_of_highest_likelihood_wins_not_that_of_lowest_chi_square(fitted)
     two.offset_ = np.stack([fitted.offset_[0], fitted.offset_[0] + np.array([300.0, 0.0, 0.0])])
     two.scale_ = np.stack([fitted.scale_[0]] * 2)
     two.starts_ = np.stack([fitted.starts_[0]] * 2)
-    two.uncertainty_scale_ = np.ones(3)
+    two.uncertainty_calibration_ = no_calibration(3)
     predicted, _ = two.predict(spectra)
     shift = np.median(predicted[:, 0] - labels[:, 0])
     assert abs(shift) < 30  # the first model's labels, not 300 K above them
@@ -205,7 +206,7 @@ def test_regime_model_whose_labels_fall_outside_its_regime_is_passed_over(fitted
     two.offset_ = np.stack([fitted.offset_[0], fitted.offset_[0] + np.array([300.0, 0.0, 0.0])])
     two.scale_ = np.stack([fitted.scale_[0]] * 2)
     two.starts_ = np.stack([fitted.starts_[0]] * 2)
-    two.uncertainty_scale_ = np.ones(3)
+    two.uncertainty_calibration_ = no_calibration(3)
     inside = labels[:, 0] + 300 < 6000  # where the second model's labels stay out of its regime
     predicted, _ = two.predict(spectra)
     assert abs(np.median(predicted[inside, 0] - labels[inside, 0])) < 30

@@ -73,7 +73,7 @@ def test_bad_parameters_are_refused():
 def test_a_model_file_without_a_state_array_is_refused_naming_it(fitted, tmp_path):
     fitted.save(tmp_path / "knn.npz")
     with np.load(tmp_path / "knn.npz") as archive:
-        arrays = {k: archive[k] for k in archive.files if k != "uncertainty_scale"}
+        arrays = {k: archive[k] for k in archive.files if k != "uncertainty_calibration"}
     np.savez(tmp_path / "old.npz", **arrays)
-    with pytest.raises(IncompatibleDataError, match=r"old\.npz lacks 'uncertainty_scale' .*retrain it"):
+    with pytest.raises(IncompatibleDataError, match=r"old\.npz lacks 'uncertainty_calibration' .*retrain it"):
         NearestNeighbours.load(tmp_path / "old.npz")

@@ -126,31 +126,69 @@ def test_widths_within_each_subset_per_column_ignoring_nan():
     assert np.isnan(widths["none"]).all()
 
 
+def _coverage(residual, sigma):
+    z = np.abs(residual / sigma)
+    return np.mean(z < 1), np.mean(z < 2)
+
+
 def test_calibration_puts_gaussian_coverage_at_68_and_95_percent():
-    from labeltransfer.methods.base import uncertainty_scale
+    from labeltransfer.methods.base import calibrate_uncertainties, calibrated
 
     rng = np.random.default_rng(8)
     residual = rng.normal(0, 3.0, (20000, 1))
-    scale = uncertainty_scale(residual, np.ones_like(residual), np.zeros_like(residual), ["x"], "test")
-    assert scale[0] == pytest.approx(3.0, rel=0.02)  # a Gaussian's own sigma
-    z = np.abs(residual[:, 0] / scale[0])
-    assert np.mean(z < 1) == pytest.approx(0.683, abs=0.02) and np.mean(z < 2) == pytest.approx(0.954, abs=0.01)
+    calibration = calibrate_uncertainties(residual, np.ones_like(residual), np.zeros_like(residual), ["x"], "test")
+    sigma = calibrated(np.ones_like(residual), calibration)
+    assert sigma[0, 0] == pytest.approx(3.0, rel=0.02)  # a Gaussian's own sigma
+    within_1, within_2 = _coverage(residual, sigma)
+    assert within_1 == pytest.approx(0.683, abs=0.02) and within_2 == pytest.approx(0.954, abs=0.01)
 
 
 def test_calibration_of_heavy_tails_trades_the_two_windows():
-    from labeltransfer.methods.base import uncertainty_scale
+    from labeltransfer.methods.base import calibrate_uncertainties, calibrated
 
     heavy = np.random.default_rng(9).standard_t(2.5, (20000, 1))  # both windows can be met
-    scale = uncertainty_scale(heavy, np.ones_like(heavy), np.zeros_like(heavy), ["x"], "test")
-    z = np.abs(heavy[:, 0] / scale[0])
-    assert scale[0] > np.quantile(np.abs(heavy), 0.683)  # wider than the core alone would make it
-    assert 0.60 < np.mean(z < 1) < 0.76 and 0.92 < np.mean(z < 2) < 0.98
+    ones = np.ones_like(heavy)
+    sigma = calibrated(ones, calibrate_uncertainties(heavy, ones, np.zeros_like(heavy), ["x"], "test"))
+    assert sigma[0, 0] > np.quantile(np.abs(heavy), 0.683)  # wider than the core alone would make it
+    within_1, within_2 = _coverage(heavy, sigma)
+    assert 0.60 < within_1 < 0.76 and 0.92 < within_2 < 0.98
     heavier = np.random.default_rng(9).standard_t(1.5, (20000, 1))  # they cannot: both missed, by as much
-    scale = uncertainty_scale(heavier, np.ones_like(heavier), np.zeros_like(heavier), ["x"], "test")
-    z = np.abs(heavier[:, 0] / scale[0])
-    assert np.mean(z < 1) > 0.76 and np.mean(z < 2) < 0.92
+    sigma = calibrated(ones, calibrate_uncertainties(heavier, ones, np.zeros_like(heavier), ["x"], "test"))
+    within_1, within_2 = _coverage(heavier, sigma)
+    assert within_1 > 0.76 and within_2 < 0.92
     few = np.ones((10, 1))
-    assert uncertainty_scale(few, few, np.zeros_like(few), ["x"], "test")[0] == 1.0
+    np.testing.assert_array_equal(calibrate_uncertainties(few, few, np.zeros_like(few), ["x"], "test"),
+                                  np.ones((3, 1)))
+
+
+def test_calibration_power_follows_how_well_sigma_ranks_the_errors():
+    """Errors whose true width grows as sigma squared call for power 2; a sigma unrelated to the
+    errors (a method that ranks its stars no better than chance) for power 0, one width for all.
+    With power 1 only, both leave residual / sigma too heavy-tailed for the windows."""
+    from labeltransfer.methods.base import calibrate_uncertainties, calibrated
+
+    rng = np.random.default_rng(10)
+    sigma = np.exp(rng.uniform(-1.5, 1.5, (20000, 1)))
+    cases = {2.0: rng.normal(0, 1, sigma.shape) * sigma ** 2,
+             0.0: rng.normal(0, 1, sigma.shape) * np.exp(rng.uniform(-0.5, 0.5, sigma.shape))}
+    for power, residual in cases.items():
+        calibration = calibrate_uncertainties(residual, sigma, np.zeros_like(residual), ["x"], "test")
+        assert calibration[1, 0] == pytest.approx(power, abs=0.25)
+        assert calibration[2, 0] == pytest.approx(np.median(sigma))
+        within_1, within_2 = _coverage(residual, calibrated(sigma, calibration))
+        assert 0.60 < within_1 < 0.76 and 0.92 < within_2 < 0.98
+    for residual in cases.values():  # the scale alone
+        calibration = calibrate_uncertainties(residual, sigma, np.zeros_like(residual), ["x"], "test", powers=(1.0,))
+        within_1, within_2 = _coverage(residual, calibrated(sigma, calibration))
+        assert within_1 > 0.76 or within_2 < 0.92
+
+
+def test_calibration_keeps_missing_and_zero_sigma_as_they_are():
+    from labeltransfer.methods.base import calibrated
+
+    sigma = np.array([[np.nan], [0.0], [2.0]])
+    out = calibrated(sigma, np.array([[1.5], [0.0], [1.0]]))  # power 0: one width for every usable star
+    assert np.isnan(out[0, 0]) and out[1, 0] == 0.0 and out[2, 0] == 1.5
 
 
 def test_a_method_gains_nothing_by_leaving_its_hardest_stars_out():

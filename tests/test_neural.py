@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from labeltransfer.methods.base import uncertainty_scale
+from labeltransfer.methods.base import calibrate_uncertainties
 from labeltransfer.methods import CNN, MLP, IncompatibleDataError
 from labeltransfer.methods.neural import label_nll, whitened_basis
 from labeltransfer.metrics import robust_scatter
@@ -60,11 +60,10 @@ def test_mlp_recovers_known_labels_with_calibrated_uncertainties(mlp):
 
 def test_uncertainties_are_calibrated_on_the_validation_stars(mlp):
     spectra, labels, _ = _data(200, 1)  # the validation set of the fixture
-    predicted, sigma = mlp.predict(spectra)
-    formal = sigma / mlp.uncertainty_scale_
-    np.testing.assert_allclose(mlp.uncertainty_scale_,
-                               uncertainty_scale(predicted, formal, labels, mlp.label_names_, "test"))
-    assert np.all(mlp.uncertainty_scale_ != 1.0)
+    predicted, formal = mlp.predict(spectra, calibrate=False)
+    np.testing.assert_allclose(mlp.uncertainty_calibration_,
+                               calibrate_uncertainties(predicted, formal, labels, mlp.label_names_, "test"))
+    assert np.all(mlp.uncertainty_calibration_[0] != 1.0)
 
 
 def test_sub_ensemble_keeps_the_first_network_and_recalibrates(mlp):
@@ -72,12 +71,11 @@ def test_sub_ensemble_keeps_the_first_network_and_recalibrates(mlp):
     single = mlp.sub_ensemble(1, (spectra, labels))
     assert single.n_members == 1 and len(single.members_) == 1 and len(mlp.members_) == 2
     np.testing.assert_array_equal(single.members_[0]["head.out.weight"], mlp.members_[0]["head.out.weight"])
-    predicted, sigma = single.predict(spectra)
+    predicted, formal = single.predict(spectra, calibrate=False)
     assert not np.allclose(predicted, mlp.predict(spectra)[0])
-    formal = sigma / single.uncertainty_scale_
-    np.testing.assert_allclose(single.uncertainty_scale_,
-                               uncertainty_scale(predicted, formal, labels, mlp.label_names_, "test"))
-    assert not np.allclose(single.uncertainty_scale_, mlp.uncertainty_scale_)
+    np.testing.assert_allclose(single.uncertainty_calibration_,
+                               calibrate_uncertainties(predicted, formal, labels, mlp.label_names_, "test"))
+    assert not np.allclose(single.uncertainty_calibration_, mlp.uncertainty_calibration_)
     with pytest.raises(ValueError, match="n_members must be 1..2"):
         mlp.sub_ensemble(3, (spectra, labels))
 

@@ -4,7 +4,7 @@ import pytest
 from conftest import assert_same_after_reload
 
 from labeltransfer.methods import IncompatibleDataError, make_method
-from labeltransfer.methods.base import uncertainty_scale
+from labeltransfer.methods.base import calibrate_uncertainties
 from labeltransfer.methods.xgb import XGBoostRegressor, sigma_from_quantiles
 from labeltransfer.spectra import Spectra
 
@@ -47,11 +47,10 @@ def test_predicts_labels_and_uncertainties(fitted):
 
 def test_quantile_sigmas_are_calibrated_on_the_validation_split(fitted):
     val_spectra, val_labels = _data(300, 1)
-    predicted, sigma = fitted.predict(val_spectra)
-    formal = sigma / fitted.uncertainty_scale_
-    np.testing.assert_allclose(fitted.uncertainty_scale_,
-                               uncertainty_scale(predicted, formal, val_labels, NAMES, "test"))
-    assert fitted.uncertainty_scale_.shape == (2,) and np.all(fitted.uncertainty_scale_ != 1.0)
+    predicted, formal = fitted.predict(val_spectra, calibrate=False)
+    np.testing.assert_allclose(fitted.uncertainty_calibration_,
+                               calibrate_uncertainties(predicted, formal, val_labels, NAMES, "test"))
+    assert fitted.uncertainty_calibration_.shape == (3, 2) and np.all(fitted.uncertainty_calibration_[0] != 1.0)
 
 
 def test_early_stopping_used_the_validation_set(fitted):

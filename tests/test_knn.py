@@ -77,3 +77,20 @@ def test_a_model_file_without_a_state_array_is_refused_naming_it(fitted, tmp_pat
     np.savez(tmp_path / "old.npz", **arrays)
     with pytest.raises(IncompatibleDataError, match=r"old\.npz lacks 'uncertainty_calibration' .*retrain it"):
         NearestNeighbours.load(tmp_path / "old.npz")
+
+
+def test_a_model_of_another_package_version_loads_with_a_warning(fitted, tmp_path, caplog):
+    import json
+
+    fitted.save(tmp_path / "knn.npz")
+    with np.load(tmp_path / "knn.npz") as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    header = json.loads(str(arrays["header"]))
+    np.savez(tmp_path / "old.npz", **{**arrays, "header": json.dumps({**header, "package_version": "0.0.1"})})
+    with caplog.at_level("WARNING"):
+        NearestNeighbours.load(tmp_path / "old.npz")
+    assert "old.npz was written by labeltransfer 0.0.1, this is" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        NearestNeighbours.load(tmp_path / "knn.npz")
+    assert "written by labeltransfer" not in caplog.text

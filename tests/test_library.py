@@ -51,6 +51,15 @@ def test_truncated_file_is_named(tmp_path):
         read_xp_library(tmp_path / "cut.fits.gz")
 
 
+def test_corrupt_gzip_stream_is_named(tmp_path):
+    write_library(tmp_path / "lib.fits", n_stars=200)
+    damaged = bytearray(gzip.compress((tmp_path / "lib.fits").read_bytes()))
+    damaged[30:70] = bytes(b ^ 0xA5 for b in damaged[30:70])  # zlib: invalid code lengths
+    (tmp_path / "bad.fits.gz").write_bytes(bytes(damaged))
+    with pytest.raises(LibraryFormatError, match=r"bad.fits.gz: cannot read the FITS file \(Error -3 .*corrupt"):
+        read_xp_library(tmp_path / "bad.fits.gz")
+
+
 def test_nonpositive_flux_errors_are_refused(tmp_path):
     columns = write_library(tmp_path / "ok.fits", n_stars=20)
     flux_error = columns["flux_error"].copy()
@@ -97,7 +106,7 @@ def test_parallax_catalogue_sentinels_and_missing_arrays(tmp_path):
     cat = read_parallax_catalogue(tmp_path / "p.npz")
     assert cat["parallax"][0] == 0.5 and np.isnan(cat["parallax"][1]) and np.isnan(cat["parallax_error"][1])
     np.savez(tmp_path / "bad.npz", RA=[1.0], DEC=[2.0])
-    with pytest.raises(CatalogueFormatError, match="bad.npz: missing array"):
+    with pytest.raises(CatalogueFormatError, match="bad.npz: missing required array"):
         read_parallax_catalogue(tmp_path / "bad.npz")
 
 

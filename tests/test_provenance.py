@@ -1,9 +1,12 @@
-"""A model records the sample, split and seed it was trained on; another run's model is refused."""
+"""A model records the sample, split and seed it was trained on; another run's model is refused;
+a damaged model file is named, and a model saved for a GPU runs on a CPU machine."""
 
 import pandas as pd
 import pytest
 
 from labeltransfer.io.xp_library import XP_WAVELENGTH
+from labeltransfer.methods import IncompatibleDataError, load_method
+from labeltransfer.pipeline.ensemble import plot_ensemble_calibration
 from labeltransfer.pipeline.modelling import ProvenanceError, predict_method, train_method
 from labeltransfer.preprocess import build_sample
 from labeltransfer.split import split_sample, write_split
@@ -45,3 +48,24 @@ def test_a_model_of_another_split_or_seed_is_refused_naming_both(run):
         _predict(run, split="split_seed7.csv")
     with pytest.raises(ProvenanceError, match=r"\(seed 42\) than this one \(seed 7\)"):
         _predict(run, seed=7)
+
+
+def test_a_truncated_model_file_is_named_with_what_to_do(run):
+    data = (run / "knn.npz").read_bytes()
+    (run / "knn.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(IncompatibleDataError, match=r"knn\.npz is not a complete model file .*delete it and rerun"):
+        _predict(run)
+
+
+def test_a_network_saved_for_a_gpu_is_plotted_on_the_cpu(run):
+    mlp = {"type": "mlp", "feature_set": "flux",
+           "params": {"hidden_sizes": [16], "epochs": 2, "n_members": 2, "patience": 2}}
+    job = {"sample_path": run / "sample.npz", "split_path": run / "split.csv", "method": mlp, "colours": ["bp_rp"],
+           "seed": 42, "threads": 1}
+    train_method(**job, gpus=0, model_path=run / "mlp.npz", timing_path=run / "mlp.fit.json")
+    model = load_method("mlp", run / "mlp.npz")
+    model.device = "cuda"  # as trained on a GPU node
+    model.save(run / "mlp.npz")
+    plot_ensemble_calibration(**job, model_path=run / "mlp.npz", snr_bins=[0, 50, float("inf")],
+                              figure_path=run / "ensemble.png")
+    assert (run / "ensemble.png").stat().st_size > 0

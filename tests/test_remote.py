@@ -7,9 +7,8 @@ import zipfile
 import pytest
 
 from fake_archive import FakeArchive, ServiceError
-from labeltransfer.io.remote import (ChecksumError, HTTPStatusError, OfflineError, RemoteFile, download,
-                                     download_many, read_checksum_manifest)
-from labeltransfer.io.wheel import DownloadError
+from labeltransfer.io.checksums import ChecksumError, DownloadError, read_checksum_manifest
+from labeltransfer.io.remote import HTTPStatusError, OfflineError, RemoteFile, download, download_many
 
 DATA = bytes(range(256)) * 4000  # 1 MB: many chunks of the engine
 FAST = dict(backoff=0.01, timeout=5, progress=False)

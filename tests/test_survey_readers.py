@@ -108,7 +108,7 @@ def test_lamost_truncated_file_and_missing_keyword(tmp_path):
     with fits.open(tmp_path / "spec.fits") as hdul:
         del hdul[0].header["SNRG"]
         hdul.writeto(tmp_path / "nosnr.fits")
-    with pytest.raises(LamostFormatError, match=r"nosnr\.fits: header lacks keyword\(s\) SNRG"):
+    with pytest.raises(LamostFormatError, match=r"nosnr\.fits: header: missing required keyword\(s\) SNRG"):
         read_lamost_spectrum(tmp_path / "nosnr.fits")
 
 

@@ -11,9 +11,11 @@ import pandas as pd
 import pytest
 import yaml
 from PIL import Image
+from snakemake.utils import update_config
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIG = yaml.safe_load((REPO / "config" / "ci.yaml").read_text())
+CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+update_config(CONFIG, yaml.safe_load((REPO / "config" / "ci.yaml").read_text()))  # as Snakemake merges them
 RESULTS = REPO / "results" / CONFIG["tasks"][0]
 
 

@@ -1,6 +1,5 @@
 """Static checks of the workflow: config schema, per-rule conda envs, lint."""
 
-import ast
 import copy
 import re
 import subprocess
@@ -10,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 from snakemake.utils import validate
+
+from labeltransfer.code_version import imported_modules, package_files
 
 REPO = Path(__file__).resolve().parents[1]
 RULES = REPO / "workflow" / "rules"
@@ -51,12 +52,37 @@ def test_parallax_study_twins_differ_from_the_defaults_only_in_their_features():
     (lambda c: c.update(methods="cannon"), "cannon"),
     (lambda c: c["labels"]["teff"].pop("max_err"), "max_err"),
     (lambda c: c["crossmatch"].update(radius_arcsec=-1), "-1"),
+    (lambda c: c.update(seed=-1), "-1"),
+    (lambda c: c["method_settings"]["mlp"]["params"].update(hidden_sizes=64), "64"),
+    (lambda c: c["method_settings"]["mlp"]["params"].update(epochs=0), "0 is less than the minimum of 1"),
+    (lambda c: c["method_settings"]["cnn"]["params"].update(n_members=0), "0 is less than the minimum of 1"),
+    (lambda c: c["method_settings"]["mlp"]["params"].update(hiden_sizes=[64]), "hiden_sizes"),
+    (lambda c: c["method_settings"]["cannon"]["params"].update(ordr=3), "ordr"),
+    (lambda c: c["method_settings"]["xgboost"]["params"].update(max_depth="6"), "'6'"),
+    (lambda c: c["method_settings"]["knn"].update(params={"n_neighbors": 5}), "n_neighbors"),
+    (lambda c: c["method_settings"]["cannon"]["params"].update(regimes={"label": "teff"}), "edges"),
 ])
 def test_bad_config_is_refused_naming_the_key(mutate, key):
     config = copy.deepcopy(_config())
     mutate(config)
     with pytest.raises(Exception, match=re.escape(key)):
         validate(config, SCHEMA)
+
+
+@pytest.mark.parametrize("method_type", ["cannon", "xgboost", "mlp", "cnn", "knn"])
+def test_schema_params_of_each_type_are_its_constructor_arguments(method_type):
+    """The schema's per-type params name exactly the constructor's arguments, so neither drifts."""
+    import inspect
+
+    from labeltransfer.methods import METHODS
+
+    defs = yaml.safe_load(Path(SCHEMA).read_text())["$defs"]
+    params = defs[f"{method_type}_params"]
+    names = set(params["properties"])
+    if params.get("$ref"):
+        names |= set(defs[params["$ref"].rsplit("/", 1)[1]]["properties"])
+    arguments = set(inspect.signature(METHODS[method_type].__init__).parameters) - {"self"}
+    assert names == arguments
 
 
 def _rules():
@@ -73,40 +99,15 @@ def _rules():
     return found
 
 
-def _module_file(module):
-    parts = module.split(".")
-    base = REPO / "src" / Path(*parts)
-    return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
-
-
-def _third_party_imports(path, seen=None):
-    """Top-level third-party modules imported by a file, following imports of labeltransfer."""
-    seen = set() if seen is None else seen
-    if path in seen or not path.exists():
-        return set()
-    seen.add(path)
+def _third_party_imports(script):
+    """Top-level third-party modules that a script imports, itself or through the package."""
+    files = [Path(script)] + package_files(script, REPO / "src")
     found = set()
-    package = ".".join(path.relative_to(REPO / "src").with_suffix("").parts) if "src" in path.parts else ""
-    if package.endswith(".__init__"):
-        package = package[: -len(".__init__")] + ".x"
-    for node in ast.walk(ast.parse(path.read_text())):
-        modules = []
-        if isinstance(node, ast.Import):
-            modules = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")[: -node.level]
-                root = ".".join(base + ([node.module] if node.module else []))
-                modules = [root] + [f"{root}.{alias.name}" for alias in node.names]
-            else:
-                modules = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-        for module in modules:
-            top = module.split(".")[0]
-            if top == "labeltransfer":
-                parts = module.split(".")
-                for i in range(1, len(parts) + 1):  # every parent package's __init__ runs too
-                    found |= _third_party_imports(_module_file(".".join(parts[:i])), seen)
-            elif top not in sys.stdlib_module_names | LOCAL_MODULES:
+    for path in files:
+        module = ".".join(path.relative_to(REPO / "src").with_suffix("").parts) if "src" in path.parts else ""
+        for name in imported_modules(path, module):
+            top = name.split(".")[0]
+            if top != "labeltransfer" and top not in sys.stdlib_module_names | LOCAL_MODULES:
                 found.add(top)
     return found
 
@@ -154,6 +155,8 @@ def test_snakemake_lint_is_clean():
     ("tasks: [lamost_only]\ntask_settings: {lamost_only: {source: lamost}}",
      "tasks ['lamost_only'] use the public archives but the config has no 'archives' section"),
     ("task_settings: {xp_from_apogee: {source: sdss}}", "sdss"),
+    ("snr_bins: [10, 60, 30, 200, .inf]", "snr_bins must increase"),
+    ("colours: []", "extra_labels ['bp_rp', 'g_h'] are not among colours []"),
 ])
 def test_workflow_refuses_bad_config_at_start_up(tmp_path, override, message):
     bad = tmp_path / "bad.yaml"
@@ -162,6 +165,35 @@ def test_workflow_refuses_bad_config_at_start_up(tmp_path, override, message):
                             capture_output=True, text=True)
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
+
+
+def _dry_run_without_label(tmp_path, label, regime_label="teff"):
+    """Dry run of a copy of the workflow whose config/config.yaml lacks ``label`` (a --configfile
+    cannot remove one: mappings are merged), its Cannon's regimes set on ``regime_label``."""
+    import shutil
+
+    for part in ("Snakefile", "workflow", "config", "src"):
+        copy_tree = shutil.copytree if (REPO / part).is_dir() else shutil.copy
+        copy_tree(REPO / part, tmp_path / part)
+    config = _config()
+    del config["labels"][label]
+    config["method_settings"]["cannon"]["params"]["regimes"]["label"] = regime_label
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    return subprocess.run([sys.executable, "-m", "snakemake", "-n", "--forceall"], cwd=tmp_path,
+                          capture_output=True, text=True)
+
+
+def test_a_figure_whose_labels_the_config_lacks_is_not_made(tmp_path):
+    """Without [alpha/M] there is no [alpha/M]-[Fe/H] figure; the Kiel diagram stays."""
+    result = _dry_run_without_label(tmp_path, "alpha_m")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "figures/kiel.png" in result.stdout and "figures/alpha_fe.png" not in result.stdout
+
+
+def test_a_cannon_regime_on_a_label_the_config_lacks_is_refused(tmp_path):
+    result = _dry_run_without_label(tmp_path, "fe_h", regime_label="fe_h")
+    assert result.returncode != 0
+    assert "method_settings: cannon: params: regimes: label 'fe_h' is not among labels" in result.stdout + result.stderr
 
 
 def test_full_config_shows_the_whole_archive_job_graph():

@@ -17,8 +17,9 @@ LABEL_TEXT = {"teff": r"$T_\mathrm{eff}$ [K]", "logg": r"$\log g$ [dex]",
               "fe_h": "[Fe/H] [dex]", "alpha_m": r"[$\alpha$/M] [dex]", "mg_fe": "[Mg/Fe] [dex]"}
 _FORMAT = {"teff": "{:.0f} K"}
 
+# text.usetex off: our text is mathtext (gaiaxpy's plotter, for one, turns LaTeX on when imported)
 plt.rcParams.update({"font.size": 10, "axes.titlesize": 10, "figure.dpi": 110,
-                     "savefig.dpi": 130, "savefig.bbox": "tight"})
+                     "savefig.dpi": 130, "savefig.bbox": "tight", "text.usetex": False})
 
 
 def _text(label):

@@ -36,6 +36,23 @@ if unknown := [m for m in METHODS if m not in config["method_settings"]]:
     )
 if abs(sum(config["split"].values()) - 1) > 1e-9:
     raise ValueError(f"config: split fractions must sum to 1, got {config['split']}")
+if any(lo >= hi for lo, hi in zip(config["snr_bins"], config["snr_bins"][1:])):
+    raise ValueError(f"config: snr_bins must increase, got {config['snr_bins']}")
+for name in METHODS:
+    params = config["method_settings"][name].get("params", {})
+    if config["method_settings"][name]["type"] != "cannon":
+        continue
+    if missing := [c for c in params.get("extra_labels", []) if c not in config["colours"]]:
+        raise ValueError(
+            f"config: method_settings: {name}: params: extra_labels {missing} are not among "
+            f"colours {config['colours']}"
+        )
+    regime_label = (params.get("regimes") or {}).get("label")
+    if regime_label is not None and regime_label not in config["labels"]:
+        raise ValueError(
+            f"config: method_settings: {name}: params: regimes: label {regime_label!r} is not "
+            f"among labels {list(config['labels'])}"
+        )
 #: Method types that can run on a GPU (their jobs get the resource gpu=1).
 GPU_METHOD_TYPES = {"xgboost", "mlp", "cnn"}
 #: Method types trained epoch by epoch, as ensembles; each gets a loss-curve and an
@@ -44,7 +61,13 @@ NEURAL_METHOD_TYPES = {"mlp", "cnn"}
 NEURAL_METHODS = [
     m for m in METHODS if config["method_settings"][m]["type"] in NEURAL_METHOD_TYPES
 ]
-COMPARISON_FIGURES = ["scatter_vs_snr", "kiel", "alpha_fe", "calibration", "costs"]
+#: Labels a comparison figure needs; a figure whose labels the config lacks is not made.
+FIGURE_LABELS = {"kiel": {"teff", "logg", "fe_h"}, "alpha_fe": {"fe_h", "alpha_m"}}
+COMPARISON_FIGURES = [
+    figure
+    for figure in ["scatter_vs_snr", "kiel", "alpha_fe", "calibration", "costs"]
+    if FIGURE_LABELS.get(figure, set()) <= set(config["labels"])
+]
 DATASETS = {
     name: Path(entry["member"]).name for name, entry in config["data"].items()
 }
@@ -132,14 +155,24 @@ def all_outputs():
     ]
 
 
-def code_hash(folder):
-    """sha256 of the package's method code: a param, so that retraining follows code changes."""
-    import hashlib
+def _code_version():
+    """The package's code_version module, loaded from src/ (it needs nothing but the stdlib)."""
+    import importlib.util
 
-    digest = hashlib.sha256()
-    for path in sorted(Path(workflow.basedir, folder).rglob("*.py")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    path = Path(workflow.basedir, "src", "labeltransfer", "code_version.py")
+    spec = importlib.util.spec_from_file_location("labeltransfer_code_version", path)
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded
 
 
-METHODS_CODE_HASH = code_hash("src/labeltransfer/methods")
+CODE_VERSION = _code_version()
+
+
+def script_code(name):
+    """Digest of the package code that workflow/scripts/<name>.py runs: a param of its rule, so
+    that a change in that code (and only there) reruns the rule's jobs."""
+    return CODE_VERSION.code_digest(
+        Path(workflow.basedir, "workflow", "scripts", f"{name}.py"),
+        Path(workflow.basedir, "src"),
+    )

@@ -16,6 +16,7 @@ rule crossmatch_parallax:
     log:
         "logs/{task}/crossmatch.log",
     params:
+        code=script_code("crossmatch_parallax"),
         radius_arcsec=config["crossmatch"]["radius_arcsec"],
     threads: 1
     resources:

@@ -4,6 +4,7 @@ rule download_dataset:
     log:
         "logs/download/{dataset}/{filename}.log",
     params:
+        code=script_code("download_dataset"),
         entry=lambda wildcards: config["data"][wildcards.dataset],
         cache_dir="resources/downloads",
     threads: 1

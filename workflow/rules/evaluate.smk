@@ -15,6 +15,7 @@ rule evaluate_methods:
     log:
         "logs/{task}/evaluate.log",
     params:
+        code=script_code("evaluate_methods"),
         methods=METHODS,
         labels=list(config["labels"]),
         snr_bins=config["snr_bins"],

@@ -12,6 +12,7 @@ rule plot_one_to_one:
     log:
         "logs/{task}/plots/one_to_one_{method}.log",
     params:
+        code=script_code("plot_one_to_one"),
         labels=list(config["labels"]),
     threads: 1
     resources:
@@ -37,6 +38,8 @@ rule plot_loss_curve:
         ),
     log:
         "logs/{task}/plots/loss_curve_{method}.log",
+    params:
+        code=script_code("plot_loss_curve"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -64,6 +67,7 @@ rule plot_ensemble_calibration:
     log:
         "logs/{task}/plots/ensemble_calibration_{method}.log",
     params:
+        code=script_code("plot_ensemble_calibration"),
         method=method_config,
         colours=config["colours"],
         seed=config["seed"],
@@ -95,6 +99,7 @@ rule plot_comparison:
     log:
         "logs/{task}/plots/{figure}.log",
     params:
+        code=script_code("plot_comparison"),
         methods=METHODS,
         labels=list(config["labels"]),
     threads: 1

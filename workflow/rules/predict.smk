@@ -9,6 +9,7 @@ rule predict_method:
     log:
         "logs/{task}/predict/{method}.log",
     params:
+        code=script_code("predict_method"),
         method=method_config,
         colours=config["colours"],
         seed=config["seed"],

@@ -10,6 +10,7 @@ rule prepare_sample:
     log:
         "logs/{task}/prepare.log",
     params:
+        code=script_code("prepare_sample"),
         settings=SAMPLE_SETTINGS,
     threads: 1
     resources:

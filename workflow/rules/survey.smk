@@ -11,6 +11,7 @@ rule download_archive_catalogue:
     log:
         "logs/archives/download_{catalogue}_{filename}.log",
     params:
+        code=script_code("download_archive_catalogue"),
         url=lambda wildcards: ARCHIVES["allstar"]["url"]
         if wildcards.catalogue == "allstar"
         else ARCHIVES["lamost"]["catalogue_url"],
@@ -38,6 +39,7 @@ rule read_apogee_labels:
     log:
         "logs/archives/apogee_labels.log",
     params:
+        code=script_code("read_apogee_labels"),
         labels=list(config["labels"]),
         cuts=ARCHIVES.get("allstar", {}),
     threads: 1
@@ -59,6 +61,7 @@ rule query_gaia_sources:
     log:
         "logs/archives/gaia_sources.log",
     params:
+        code=script_code("query_gaia_sources"),
         gaia=ARCHIVES.get("gaia", {}),
     threads: 1
     resources:
@@ -81,6 +84,7 @@ rule fetch_gaia_spectra:
     log:
         "logs/archives/gaia_{product}.log",
     params:
+        code=script_code("fetch_gaia_spectra"),
         gaia=ARCHIVES.get("gaia", {}),
         max_workers=ARCHIVES.get("max_workers", 4),
         offline=ARCHIVES.get("offline", False),
@@ -115,6 +119,7 @@ rule crossmatch_lamost:
     log:
         "logs/{task}/crossmatch.log",
     params:
+        code=script_code("crossmatch_lamost"),
         lamost=ARCHIVES.get("lamost", {}),
     threads: 1
     resources:
@@ -137,6 +142,7 @@ rule fetch_lamost_spectra:
     log:
         "logs/{task}/lamost_spectra.log",
     params:
+        code=script_code("fetch_lamost_spectra"),
         # a function, so that Snakemake leaves the "{obsid}" of the address alone
         spectrum_url=lambda wildcards: ARCHIVES["lamost"]["spectrum_url"],
         max_workers=ARCHIVES.get("max_workers", 4),
@@ -164,6 +170,7 @@ rule prepare_archive_sample:
     log:
         "logs/{task}/prepare.log",
     params:
+        code=script_code("prepare_archive_sample"),
         source=lambda wildcards: SOURCES[wildcards.task],
         lamost=ARCHIVES.get("lamost", {}),
         settings=SAMPLE_SETTINGS,

@@ -8,10 +8,10 @@ rule train_method:
     log:
         "logs/{task}/train/{method}.log",
     params:
+        code=script_code("train_method"),
         method=method_config,
         colours=config["colours"],
         seed=config["seed"],
-        code_hash=METHODS_CODE_HASH,
     threads: config["threads"]["train"]
     resources:
         mem_mb=8000,

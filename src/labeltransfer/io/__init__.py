@@ -4,6 +4,23 @@ import gzip
 import zipfile
 from pathlib import Path
 
+class SurveyFormatError(ValueError):
+    """A survey file that cannot be used: unreadable, or without what the workflow needs.
+
+    Each reader raises its own subclass; the message names the file and what is wrong."""
+
+
+def require(available, required, where, error, what="column"):
+    """Raise ``error`` naming every one of ``required`` that ``available`` lacks.
+
+    ``where`` names the file (or file and table) for the message; ``what`` says what is
+    missing ("column", "array", "keyword").
+    """
+    missing = [name for name in required if name not in available]
+    if missing:
+        raise error(f"{where}: missing required {what}(s) {', '.join(missing)}")
+
+
 #: Names of the table files a zip archive (a DataLink reply) may hold.
 TABLE_SUFFIXES = (".csv", ".ecsv", ".csv.gz", ".ecsv.gz")
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 
+from . import SurveyFormatError, require
 from .fits_file import open_fits
 
 __all__ = ["AllStarFormatError", "ALLSTAR_COLUMNS", "EXTRATARG_DUPLICATE", "read_allstar"]
@@ -37,7 +38,7 @@ EXTRATARG_DUPLICATE = 4
 MISSING_VALUE = -9990.0
 
 
-class AllStarFormatError(ValueError):
+class AllStarFormatError(SurveyFormatError):
     """The allStar file is unreadable or lacks a column the study needs."""
 
 
@@ -99,9 +100,7 @@ def _read_columns(path, labels):
             raise AllStarFormatError(f"{path}: no binary table in HDU 1 (truncated, or not an allStar file)")
         data = hdul[1].data
         names = set(data.columns.names)
-        missing = [c for c in [*ALLSTAR_COLUMNS, *label_columns] if c not in names]
-        if missing:
-            raise AllStarFormatError(f"{path}: missing required column(s) {', '.join(missing)}")
+        require(names, [*ALLSTAR_COLUMNS, *label_columns], path, AllStarFormatError)
         table = pd.DataFrame({new: _native(data[old]) for old, new in ALLSTAR_COLUMNS.items()})
         for name in labels:
             value = _native(data[name.upper()]).astype(float)

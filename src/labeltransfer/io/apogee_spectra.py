@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import SurveyFormatError
 from .fits_file import open_fits
 
 __all__ = ["ApogeeFormatError", "ApogeeSpectrum", "BAD_PIXEL_BITS", "SAS_DR17", "spectrum_url", "read_apstar",
@@ -30,7 +31,7 @@ BAD_PIXEL_BITS = (0, 1, 2, 3, 4, 5, 6, 7, 12)
 HUGE_ERROR = 1e9
 
 
-class ApogeeFormatError(ValueError):
+class ApogeeFormatError(SurveyFormatError):
     """The file is not a readable apStar / aspcapStar spectrum."""
 
 

@@ -1,6 +1,7 @@
 """Opening survey FITS files so that a truncated or corrupt file is one clear error."""
 
 import warnings
+import zlib
 from contextlib import contextmanager
 
 from astropy.io import fits
@@ -9,8 +10,8 @@ from astropy.utils.exceptions import AstropyUserWarning
 
 __all__ = ["open_fits"]
 
-#: What astropy raises or warns when a file is cut short or damaged.
-_DAMAGE = (OSError, EOFError, AstropyUserWarning, VerifyWarning)
+#: What astropy raises or warns when a file is cut short or damaged (zlib: a corrupt gzip stream).
+_DAMAGE = (OSError, EOFError, zlib.error, AstropyUserWarning, VerifyWarning)
 
 
 @contextmanager

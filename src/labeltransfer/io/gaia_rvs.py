@@ -18,7 +18,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from . import path_list, table_files
+from . import SurveyFormatError, path_list, table_files
 
 __all__ = ["RVS_WAVELENGTH", "RVSFormatError", "read_rvs"]
 
@@ -30,7 +30,7 @@ RVS_WAVELENGTH = np.round(np.arange(846.0, 870.0 + 0.005, 0.01), 2)
 _NAME_SOURCE_ID = re.compile(r"Gaia DR3 (\d+)\.\w+(?:\.gz)?$")
 
 
-class RVSFormatError(ValueError):
+class RVSFormatError(SurveyFormatError):
     """An RVS file that cannot be used."""
 
 

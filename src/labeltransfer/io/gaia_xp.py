@@ -16,7 +16,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from . import path_list, table_files
+from . import SurveyFormatError, path_list, require, table_files
 from .xp_library import XP_WAVELENGTH
 
 __all__ = ["XPFormatError", "XP_REQUIRED_COLUMNS", "read_xp_continuous"]
@@ -33,7 +33,7 @@ _ARRAY_COLUMNS = tuple(f"{band}_{name}" for band in ("bp", "rp")
                        for name in ("coefficients", "coefficient_errors", "coefficient_correlations"))
 
 
-class XPFormatError(ValueError):
+class XPFormatError(SurveyFormatError):
     """An XP continuous file that cannot be used (unreadable, missing columns, no spectra)."""
 
 
@@ -117,9 +117,7 @@ def _read_batch(path):
             frame = pd.read_csv(source, comment="#", usecols=lambda column: column in XP_REQUIRED_COLUMNS)
         except (OSError, EOFError, ValueError, UnicodeDecodeError) as error:
             raise XPFormatError(f"{name}: cannot read the XP continuous table ({error})") from error
-        missing = [c for c in XP_REQUIRED_COLUMNS if c not in frame.columns]
-        if missing:
-            raise XPFormatError(f"{name}: missing required column(s) {', '.join(missing)}")
+        require(frame.columns, XP_REQUIRED_COLUMNS, name, XPFormatError)
         frames.append(_parenthesised(frame))
     table = pd.concat(frames, ignore_index=True)
     empty = table["bp_coefficients"].isna() & table["rp_coefficients"].isna()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import SurveyFormatError, require
 from .fits_file import open_fits
 
 __all__ = ["LamostFormatError", "LamostSpectrum", "read_lamost_spectrum", "SNR_BANDS", "MISSING_VALUE"]
@@ -28,7 +29,7 @@ MISSING_VALUE = -9990.0
 _IMAGE_ROWS = ("flux", "ivar", "wavelength", "andmask", "ormask")
 
 
-class LamostFormatError(ValueError):
+class LamostFormatError(SurveyFormatError):
     """The file is not a readable LAMOST low-resolution spectrum."""
 
 
@@ -94,16 +95,13 @@ def read_lamost_spectrum(path):
 
 def _coadd_table(hdu, path):
     names = set(hdu.columns.names)
-    missing = [c for c in ("FLUX", "IVAR", "WAVELENGTH") if c not in names]
-    if missing:
-        raise LamostFormatError(f"{path}: COADD table lacks column(s) {', '.join(missing)}")
+    require(names, ("FLUX", "IVAR", "WAVELENGTH"), f"{path}: COADD table", LamostFormatError)
     return {c.lower(): np.asarray(hdu.data[c][0], dtype=float) for c in names & {"FLUX", "IVAR", "WAVELENGTH", "ANDMASK"}}
 
 
 def _metadata(header, path):
-    missing = [k for k in ("OBSID", "RA", "DEC", *(f"SNR{b.upper()}" for b in SNR_BANDS)) if k not in header]
-    if missing:
-        raise LamostFormatError(f"{path}: header lacks keyword(s) {', '.join(missing)}")
+    require(header, ("OBSID", "RA", "DEC", *(f"SNR{b.upper()}" for b in SNR_BANDS)), f"{path}: header",
+            LamostFormatError, what="keyword")
     if header.get("VACUUM", True) is False:
         raise LamostFormatError(f"{path}: air wavelengths (VACUUM = F); the reader expects vacuum")
     return {"obsid": int(header["OBSID"]), "ra": float(header["RA"]), "dec": float(header["DEC"]),

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..spectral import SPEED_OF_LIGHT_KMS
+from . import SurveyFormatError
 from .lamost import MISSING_VALUE
 
 __all__ = ["LamostCatalogueError", "LAMOST_REQUIRED_COLUMNS", "read_lamost_catalogue"]
@@ -29,7 +30,7 @@ LAMOST_REQUIRED_COLUMNS = ("obsid", "ra", "dec", "snrg", "snrr")
 _OPTIONAL_COLUMNS = ("rv", "z", "gaia_source_id")
 
 
-class LamostCatalogueError(ValueError):
+class LamostCatalogueError(SurveyFormatError):
     """A LAMOST catalogue that cannot be used."""
 
 

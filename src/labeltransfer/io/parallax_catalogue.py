@@ -7,13 +7,15 @@ import zipfile
 
 import numpy as np
 
+from . import SurveyFormatError, require
+
 __all__ = ["read_parallax_catalogue", "CatalogueFormatError"]
 
 _SENTINEL = -9999.0
 _REQUIRED = ("RA", "DEC", "parallax", "parallax_error", "g")
 
 
-class CatalogueFormatError(ValueError):
+class CatalogueFormatError(SurveyFormatError):
     """The catalogue file is unreadable or lacks a required array."""
 
 
@@ -27,9 +29,7 @@ def read_parallax_catalogue(path):
     """
     try:
         with np.load(path, allow_pickle=False) as archive:
-            missing = [key for key in _REQUIRED if key not in archive.files]
-            if missing:
-                raise CatalogueFormatError(f"{path}: missing array(s) {', '.join(missing)}")
+            require(archive.files, _REQUIRED, path, CatalogueFormatError, what="array")
             arrays = {key: np.asarray(archive[key], dtype=float) for key in _REQUIRED}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         if isinstance(error, CatalogueFormatError):

@@ -17,7 +17,6 @@ file and fetches it once more before failing. ``offline=True`` uses what is alre
 and otherwise fails, listing every missing file.
 """
 
-import hashlib
 import logging
 import os
 import re
@@ -31,10 +30,9 @@ from pathlib import Path
 import requests
 from tqdm.auto import tqdm
 
-from .wheel import DownloadError
+from .checksums import ChecksumError, DownloadError, verify_checksum
 
-__all__ = ["RemoteFile", "HTTPStatusError", "OfflineError", "ChecksumError", "download",
-           "download_many", "file_checksum", "read_checksum_manifest"]
+__all__ = ["RemoteFile", "HTTPStatusError", "OfflineError", "download", "download_many"]
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +60,6 @@ class HTTPStatusError(DownloadError):
     def retryable(self):
         """Whether asking again may help: a transient status, and no word of an invalid request."""
         return self.status in RETRY_STATUSES and not INVALID_REQUEST.search(self.body)
-
-
-class ChecksumError(DownloadError):
-    """A downloaded file does not match the checksum the archive publishes."""
 
 
 class OfflineError(DownloadError):
@@ -98,45 +92,6 @@ class RemoteFile:
     zipped: bool = False
 
 
-def file_checksum(path, algorithm):
-    """Hex digest of a file with ``algorithm`` (``"md5"``, ``"sha256"``, ...)."""
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        while block := handle.read(CHUNK_BYTES):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-#: Hash algorithms of the checksum manifests, by the length of their hex digest.
-_ALGORITHM_BY_LENGTH = {32: "md5", 40: "sha1", 64: "sha256"}
-
-
-def read_checksum_manifest(text):
-    """``{file name: "algorithm:hex"}`` from an ``md5sum`` / ``sha1sum`` style manifest.
-
-    Each line is ``<hex>  <name>`` (``*<name>`` in binary mode), as in the Gaia archive's
-    ``_MD5SUM.txt`` and the SDSS science archive's ``*.sha1sum`` files; the algorithm follows
-    from the length of the digest (32 hex digits: md5, 40: sha1, 64: sha256). Other lines
-    (blank, comments) are skipped.
-    """
-    checksums = {}
-    for line in text.splitlines():
-        match = re.fullmatch(r"\s*([0-9a-fA-F]+)\s+\*?(\S.*?)\s*", line)
-        if match and len(match[1]) in _ALGORITHM_BY_LENGTH:
-            checksums[match[2]] = f"{_ALGORITHM_BY_LENGTH[len(match[1])]}:{match[1].lower()}"
-    return checksums
-
-
-def _verify(path, checksum):
-    """Raise ChecksumError when ``path`` does not match ``checksum`` (no checksum: pass)."""
-    if not checksum:
-        return
-    algorithm, _, expected = checksum.partition(":")
-    actual = file_checksum(path, algorithm)
-    if actual != expected.lower():
-        raise ChecksumError(f"{path}: {algorithm} {actual} differs from the archive's {expected}")
-
-
 def download(remote, *, session=None, retries=5, backoff=1.0, timeout=60.0, offline=False,
              progress=True):
     """Fetch one file unless a verified copy is already there; return its path.
@@ -165,7 +120,7 @@ def download(remote, *, session=None, retries=5, backoff=1.0, timeout=60.0, offl
     path = Path(remote.path)
     if path.exists():
         try:
-            _verify(path, remote.checksum)
+            verify_checksum(path, remote.checksum)
             return path
         except ChecksumError:
             if offline:
@@ -184,7 +139,7 @@ def download(remote, *, session=None, retries=5, backoff=1.0, timeout=60.0, offl
             _fetch(session, remote, part, timeout, progress)
             if remote.zipped:
                 _check_zip(part, remote.url)
-            _verify(part, remote.checksum)
+            verify_checksum(part, remote.checksum)
             os.replace(part, path)
             return path
         except ChecksumError:

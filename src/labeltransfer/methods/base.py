@@ -4,7 +4,8 @@ A method is fitted on training spectra with reference labels, their 1-sigma erro
 missing labels as NaN (masked out of the fit); it predicts labels with per-star 1-sigma
 uncertainties. A saved model is one ``.npz`` file: the method's arrays plus a JSON header
 with the method type, its hyper-parameters, the label names, the auxiliary feature names and
-the pixel grid it was trained on, which ``load`` checks against the data it is given, and its
+the pixel grid it was trained on, which ``load`` checks against the data it is given, the
+package version (``load`` warns when it differs from the running one), and its
 ``provenance`` (set by whoever trains it: the workflow records the fingerprints of the sample
 and split and the run's seed, and refuses to use a model whose provenance is another run's).
 """
@@ -13,6 +14,8 @@ import inspect
 import json
 import logging
 import os
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -154,13 +157,22 @@ class LabelTransferMethod:
     @classmethod
     def load(cls, path):
         """Read a model written by ``save``; the class must match the saved method type."""
-        with np.load(path, allow_pickle=False) as archive:
-            header = json.loads(str(archive["header"]))
-            arrays = {key: archive[key] for key in archive.files if key != "header"}
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                header = json.loads(str(archive["header"]))
+                arrays = {key: archive[key] for key in archive.files if key != "header"}
+        except (zipfile.BadZipFile, EOFError, KeyError, ValueError, zlib.error) as error:
+            raise IncompatibleDataError(
+                f"{path} is not a complete model file ({type(error).__name__}: {error}): it was cut short or "
+                "damaged; delete it and rerun to retrain") from error
         if header["method_type"] != cls.method_type:
             raise IncompatibleDataError(
                 f"{path} holds a {header['method_type']!r} model, not {cls.method_type!r}"
             )
+        if header.get("package_version") != __version__:
+            log.warning("%s was written by labeltransfer %s, this is %s: its predictions may differ from a model "
+                        "trained now (the workflow retrains when the code it runs changes)", path,
+                        header.get("package_version"), __version__)
         model = cls(**header["params"])
         model.label_names_ = tuple(header["label_names"])
         model.aux_names_ = tuple(header["aux_names"])

@@ -1,21 +1,17 @@
-"""Workflow steps that train a method, label the test split with it, and check its ensemble."""
+"""Workflow steps that train a method and label the test split with it."""
 
 import logging
 import time
 
-import numpy as np
 import pandas as pd
 
-from .. import plots
-from ..device import select_device
+from ..device import LIBRARY_OF_METHOD, select_device
 from ..methods import load_method, make_method
-from ..metrics import fraction_beyond, snr_bin_masks, widths_within
 from ..preprocess import LabelledSample, feature_names
 from ..split import read_split, split_fingerprint
 from ._json import write_json
 
-__all__ = ["ProvenanceError", "load_features", "train_method", "predict_method", "load_trained",
-           "plot_ensemble_calibration"]
+__all__ = ["ProvenanceError", "load_features", "train_method", "predict_method", "load_trained", "place_on_device"]
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +44,14 @@ def load_trained(method, model_path, provenance, seed):
     return model
 
 
-def _place(model, gpus):
-    """Put a model that has a ``device`` on the one the job's resources allow; return it."""
-    device = select_device(gpus)
-    if hasattr(model, "device"):
-        model.device = device
-    return device
+def place_on_device(model, gpus):
+    """Put a model that has a ``device`` on the one the job's resources allow; return it.
+
+    A model saved with ``device: cuda`` is moved to the CPU where the job has no GPU."""
+    if model.method_type not in LIBRARY_OF_METHOD:
+        return "cpu"
+    model.device = select_device(gpus, LIBRARY_OF_METHOD[model.method_type])
+    return model.device
 
 
 def train_method(sample_path, split_path, method, colours, seed, threads, gpus, model_path,
@@ -63,7 +61,7 @@ def train_method(sample_path, split_path, method, colours, seed, threads, gpus, 
     params = dict(method["params"])
     params.setdefault("random_state", seed)
     model = make_method(method["type"], params)
-    device = _place(model, gpus)
+    device = place_on_device(model, gpus)
     train, val = sample.subset(rows["train"]), sample.subset(rows["validation"])
     log.info("training %s on %d stars (%d validation), features: %d pixels + %s", method["type"],
              len(train.ids), len(val.ids), train.spectra.flux.shape[1], list(train.spectra.aux_names))
@@ -85,7 +83,7 @@ def predict_method(model_path, sample_path, split_path, method, colours, seed, t
     """Label the test split with a trained model; write labels, sigmas and reference labels."""
     sample, rows, provenance = load_features(sample_path, split_path, method, colours)
     model = load_trained(method, model_path, provenance, seed)
-    _place(model, gpus)
+    place_on_device(model, gpus)
     test = sample.subset(rows["test"])
     start = time.perf_counter()
     labels, sigma = model.predict(test.spectra, threads=threads)
@@ -101,30 +99,3 @@ def predict_method(model_path, sample_path, split_path, method, colours, seed, t
                               "stars_per_second": len(test.ids) / seconds})
     log.info("predicted %d stars in %.2f s (%.0f stars/s)", len(test.ids), seconds,
              len(test.ids) / seconds)
-
-
-def plot_ensemble_calibration(model_path, sample_path, split_path, method, colours, seed, snr_bins, threads,
-                              figure_path):
-    """Residual / sigma on the test split, the first network alone against the ensemble.
-
-    Both are calibrated on the validation split the same way (coverage windows over all
-    stars), so the figure shows what the ensemble's epistemic term adds: its tails, and how
-    close to one the width stays from low to high S/N.
-    """
-    sample, rows, provenance = load_features(sample_path, split_path, method, colours)
-    ensemble = load_trained(method, model_path, provenance, seed)
-    validation, test = sample.subset(rows["validation"]), sample.subset(rows["test"])
-    models = {"1 network": ensemble.sub_ensemble(1, (validation.spectra, validation.labels), threads)}
-    if ensemble.n_members > 1:
-        models[f"ensemble of {ensemble.n_members}"] = ensemble
-    z = {}
-    in_bin = snr_bin_masks(test.snr, snr_bins)
-    for name, model in models.items():
-        predicted, sigma = model.predict(test.spectra, threads=threads)
-        z[name] = (predicted - test.labels) / sigma
-        log.info("%s: fraction of test stars with the label beyond 3 sigma %s", name,
-                 dict(zip(sample.label_names, np.round(fraction_beyond(z[name]), 4).tolist())))
-        for bin_name, widths in widths_within(z[name], in_bin).items():
-            log.info("%s: %s (%d stars): robust width of residual / sigma %s", name, bin_name, in_bin[bin_name].sum(),
-                     dict(zip(sample.label_names, np.round(widths, 3).tolist())))
-    plots.save(plots.ensemble_calibration(z, test.snr, snr_bins, sample.label_names, method["type"]), figure_path)

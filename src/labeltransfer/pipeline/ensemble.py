@@ -1,0 +1,41 @@
+"""Workflow step that compares one network with its ensemble on the test split."""
+
+import logging
+
+import numpy as np
+
+from .. import plots
+from ..metrics import fraction_beyond, snr_bin_masks, widths_within
+from .modelling import load_features, load_trained, place_on_device
+
+__all__ = ["plot_ensemble_calibration"]
+
+log = logging.getLogger(__name__)
+
+
+def plot_ensemble_calibration(model_path, sample_path, split_path, method, colours, seed, snr_bins, threads,
+                              figure_path):
+    """Residual / sigma on the test split, the first network alone against the ensemble.
+
+    Both are calibrated on the validation split the same way (coverage windows over all
+    stars), so the figure shows what the ensemble's epistemic term adds: its tails, and how
+    close to one the width stays from low to high S/N.
+    """
+    sample, rows, provenance = load_features(sample_path, split_path, method, colours)
+    ensemble = load_trained(method, model_path, provenance, seed)
+    place_on_device(ensemble, gpus=0)
+    validation, test = sample.subset(rows["validation"]), sample.subset(rows["test"])
+    models = {"1 network": ensemble.sub_ensemble(1, (validation.spectra, validation.labels), threads)}
+    if ensemble.n_members > 1:
+        models[f"ensemble of {ensemble.n_members}"] = ensemble
+    z = {}
+    in_bin = snr_bin_masks(test.snr, snr_bins)
+    for name, model in models.items():
+        predicted, sigma = model.predict(test.spectra, threads=threads)
+        z[name] = (predicted - test.labels) / sigma
+        log.info("%s: fraction of test stars with the label beyond 3 sigma %s", name,
+                 dict(zip(sample.label_names, np.round(fraction_beyond(z[name]), 4).tolist())))
+        for bin_name, widths in widths_within(z[name], in_bin).items():
+            log.info("%s: %s (%d stars): robust width of residual / sigma %s", name, bin_name, in_bin[bin_name].sum(),
+                     dict(zip(sample.label_names, np.round(widths, 3).tolist())))
+    plots.save(plots.ensemble_calibration(z, test.snr, snr_bins, sample.label_names, method["type"]), figure_path)

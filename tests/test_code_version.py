@@ -1,0 +1,51 @@
+"""Each rule reruns when the package code its script runs changes, and only then."""
+
+import shutil
+from pathlib import Path
+
+from labeltransfer.code_version import code_digest, imported_modules, package_files
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPTS = REPO / "workflow" / "scripts"
+
+
+def _names(script):
+    return {str(p.relative_to(REPO / "src")) for p in package_files(SCRIPTS / f"{script}.py", REPO / "src")}
+
+
+def test_relative_imports_are_resolved_against_the_module(tmp_path):
+    source = tmp_path / "m.py"
+    source.write_text("from ..metrics import robust_scatter\nfrom . import plots\nimport numpy as np\n")
+    assert imported_modules(source, "labeltransfer.pipeline.m") == [
+        "labeltransfer.metrics", "labeltransfer.metrics.robust_scatter", "labeltransfer.pipeline",
+        "labeltransfer.pipeline.plots", "numpy"]
+
+
+def test_training_runs_the_methods_and_not_the_figures():
+    train = _names("train_method")
+    assert {"labeltransfer/methods/cannon.py", "labeltransfer/methods/neural.py", "labeltransfer/split.py",
+            "labeltransfer/__init__.py", "labeltransfer/pipeline/__init__.py"} <= train
+    assert "labeltransfer/plots.py" not in train
+    figures = _names("plot_comparison")
+    assert "labeltransfer/plots.py" in figures and "labeltransfer/methods/cannon.py" not in figures
+
+
+def test_the_digest_follows_the_code_a_script_runs(tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(REPO / "src" / "labeltransfer", src / "labeltransfer")
+    script = SCRIPTS / "train_method.py"
+    before = code_digest(script, src)
+    (src / "labeltransfer" / "plots.py").write_text("# a figure changed\n")
+    assert code_digest(script, src) == before  # not run by training
+    (src / "labeltransfer" / "split.py").write_text((src / "labeltransfer" / "split.py").read_text() + "\n# changed\n")
+    assert code_digest(script, src) != before
+
+
+def test_every_rule_with_a_script_passes_its_code_digest():
+    import re
+
+    for smk in (REPO / "workflow" / "rules").glob("*.smk"):
+        for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
+            script = re.search(r'script:\s+"\.\./scripts/(\w+)\.py"', block)
+            if script:
+                assert f'code=script_code("{script.group(1)}")' in block, block.split(":", 1)[0]

@@ -26,8 +26,8 @@ def run(tmp_path):
     sample.save(tmp_path / "sample.npz")
     write_split(split_sample(sample.ids, FRACTIONS, seed=42), tmp_path / "split.csv")
     write_split(split_sample(sample.ids, FRACTIONS, seed=7), tmp_path / "split_seed7.csv")
-    train_method(tmp_path / "sample.npz", tmp_path / "split.csv", METHOD, ["bp_rp"], 42, 1, 0, tmp_path / "knn.npz",
-                 tmp_path / "knn.fit.json")
+    train_method(sample_path=tmp_path / "sample.npz", split_path=tmp_path / "split.csv", method=METHOD, colours=["bp_rp"],
+                 seed=42, threads=1, gpus=0, model_path=tmp_path / "knn.npz", timing_path=tmp_path / "knn.fit.json")
     return tmp_path
 
 

@@ -222,3 +222,15 @@ def test_gpu_rules_are_tagged_and_run_with_gpu_zero():
     gpus = {("mlp" if "method=mlp" in job else "cannon"): re.search(r"gpu=(\d)", job).group(1) for job in jobs}
     assert gpus == {"mlp": "1", "cannon": "0"}
     assert "method=mlp" in capped.stdout and "gpu=1" not in capped.stdout
+
+
+def test_config_reference_is_generated_from_the_schema():
+    """config/README.md documents every key: it is what workflow/schemas/make_reference.py prints."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_reference", REPO / "workflow" / "schemas" / "make_reference.py")
+    make_reference = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_reference)
+    assert (REPO / "config" / "README.md").read_text() == make_reference.reference(), (
+        "config/README.md is stale: python workflow/schemas/make_reference.py > config/README.md")
+    assert "| `method_settings.<name>.params` |" in make_reference.reference()

@@ -5,11 +5,6 @@ from labeltransfer.logs import log_to
 from labeltransfer.pipeline.data import crossmatch_parallax
 
 with log_to(snakemake.log[0]):
-    crossmatch_parallax(
-        snakemake.input.library,
-        snakemake.input.catalogue,
-        snakemake.params.radius_arcsec,
-        snakemake.output.matches,
-        snakemake.output.stats,
-        snakemake.output.figure,
-    )
+    crossmatch_parallax(library_path=snakemake.input.library, catalogue_path=snakemake.input.catalogue,
+                        radius_arcsec=snakemake.params.radius_arcsec, matches_path=snakemake.output.matches,
+                        stats_path=snakemake.output.stats, figure_path=snakemake.output.figure)

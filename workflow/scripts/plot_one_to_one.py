@@ -5,9 +5,5 @@ from labeltransfer.logs import log_to
 from labeltransfer.pipeline.evaluation import plot_one_to_one
 
 with log_to(snakemake.log[0]):
-    plot_one_to_one(
-        snakemake.input.predictions,
-        snakemake.wildcards.method,
-        snakemake.params.labels,
-        snakemake.output.figure,
-    )
+    plot_one_to_one(predictions_path=snakemake.input.predictions, method=snakemake.wildcards.method,
+                    labels=snakemake.params.labels, figure_path=snakemake.output.figure)

@@ -5,6 +5,7 @@ from labeltransfer.logs import log_to
 from labeltransfer.pipeline.archives import prepare_archive_sample
 
 with log_to(snakemake.log[0]):
-    prepare_archive_sample(snakemake.params.source, snakemake.input.labels, snakemake.input.spectra,
-                           snakemake.input.get("matches"), snakemake.params.lamost, snakemake.params.settings,
-                           snakemake.output.sample, snakemake.output.split)
+    prepare_archive_sample(source=snakemake.params.source, labels_path=snakemake.input.labels,
+                           spectra_manifest=snakemake.input.spectra, matches_path=snakemake.input.get("matches"),
+                           lamost=snakemake.params.lamost, settings=snakemake.params.settings,
+                           sample_path=snakemake.output.sample, split_path=snakemake.output.split)

@@ -5,5 +5,6 @@ from labeltransfer.logs import log_to
 from labeltransfer.pipeline.data import prepare_sample
 
 with log_to(snakemake.log[0]):
-    prepare_sample(snakemake.input.library, snakemake.input.matches, snakemake.params.settings,
-                   snakemake.output.sample, snakemake.output.split)
+    prepare_sample(library_path=snakemake.input.library, matches_path=snakemake.input.matches,
+                   settings=snakemake.params.settings, sample_path=snakemake.output.sample,
+                   split_path=snakemake.output.split)

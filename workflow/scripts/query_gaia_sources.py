@@ -5,5 +5,5 @@ from labeltransfer.logs import log_to
 from labeltransfer.pipeline.archives import query_gaia
 
 with log_to(snakemake.log[0]):
-    query_gaia(snakemake.input.labels, snakemake.params.gaia["tap_url"],
-               snakemake.params.gaia["tap_batch_size"], snakemake.output.sources)
+    query_gaia(labels_path=snakemake.input.labels, tap_url=snakemake.params.gaia["tap_url"],
+               batch_size=snakemake.params.gaia["tap_batch_size"], sources_path=snakemake.output.sources)

@@ -5,5 +5,5 @@ from labeltransfer.logs import log_to
 from labeltransfer.pipeline.archives import read_labels
 
 with log_to(snakemake.log[0]):
-    read_labels(snakemake.input.allstar, snakemake.params.labels, snakemake.params.cuts,
-                snakemake.output.labels)
+    read_labels(allstar_path=snakemake.input.allstar, label_names=snakemake.params.labels,
+                cuts=snakemake.params.cuts, labels_path=snakemake.output.labels)

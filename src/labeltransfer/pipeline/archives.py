@@ -36,12 +36,12 @@ log = logging.getLogger(__name__)
 GAIA_PRODUCTS = {"xp_continuous": ("XP_CONTINUOUS", "has_xp_continuous"), "rvs": ("RVS", "has_rvs")}
 
 
-def fetch_file(url, checksum, path, offline, timeout):
+def fetch_file(*, url, checksum, path, offline, timeout):
     """One archive file (a catalogue), resumable and verified."""
     download(RemoteFile(url, Path(path), checksum), offline=offline, timeout=timeout)
 
 
-def read_labels(allstar_path, label_names, cuts, labels_path):
+def read_labels(*, allstar_path, label_names, cuts, labels_path):
     """The allStar stars that pass the cuts, with labels, photometry and Gaia astrometry (CSV)."""
     table = read_allstar(allstar_path, label_names, bad_aspcapflags=cuts["bad_aspcapflags"],
                          bad_starflags=cuts["bad_starflags"], min_snr=cuts["min_snr"])
@@ -52,7 +52,7 @@ def _labels(path):
     return pd.read_csv(path, dtype={"apogee_id": str, "telescope": str, "field": str})
 
 
-def query_gaia(labels_path, tap_url, batch_size, sources_path):
+def query_gaia(*, labels_path, tap_url, batch_size, sources_path):
     """gaia_source rows (positions, proper motions, which spectra exist) of the labelled stars."""
     ids = _labels(labels_path)["source_id"].to_numpy()
     query_sources(tap_url, ids[ids > 0], batch_size=batch_size).to_csv(sources_path, index=False)
@@ -66,7 +66,7 @@ def _read_manifest(manifest_path):
     return [Path(p) for p in pd.read_csv(manifest_path)["path"]]
 
 
-def fetch_gaia_spectra(sources_path, product, gaia, max_workers, timeout, offline, manifest_path):
+def fetch_gaia_spectra(*, sources_path, product, gaia, max_workers, timeout, offline, manifest_path):
     """DataLink batches of one product for the stars that have it; the manifest lists the replies.
 
     ``gaia`` is the ``archives: gaia`` section of the config (``data_url``,
@@ -84,7 +84,7 @@ def fetch_gaia_spectra(sources_path, product, gaia, max_workers, timeout, offlin
                     manifest_path)
 
 
-def crossmatch_lamost(labels_path, catalogue_path, sources_path, settings, matches_path, stats_path, figure_path):
+def crossmatch_lamost(*, labels_path, catalogue_path, sources_path, settings, matches_path, stats_path, figure_path):
     """The best LAMOST spectrum of each labelled star (source_id, else position at the LAMOST epoch)."""
     labels = _labels(labels_path)
     catalogue = read_lamost_catalogue(catalogue_path, min_snr=settings["min_snr"])
@@ -101,7 +101,7 @@ def crossmatch_lamost(labels_path, catalogue_path, sources_path, settings, match
     plots.save(plots.separation_histogram(separation, settings["radius_arcsec"]), figure_path)
 
 
-def fetch_lamost_spectra(matches_path, spectrum_url, max_workers, timeout, offline, manifest_path):
+def fetch_lamost_spectra(*, matches_path, spectrum_url, max_workers, timeout, offline, manifest_path):
     """The matched stars' LAMOST spectra, one FITS file per obsid; the manifest lists them."""
     obsids = pd.read_csv(matches_path)["obsid"].to_numpy()
     folder = Path(manifest_path).parent / "fits"
@@ -124,7 +124,7 @@ def _lamost_spectra(manifest_path, matches, settings):
                           catalogue_rv=dict(zip(matches["obsid"], matches["rv"])))
 
 
-def prepare_archive_sample(source, labels_path, spectra_manifest, matches_path, lamost, settings, sample_path,
+def prepare_archive_sample(*, source, labels_path, spectra_manifest, matches_path, lamost, settings, sample_path,
                            split_path):
     """The sample of one archive task (``source``: gaia_xp, gaia_rvs or lamost) and its frozen split.
 

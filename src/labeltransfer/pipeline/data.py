@@ -23,7 +23,7 @@ __all__ = ["crossmatch_parallax", "prepare_sample", "build_labelled", "finish_sa
 log = logging.getLogger(__name__)
 
 
-def crossmatch_parallax(library_path, catalogue_path, radius_arcsec, matches_path, stats_path,
+def crossmatch_parallax(*, library_path, catalogue_path, radius_arcsec, matches_path, stats_path,
                         figure_path):
     """Match the library stars (positions decoded from APOGEE IDs) to the parallax catalogue."""
     library = read_xp_library(library_path)
@@ -56,7 +56,7 @@ def crossmatch_parallax(library_path, catalogue_path, radius_arcsec, matches_pat
     plots.save(plots.separation_histogram(separation, radius_arcsec), figure_path)
 
 
-def prepare_sample(library_path, matches_path, settings, sample_path, split_path):
+def prepare_sample(*, library_path, matches_path, settings, sample_path, split_path):
     """Quality cuts, masked labels, features, the optional star cap and the frozen split.
 
     ``settings`` holds the config's ``labels``, ``quality``, ``colours``, ``split``,

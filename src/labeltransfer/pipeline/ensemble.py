@@ -13,7 +13,7 @@ __all__ = ["plot_ensemble_calibration"]
 log = logging.getLogger(__name__)
 
 
-def plot_ensemble_calibration(model_path, sample_path, split_path, method, colours, seed, snr_bins, threads,
+def plot_ensemble_calibration(*, model_path, sample_path, split_path, method, colours, seed, snr_bins, threads,
                               figure_path):
     """Residual / sigma on the test split, the first network alone against the ensemble.
 

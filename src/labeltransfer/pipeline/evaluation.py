@@ -100,18 +100,18 @@ def _fmt(label, value):
     return f"{value:.1f}" if label == "teff" else f"{value:.4f}"
 
 
-def plot_one_to_one(predictions_path, method, labels, figure_path):
+def plot_one_to_one(*, predictions_path, method, labels, figure_path):
     """One-to-one figure of one method."""
     plots.save(plots.one_to_one(pd.read_csv(predictions_path), method, labels), figure_path)
 
 
-def plot_loss_curve(timing_path, method, figure_path):
+def plot_loss_curve(*, timing_path, method, figure_path):
     """Training and validation loss, and validation scatter, per epoch of each member of a neural method."""
     timing = read_json(timing_path)
     plots.save(plots.loss_curves(timing["history"], timing["monitor"], method), figure_path)
 
 
-def plot_comparison(figure, methods, prediction_paths, summary_path, costs_path, labels, figure_path):
+def plot_comparison(*, figure, methods, prediction_paths, summary_path, costs_path, labels, figure_path):
     """One of the figures that compare every method (``figure`` names which)."""
     predictions = {m: pd.read_csv(p) for m, p in zip(methods, prediction_paths)}
     reference = next(iter(predictions.values()))

@@ -54,7 +54,7 @@ def place_on_device(model, gpus):
     return model.device
 
 
-def train_method(sample_path, split_path, method, colours, seed, threads, gpus, model_path,
+def train_method(*, sample_path, split_path, method, colours, seed, threads, gpus, model_path,
                  timing_path):
     """Fit one configured method on the training split (validation split for early stopping)."""
     sample, rows, provenance = load_features(sample_path, split_path, method, colours)
@@ -78,7 +78,7 @@ def train_method(sample_path, split_path, method, colours, seed, threads, gpus, 
     log.info("trained in %.1f s", seconds)
 
 
-def predict_method(model_path, sample_path, split_path, method, colours, seed, threads, gpus,
+def predict_method(*, model_path, sample_path, split_path, method, colours, seed, threads, gpus,
                    predictions_path, timing_path):
     """Label the test split with a trained model; write labels, sigmas and reference labels."""
     sample, rows, provenance = load_features(sample_path, split_path, method, colours)

@@ -6,7 +6,7 @@ import torch
 
 from labeltransfer.methods.base import calibrate_uncertainties
 from labeltransfer.methods import CNN, MLP, IncompatibleDataError
-from labeltransfer.methods.neural import label_nll, whitened_basis
+from labeltransfer.methods.networks import label_nll, whitened_basis
 from labeltransfer.metrics import robust_scatter
 from labeltransfer.spectra import Spectra
 
@@ -205,7 +205,7 @@ def test_an_unknown_training_setting_is_refused(setting, value, message):
 
 def test_the_cosine_schedule_halves_the_learning_rate_halfway_and_ends_at_zero(caplog):
     # 800 training stars in batches of 64: 13 steps per epoch, 52 in 4 epochs
-    with caplog.at_level("INFO", logger="labeltransfer.methods.neural"):
+    with caplog.at_level("INFO", logger="labeltransfer.methods.neural_base"):
         _fit(MLP, hidden_sizes=[8], n_members=1, epochs=4, patience=10, schedule="cosine")
     rates = [float(line.rsplit("lr ", 1)[1]) for line in caplog.messages if " lr " in line]
     assert rates[1] == pytest.approx(FAST["learning_rate"] / 2, rel=0.01)
@@ -253,11 +253,11 @@ def test_snr_input_lets_the_uncertainty_follow_the_noise():
 
 
 def test_an_averaging_window_longer_than_the_training_is_warned_about(caplog):
-    with caplog.at_level("WARNING", logger="labeltransfer.methods.neural"):
+    with caplog.at_level("WARNING", logger="labeltransfer.methods.neural_base"):
         _fit(MLP, hidden_sizes=[8], n_members=1, epochs=2, ema_decay=0.999)
     assert "the first of the 26 training steps (2 epochs of 800 stars in batches of 64) still weigh 97%" in caplog.text
     caplog.clear()
-    with caplog.at_level("WARNING", logger="labeltransfer.methods.neural"):
+    with caplog.at_level("WARNING", logger="labeltransfer.methods.neural_base"):
         _fit(MLP, hidden_sizes=[8], n_members=1, epochs=2, ema_decay=0.5)
     assert "ema_decay" not in caplog.text
 

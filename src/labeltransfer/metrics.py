@@ -28,7 +28,6 @@ differences between methods, come from a bootstrap over the test stars
 """
 
 import numpy as np
-import pandas as pd
 
 __all__ = ["robust_scatter", "fraction_beyond", "widths_within", "label_metrics", "snr_bin_masks", "subset_masks",
            "GIANT_LOGG", "MIN_SUBSET_STARS", "COVERAGE_SIGMAS"]

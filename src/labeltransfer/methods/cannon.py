@@ -28,14 +28,13 @@ from scipy.cluster.vq import kmeans2
 from tqdm.auto import tqdm
 
 from .base import LabelTransferMethod
+from .cannon_solver import Statistics, fit_scatter, levenberg_marquardt, solve_symmetric
 from .vectorizer import PolynomialVectorizer
 
 __all__ = ["TheCannon"]
 
 log = logging.getLogger(__name__)
 
-_SCATTER_GRID = np.concatenate([[0.0], np.logspace(-5, 0, 51)])
-_MAX_STANDARD_LABEL = 6.0
 _CHUNK_ELEMENTS = 3e7
 _MODEL_STATE = ("theta", "scatter", "offset", "scale", "starts")  # one per regime model
 _STATE = (*_MODEL_STATE, "softening")
@@ -88,7 +87,7 @@ class TheCannon(LabelTransferMethod):
 
     method_type = "cannon"
 
-    def __init__(self, order=2, extra_labels=(), flux_transform="linear", regimes=None,
+    def __init__(self, *, order=2, extra_labels=(), flux_transform="linear", regimes=None,
                  regularization=0.0, scatter_iterations=3, n_candidates=64, n_starts=4,
                  max_iter=40, calibration_stars=4000, random_state=0):
         self.order = order
@@ -156,7 +155,7 @@ class TheCannon(LabelTransferMethod):
         scatter2 = np.zeros(flux.shape[1])
         for iteration in range(self.scatter_iterations):
             theta = self._fit_coefficients(design, flux, var, scatter2, f"{name}, pass {iteration + 1}")
-            scatter2 = _fit_scatter(flux - design @ theta.T, var)
+            scatter2 = fit_scatter(flux - design @ theta.T, var)
         theta = self._fit_coefficients(design, flux, var, scatter2, f"{name}, final")
         log.info("The Cannon, %s: median intrinsic scatter %.4f", name, np.sqrt(np.median(scatter2)))
         return {"theta": theta, "scatter": np.sqrt(scatter2), "offset": offset, "scale": scale,
@@ -200,12 +199,12 @@ class TheCannon(LabelTransferMethod):
             normal += weight.T @ outer
             rhs += (weight * flux[rows]).T @ design[rows]
         normal = normal.reshape(-1, n_terms, n_terms)
-        theta = _solve_symmetric(normal, rhs)
+        theta = solve_symmetric(normal, rhs)
         if self.regularization > 0:
             for _ in range(5):
                 penalty = self.regularization / (2 * np.maximum(np.abs(theta), 1e-8))
                 penalty[:, 0] = 0.0
-                theta = _solve_symmetric(normal + penalty[:, :, None] * np.eye(n_terms), rhs)
+                theta = solve_symmetric(normal + penalty[:, :, None] * np.eye(n_terms), rhs)
         return theta
 
     def _starting_points(self, x_labels):
@@ -258,7 +257,7 @@ class TheCannon(LabelTransferMethod):
         for lo in range(0, n_stars, chunk):
             hi = min(lo + chunk, n_stars)
             ivar = 1.0 / (var[lo:hi] + self.scatter_[r] ** 2)
-            stats = _Statistics.of(self.theta_[r], flux[lo:hi], ivar)
+            stats = Statistics.of(self.theta_[r], flux[lo:hi], ivar)
             x_best[lo:hi], cov_best[lo:hi], neg2_log_likelihood[lo:hi] = self._infer_chunk(
                 vectorizer, r, stats, fixed[lo:hi], n_free, np.count_nonzero(ivar > 0, axis=1))
             neg2_log_likelihood[lo:hi] -= np.sum(np.log(ivar, out=np.zeros_like(ivar), where=ivar > 0), axis=1)
@@ -278,7 +277,7 @@ class TheCannon(LabelTransferMethod):
         chosen = np.argsort(screen, axis=0)[:n_starts]
         x = np.tile(x, (n_starts, 1))
         x[:, :n_labels] = self.starts_[r][chosen.ravel()]
-        x, chi2, hessian = _levenberg_marquardt(vectorizer, stats.tile(n_starts), x, n_free,
+        x, chi2, hessian = levenberg_marquardt(vectorizer, stats.tile(n_starts), x, n_free,
                                                 self.max_iter)
         best = np.argmin(chi2.reshape(n_starts, n_stars), axis=0) * n_stars + np.arange(n_stars)
         reduced = chi2[best] / np.maximum(n_pixels - n_free, 1)
@@ -299,109 +298,3 @@ def _softening(spectra):
     err = np.where(np.isfinite(spectra.flux_err), spectra.flux_err, np.nan)
     softening = np.nanmedian(err, axis=0)
     return np.where(np.isfinite(softening) & (softening > 0), softening, np.nanmedian(softening))
-
-
-def _solve_symmetric(matrix, rhs):
-    """Solve positive (semi-)definite systems (stacked), least squares where singular."""
-    try:
-        return np.linalg.solve(matrix, rhs[..., None])[..., 0]
-    except np.linalg.LinAlgError:
-        return np.stack([np.linalg.lstsq(m, b, rcond=None)[0] for m, b in zip(matrix, rhs)])
-
-
-def _fit_scatter(resid, var):
-    """Maximum-likelihood intrinsic scatter squared per pixel, shape (n_pixels,).
-
-    Minimises ``sum_n r^2 / (var + s^2) + ln(var + s^2)`` on a log grid of ``s`` refined by a
-    parabola through the grid minimum.
-    """
-    good = np.isfinite(var)
-    r2 = np.where(good, resid ** 2, 0.0)
-    var = np.where(good, var, 1.0)
-    cost = np.empty((len(_SCATTER_GRID), resid.shape[1]))
-    for i, s in enumerate(_SCATTER_GRID):
-        total = var + s * s
-        cost[i] = np.sum(np.where(good, r2 / total + np.log(total), 0.0), axis=0)
-    best = np.argmin(cost, axis=0)
-    inner = np.clip(best, 1, len(_SCATTER_GRID) - 2)
-    log_grid = np.log10(np.maximum(_SCATTER_GRID, 1e-6))
-    cols = np.arange(resid.shape[1])
-    c0, c1, c2 = cost[inner - 1, cols], cost[inner, cols], cost[inner + 1, cols]
-    denom = c0 - 2 * c1 + c2
-    step = log_grid[inner + 1] - log_grid[inner]
-    shift = np.where(denom > 0, 0.5 * (c0 - c2) / np.where(denom > 0, denom, 1.0), 0.0)
-    refined = 10 ** (log_grid[inner] + np.clip(shift, -1, 1) * step)
-    scatter = np.where((best >= 2) & (best <= len(_SCATTER_GRID) - 2), refined, _SCATTER_GRID[best])
-    return scatter ** 2
-
-
-class _Statistics:
-    """Per-star sums that make chi-square cost O(n_terms^2) instead of O(n_pixels n_terms).
-
-    With the model ``theta @ v`` and weights ``w``: ``chi2(v) = norm - 2 v.proj + v.gram.v``,
-    where ``gram = theta^T W theta``, ``proj = theta^T W f`` and ``norm = f^T W f``.
-    """
-
-    def __init__(self, gram, proj, norm):
-        self.gram, self.proj, self.norm = gram, proj, norm
-
-    @classmethod
-    def of(cls, theta, flux, ivar):
-        """Statistics of ``n`` stars' flux and inverse variance, shape (n, n_pixels)."""
-        n_pixels, n_terms = theta.shape
-        outer = (theta[:, :, None] * theta[:, None, :]).reshape(n_pixels, n_terms * n_terms)
-        gram = (ivar @ outer).reshape(len(flux), n_terms, n_terms)
-        return cls(gram, (flux * ivar) @ theta, np.sum(flux * flux * ivar, axis=1))
-
-    def tile(self, times):
-        """The statistics repeated ``times`` over (one block per starting point)."""
-        return _Statistics(np.tile(self.gram, (times, 1, 1)), np.tile(self.proj, (times, 1)),
-                           np.tile(self.norm, times))
-
-    def chi2(self, terms, rows=slice(None)):
-        """Chi-square of term vectors ``terms`` (n, n_terms) and ``gram @ terms``."""
-        gram_terms = np.einsum("ntu,nu->nt", self.gram[rows], terms)
-        chi2 = self.norm[rows] - 2 * np.sum(terms * self.proj[rows], axis=1) + np.sum(terms * gram_terms, axis=1)
-        return chi2, gram_terms
-
-    def normal_equations(self, dterms, gram_terms, rows=slice(None)):
-        """``J^T W J`` (n, k, k) and ``J^T W r`` (n, k) from term derivatives (n, n_terms, k)."""
-        dterms_t = dterms.transpose(0, 2, 1)
-        hess = np.matmul(dterms_t, np.matmul(self.gram[rows], dterms))
-        grad = np.matmul(dterms_t, (self.proj[rows] - gram_terms)[:, :, None])[:, :, 0]
-        return hess, grad
-
-
-def _levenberg_marquardt(vectorizer, stats, x, n_free, max_iter, tol=1e-2, step_tol=1e-4):
-    """Batched Levenberg-Marquardt over stars; only the first ``n_free`` labels move.
-
-    A star stops when an accepted step improves its chi-square by less than ``tol`` (a
-    negligible fraction of the Delta chi2 = 1 of a 1-sigma change), when its step is below
-    ``step_tol`` (standardised units), or after ``max_iter`` iterations. Returns the final
-    labels, chi-square and the Gauss-Newton Hessian ``J^T W J`` of each star.
-    """
-    damping = np.full(len(x), 1e-3)
-    chi2, gram_terms = stats.chi2(vectorizer(x))
-    active = np.ones(len(x), dtype=bool)
-    for _ in range(max_iter):
-        idx = np.flatnonzero(active)
-        if idx.size == 0:
-            break
-        hess, grad = stats.normal_equations(vectorizer.jacobian(x[idx])[:, :, :n_free],
-                                            gram_terms[idx], idx)
-        diag = np.einsum("nkk->nk", hess)
-        damped = hess + damping[idx, None, None] * np.eye(n_free) * (diag[:, :, None] + 1e-12)
-        step = np.linalg.solve(damped, grad[:, :, None])[:, :, 0]
-        trial = x[idx].copy()
-        trial[:, :n_free] = np.clip(trial[:, :n_free] + step, -_MAX_STANDARD_LABEL, _MAX_STANDARD_LABEL)
-        chi2_trial, gram_trial = stats.chi2(vectorizer(trial), idx)
-        better = chi2_trial < chi2[idx]
-        gain = np.where(better, chi2[idx] - chi2_trial, 0.0)
-        moved = idx[better]
-        x[moved], chi2[moved], gram_terms[moved] = trial[better], chi2_trial[better], gram_trial[better]
-        damping[idx] = np.where(better, damping[idx] / 10, damping[idx] * 10)
-        small_step = np.max(np.abs(step), axis=1) < step_tol
-        done = (better & (gain < tol)) | small_step | (damping[idx] > 1e8)
-        active[idx[done]] = False
-    hessian, _ = stats.normal_equations(vectorizer.jacobian(x)[:, :, :n_free], gram_terms)
-    return x, chi2, hessian

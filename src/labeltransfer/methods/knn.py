@@ -44,7 +44,7 @@ class NearestNeighbours(LabelTransferMethod):
 
     method_type = "knn"
 
-    def __init__(self, n_neighbours=5, n_components=40, random_state=0):
+    def __init__(self, *, n_neighbours=5, n_components=40, random_state=0):
         self.n_neighbours = n_neighbours
         self.n_components = n_components
         self.random_state = random_state

@@ -47,7 +47,7 @@ class XGBoostRegressor(LabelTransferMethod):
 
     method_type = "xgboost"
 
-    def __init__(self, n_estimators=2000, learning_rate=0.05, max_depth=6, subsample=0.8,
+    def __init__(self, *, n_estimators=2000, learning_rate=0.05, max_depth=6, subsample=0.8,
                  colsample_bytree=0.5, min_child_weight=1.0, reg_lambda=1.0, max_bin=256,
                  early_stopping_rounds=50, uncertainty_estimators=500, device="cpu",
                  random_state=0):

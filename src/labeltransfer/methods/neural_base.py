@@ -1,0 +1,309 @@
+"""What the neural methods share: inputs, the training loop, the deep ensemble and checkpoints.
+
+See :mod:`labeltransfer.methods.neural` for what the methods do; the networks and the loss are
+in :mod:`labeltransfer.methods.networks`.
+"""
+
+import logging
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..metrics import robust_scatter
+from .base import IncompatibleDataError, LabelTransferMethod
+from .networks import label_nll, log10_snr, whitened_basis
+
+__all__ = ["NeuralMethod", "LIKELIHOODS", "SCHEDULES", "MONITORS"]
+
+log = logging.getLogger(__name__)
+
+LIKELIHOODS = ("gaussian", "student_t")
+SCHEDULES = ("plateau", "cosine")
+MONITORS = ("loss", "scatter")
+
+
+class NeuralMethod(LabelTransferMethod):
+    """Training, ensembling, normalisation and checkpoints shared by the neural methods."""
+
+    #: The ``__init__`` arguments every neural method shares (inputs, loss, training, ensemble).
+    _TRAINING_PARAMS = ("snr_input", "likelihood", "dof", "beta", "input_noise", "epochs", "batch_size",
+                        "learning_rate", "weight_decay", "schedule", "ema_decay", "monitor", "patience",
+                        "n_members", "device", "random_state")
+
+    def _init_training(self, arguments):
+        """Store the shared ``__init__`` arguments (``arguments``: the subclass's ``locals()``)."""
+        for name in self._TRAINING_PARAMS:
+            setattr(self, name, arguments[name])
+
+    # ------------------------------------------------------------------ inputs
+    def _fit_normalisation(self, spectra, labels):
+        flux = np.where(np.isfinite(spectra.flux_err), spectra.flux, np.nan)
+        self.flux_mean_ = np.nanmean(flux, axis=0)
+        self.flux_std_ = np.nanstd(flux, axis=0) + 1e-6
+        aux = spectra.aux.astype(float)
+        self.aux_mean_ = np.nanmean(aux, axis=0) if aux.shape[1] else np.zeros(0)
+        self.aux_std_ = (np.nanstd(aux, axis=0) + 1e-6) if aux.shape[1] else np.zeros(0)
+        self.aux_flagged_ = np.isnan(aux).any(axis=0)
+        for name, n_missing in zip(spectra.aux_names, np.isnan(aux).sum(axis=0)):
+            if n_missing:
+                log.info("%s: missing for %d training stars; set to the mean and flagged", name, n_missing)
+        if self.snr_input:
+            log_snr = log10_snr(spectra)
+            self.snr_mean_, self.snr_std_ = np.nanmean(log_snr), np.nanstd(log_snr) + 1e-6
+        else:  # unused, as in checkpoints written before the S/N input existed
+            self.snr_mean_, self.snr_std_ = np.nan, np.nan
+        self.label_mean_ = np.nanmean(labels, axis=0)
+        self.label_std_ = np.nanstd(labels, axis=0)
+        n_components = self._flux_components()
+        self.flux_basis_ = (whitened_basis(self._standard_flux(spectra), n_components) if n_components
+                            else np.zeros((0, 0), dtype=np.float32))
+
+    def _standard_flux(self, spectra):
+        """Flux standardised per pixel, masked pixels 0: float32 tensor (n, n_pixels)."""
+        mean, std = (torch.as_tensor(v, dtype=torch.float32) for v in (self.flux_mean_, self.flux_std_))
+        standard = (torch.as_tensor(spectra.flux, dtype=torch.float32) - mean).div_(std)
+        masked = ~np.isfinite(spectra.flux_err)  # NumPy: ten times faster than torch.isfinite here
+        if masked.any():
+            standard[torch.as_tensor(masked)] = 0.0
+        return standard
+
+    def _flux_components(self):
+        """Whitened principal components the network sees instead of the pixels (None: the pixels)."""
+        return None
+
+    def _project(self, flux):
+        """Pixel-space flux (standardised units) on the whitened components, if the network takes them."""
+        if not self.flux_basis_.size:
+            return flux
+        return flux @ torch.as_tensor(self.flux_basis_, dtype=torch.float32, device=flux.device)
+
+    def _inputs(self, spectra):
+        """Network inputs, float32: the flux (n, n_pixels, or n_components on the whitened basis) and
+        the auxiliary inputs (n, n_aux + n_flags [+ 1]).
+
+        With ``snr_input`` the last auxiliary input is the standardised log10 median S/N of
+        the spectrum (from its flux errors), so that the predicted variance can follow the noise.
+        """
+        standard = self._project(self._standard_flux(spectra))
+        aux = spectra.aux.astype(float)
+        missing = np.isnan(aux)
+        unexpected = missing & ~self.aux_flagged_
+        if unexpected.any():
+            bad = [f"{name} ({count} stars)" for name, count in zip(spectra.aux_names, unexpected.sum(axis=0)) if count]
+            raise ValueError(f"NaN in auxiliary features that had none in training: {', '.join(bad)}")
+        aux = np.where(missing, 0.0, (aux - self.aux_mean_) / self.aux_std_)
+        columns = [aux, missing[:, self.aux_flagged_].astype(float)]
+        if self.snr_input:
+            log_snr = log10_snr(spectra)
+            columns.append(np.nan_to_num((log_snr - self.snr_mean_) / self.snr_std_)[:, None])
+        return standard, torch.as_tensor(np.hstack(columns), dtype=torch.float32)
+
+    def _n_flux_inputs(self):
+        return self.flux_basis_.shape[1] if self.flux_basis_.size else len(self.flux_mean_)
+
+    def _n_aux_inputs(self):
+        return len(self.aux_mean_) + int(np.sum(self.aux_flagged_)) + int(self.snr_input)
+
+    # ------------------------------------------------------------------ training
+    def _fit(self, spectra, labels, label_err, validation, threads):
+        if validation is None:
+            raise ValueError(f"{type(self).__name__} needs a validation set for early stopping")
+        for name, allowed in (("likelihood", LIKELIHOODS), ("schedule", SCHEDULES), ("monitor", MONITORS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        torch.set_num_threads(threads)
+        self._fit_normalisation(spectra, labels)
+        device = torch.device(self.device)
+        train = self._tensors(spectra, labels, label_err, device)
+        val = self._tensors(*validation, device)
+        self._check_averaging_window(len(train[0]))
+        self.members_, self.history_ = [], []
+        for member in range(self.n_members):
+            network, history = self._train_member(train, val, member, device)
+            self.members_.append({k: v.detach().cpu().numpy() for k, v in network.state_dict().items()})
+            self.history_.append(history)
+        self._calibrate(*validation[:2], threads)
+
+    def _tensors(self, spectra, labels, label_err, device):
+        """Inputs, standardised labels, their errors, the label mask and the flux errors."""
+        flux, aux = self._inputs(spectra)
+        y = (labels - self.label_mean_) / self.label_std_
+        err = label_err / self.label_std_
+        mask = np.isfinite(y) & np.isfinite(err)
+        flux_err = np.where(np.isfinite(spectra.flux_err), spectra.flux_err / self.flux_std_, 0.0)
+        return [t.to(device) for t in (flux, aux, torch.as_tensor(np.where(mask, y, 0.0), dtype=torch.float32),
+                                       torch.as_tensor(np.where(mask, err, 1.0), dtype=torch.float32),
+                                       torch.as_tensor(mask, dtype=torch.float32),
+                                       torch.as_tensor(flux_err, dtype=torch.float32))]
+
+    def _n_steps(self, n_stars):
+        """Optimiser steps in the whole training: ``epochs`` of ``n_stars`` in batches (the last one short)."""
+        return self.epochs * -(-n_stars // self.batch_size)
+
+    def _check_averaging_window(self, n_stars):
+        """Warn when the weight average would still hold much of the first steps' weights."""
+        steps = self._n_steps(n_stars)
+        if self.ema_decay and self.ema_decay ** steps > 0.05:
+            log.warning("%s: with ema_decay %g the first of the %d training steps (%d epochs of %d stars in "
+                        "batches of %d) still weigh %.0f%% in the averaged network, which stays near its "
+                        "starting weights: lower ema_decay or train longer", type(self).__name__,
+                        self.ema_decay, steps, self.epochs, n_stars, self.batch_size,
+                        100 * self.ema_decay ** steps)
+
+    def _train_member(self, train, val, member, device):
+        seed = self.random_state + member
+        torch.manual_seed(seed)
+        network = self._network().to(device)
+        average = None
+        if self.ema_decay:
+            average = torch.optim.swa_utils.AveragedModel(
+                network, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(self.ema_decay))
+        optimiser = torch.optim.Adam(network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
+        n = len(train[0])
+        schedule = self._schedule(optimiser, n)
+        generator = torch.Generator().manual_seed(seed)
+        best, best_state, stale = np.inf, None, 0
+        history = {"train": [], "validation": [], "validation_scatter": []}
+        bar = tqdm(range(self.epochs), desc=f"{type(self).__name__} member {member + 1} of {self.n_members}",
+                   unit="epoch", mininterval=1.0)
+        for epoch in bar:
+            network.train()
+            order = torch.randperm(n, generator=generator).to(device)
+            total = 0.0
+            for lo in range(0, n, self.batch_size):
+                flux, aux, *target, flux_err = [t[order[lo:lo + self.batch_size]] for t in train]
+                if self.input_noise:
+                    flux = flux + self.input_noise * self._project(flux_err * torch.randn_like(flux_err))
+                loss = self._nll(*network(flux, aux), *target)
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                if self.schedule == "cosine":
+                    schedule.step()
+                if average is not None:
+                    average.update_parameters(network)
+                total += loss.item() * len(flux)
+            evaluated = network if average is None else average.module
+            val_loss, val_scatter = self._validate(evaluated, val)
+            history["train"].append(total / n)
+            history["validation"].append(val_loss)
+            history["validation_scatter"].append(val_scatter)
+            monitored = val_loss if self.monitor == "loss" else val_scatter
+            if self.schedule == "plateau":
+                schedule.step(monitored)
+            log.info("member %d epoch %d: train loss %.4f, validation loss %.4f, validation scatter %.4f, lr %.2g",
+                     member + 1, epoch + 1, total / n, val_loss, val_scatter, optimiser.param_groups[0]["lr"])
+            bar.set_postfix(train=f"{total / n:.3f}", val=f"{val_loss:.3f}", scatter=f"{val_scatter:.3f}")
+            if monitored < best:
+                best, stale = monitored, 0
+                best_state = {k: v.detach().clone() for k, v in evaluated.state_dict().items()}
+            else:
+                stale += 1
+                if stale >= self.patience:
+                    log.info("member %d: early stop at epoch %d (best validation %s %.4f)", member + 1,
+                             epoch + 1, self.monitor, best)
+                    break
+        bar.close()
+        network.load_state_dict(best_state)
+        return network, history
+
+    def _schedule(self, optimiser, n_stars):
+        """The learning-rate schedule: halved on a plateau (stepped per epoch on the monitored
+        validation quantity) or a cosine from the initial rate to zero over all ``epochs`` (per step)."""
+        if self.schedule == "plateau":
+            return torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5,
+                                                              patience=max(1, self.patience // 3))
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=self._n_steps(n_stars))
+
+    def _nll(self, mean, log_var, target, target_err, mask):
+        return label_nll(mean, log_var, target, target_err, mask, beta=self.beta,
+                         dof=self.dof if self.likelihood == "student_t" else None)
+
+    @torch.no_grad()
+    def _validate(self, network, data):
+        """Loss on ``data`` and the scatter of its predicted labels: the mean over labels of the
+        robust scatter (1.4826 MAD) of the residuals in standardised units, observed labels only."""
+        network.eval()
+        flux, aux, target, target_err, mask, _ = data  # the flux errors are for training only
+        mean, log_var = (torch.cat(parts) for parts in zip(*(network(flux[lo:lo + 4096], aux[lo:lo + 4096])
+                                                            for lo in range(0, len(flux), 4096))))
+        loss = self._nll(mean, log_var, target, target_err, mask).item()
+        residual, observed = (mean - target).cpu().numpy(), mask.cpu().numpy() > 0
+        scatter = np.mean([robust_scatter(residual[observed[:, k], k]) for k in range(residual.shape[1])])
+        return loss, float(scatter)
+
+    # ------------------------------------------------------------------ prediction
+    @torch.no_grad()
+    def _member_outputs(self, spectra, threads):
+        """Each member's means and variances, shape (n_members, n_stars, n_labels), label units."""
+        torch.set_num_threads(threads)
+        device = torch.device(self.device)
+        flux, aux = (t.to(device) for t in self._inputs(spectra))
+        means, variances = [], []
+        for state in self.members_:
+            network = self._network().to(device)
+            network.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
+            network.eval()
+            mean, log_var = zip(*(network(flux[lo:lo + 8192], aux[lo:lo + 8192]) for lo in range(0, len(flux), 8192)))
+            means.append(torch.cat(mean).cpu().numpy())
+            variances.append(torch.cat(log_var).exp().cpu().numpy())
+        return (np.array(means) * self.label_std_ + self.label_mean_,
+                np.array(variances) * self.label_std_ ** 2)
+
+    def _predict(self, spectra, threads):
+        """Ensemble mean and uncalibrated sigma: mean variance (aleatoric) + variance of means."""
+        means, variances = self._member_outputs(spectra, threads)
+        return means.mean(axis=0), np.sqrt(variances.mean(axis=0) + means.var(axis=0))
+
+    def sub_ensemble(self, n_members, validation, threads=1):
+        """A copy made of the first ``n_members`` networks, recalibrated on ``validation``.
+
+        Parameters
+        ----------
+        n_members : int
+        validation : tuple (Spectra, labels)
+            The stars the copy's uncertainties are calibrated on (the validation split).
+        threads : int
+
+        Returns
+        -------
+        The same kind of method, fitted.
+        """
+        self._check_fitted()
+        if not 1 <= n_members <= len(self.members_):
+            raise ValueError(f"n_members must be 1..{len(self.members_)}, got {n_members}")
+        params = {**self.get_params(), "n_members": n_members}
+        copy = type(self)(**params)
+        copy._set_state(self._get_state())
+        copy.label_names_, copy.aux_names_, copy.wavelength_ = self.label_names_, self.aux_names_, self.wavelength_
+        copy._calibrate(*validation, threads)
+        return copy
+
+    # ------------------------------------------------------------------ persistence
+    _NORMALISATION = ("flux_mean", "flux_std", "flux_basis", "aux_mean", "aux_std", "aux_flagged", "snr_mean",
+                      "snr_std", "label_mean", "label_std")
+
+    def _get_state(self):
+        state = {key: getattr(self, f"{key}_") for key in self._NORMALISATION}
+        for i, member in enumerate(self.members_):
+            state.update({f"member{i}/{k}": v for k, v in member.items()})
+        for i, history in enumerate(self.history_):
+            state.update({f"history{i}/{k}": np.array(v) for k, v in history.items()})
+        return state
+
+    def _set_state(self, arrays):
+        if not self.snr_input:  # checkpoints written before the S/N input existed have no S/N arrays
+            arrays = {"snr_mean": np.nan, "snr_std": np.nan, **arrays}
+        if not self._flux_components():  # a network on the pixels keeps an empty basis (older checkpoints none)
+            arrays = {"flux_basis": np.zeros((0, 0), dtype=np.float32), **arrays}
+        missing = [key for key in self._NORMALISATION if key not in arrays]
+        if missing:
+            raise IncompatibleDataError(f"{type(self).__name__} checkpoint lacks {', '.join(missing)}: written by "
+                                        "another version of labeltransfer; train the model again")
+        for key in self._NORMALISATION:
+            setattr(self, f"{key}_", arrays[key])
+        self.members_ = [{k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith(f"member{i}/")}
+                         for i in range(self.n_members)]
+        self.history_ = [{k.split("/", 1)[1]: v.tolist() for k, v in arrays.items() if k.startswith(f"history{i}/")}
+                         for i in range(self.n_members)]

@@ -51,7 +51,7 @@ class NeuralMethod(LabelTransferMethod):
         if self.snr_input:
             log_snr = log10_snr(spectra)
             self.snr_mean_, self.snr_std_ = np.nanmean(log_snr), np.nanstd(log_snr) + 1e-6
-        else:  # unused, as in checkpoints written before the S/N input existed
+        else:  # unused without the S/N input, saved all the same
             self.snr_mean_, self.snr_std_ = np.nan, np.nan
         self.label_mean_ = np.nanmean(labels, axis=0)
         self.label_std_ = np.nanstd(labels, axis=0)
@@ -293,10 +293,6 @@ class NeuralMethod(LabelTransferMethod):
         return state
 
     def _set_state(self, arrays):
-        if not self.snr_input:  # checkpoints written before the S/N input existed have no S/N arrays
-            arrays = {"snr_mean": np.nan, "snr_std": np.nan, **arrays}
-        if not self._flux_components():  # a network on the pixels keeps an empty basis (older checkpoints none)
-            arrays = {"flux_basis": np.zeros((0, 0), dtype=np.float32), **arrays}
         missing = [key for key in self._NORMALISATION if key not in arrays]
         if missing:
             raise IncompatibleDataError(f"{type(self).__name__} checkpoint lacks {', '.join(missing)}: written by "

@@ -250,3 +250,11 @@ def test_apogee_spectrum_addresses_follow_the_dr17_layout():
         "/redux/dr17/stars/lco25m/000+02/asStar-dr17-2M17335483-2753043.fits")  # the southern telescope's name
     with pytest.raises(ValueError, match="kind must be one of"):
         spectrum_url("apVisit", "apo25m", "f", "id")
+
+
+def test_best_row_per_id_keeps_the_highest_score_then_the_first_in_order():
+    from labeltransfer.io import best_row_per_id
+
+    ids = ["b", "a", "b", "c", "a", "b"]
+    score = [1.0, np.nan, 3.0, 0.0, 2.0, 3.0]
+    np.testing.assert_array_equal(best_row_per_id(ids, score), [2, 3, 4])  # b: the first 3.0; a: 2.0 beats NaN

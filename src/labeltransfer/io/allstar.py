@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 
-from . import SurveyFormatError, require
+from . import SurveyFormatError, best_row_per_id, require
 from .fits_file import open_fits
 
 __all__ = ["AllStarFormatError", "ALLSTAR_COLUMNS", "EXTRATARG_DUPLICATE", "read_allstar"]
@@ -87,7 +87,7 @@ def read_allstar(path, labels, bad_aspcapflags=("STAR_BAD",), bad_starflags=(), 
     if repeated.any():
         log.warning("%s: %d rows share an APOGEE_ID after the cuts (%s...); the highest-SNR row "
                     "of each is kept", path, repeated.sum(), table.loc[repeated, "apogee_id"].iloc[0])
-        table = table.sort_values("snr", ascending=False).drop_duplicates("apogee_id").sort_index()
+        table = table.iloc[best_row_per_id(table["apogee_id"], table["snr"])]
     log.info("%s: %d of %d stars kept", path, len(table), n)
     return table.reset_index(drop=True)
 

@@ -12,7 +12,7 @@ import numpy as np
 from astropy.io import fits
 
 from ..spectra import median_snr
-from . import SurveyFormatError, require
+from . import SurveyFormatError, best_row_per_id, require
 from .fits_file import open_fits
 
 __all__ = ["XP_WAVELENGTH", "BANDS", "REQUIRED_COLUMNS", "LibraryFormatError", "read_xp_library", "colour"]
@@ -86,10 +86,7 @@ def read_xp_library(path):
 
 def _drop_duplicate_ids(table, path):
     """Keep one row per APOGEE_ID, the one whose XP spectrum has the highest median S/N."""
-    snr = median_snr(table["flux"], table["flux_error"])
-    order = np.lexsort((-np.nan_to_num(snr, nan=-np.inf), table["apogee_id"]))
-    _, first = np.unique(table["apogee_id"][order], return_index=True)
-    keep = np.sort(order[first])
+    keep = best_row_per_id(table["apogee_id"], median_snr(table["flux"], table["flux_error"]))
     n_dropped = len(table["apogee_id"]) - len(keep)
     if n_dropped:
         log.info("%s: %d rows repeat an APOGEE_ID; kept the highest-S/N row of each", path, n_dropped)

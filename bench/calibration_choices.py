@@ -53,9 +53,9 @@ def main(argv=None):
           f"1 / 2 / 3 sigma ({', '.join(sample.label_names)})")
     for name in config["methods"]:
         settings = config["method_settings"][name]
-        model = load_method(settings["type"], results / "models" / f"{name}.npz")
+        model = load_method(settings["type"], results / "models" / f"{name}.npz").set_params(threads=args.threads)
         spectra = validation.spectra.select_aux(feature_names(settings["feature_set"], config["colours"]))
-        predicted, formal = model.predict(spectra, threads=args.threads, calibrate=False)
+        predicted, formal = model.predict(spectra, calibrate=False)
         residual = predicted - validation.labels
         core = np.ones((3, residual.shape[1]))
         core[0] = [robust_scatter(c) for c in (residual / formal)[halves].T]

@@ -100,12 +100,13 @@ def main(argv=None):
         features = feature_names(overrides.pop("feature_set", method.get("feature_set", "flux_colours")),
                                  config["colours"])
         train, held, test = (s.spectra.select_aux(features) for s in (fit, stop, scored))
-        model = make_method(method["type"], {"random_state": config["seed"], **method.get("params", {}), **overrides})
+        model = make_method(method["type"], {"random_state": config["seed"], **method.get("params", {}), **overrides,
+                                             "threads": args.threads})
         start = time.perf_counter()
         model.fit(train, fit.labels, fit.label_err, sample.label_names,
-                  validation=(held, stop.labels, stop.label_err), threads=args.threads)
+                  validation=(held, stop.labels, stop.label_err))
         seconds = time.perf_counter() - start
-        predicted, sigma = model.predict(test, threads=args.threads)
+        predicted, sigma = model.predict(test)
         residual = predicted - scored.labels
         residuals.append(residual)
         line = {"variant": json.loads(variant), "scatter": _scatter(residual),

@@ -32,14 +32,14 @@ from labeltransfer.spectra import Spectra  # noqa: E402
 from labeltransfer.split import read_split  # noqa: E402
 
 
-def _throughput(model, spectra, n_stars, repeat, threads):
+def _throughput(model, spectra, n_stars, repeat):
     reps = int(np.ceil(n_stars / len(spectra)))
     big = Spectra(np.tile(spectra.flux, (reps, 1))[:n_stars], np.tile(spectra.flux_err, (reps, 1))[:n_stars],
                   spectra.wavelength, np.tile(spectra.aux, (reps, 1))[:n_stars], spectra.aux_names)
     best = np.inf
     for _ in range(repeat):
         start = time.perf_counter()
-        model.predict(big, threads=threads)
+        model.predict(big)
         best = min(best, time.perf_counter() - start)
     return n_stars / best
 
@@ -70,13 +70,13 @@ def main(argv=None):
           f"{', '.join(sample.label_names)}; {args.threads} threads")
     for entry in args.models:
         method_type, path = entry.split("=", 1)
-        model = load_method(method_type, path)
+        model = load_method(method_type, path).set_params(threads=args.threads)
         spectra = scored.spectra.select_aux(list(model.aux_names_))
-        rate = _throughput(model, spectra, args.n_stars, args.repeat, args.threads)
+        rate = _throughput(model, spectra, args.n_stars, args.repeat)
         print(f"{method_type} ({path}): {rate:,.0f} stars/s on {args.n_stars:,} spectra")
         on = (calibration.spectra.select_aux(list(model.aux_names_)), calibration.labels)
         for n_members in (1, len(model.members_)):
-            variant = model.sub_ensemble(n_members, on, threads=args.threads)
+            variant = model.sub_ensemble(n_members, on)
             name = f"{n_members} member" + "s" * (n_members > 1)
             scatter, width, beyond = _quality(variant, spectra, scored.labels)
             print(f"  {name:>10}: scatter " + " / ".join(f"{s:.3g}" for s in scatter)

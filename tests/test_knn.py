@@ -94,3 +94,10 @@ def test_a_model_of_another_package_version_loads_with_a_warning(fitted, tmp_pat
     with caplog.at_level("WARNING"):
         NearestNeighbours.load(tmp_path / "knn.npz")
     assert "written by labeltransfer" not in caplog.text
+
+
+def test_set_params_sets_constructor_arguments_and_refuses_others():
+    model = NearestNeighbours(n_neighbours=3).set_params(threads=4)
+    assert model.get_params()["threads"] == 4 and model.n_neighbours == 3
+    with pytest.raises(ValueError, match=r"NearestNeighbours has no parameter\(s\) \['n_jobs'\]"):
+        model.set_params(n_jobs=4)

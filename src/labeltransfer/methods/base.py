@@ -49,7 +49,8 @@ class LabelTransferMethod:
 
     Subclasses set ``method_type``, implement ``_fit``, ``_predict`` (labels and the method's
     own, uncalibrated sigma), ``_get_state`` and ``_set_state``, and store every ``__init__``
-    argument under the same attribute name. ``_fit`` calls ``_calibrate`` on held-out stars
+    argument under the same attribute name, ``threads`` (CPU threads, like scikit-learn's
+    ``n_jobs``) among them. ``_fit`` calls ``_calibrate`` on held-out stars
     where it has them; ``predict`` applies that calibration, and ``save``/``load`` keep it.
     """
 
@@ -60,7 +61,16 @@ class LabelTransferMethod:
         names = inspect.signature(type(self).__init__).parameters
         return {name: getattr(self, name) for name in names if name != "self"}
 
-    def fit(self, spectra, labels, label_err, label_names, validation=None, threads=1):
+    def set_params(self, **params):
+        """Set ``__init__`` arguments (a job's ``threads`` and ``device``); return self."""
+        unknown = sorted(set(params) - set(self.get_params()))
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no parameter(s) {unknown}")
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
+    def fit(self, spectra, labels, label_err, label_names, validation=None):
         """Fit the method.
 
         Parameters
@@ -71,9 +81,7 @@ class LabelTransferMethod:
             Reference labels and their 1-sigma errors; NaN marks a missing (masked) label.
         label_names : sequence of str
         validation : tuple (Spectra, labels, label_err), optional
-            Held-out set for early stopping, where the method uses one.
-        threads : int
-            CPU threads the method may use.
+            Held-out set for early stopping and the calibration of the uncertainties.
 
         Returns
         -------
@@ -91,16 +99,15 @@ class LabelTransferMethod:
         self.aux_names_ = spectra.aux_names
         self.wavelength_ = np.asarray(spectra.wavelength, dtype=float)
         self.uncertainty_calibration_ = no_calibration(len(label_names))
-        self._fit(spectra, labels, label_err, validation, threads)
+        self._fit(spectra, labels, label_err, validation)
         return self
 
-    def predict(self, spectra, threads=1, calibrate=True):
+    def predict(self, spectra, calibrate=True):
         """Predict labels and 1-sigma uncertainties.
 
         Parameters
         ----------
         spectra : Spectra
-        threads : int
         calibrate : bool
             Apply the calibration measured on held-out stars (``calibrate_uncertainties``);
             False gives the method's own sigma.
@@ -111,12 +118,12 @@ class LabelTransferMethod:
         """
         self._check_fitted()
         self.check_compatible(spectra)
-        labels, sigma = self._predict(spectra, threads)
+        labels, sigma = self._predict(spectra)
         return labels, calibrated(sigma, self.uncertainty_calibration_) if calibrate else sigma
 
-    def _calibrate(self, spectra, labels, threads=1):
+    def _calibrate(self, spectra, labels):
         """Calibrate the uncertainties on held-out stars with reference ``labels``."""
-        predicted, sigma = self._predict(spectra, threads)
+        predicted, sigma = self._predict(spectra)
         self.uncertainty_calibration_ = calibrate_uncertainties(predicted, sigma, labels, self.label_names_,
                                                                 type(self).__name__)
 

@@ -81,6 +81,8 @@ class TheCannon(LabelTransferMethod):
         uncertainties are calibrated (``base.calibrate_uncertainties``, over the stars with each
         label; the formal errors assume independent pixels and a perfect model; 0 turns this
         off).
+    threads : int
+        CPU threads (kept for the common interface: numpy's own threading applies).
     random_state : int
         Seed of the k-means that places the starting points and of the calibration stars.
     """
@@ -89,7 +91,7 @@ class TheCannon(LabelTransferMethod):
 
     def __init__(self, *, order=2, extra_labels=(), flux_transform="linear", regimes=None,
                  regularization=0.0, scatter_iterations=3, n_candidates=64, n_starts=4,
-                 max_iter=40, calibration_stars=4000, random_state=0):
+                 max_iter=40, calibration_stars=4000, threads=1, random_state=0):
         self.order = order
         self.extra_labels = list(extra_labels)
         self.flux_transform = flux_transform
@@ -100,10 +102,11 @@ class TheCannon(LabelTransferMethod):
         self.n_starts = n_starts
         self.max_iter = max_iter
         self.calibration_stars = calibration_stars
+        self.threads = threads
         self.random_state = random_state
 
     # ------------------------------------------------------------------ training
-    def _fit(self, spectra, labels, label_err, validation, threads):
+    def _fit(self, spectra, labels, label_err, validation):
         if self.flux_transform not in _FLUX_TRANSFORMS:
             raise ValueError(f"flux_transform must be one of {', '.join(_FLUX_TRANSFORMS)}, got "
                              f"{self.flux_transform!r}")
@@ -123,7 +126,7 @@ class TheCannon(LabelTransferMethod):
             # at most calibration_stars, drawn at random (seeded): the sample's row order follows
             # the library's, not a random one
             rows = np.random.default_rng(self.random_state).permutation(len(validation[1]))[: self.calibration_stars]
-            self._calibrate(validation[0].subset(rows), validation[1][rows], threads)
+            self._calibrate(validation[0].subset(rows), validation[1][rows])
 
     def _regime_rows(self, all_labels, usable):
         """(name, rows) of the training stars of each regime."""
@@ -215,7 +218,7 @@ class TheCannon(LabelTransferMethod):
         return centres
 
     # ------------------------------------------------------------------ test step
-    def _predict(self, spectra, threads):
+    def _predict(self, spectra):
         """Labels and formal 1-sigma uncertainties (before calibration)."""
         n_labels = len(self.label_names_)
         extra = self._extra(spectra)

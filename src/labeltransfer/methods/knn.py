@@ -38,18 +38,21 @@ class NearestNeighbours(LabelTransferMethod):
     n_components : int
         Principal components of the standardised training flux kept (at most as many as the
         training spectra span: singular values above 1e-6 of the largest).
+    threads : int
+        CPU threads (kept for the common interface: numpy's own threading applies).
     random_state : int
         Unused (the lookup is deterministic); kept so that every method takes a seed.
     """
 
     method_type = "knn"
 
-    def __init__(self, *, n_neighbours=5, n_components=40, random_state=0):
+    def __init__(self, *, n_neighbours=5, n_components=40, threads=1, random_state=0):
         self.n_neighbours = n_neighbours
         self.n_components = n_components
+        self.threads = threads
         self.random_state = random_state
 
-    def _fit(self, spectra, labels, label_err, validation, threads):
+    def _fit(self, spectra, labels, label_err, validation):
         if self.n_neighbours < 1 or self.n_components < 1:
             raise ValueError(f"n_neighbours ({self.n_neighbours}) and n_components ({self.n_components}) must be "
                              "at least 1")
@@ -71,7 +74,7 @@ class NearestNeighbours(LabelTransferMethod):
         log.info("nearest neighbours: %d training stars, %d components (%d requested), %d auxiliary features",
                  len(labels), n_components, self.n_components, aux.shape[1])
         if validation is not None:
-            self._calibrate(validation[0], validation[1], threads)
+            self._calibrate(validation[0], validation[1])
 
     def _standardised(self, flux):
         return np.nan_to_num((flux - self.flux_mean_) / self.flux_std_)
@@ -82,7 +85,7 @@ class NearestNeighbours(LabelTransferMethod):
         aux = np.nan_to_num((spectra.aux.astype(float) - self.aux_mean_) / self.aux_std_)
         return np.hstack([self._standardised(flux) @ self.components_.T, aux]).astype(np.float32)
 
-    def _predict(self, spectra, threads):
+    def _predict(self, spectra):
         coordinates = self._coordinates(spectra)
         k = min(self.n_neighbours, len(self.coordinates_))
         reference_norm = np.sum(self.coordinates_ ** 2, axis=1)

@@ -78,7 +78,9 @@ class MLP(NeuralMethod):
     n_members : int
         Networks in the deep ensemble.
     device : str
-        ``"cpu"`` or ``"cuda"``.
+        ``"cpu"`` or ``"cuda"`` (the workflow sets the job's).
+    threads : int
+        CPU threads (the workflow sets the job's).
     random_state : int
         Seed of the first member (member ``i`` uses ``random_state + i``).
     """
@@ -88,7 +90,7 @@ class MLP(NeuralMethod):
     def __init__(self, *, flux_components=None, hidden_sizes=(256, 256, 256), activation="gelu", dropout=0.0,
                  snr_input=False, likelihood="gaussian", dof=5.0, beta=0.0, input_noise=0.0, epochs=150,
                  batch_size=128, learning_rate=3e-4, weight_decay=1e-4, schedule="plateau", ema_decay=0.0,
-                 monitor="loss", patience=15, n_members=3, device="cpu", random_state=0):
+                 monitor="loss", patience=15, n_members=3, device="cpu", threads=1, random_state=0):
         self.flux_components = flux_components
         self.hidden_sizes = list(hidden_sizes)
         self.activation = activation
@@ -115,7 +117,7 @@ class CNN(NeuralMethod):
     dense_sizes : list of int
         Widths of the dense layers after the convolutions.
     activation, dropout, snr_input, likelihood, dof, beta, input_noise, epochs, batch_size, learning_rate,
-    weight_decay, schedule, ema_decay, monitor, patience, n_members, device, random_state :
+    weight_decay, schedule, ema_decay, monitor, patience, n_members, device, threads, random_state :
         As for :class:`MLP`.
     """
 
@@ -124,7 +126,8 @@ class CNN(NeuralMethod):
     def __init__(self, *, filters=(8, 16), kernel_size=7, pool=4, dense_sizes=(256, 128), activation="gelu",
                  dropout=0.0, snr_input=False, likelihood="gaussian", dof=5.0, beta=0.0, input_noise=0.0,
                  epochs=150, batch_size=128, learning_rate=3e-4, weight_decay=1e-4, schedule="plateau",
-                 ema_decay=0.0, monitor="loss", patience=15, n_members=2, device="cpu", random_state=0):
+                 ema_decay=0.0, monitor="loss", patience=15, n_members=2, device="cpu", threads=1,
+                 random_state=0):
         self.filters = list(filters)
         self.kernel_size = kernel_size
         self.pool = pool

@@ -29,7 +29,7 @@ class NeuralMethod(LabelTransferMethod):
     #: The ``__init__`` arguments every neural method shares (inputs, loss, training, ensemble).
     _TRAINING_PARAMS = ("snr_input", "likelihood", "dof", "beta", "input_noise", "epochs", "batch_size",
                         "learning_rate", "weight_decay", "schedule", "ema_decay", "monitor", "patience",
-                        "n_members", "device", "random_state")
+                        "n_members", "device", "threads", "random_state")
 
     def _init_training(self, arguments):
         """Store the shared ``__init__`` arguments (``arguments``: the subclass's ``locals()``)."""
@@ -106,13 +106,13 @@ class NeuralMethod(LabelTransferMethod):
         return len(self.aux_mean_) + int(np.sum(self.aux_flagged_)) + int(self.snr_input)
 
     # ------------------------------------------------------------------ training
-    def _fit(self, spectra, labels, label_err, validation, threads):
+    def _fit(self, spectra, labels, label_err, validation):
         if validation is None:
             raise ValueError(f"{type(self).__name__} needs a validation set for early stopping")
         for name, allowed in (("likelihood", LIKELIHOODS), ("schedule", SCHEDULES), ("monitor", MONITORS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
-        torch.set_num_threads(threads)
+        torch.set_num_threads(self.threads)
         self._fit_normalisation(spectra, labels)
         device = torch.device(self.device)
         train = self._tensors(spectra, labels, label_err, device)
@@ -123,7 +123,7 @@ class NeuralMethod(LabelTransferMethod):
             network, history = self._train_member(train, val, member, device)
             self.members_.append({k: v.detach().cpu().numpy() for k, v in network.state_dict().items()})
             self.history_.append(history)
-        self._calibrate(*validation[:2], threads)
+        self._calibrate(*validation[:2])
 
     def _tensors(self, spectra, labels, label_err, device):
         """Inputs, standardised labels, their errors, the label mask and the flux errors."""
@@ -235,9 +235,9 @@ class NeuralMethod(LabelTransferMethod):
 
     # ------------------------------------------------------------------ prediction
     @torch.no_grad()
-    def _member_outputs(self, spectra, threads):
+    def _member_outputs(self, spectra):
         """Each member's means and variances, shape (n_members, n_stars, n_labels), label units."""
-        torch.set_num_threads(threads)
+        torch.set_num_threads(self.threads)
         device = torch.device(self.device)
         flux, aux = (t.to(device) for t in self._inputs(spectra))
         means, variances = [], []
@@ -251,12 +251,12 @@ class NeuralMethod(LabelTransferMethod):
         return (np.array(means) * self.label_std_ + self.label_mean_,
                 np.array(variances) * self.label_std_ ** 2)
 
-    def _predict(self, spectra, threads):
+    def _predict(self, spectra):
         """Ensemble mean and uncalibrated sigma: mean variance (aleatoric) + variance of means."""
-        means, variances = self._member_outputs(spectra, threads)
+        means, variances = self._member_outputs(spectra)
         return means.mean(axis=0), np.sqrt(variances.mean(axis=0) + means.var(axis=0))
 
-    def sub_ensemble(self, n_members, validation, threads=1):
+    def sub_ensemble(self, n_members, validation):
         """A copy made of the first ``n_members`` networks, recalibrated on ``validation``.
 
         Parameters
@@ -264,7 +264,6 @@ class NeuralMethod(LabelTransferMethod):
         n_members : int
         validation : tuple (Spectra, labels)
             The stars the copy's uncertainties are calibrated on (the validation split).
-        threads : int
 
         Returns
         -------
@@ -277,7 +276,7 @@ class NeuralMethod(LabelTransferMethod):
         copy = type(self)(**params)
         copy._set_state(self._get_state())
         copy.label_names_, copy.aux_names_, copy.wavelength_ = self.label_names_, self.aux_names_, self.wavelength_
-        copy._calibrate(*validation, threads)
+        copy._calibrate(*validation)
         return copy
 
     # ------------------------------------------------------------------ persistence

@@ -41,6 +41,8 @@ class XGBoostRegressor(LabelTransferMethod):
         Maximum rounds of the quantile booster.
     device : str
         ``"cpu"`` or ``"cuda"``.
+    threads : int
+        CPU threads (the workflow sets the job's).
     random_state : int
         Seed of the row and column subsampling.
     """
@@ -49,7 +51,7 @@ class XGBoostRegressor(LabelTransferMethod):
 
     def __init__(self, *, n_estimators=2000, learning_rate=0.05, max_depth=6, subsample=0.8,
                  colsample_bytree=0.5, min_child_weight=1.0, reg_lambda=1.0, max_bin=256,
-                 early_stopping_rounds=50, uncertainty_estimators=500, device="cpu",
+                 early_stopping_rounds=50, uncertainty_estimators=500, device="cpu", threads=1,
                  random_state=0):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -62,11 +64,12 @@ class XGBoostRegressor(LabelTransferMethod):
         self.early_stopping_rounds = early_stopping_rounds
         self.uncertainty_estimators = uncertainty_estimators
         self.device = device
+        self.threads = threads
         self.random_state = random_state
 
-    def _booster_params(self, threads):
+    def _booster_params(self):
         return {
-            "tree_method": "hist", "device": self.device, "nthread": threads,
+            "tree_method": "hist", "device": self.device, "nthread": self.threads,
             "learning_rate": self.learning_rate, "max_depth": self.max_depth,
             "subsample": self.subsample, "colsample_bytree": self.colsample_bytree,
             "min_child_weight": self.min_child_weight, "reg_lambda": self.reg_lambda,
@@ -74,12 +77,12 @@ class XGBoostRegressor(LabelTransferMethod):
             "seed": self.random_state,
         }
 
-    def _fit(self, spectra, labels, label_err, validation, threads):
+    def _fit(self, spectra, labels, label_err, validation):
         if validation is None:
             raise ValueError("XGBoost needs a validation set for early stopping")
         val_spectra, val_labels, _ = validation
         train_x, val_x = _features(spectra), _features(val_spectra)
-        params = self._booster_params(threads)
+        params = self._booster_params()
         self.boosters_, self.quantile_boosters_ = [], []
         for k, name in enumerate(self.label_names_):
             rows, val_rows = np.isfinite(labels[:, k]), np.isfinite(val_labels[:, k])
@@ -95,7 +98,7 @@ class XGBoostRegressor(LabelTransferMethod):
                 dtrain, dval, self.uncertainty_estimators, f"XGBoost {name} quantiles")
             self.boosters_.append(point)
             self.quantile_boosters_.append(spread)
-        self._calibrate(val_spectra, val_labels, threads)
+        self._calibrate(val_spectra, val_labels)
 
     def _train(self, params, dtrain, dval, rounds, desc):
         bar = _ProgressBar(rounds, desc)
@@ -107,13 +110,13 @@ class XGBoostRegressor(LabelTransferMethod):
                  booster.best_score)
         return booster
 
-    def _predict(self, spectra, threads):
+    def _predict(self, spectra):
         features = xgb.DMatrix(_features(spectra))
         labels = np.empty((len(spectra), len(self.label_names_)))
         sigma = np.empty_like(labels)
         for k, (point, spread) in enumerate(zip(self.boosters_, self.quantile_boosters_)):
             for booster in (point, spread):
-                booster.set_param({"nthread": threads, "device": self.device})
+                booster.set_param({"nthread": self.threads, "device": self.device})
             labels[:, k] = point.predict(features, iteration_range=(0, point.best_iteration + 1))
             quantiles = spread.predict(features, iteration_range=(0, spread.best_iteration + 1))
             sigma[:, k] = sigma_from_quantiles(quantiles)

@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import plots
 from ..metrics import fraction_beyond, snr_bin_masks, widths_within
-from .modelling import load_features, load_trained, place_on_device
+from .modelling import load_features, load_trained, set_for_job
 
 __all__ = ["plot_ensemble_calibration"]
 
@@ -23,15 +23,15 @@ def plot_ensemble_calibration(*, model_path, sample_path, split_path, method, co
     """
     sample, rows, provenance = load_features(sample_path, split_path, method, colours)
     ensemble = load_trained(method, model_path, provenance, seed)
-    place_on_device(ensemble, gpus=0)
+    set_for_job(ensemble, threads, gpus=0)
     validation, test = sample.subset(rows["validation"]), sample.subset(rows["test"])
-    models = {"1 network": ensemble.sub_ensemble(1, (validation.spectra, validation.labels), threads)}
+    models = {"1 network": ensemble.sub_ensemble(1, (validation.spectra, validation.labels))}
     if ensemble.n_members > 1:
         models[f"ensemble of {ensemble.n_members}"] = ensemble
     z = {}
     in_bin = snr_bin_masks(test.snr, snr_bins)
     for name, model in models.items():
-        predicted, sigma = model.predict(test.spectra, threads=threads)
+        predicted, sigma = model.predict(test.spectra)
         z[name] = (predicted - test.labels) / sigma
         log.info("%s: fraction of test stars with the label beyond 3 sigma %s", name,
                  dict(zip(sample.label_names, np.round(fraction_beyond(z[name]), 4).tolist())))

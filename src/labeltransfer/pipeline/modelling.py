@@ -11,7 +11,7 @@ from ..preprocess import LabelledSample, feature_names
 from ..split import read_split, split_fingerprint
 from ._json import write_json
 
-__all__ = ["ProvenanceError", "load_features", "train_method", "predict_method", "load_trained", "place_on_device"]
+__all__ = ["ProvenanceError", "load_features", "train_method", "predict_method", "load_trained", "set_for_job"]
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +44,16 @@ def load_trained(method, model_path, provenance, seed):
     return model
 
 
-def place_on_device(model, gpus):
-    """Put a model that has a ``device`` on the one the job's resources allow; return it.
+def set_for_job(model, threads, gpus):
+    """Give a model the job's threads and the device its resources allow; return the device.
 
     A model saved with ``device: cuda`` is moved to the CPU where the job has no GPU."""
+    model.set_params(threads=threads)
     if model.method_type not in LIBRARY_OF_METHOD:
         return "cpu"
-    model.device = select_device(gpus, LIBRARY_OF_METHOD[model.method_type])
-    return model.device
+    device = select_device(gpus, LIBRARY_OF_METHOD[model.method_type])
+    model.set_params(device=device)
+    return device
 
 
 def train_method(*, sample_path, split_path, method, colours, seed, threads, gpus, model_path,
@@ -61,13 +63,13 @@ def train_method(*, sample_path, split_path, method, colours, seed, threads, gpu
     params = dict(method["params"])
     params.setdefault("random_state", seed)
     model = make_method(method["type"], params)
-    device = place_on_device(model, gpus)
+    device = set_for_job(model, threads, gpus)
     train, val = sample.subset(rows["train"]), sample.subset(rows["validation"])
     log.info("training %s on %d stars (%d validation), features: %d pixels + %s", method["type"],
              len(train.ids), len(val.ids), train.spectra.flux.shape[1], list(train.spectra.aux_names))
     start = time.perf_counter()
     model.fit(train.spectra, train.labels, train.label_err, sample.label_names,
-              validation=(val.spectra, val.labels, val.label_err), threads=threads)
+              validation=(val.spectra, val.labels, val.label_err))
     seconds = time.perf_counter() - start
     model.provenance_ = {**provenance, "seed": seed}
     model.save(model_path)
@@ -83,10 +85,10 @@ def predict_method(*, model_path, sample_path, split_path, method, colours, seed
     """Label the test split with a trained model; write labels, sigmas and reference labels."""
     sample, rows, provenance = load_features(sample_path, split_path, method, colours)
     model = load_trained(method, model_path, provenance, seed)
-    place_on_device(model, gpus)
+    set_for_job(model, threads, gpus)
     test = sample.subset(rows["test"])
     start = time.perf_counter()
-    labels, sigma = model.predict(test.spectra, threads=threads)
+    labels, sigma = model.predict(test.spectra)
     seconds = time.perf_counter() - start
     table = pd.DataFrame({"apogee_id": test.ids, "snr": test.snr})
     for k, name in enumerate(sample.label_names):

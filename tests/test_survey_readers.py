@@ -253,7 +253,7 @@ def test_apogee_spectrum_addresses_follow_the_dr17_layout():
 
 
 def test_best_row_per_id_keeps_the_highest_score_then_the_first_in_order():
-    from labeltransfer.io import best_row_per_id
+    from labeltransfer.io.tables import best_row_per_id
 
     ids = ["b", "a", "b", "c", "a", "b"]
     score = [1.0, np.nan, 3.0, 0.0, 2.0, 3.0]

@@ -26,7 +26,7 @@ def _snakemake(*args):
 
 @pytest.fixture(scope="module")
 def ci_run():
-    result = _snakemake("--forcerun", "crossmatch_parallax")
+    result = _snakemake("--forcerun", "crossmatch")
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
     return result
 

@@ -133,6 +133,16 @@ def test_import_scan_follows_the_package():
     assert {"numpy", "xgboost", "scipy", "tqdm", "pandas", "astropy"} <= modelling
 
 
+def test_every_output_path_is_written_by_one_rule():
+    """No two rules declare the same output pattern (one rule per path, whatever the config's tasks)."""
+    outputs = []
+    for smk in RULES.glob("*.smk"):
+        for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
+            section = block.split("    output:", 1)[1].split("    log:", 1)[0]
+            outputs += re.findall(r'"((?:results|resources)/[^"]+)"', section)
+    assert outputs and len(outputs) == len(set(outputs)), sorted({p for p in outputs if outputs.count(p) > 1})
+
+
 def test_every_rule_has_log_conda_benchmark_threads_resources():
     for smk in RULES.glob("*.smk"):
         for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
@@ -204,7 +214,7 @@ def test_full_config_shows_the_whole_archive_job_graph():
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
     n_methods = len(_config()["methods"])
     assert counts["download_archive_catalogue"] == "2" and counts["fetch_gaia_spectra"] == "2"
-    assert counts["crossmatch_lamost"] == "1" and counts["prepare_archive_sample"] == "3"
+    assert counts["crossmatch"] == "1" and counts["prepare_sample"] == "3"
     assert counts["train_method"] == str(3 * n_methods) and counts["evaluate_methods"] == "3"
     assert "download_dataset" not in counts  # the archive tasks do not need the default library
 

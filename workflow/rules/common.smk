@@ -12,9 +12,10 @@ if unknown := [t for t in TASKS if t not in config["task_settings"]]:
         f"(which has: {', '.join(config['task_settings'])})"
     )
 SOURCES = {task: config["task_settings"][task]["source"] for task in TASKS}
-LIBRARY_TASKS = [t for t in TASKS if SOURCES[t] == "xp_library"]
 ARCHIVE_TASKS = [t for t in TASKS if SOURCES[t] != "xp_library"]
 LAMOST_TASKS = [t for t in TASKS if SOURCES[t] == "lamost"]
+#: Tasks with a cross-match step (the library with the parallax catalogue, or LAMOST).
+CROSSMATCH_TASKS = [t for t in TASKS if SOURCES[t] in ("xp_library", "lamost")]
 if ARCHIVE_TASKS and "archives" not in config:
     raise ValueError(
         f"config: tasks {ARCHIVE_TASKS} use the public archives but the config has no "
@@ -126,9 +127,24 @@ def archive_file(name):
     return f"resources/archives/lamost_catalogue/{ARCHIVES['lamost']['catalogue_file']}"
 
 
-def archive_sample_inputs(wildcards):
-    """Inputs of an archive task's sample: the labels, its spectra and (LAMOST) its matches."""
+def crossmatch_inputs(wildcards):
+    """Inputs of a task's cross-match: the library and the parallax catalogue (xp_library), or
+    the allStar labels, the LAMOST catalogue and the Gaia sources (lamost)."""
+    if SOURCES[wildcards.task] == "xp_library":
+        return {"library": dataset_path("library"), "catalogue": dataset_path("parallax_catalogue")}
+    return {
+        "labels": "results/archives/apogee_labels.csv",
+        "catalogue": archive_file("lamost_catalogue"),
+        "sources": "results/archives/gaia_sources.csv",
+    }
+
+
+def sample_inputs(wildcards):
+    """Inputs of a task's sample: the library and its matches (xp_library), or the labels, the
+    spectra and (lamost) the matches of an archive task."""
     source = SOURCES[wildcards.task]
+    if source == "xp_library":
+        return {"library": dataset_path("library"), "matches": f"results/{wildcards.task}/crossmatch/matches.csv"}
     inputs = {"labels": "results/archives/apogee_labels.csv"}
     if source == "lamost":
         inputs["spectra"] = f"resources/archives/lamost_spectra/{wildcards.task}.csv"
@@ -140,10 +156,9 @@ def archive_sample_inputs(wildcards):
 
 def all_outputs():
     """The final targets of every task: metrics and every figure."""
-    matched = [t for t in TASKS if t in LIBRARY_TASKS + LAMOST_TASKS]
     return [
         *expand("results/{task}/metrics/summary.{ext}", task=TASKS, ext=["csv", "md"]),
-        *expand("results/{task}/crossmatch/separation.png", task=matched),
+        *expand("results/{task}/crossmatch/separation.png", task=CROSSMATCH_TASKS),
         *expand("results/{task}/figures/one_to_one/{method}.png", task=TASKS, method=METHODS),
         *expand("results/{task}/figures/{figure}.png", task=TASKS, figure=COMPARISON_FIGURES),
         *expand(

@@ -1,9 +1,38 @@
-rule prepare_sample:
+rule crossmatch:
     wildcard_constraints:
-        task=one_of(LIBRARY_TASKS),
+        task=one_of(CROSSMATCH_TASKS),
     input:
-        library=dataset_path("library"),
-        matches=rules.crossmatch_parallax.output.matches,
+        unpack(crossmatch_inputs),
+    output:
+        matches="results/{task}/crossmatch/matches.csv",
+        stats="results/{task}/crossmatch/stats.json",
+        figure=report(
+            "results/{task}/crossmatch/separation.png",
+            caption="../report/crossmatch.rst",
+            category="1. Data",
+            subcategory="Cross-match",
+        ),
+    log:
+        "logs/{task}/crossmatch.log",
+    params:
+        code=script_code("crossmatch"),
+        source=lambda wildcards: SOURCES[wildcards.task],
+        radius_arcsec=config["crossmatch"]["radius_arcsec"],
+        lamost=ARCHIVES.get("lamost", {}),
+    threads: 1
+    resources:
+        mem_mb=8000,
+    conda:
+        "../../envs/archives.yaml"
+    benchmark:
+        "benchmarks/{task}/crossmatch.tsv"
+    script:
+        "../scripts/crossmatch.py"
+
+
+rule prepare_sample:
+    input:
+        unpack(sample_inputs),
     output:
         sample="results/{task}/data/sample.npz",
         split="results/{task}/data/split.csv",
@@ -11,12 +40,14 @@ rule prepare_sample:
         "logs/{task}/prepare.log",
     params:
         code=script_code("prepare_sample"),
+        source=lambda wildcards: SOURCES[wildcards.task],
+        lamost=ARCHIVES.get("lamost", {}),
         settings=SAMPLE_SETTINGS,
     threads: 1
     resources:
-        mem_mb=6000,
+        mem_mb=lambda wildcards: 6000 if SOURCES[wildcards.task] == "xp_library" else 16000,
     conda:
-        "../../envs/science.yaml"
+        "../../envs/archives.yaml"
     benchmark:
         "benchmarks/{task}/prepare.tsv"
     script:

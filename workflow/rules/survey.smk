@@ -100,38 +100,6 @@ rule fetch_gaia_spectra:
         "../scripts/fetch_gaia_spectra.py"
 
 
-rule crossmatch_lamost:
-    input:
-        labels=rules.read_apogee_labels.output.labels,
-        catalogue=archive_file("lamost_catalogue") if LAMOST_TASKS else [],
-        sources=rules.query_gaia_sources.output.sources,
-    output:
-        matches="results/{task}/crossmatch/matches.csv",
-        stats="results/{task}/crossmatch/stats.json",
-        figure=report(
-            "results/{task}/crossmatch/separation.png",
-            caption="../report/crossmatch_lamost.rst",
-            category="1. Data",
-            subcategory="Cross-match",
-        ),
-    wildcard_constraints:
-        task=one_of(LAMOST_TASKS),
-    log:
-        "logs/{task}/crossmatch.log",
-    params:
-        code=script_code("crossmatch_lamost"),
-        lamost=ARCHIVES.get("lamost", {}),
-    threads: 1
-    resources:
-        mem_mb=8000,
-    conda:
-        "../../envs/archives.yaml"
-    benchmark:
-        "benchmarks/{task}/crossmatch.tsv"
-    script:
-        "../scripts/crossmatch_lamost.py"
-
-
 rule fetch_lamost_spectra:
     input:
         matches="results/{task}/crossmatch/matches.csv",
@@ -157,29 +125,3 @@ rule fetch_lamost_spectra:
         "benchmarks/{task}/lamost_spectra.tsv"
     script:
         "../scripts/fetch_lamost_spectra.py"
-
-
-rule prepare_archive_sample:
-    input:
-        unpack(archive_sample_inputs),
-    output:
-        sample="results/{task}/data/sample.npz",
-        split="results/{task}/data/split.csv",
-    wildcard_constraints:
-        task=one_of(ARCHIVE_TASKS),
-    log:
-        "logs/{task}/prepare.log",
-    params:
-        code=script_code("prepare_archive_sample"),
-        source=lambda wildcards: SOURCES[wildcards.task],
-        lamost=ARCHIVES.get("lamost", {}),
-        settings=SAMPLE_SETTINGS,
-    threads: 1
-    resources:
-        mem_mb=16000,
-    conda:
-        "../../envs/archives.yaml"
-    benchmark:
-        "benchmarks/{task}/prepare.tsv"
-    script:
-        "../scripts/prepare_archive_sample.py"

@@ -4,8 +4,6 @@ import gzip
 import zipfile
 from pathlib import Path
 
-import numpy as np
-
 class SurveyFormatError(ValueError):
     """A survey file that cannot be used: unreadable, or without what the workflow needs.
 
@@ -21,16 +19,6 @@ def require(available, required, where, error, what="column"):
     missing = [name for name in required if name not in available]
     if missing:
         raise error(f"{where}: missing required {what}(s) {', '.join(missing)}")
-
-
-def best_row_per_id(ids, score):
-    """Row numbers that keep one row per id, the one of highest ``score`` (the first of equals;
-    NaN lowest), in their original order."""
-    ids = np.asarray(ids)
-    score = np.nan_to_num(np.asarray(score, dtype=float), nan=-np.inf)
-    order = np.lexsort((np.arange(len(ids)), -score, ids))  # by id, then highest score, then first
-    _, first = np.unique(ids[order], return_index=True)
-    return np.sort(order[first])
 
 
 #: Names of the table files a zip archive (a DataLink reply) may hold.

@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 
-from . import SurveyFormatError, best_row_per_id, require
+from . import SurveyFormatError, require
 from .fits_file import open_fits
+from .tables import best_row_per_id
 
 __all__ = ["AllStarFormatError", "ALLSTAR_COLUMNS", "EXTRATARG_DUPLICATE", "read_allstar"]
 

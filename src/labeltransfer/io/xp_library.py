@@ -12,8 +12,9 @@ import numpy as np
 from astropy.io import fits
 
 from ..spectra import median_snr
-from . import SurveyFormatError, best_row_per_id, require
+from . import SurveyFormatError, require
 from .fits_file import open_fits
+from .tables import best_row_per_id
 
 __all__ = ["XP_WAVELENGTH", "BANDS", "REQUIRED_COLUMNS", "LibraryFormatError", "read_xp_library", "colour"]
 

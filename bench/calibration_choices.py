@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from labeltransfer.methods import load_method  # noqa: E402
 from labeltransfer.methods.base import calibrate_uncertainties, calibrated  # noqa: E402
 from labeltransfer.metrics import robust_scatter  # noqa: E402
-from labeltransfer.preprocess import LabelledSample, feature_names  # noqa: E402
+from labeltransfer.sample import LabelledSample, feature_names  # noqa: E402
 from labeltransfer.split import read_split  # noqa: E402
 
 

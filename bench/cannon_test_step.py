@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labeltransfer.methods import TheCannon  # noqa: E402
 from labeltransfer.metrics import robust_scatter  # noqa: E402
-from labeltransfer.preprocess import LabelledSample  # noqa: E402
+from labeltransfer.sample import LabelledSample  # noqa: E402
 from labeltransfer.split import read_split  # noqa: E402
 
 

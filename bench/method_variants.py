@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from labeltransfer.bootstrap import bootstrap_scatter_bias  # noqa: E402
 from labeltransfer.methods import make_method  # noqa: E402
 from labeltransfer.metrics import robust_scatter, snr_bin_masks, widths_within  # noqa: E402
-from labeltransfer.preprocess import LabelledSample, feature_names  # noqa: E402
+from labeltransfer.sample import LabelledSample, feature_names  # noqa: E402
 from labeltransfer.selection import selection_rows  # noqa: E402
 
 

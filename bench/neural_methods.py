@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labeltransfer.methods import load_method  # noqa: E402
 from labeltransfer.metrics import fraction_beyond, robust_scatter  # noqa: E402
-from labeltransfer.preprocess import LabelledSample  # noqa: E402
+from labeltransfer.sample import LabelledSample  # noqa: E402
 from labeltransfer.spectra import Spectra  # noqa: E402
 from labeltransfer.split import read_split  # noqa: E402
 

@@ -10,8 +10,8 @@ from labeltransfer.archive_library import (EmptyMatchError, lamost_on_grid, libr
 from labeltransfer.io.allstar import read_allstar
 from labeltransfer.io.gaia_xp import read_xp_continuous
 from labeltransfer.io.lamost import read_lamost_spectrum
-from labeltransfer.preprocess import build_sample
-from labeltransfer.spectral import SPEED_OF_LIGHT_KMS, log_linear_grid
+from labeltransfer.sample import build_sample
+from labeltransfer.resampling import SPEED_OF_LIGHT_KMS, log_linear_grid
 from survey_factory import allstar_rows, write_allstar, write_lamost_dr10, write_xp_continuous
 
 LABELS = {"teff": {"range": [3000, 7000], "max_err": 300, "err_floor": 10, "required": True},

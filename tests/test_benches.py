@@ -17,7 +17,7 @@ import yaml
 from conftest import REPO
 from labeltransfer.io.xp_library import XP_WAVELENGTH
 from labeltransfer.methods import make_method
-from labeltransfer.preprocess import LabelledSample, build_sample
+from labeltransfer.sample import LabelledSample, build_sample
 from labeltransfer.selection import selection_rows
 from labeltransfer.split import read_split, split_sample, write_split
 from library_factory import synthetic_library

@@ -8,7 +8,7 @@ import pytest
 
 from labeltransfer.io.parallax_catalogue import CatalogueFormatError, read_parallax_catalogue
 from labeltransfer.io.xp_library import LibraryFormatError, read_xp_library
-from labeltransfer.preprocess import build_sample, feature_names
+from labeltransfer.sample import build_sample, feature_names
 from library_factory import write_library, write_parallax_catalogue
 
 LABELS = {

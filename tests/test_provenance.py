@@ -8,7 +8,7 @@ from labeltransfer.io.xp_library import XP_WAVELENGTH
 from labeltransfer.methods import IncompatibleDataError, load_method
 from labeltransfer.pipeline.ensemble import plot_ensemble_calibration
 from labeltransfer.pipeline.modelling import ProvenanceError, predict_method, train_method
-from labeltransfer.preprocess import build_sample
+from labeltransfer.sample import build_sample
 from labeltransfer.split import split_sample, write_split
 from library_factory import synthetic_library
 

@@ -3,7 +3,7 @@
 The result has the layout of :func:`labeltransfer.io.xp_library.read_xp_library` (one row per
 APOGEE star: ``apogee_id``, labels and ``_err`` columns, 2MASS ``j h k``, Gaia EDR3
 magnitudes, ``flux``, ``flux_error``, ``wavelength``), so that the quality cuts, features and
-split of :func:`labeltransfer.preprocess.build_sample` apply unchanged to every task, with the
+split of :func:`labeltransfer.sample.build_sample` apply unchanged to every task, with the
 allStar's Gaia EDR3 parallaxes as the ``matches`` table.
 
 - Gaia XP and RVS spectra join the allStar on Gaia source_id (exact).
@@ -12,7 +12,7 @@ allStar's Gaia EDR3 parallaxes as the ``matches`` table.
   one-to-one match within a radius. A star with several LAMOST spectra keeps the one with
   the highest g-band S/N. LAMOST spectra are moved to the rest frame (by the redshift in their
   own header, else by the catalogue's velocity; a spectrum with neither is left out), resampled
-  onto a common log-linear grid and continuum-normalised first (:mod:`labeltransfer.spectral`).
+  onto a common log-linear grid and continuum-normalised first (:mod:`labeltransfer.resampling`).
 """
 
 import logging
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .crossmatch import crossmatch, join_on_source_id, propagate_positions
-from .spectral import SPEED_OF_LIGHT_KMS, continuum_normalise, resample, to_rest_frame
+from .resampling import SPEED_OF_LIGHT_KMS, continuum_normalise, resample, to_rest_frame
 
 __all__ = ["EmptyMatchError", "PHOTOMETRY", "library_from_gaia_spectra", "match_lamost",
            "lamost_on_grid", "library_from_lamost", "parallax_table"]

@@ -17,7 +17,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ..spectral import SPEED_OF_LIGHT_KMS
+from ..resampling import SPEED_OF_LIGHT_KMS
 from . import SurveyFormatError
 from .lamost import MISSING_VALUE
 

@@ -23,7 +23,7 @@ from ..io.gaia_xp import read_xp_continuous
 from ..io.lamost import LamostFormatError, read_lamost_spectrum
 from ..io.lamost_catalogue import read_lamost_catalogue
 from ..io.remote import RemoteFile, download, download_many
-from ..spectral import log_linear_grid
+from ..resampling import log_linear_grid
 from ._json import write_json
 from .data import build_labelled, finish_sample
 

@@ -14,7 +14,7 @@ from .. import plots
 from ..crossmatch import crossmatch, decode_apogee_id, match_statistics
 from ..io.parallax_catalogue import read_parallax_catalogue
 from ..io.xp_library import read_xp_library
-from ..preprocess import build_sample
+from ..sample import build_sample
 from ..split import split_sample, star_groups, write_split
 from ._json import write_json
 

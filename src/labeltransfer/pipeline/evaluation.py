@@ -8,7 +8,7 @@ import pandas as pd
 from .. import plots
 from ..bootstrap import summarise
 from ..metrics import COVERAGE_SIGMAS
-from ..preprocess import LabelledSample
+from ..sample import LabelledSample
 from ._json import read_json
 
 __all__ = ["evaluate_methods", "plot_one_to_one", "plot_loss_curve", "plot_comparison"]

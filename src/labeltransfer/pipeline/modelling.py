@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..device import LIBRARY_OF_METHOD, select_device
 from ..methods import load_method, make_method
-from ..preprocess import LabelledSample, feature_names
+from ..sample import LabelledSample, feature_names
 from ..split import read_split, split_fingerprint
 from ._json import write_json
 

@@ -1,9 +1,9 @@
-"""Continuum normalisation, rest frame and resampling of medium/high-resolution spectra."""
+"""Tests of labeltransfer.resampling: continuum, rest frame and resampling of survey spectra."""
 
 import numpy as np
 import pytest
 
-from labeltransfer.spectral import SPEED_OF_LIGHT_KMS, continuum_normalise, log_linear_grid, resample, to_rest_frame
+from labeltransfer.resampling import SPEED_OF_LIGHT_KMS, continuum_normalise, log_linear_grid, resample, to_rest_frame
 
 WAVELENGTH = log_linear_grid(15100.8, 17000.0, 6e-6)  # the APOGEE grid
 

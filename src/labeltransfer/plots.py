@@ -64,9 +64,14 @@ def one_to_one(table, method, labels):
     return fig
 
 
+def _snr_edges(subsets):
+    """(lo, hi) of S/N bins named ``snr_<lo>-<hi>``, shape (n_bins, 2)."""
+    return np.array([s.removeprefix("snr_").split("-") for s in subsets], dtype=float)
+
+
 def _snr_centres(subsets):
     """Plotting positions of S/N bins named ``snr_<lo>-<hi>`` (geometric centres; 1.5 lo for the open bin)."""
-    bins = np.array([s.removeprefix("snr_").split("-") for s in subsets], dtype=float)
+    bins = _snr_edges(subsets)
     return np.where(np.isfinite(bins[:, 1]), np.sqrt(bins[:, 0].clip(1) * bins[:, 1]), bins[:, 0] * 1.5)
 
 
@@ -79,7 +84,7 @@ def scatter_vs_snr(summary, labels):
     """Robust scatter of each label in S/N bins, one line per method, with 68% bootstrap intervals."""
     fig, axes = plt.subplots(1, len(labels), figsize=(3.6 * len(labels), 3.4), squeeze=False)
     rows = summary[summary["subset"].str.startswith("snr_")]
-    edges = np.unique(np.array([s.removeprefix("snr_").split("-") for s in rows["subset"]], dtype=float))
+    edges = np.unique(_snr_edges(rows["subset"]))
     finite = edges[np.isfinite(edges) & (edges > 0)]
     methods = list(dict.fromkeys(rows["method"]))
     for ax, label in zip(axes[0], labels):

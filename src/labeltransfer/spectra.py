@@ -63,6 +63,10 @@ class Spectra:
         """One auxiliary feature by name, shape (n_stars,)."""
         return self.aux[:, self.aux_names.index(name)]
 
+    def masked_flux(self):
+        """The flux with masked pixels (infinite error) as NaN, shape (n_stars, n_pixels)."""
+        return np.where(np.isfinite(self.flux_err), self.flux, np.nan)
+
     def snr(self):
         """Median per-pixel S/N of each spectrum, shape (n_stars,) (see :func:`median_snr`)."""
         return median_snr(self.flux, self.flux_err)

@@ -220,8 +220,9 @@ def calibrate_uncertainties(predicted, sigma, labels, label_names, who, powers=C
     For a Gaussian 68.3% of the stars lie within 1 sigma and 95.4% within 2; the residuals here
     have heavier tails, and a method whose sigma ranks its stars' errors poorly (the Cannon's
     [alpha/M]) has heavier tails still in residual / sigma, so that no single scale puts both
-    fractions in their windows (60-76% and 92-98%). Of the ``powers`` tried, the one that leaves the widest range of scales inside both windows is taken, and the
-    geometric middle of that range; where no power leaves one, the middle of the two
+    fractions in their windows (60-76% and 92-98%). Of the ``powers`` tried, the one that leaves
+    the widest range of scales inside both windows is taken, and the geometric middle of that
+    range; where no power leaves one, the middle of the two
     conflicting bounds of the least conflicting power, which misses both windows (logged). A
     label with fewer than ``MIN_CALIBRATION_STARS`` reference values, or too many exact
     predictions for the bounds to be positive, keeps sigma as it is (with a warning).

@@ -56,7 +56,7 @@ class NearestNeighbours(LabelTransferMethod):
         if self.n_neighbours < 1 or self.n_components < 1:
             raise ValueError(f"n_neighbours ({self.n_neighbours}) and n_components ({self.n_components}) must be "
                              "at least 1")
-        flux = _masked(spectra)
+        flux = spectra.masked_flux().astype(float)
         self.flux_mean_ = np.nanmean(flux, axis=0)
         self.flux_std_ = np.nanstd(flux, axis=0)
         self.flux_std_[~(self.flux_std_ > 0)] = 1.0
@@ -81,7 +81,7 @@ class NearestNeighbours(LabelTransferMethod):
 
     def _coordinates(self, spectra, flux=None):
         """Whitened component coordinates and standardised auxiliary features, float32."""
-        flux = _masked(spectra) if flux is None else flux
+        flux = spectra.masked_flux().astype(float) if flux is None else flux
         aux = np.nan_to_num((spectra.aux.astype(float) - self.aux_mean_) / self.aux_std_)
         return np.hstack([self._standardised(flux) @ self.components_.T, aux]).astype(np.float32)
 
@@ -109,11 +109,6 @@ class NearestNeighbours(LabelTransferMethod):
 
 
 _STATE = ("flux_mean", "flux_std", "components", "aux_mean", "aux_std", "coordinates", "labels", "label_err")
-
-
-def _masked(spectra):
-    """Flux with masked pixels (infinite error) as NaN."""
-    return np.where(np.isfinite(spectra.flux_err), spectra.flux, np.nan).astype(float)
 
 
 def _weighted(labels, label_err, weights):

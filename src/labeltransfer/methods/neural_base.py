@@ -38,7 +38,7 @@ class NeuralMethod(LabelTransferMethod):
 
     # ------------------------------------------------------------------ inputs
     def _fit_normalisation(self, spectra, labels):
-        flux = np.where(np.isfinite(spectra.flux_err), spectra.flux, np.nan)
+        flux = spectra.masked_flux()
         self.flux_mean_ = np.nanmean(flux, axis=0)
         self.flux_std_ = np.nanstd(flux, axis=0) + 1e-6
         aux = spectra.aux.astype(float)

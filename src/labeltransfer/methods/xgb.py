@@ -146,8 +146,7 @@ def sigma_from_quantiles(quantiles):
 
 def _features(spectra):
     """Flux pixels then auxiliary features, shape (n_stars, n_pixels + n_aux), float32."""
-    flux = np.where(np.isfinite(spectra.flux_err), spectra.flux, np.nan)
-    return np.hstack([flux, spectra.aux]).astype(np.float32)
+    return np.hstack([spectra.masked_flux(), spectra.aux]).astype(np.float32)
 
 
 def _to_bytes(booster):

@@ -8,7 +8,7 @@ are printed, for three rules:
   a Gaussian);
 - ``scale``: one scale, the geometric middle of the scales that put 60-76% within 1 sigma and
   92-98% within 2;
-- ``power``: the workflow's rule (:func:`labeltransfer.methods.base.calibrate_uncertainties`),
+- ``power``: the workflow's rule (:func:`labeltransfer.methods.calibration.calibrate_uncertainties`),
   a scale and a power of the method's sigma, those leaving the widest range of scales inside
   both windows.
 
@@ -27,7 +27,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labeltransfer.methods import load_method  # noqa: E402
-from labeltransfer.methods.base import calibrate_uncertainties, calibrated  # noqa: E402
+from labeltransfer.methods.calibration import calibrate_uncertainties, calibrated  # noqa: E402
 from labeltransfer.metrics import robust_scatter  # noqa: E402
 from labeltransfer.sample import LabelledSample, feature_names  # noqa: E402
 from labeltransfer.split import read_split  # noqa: E402

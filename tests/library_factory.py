@@ -1,9 +1,11 @@
 """Writers of small files in the formats of the real inputs (library FITS, parallax npz)."""
 
 import numpy as np
+import pandas as pd
 from astropy.io import fits
 
 from labeltransfer.io.xp_library import XP_WAVELENGTH
+from labeltransfer.sources.xp_library import library_stars
 
 
 def synthetic_library(n_stars, seed=0):
@@ -33,6 +35,14 @@ def synthetic_library(n_stars, seed=0):
         "flux": flux, "flux_error": flux_error, "medflux": np.full(n_stars, 1e-16),
     }
     return columns
+
+
+def synthetic_stars(n_stars, seed=0, parallax=1.0):
+    """The typed record of a synthetic library, every star with the same parallax (mas)."""
+    table = synthetic_library(n_stars, seed) | {"wavelength": XP_WAVELENGTH}
+    matches = pd.DataFrame({"apogee_id": table["apogee_id"], "parallax": parallax, "parallax_error": 0.1})
+    return library_stars(table, matches, ("teff", "logg", "fe_h", "alpha_m"),
+                         {"source": "synthetic library", "release": "none (tests)", "files": []})
 
 
 def _designation(ra, dec):

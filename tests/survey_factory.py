@@ -139,39 +139,6 @@ def xp_as_bulk_ecsv(table, path):
         handle.write("\n".join(header + lines) + "\n")
 
 
-def _apogee_wavelength_header():
-    header = fits.Header()
-    header.update({"CRVAL1": 4.179, "CDELT1": 6e-06, "CTYPE1": "LOG-LINEAR"})
-    return header
-
-
-def write_apstar(path, apogee_id="2M19485057+5005279", n_visits=2, seed=0):
-    """An apStar-like file: flux, error, bitmask images (rows: 2 combinations + visits)."""
-    rng = np.random.default_rng(seed)
-    shape = (2 + n_visits if n_visits > 1 else 2, 8575)
-    flux = 800 + rng.normal(0, 5, shape)
-    flux[:, 3000:3100] = 0.0  # a chip gap
-    error = np.full(shape, 5.0)
-    mask = np.zeros(shape, dtype=np.int64)
-    mask[:, 10] = 1 << 1  # CRPIX: bad
-    mask[:, 11] = 1 << 9  # PERSIST_HIGH: a warning only
-    primary = fits.PrimaryHDU()
-    primary.header.update({"OBJID": apogee_id, "SNR": 160.0, "NVISITS": n_visits, "VHELIO": 13.9})
-    hdus = [primary] + [fits.ImageHDU(a, header=_apogee_wavelength_header()) for a in (flux, error, mask)]
-    fits.HDUList(hdus).writeto(path, overwrite=True)
-
-
-def write_aspcapstar(path, apogee_id="2M19485057+5005279"):
-    """An aspcapStar-like file: normalised flux, error and model spectra (1-D)."""
-    flux = np.ones(8575) - 0.1 * (np.arange(8575) % 50 == 0)
-    error = np.full(8575, 0.01)
-    error[:5] = 1e10  # APOGEE's marker of a pixel without information
-    primary = fits.PrimaryHDU()
-    primary.header.update({"OBJID": apogee_id, "SNR": 120.0})
-    hdus = [primary] + [fits.ImageHDU(a, header=_apogee_wavelength_header()) for a in (flux, error, flux)]
-    fits.HDUList(hdus).writeto(path, overwrite=True)
-
-
 def rvs_rows(source_ids, seed=0):
     """An RVS DataLink CSV table (arrays written in one cell, as the archive does)."""
     rng = np.random.default_rng(seed)

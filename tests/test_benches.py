@@ -10,17 +10,15 @@ import importlib.util
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 import yaml
 
 from conftest import REPO
-from labeltransfer.io.xp_library import XP_WAVELENGTH
 from labeltransfer.methods import make_method
 from labeltransfer.sample import LabelledSample, build_sample
 from labeltransfer.selection import selection_rows
 from labeltransfer.split import read_split, split_sample, write_split
-from library_factory import synthetic_library
+from library_factory import synthetic_stars
 
 LABELS = {"teff": {"range": [3000, 7000], "max_err": 300, "err_floor": 10, "required": True},
           "logg": {"range": [-0.5, 5.5], "max_err": 0.3, "err_floor": 0.02, "required": True},
@@ -35,9 +33,7 @@ METHODS = {"mlp": {"type": "mlp", "feature_set": "flux_colours_parallax",
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
     """results/tiny/data/ with a 400-star sample and its split, a config, and the test IDs."""
-    library = synthetic_library(400, seed=4) | {"wavelength": XP_WAVELENGTH}
-    matches = pd.DataFrame({"apogee_id": library["apogee_id"], "parallax": 1.0, "parallax_error": 0.1})
-    sample = build_sample(library, matches, LABELS, {"min_snr": 5, "max_masked_fraction": 0.1}, COLOURS)
+    sample = build_sample(synthetic_stars(400, seed=4), LABELS, {"min_snr": 5, "max_masked_fraction": 0.1}, COLOURS)
     data = tmp_path / "results" / "tiny" / "data"
     data.mkdir(parents=True)
     sample.save(data / "sample.npz")

@@ -4,7 +4,7 @@ from scipy.optimize import least_squares
 
 from labeltransfer.methods import IncompatibleDataError, NotFittedError, TheCannon
 from labeltransfer.methods.vectorizer import PolynomialVectorizer
-from labeltransfer.methods.base import no_calibration
+from labeltransfer.methods.calibration import no_calibration
 from labeltransfer.spectra import Spectra
 
 NAMES = ("teff", "logg", "fe_h")

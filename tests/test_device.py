@@ -4,17 +4,17 @@ from labeltransfer import device
 
 
 def test_cpu_without_gpu_resource(monkeypatch):
-    monkeypatch.setattr(device, "cuda_available", lambda library: True)
+    monkeypatch.setattr(device, "cuda_available", lambda framework: True)
     assert device.select_device(0, "torch") == "cpu"
 
 
-def test_cuda_when_given_a_gpu_and_the_library_can_use_it(monkeypatch):
-    monkeypatch.setattr(device, "cuda_available", lambda library: True)
+def test_cuda_when_given_a_gpu_and_the_framework_can_use_it(monkeypatch):
+    monkeypatch.setattr(device, "cuda_available", lambda framework: True)
     assert device.select_device(1, "torch") == "cuda"
 
 
-def test_cpu_when_given_a_gpu_but_the_library_cannot_use_it(monkeypatch):
-    monkeypatch.setattr(device, "cuda_available", lambda library: False)
+def test_cpu_when_given_a_gpu_but_the_framework_cannot_use_it(monkeypatch):
+    monkeypatch.setattr(device, "cuda_available", lambda framework: False)
     assert device.select_device(1, "xgboost") == "cpu"
 
 

@@ -8,6 +8,7 @@ temporary working directory, with the small method settings of config/ci.yaml.
 
 import gzip
 import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -104,6 +105,11 @@ def test_samples_have_each_survey_s_pixels_and_stars(full_run):
         with np.load(workdir / "results" / task / "data" / "sample.npz") as sample:
             pixels[task] = sample["flux"].shape[1]
             assert sample["flux"].shape[0] > 0.8 * N_STARS * (0.9 if task == "rvs_from_allstar" else 1.0), task
+            provenance = json.loads(str(sample["provenance"]))
+        assert [Path(entry["path"]).name for entry in provenance["files"]][0] == "apogee_labels.csv"
+        assert all(len(entry["sha256"]) == 64 for entry in provenance["files"]), provenance
+        summary = (workdir / "results" / task / "metrics" / "summary.md").read_text()
+        assert "Data: APOGEE DR17 allStar labels" in summary and provenance["files"][0]["sha256"][:16] in summary
     assert pixels == {"xp_from_allstar": 343, "rvs_from_allstar": 2401, "lamost_from_allstar": 3535}  # 3900-8800 A at 1e-4 dex
 
 

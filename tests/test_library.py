@@ -9,6 +9,7 @@ import pytest
 from labeltransfer.io.parallax_catalogue import CatalogueFormatError, read_parallax_catalogue
 from labeltransfer.io.xp_library import LibraryFormatError, read_xp_library
 from labeltransfer.sample import build_sample, feature_names
+from labeltransfer.sources.xp_library import stars_from_xp_library
 from library_factory import write_library, write_parallax_catalogue
 
 LABELS = {
@@ -19,8 +20,11 @@ LABELS = {
 QUALITY = {"min_snr": 10, "max_masked_fraction": 0.1}
 
 
-def _no_matches(library):
-    return pd.DataFrame({"apogee_id": library["apogee_id"], "parallax": np.nan})
+def _stars(path, label_names=tuple(LABELS)):
+    """The xp_library adapter's record of a library file, with no parallaxes."""
+    matches = path.with_suffix(".matches.csv")
+    pd.DataFrame({"apogee_id": [], "parallax": [], "parallax_error": []}).to_csv(matches, index=False)
+    return stars_from_xp_library(library=path, matches=matches, label_names=label_names)
 
 
 def test_reads_library_and_drops_duplicate_ids(tmp_path):
@@ -78,8 +82,10 @@ def test_sample_masks_labels_and_cuts_bad_spectra(tmp_path):
     fe_h[2] = 3.0  # outside its range: masked
     teff[3] = 9000  # required label outside its range: star removed
     write_library(tmp_path / "lib.fits", n_stars=100, flux=flux, fe_h=fe_h, teff=teff)
-    library = read_xp_library(tmp_path / "lib.fits")
-    sample = build_sample(library, _no_matches(library), LABELS, QUALITY, ["bp_rp", "g_h"])
+    stars = _stars(tmp_path / "lib.fits")
+    assert stars.provenance["source"] == "xp_library" and len(stars.provenance["files"][0]["sha256"]) == 64
+    assert np.isnan(stars.parallax).all()
+    sample = build_sample(stars, LABELS, QUALITY, ["bp_rp", "g_h"])
     ids = columns["apogee_id"]
     assert ids[0] not in sample.ids and ids[3] not in sample.ids
     assert len(sample.ids) == 98
@@ -96,9 +102,15 @@ def test_sample_masks_labels_and_cuts_bad_spectra(tmp_path):
 
 def test_all_spectra_bad_is_an_error_naming_the_file(tmp_path):
     write_library(tmp_path / "nan.fits", n_stars=10, flux=np.full((10, 343), np.nan))
-    library = read_xp_library(tmp_path / "nan.fits")
-    with pytest.raises(ValueError, match="nan.fits: no spectrum has enough finite pixels"):
-        build_sample(library, _no_matches(library), LABELS, QUALITY, [], source=str(tmp_path / "nan.fits"))
+    stars = _stars(tmp_path / "nan.fits")
+    with pytest.raises(ValueError, match=r"xp_library \(.*nan.fits, .*\): no spectrum has enough finite pixels"):
+        build_sample(stars, LABELS, QUALITY, [])
+
+
+def test_a_label_the_library_lacks_is_named(tmp_path):
+    write_library(tmp_path / "lib.fits", n_stars=20)
+    with pytest.raises(KeyError, match=r"xp_library has no label mg_fe \(files: .*lib.fits"):
+        _stars(tmp_path / "lib.fits", label_names=["teff", "mg_fe"])
 
 
 def test_parallax_catalogue_sentinels_and_missing_arrays(tmp_path):

@@ -132,7 +132,7 @@ def _coverage(residual, sigma):
 
 
 def test_calibration_puts_gaussian_coverage_at_68_and_95_percent():
-    from labeltransfer.methods.base import calibrate_uncertainties, calibrated
+    from labeltransfer.methods.calibration import calibrate_uncertainties, calibrated
 
     rng = np.random.default_rng(8)
     residual = rng.normal(0, 3.0, (20000, 1))
@@ -144,7 +144,7 @@ def test_calibration_puts_gaussian_coverage_at_68_and_95_percent():
 
 
 def test_calibration_of_heavy_tails_trades_the_two_windows():
-    from labeltransfer.methods.base import calibrate_uncertainties, calibrated
+    from labeltransfer.methods.calibration import calibrate_uncertainties, calibrated
 
     heavy = np.random.default_rng(9).standard_t(2.5, (20000, 1))  # both windows can be met
     ones = np.ones_like(heavy)
@@ -165,7 +165,7 @@ def test_calibration_power_follows_how_well_sigma_ranks_the_errors():
     """Errors whose true width grows as sigma squared call for power 2; a sigma unrelated to the
     errors (a method that ranks its stars no better than chance) for power 0, one width for all.
     With power 1 only, both leave residual / sigma too heavy-tailed for the windows."""
-    from labeltransfer.methods.base import calibrate_uncertainties, calibrated
+    from labeltransfer.methods.calibration import calibrate_uncertainties, calibrated
 
     rng = np.random.default_rng(10)
     sigma = np.exp(rng.uniform(-1.5, 1.5, (20000, 1)))
@@ -184,7 +184,7 @@ def test_calibration_power_follows_how_well_sigma_ranks_the_errors():
 
 
 def test_calibration_keeps_missing_and_zero_sigma_as_they_are():
-    from labeltransfer.methods.base import calibrated
+    from labeltransfer.methods.calibration import calibrated
 
     sigma = np.array([[np.nan], [0.0], [2.0]])
     out = calibrated(sigma, np.array([[1.5], [0.0], [1.0]]))  # power 0: one width for every usable star

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from labeltransfer.methods.base import calibrate_uncertainties
+from labeltransfer.methods.calibration import calibrate_uncertainties
 from labeltransfer.methods import CNN, MLP, IncompatibleDataError
 from labeltransfer.methods.networks import label_nll, whitened_basis
 from labeltransfer.metrics import robust_scatter
@@ -267,3 +267,18 @@ def test_a_checkpoint_without_a_normalisation_array_is_refused_naming_it(mlp, tm
     np.savez(tmp_path / "old.npz", **arrays)
     with pytest.raises(IncompatibleDataError, match="checkpoint lacks snr_mean, snr_std: written by another version"):
         MLP.load(tmp_path / "old.npz")
+
+
+def test_early_stopping_keeps_the_best_state_and_stops_after_patience():
+    from labeltransfer.methods.training import EarlyStopping
+
+    network = torch.nn.Linear(1, 1)
+    stopping = EarlyStopping(patience=2)
+    with torch.no_grad():
+        network.weight.fill_(1.0)
+    assert not stopping.update(0.5, network)
+    with torch.no_grad():
+        network.weight.fill_(2.0)
+    assert not stopping.update(0.7, network)  # worse once: go on
+    assert stopping.update(0.6, network)  # worse twice: stop
+    assert stopping.best == 0.5 and stopping.best_state["weight"].item() == 1.0

@@ -4,13 +4,12 @@ a damaged model file is named, and a model saved for a GPU runs on a CPU machine
 import pandas as pd
 import pytest
 
-from labeltransfer.io.xp_library import XP_WAVELENGTH
 from labeltransfer.methods import IncompatibleDataError, load_method
 from labeltransfer.pipeline.ensemble import plot_ensemble_calibration
 from labeltransfer.pipeline.modelling import ProvenanceError, predict_method, train_method
 from labeltransfer.sample import build_sample
 from labeltransfer.split import split_sample, write_split
-from library_factory import synthetic_library
+from library_factory import synthetic_stars
 
 LABELS = {"teff": {"range": [3000, 7000], "max_err": 300, "err_floor": 10, "required": True},
           "logg": {"range": [-0.5, 5.5], "max_err": 0.3, "err_floor": 0.02, "required": True}}
@@ -20,9 +19,7 @@ FRACTIONS = {"train": 0.7, "validation": 0.15, "test": 0.15}
 
 @pytest.fixture
 def run(tmp_path):
-    library = synthetic_library(200, seed=2) | {"wavelength": XP_WAVELENGTH}
-    matches = pd.DataFrame({"apogee_id": library["apogee_id"], "parallax": 1.0, "parallax_error": 0.1})
-    sample = build_sample(library, matches, LABELS, {"min_snr": 5, "max_masked_fraction": 0.1}, ["bp_rp"])
+    sample = build_sample(synthetic_stars(200, seed=2), LABELS, {"min_snr": 5, "max_masked_fraction": 0.1}, ["bp_rp"])
     sample.save(tmp_path / "sample.npz")
     write_split(split_sample(sample.ids, FRACTIONS, seed=42), tmp_path / "split.csv")
     write_split(split_sample(sample.ids, FRACTIONS, seed=7), tmp_path / "split_seed7.csv")

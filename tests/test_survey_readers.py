@@ -1,5 +1,5 @@
-"""Readers of the public archives' files: APOGEE allStar, apStar and aspcapStar, LAMOST
-spectra, Gaia XP continuous.
+"""Readers of the public archives' files: APOGEE allStar, LAMOST spectra and catalogue, Gaia
+XP continuous.
 
 Each reader is tested on generated files in the real formats and, where ../shared/fixtures
 exists, on the unmodified real files.
@@ -11,13 +11,11 @@ from astropy.io import fits
 
 from conftest import SHARED_FIXTURES
 from labeltransfer.io.allstar import AllStarFormatError, read_allstar
-from labeltransfer.io.apogee_spectra import ApogeeFormatError, read_apstar, read_aspcapstar, spectrum_url
 from labeltransfer.io.gaia_xp import XPFormatError, read_xp_continuous
 from labeltransfer.io.lamost import LamostFormatError, read_lamost_spectrum
 from labeltransfer.io.lamost_catalogue import LamostCatalogueError, read_lamost_catalogue
 from labeltransfer.io.xp_library import XP_WAVELENGTH
-from survey_factory import (allstar_rows, write_allstar, write_apstar, write_aspcapstar, write_lamost_dr10,
-                            write_lamost_image, write_xp_continuous)
+from survey_factory import allstar_rows, write_allstar, write_lamost_dr10, write_lamost_image, write_xp_continuous
 
 REAL = SHARED_FIXTURES / "real"
 needs_real = pytest.mark.skipif(not REAL.exists(), reason="../shared/fixtures/real is not here")
@@ -163,34 +161,6 @@ def test_real_xp_continuous_rows_are_sampled():
     assert np.all(xp["flux_error"][:2] > 0)
 
 
-def test_apstar_combined_spectrum_with_bad_pixels_masked(tmp_path):
-    write_apstar(tmp_path / "apStar.fits", n_visits=3)
-    spectrum = read_apstar(tmp_path / "apStar.fits")
-    assert spectrum.apogee_id == "2M19485057+5005279" and spectrum.kind == "apStar" and spectrum.snr == 160.0
-    assert spectrum.flux.size == 8575 and spectrum.wavelength[0] == pytest.approx(15100.80, abs=0.01)
-    assert spectrum.wavelength[-1] == pytest.approx(16999.81, abs=0.01)
-    assert spectrum.ivar[10] == 0 and spectrum.ivar[11] == pytest.approx(1 / 25)  # CRPIX bad, PERSIST_HIGH kept
-    assert (spectrum.ivar[3000:3100] == 0).all() and (spectrum.ivar > 0).sum() == 8575 - 101
-
-
-def test_aspcapstar_huge_errors_are_masked(tmp_path):
-    write_aspcapstar(tmp_path / "aspcapStar.fits")
-    spectrum = read_aspcapstar(tmp_path / "aspcapStar.fits")
-    assert spectrum.kind == "aspcapStar" and (spectrum.ivar[:5] == 0).all() and spectrum.ivar[5] == pytest.approx(1e4)
-
-
-def test_apogee_spectrum_without_data_hdus_or_truncated(tmp_path):
-    fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns([fits.Column("A", "E", array=np.zeros(3))])]
-                 ).writeto(tmp_path / "table.fits")
-    with pytest.raises(ApogeeFormatError, match=r"table\.fits: an apStar file has image data in HDUs 1-3; found 2 HDUs"):
-        read_apstar(tmp_path / "table.fits")
-    write_apstar(tmp_path / "apStar.fits")
-    data = (tmp_path / "apStar.fits").read_bytes()
-    (tmp_path / "cut.fits").write_bytes(data[: len(data) // 3])
-    with pytest.raises(ApogeeFormatError, match=r"(?s)cut\.fits: cannot read the FITS file .*truncated"):
-        read_apstar(tmp_path / "cut.fits")
-
-
 def test_lamost_catalogue_with_repeats_bad_rows_and_redshift(tmp_path, caplog):
     (tmp_path / "cat.csv").write_text(
         "obsid,designation,ra,dec,snrg,snrr,z,gaia_source_id\n"
@@ -238,18 +208,6 @@ def test_lamost_catalogue_without_required_columns(tmp_path):
     (tmp_path / "cat.csv").write_text("obsid,ra,dec\n1,2,3\n")
     with pytest.raises(LamostCatalogueError, match=r"cat\.csv: missing required column\(s\) snrg, snrr"):
         read_lamost_catalogue(tmp_path / "cat.csv")
-
-
-def test_apogee_spectrum_addresses_follow_the_dr17_layout():
-    assert spectrum_url("apStar", "apo25m", "K04_083+13", "2M19485057+5005279") == (
-        "https://data.sdss.org/sas/dr17/apogee/spectro/redux/dr17/stars/apo25m/K04_083+13/"
-        "apStar-dr17-2M19485057+5005279.fits")
-    assert spectrum_url("aspcapStar", "lco25m", "000+02 ", " 2M17335483-2753043", base="http://127.0.0.1/x") == (
-        "http://127.0.0.1/x/aspcap/dr17/synspec_rev1/lco25m/000+02/aspcapStar-dr17-2M17335483-2753043.fits")
-    assert spectrum_url("apStar", "lco25m", "000+02", "2M17335483-2753043").endswith(
-        "/redux/dr17/stars/lco25m/000+02/asStar-dr17-2M17335483-2753043.fits")  # the southern telescope's name
-    with pytest.raises(ValueError, match="kind must be one of"):
-        spectrum_url("apVisit", "apo25m", "f", "id")
 
 
 def test_best_row_per_id_keeps_the_highest_score_then_the_first_in_order():

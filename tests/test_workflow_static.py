@@ -72,7 +72,6 @@ def test_bad_config_is_refused_naming_the_key(mutate, key):
 @pytest.mark.parametrize("method_type", ["cannon", "xgboost", "mlp", "cnn", "knn"])
 def test_schema_params_of_each_type_are_its_constructor_arguments(method_type):
     """The schema's per-type params name exactly the constructor's arguments, so neither drifts."""
-    import inspect
 
     from labeltransfer.methods import METHODS
 
@@ -81,7 +80,7 @@ def test_schema_params_of_each_type_are_its_constructor_arguments(method_type):
     names = set(params["properties"])
     if params.get("$ref"):
         names |= set(defs[params["$ref"].rsplit("/", 1)[1]]["properties"])
-    arguments = set(inspect.signature(METHODS[method_type].__init__).parameters) - {"self"}
+    arguments = set(METHODS[method_type].param_names())
     assert names == arguments - {"threads", "device"}  # those two the workflow sets from the job
 
 
@@ -130,7 +129,9 @@ def test_rule_env_lists_every_import_of_its_script(rule, env, script):
 
 def test_import_scan_follows_the_package():
     modelling = _third_party_imports(REPO / "workflow" / "scripts" / "train_method.py")
-    assert {"numpy", "xgboost", "scipy", "tqdm", "pandas", "astropy"} <= modelling
+    assert {"numpy", "xgboost", "scipy", "tqdm", "pandas", "torch"} <= modelling
+    assert "astropy" not in modelling  # training reads the sample, not the survey files
+    assert {"astropy", "gaiaxpy", "pyvo"} <= _third_party_imports(REPO / "workflow" / "scripts" / "prepare_sample.py")
 
 
 def test_every_output_path_is_written_by_one_rule():

@@ -4,7 +4,7 @@ import pytest
 from conftest import assert_same_after_reload
 
 from labeltransfer.methods import IncompatibleDataError, make_method
-from labeltransfer.methods.base import calibrate_uncertainties
+from labeltransfer.methods.calibration import calibrate_uncertainties
 from labeltransfer.methods.xgb import XGBoostRegressor, sigma_from_quantiles
 from labeltransfer.spectra import Spectra
 

@@ -1,22 +1,22 @@
 """Choice of the compute device from the resources Snakemake gave a job.
 
-The library that will run the model is asked whether it can use a GPU (torch for the
+The framework that will run the model is asked whether it can use a GPU (torch for the
 networks, xgboost for the boosters): a CPU build of either on a GPU node runs on the CPU.
 """
 
 import logging
 
-__all__ = ["select_device", "cuda_available", "LIBRARY_OF_METHOD"]
+__all__ = ["select_device", "cuda_available", "FRAMEWORK_OF_METHOD"]
 
 log = logging.getLogger(__name__)
 
-#: The library that runs each GPU-capable method type.
-LIBRARY_OF_METHOD = {"mlp": "torch", "cnn": "torch", "xgboost": "xgboost"}
+#: The machine-learning framework that runs each GPU-capable method type.
+FRAMEWORK_OF_METHOD = {"mlp": "torch", "cnn": "torch", "xgboost": "xgboost"}
 
 
-def cuda_available(library):
-    """True when ``library`` ("torch" or "xgboost") was built with CUDA and can use a device."""
-    if library == "torch":
+def cuda_available(framework):
+    """True when ``framework`` ("torch" or "xgboost") was built with CUDA and can use a device."""
+    if framework == "torch":
         import torch
 
         return torch.cuda.is_available()
@@ -34,11 +34,11 @@ def cuda_available(library):
     return True
 
 
-def select_device(gpus, library):
-    """``"cuda"`` when the job was given ``gpus > 0`` and ``library`` can use a GPU, else ``"cpu"``."""
+def select_device(gpus, framework):
+    """``"cuda"`` when the job was given ``gpus > 0`` and ``framework`` can use a GPU, else ``"cpu"``."""
     if gpus and gpus > 0:
-        if cuda_available(library):
+        if cuda_available(framework):
             return "cuda"
         log.info("the job may use %s GPU(s) but %s cannot use one (a CPU build, or no device); running on "
-                 "the CPU", gpus, library)
+                 "the CPU", gpus, framework)
     return "cpu"

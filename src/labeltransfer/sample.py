@@ -1,13 +1,13 @@
 """Quality cuts, label masking and features: the labelled sample every method is trained on."""
 
 import hashlib
+import json
 import logging
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .io.xp_library import colour
 from .spectra import Spectra
 
 __all__ = ["LabelledSample", "FEATURE_SETS", "build_sample", "feature_names"]
@@ -36,6 +36,9 @@ class LabelledSample:
     label_names : tuple of str
     snr : ndarray, shape (n_stars,)
         Median per-pixel S/N of the spectrum being labelled.
+    provenance : dict
+        Where the stars come from (:class:`labeltransfer.stars.SurveyStars`): source, data
+        releases, input files with their sha256.
     """
 
     ids: np.ndarray
@@ -45,28 +48,32 @@ class LabelledSample:
     label_err: np.ndarray
     label_names: tuple
     snr: np.ndarray
+    provenance: dict
 
     def save(self, path):
         """Write the sample as one ``.npz`` file."""
         np.savez(path, ids=self.ids, source_id=self.source_id, flux=self.spectra.flux, flux_err=self.spectra.flux_err,
                  wavelength=self.spectra.wavelength, aux=self.spectra.aux,
                  aux_names=np.array(self.spectra.aux_names), labels=self.labels,
-                 label_err=self.label_err, label_names=np.array(self.label_names), snr=self.snr)
+                 label_err=self.label_err, label_names=np.array(self.label_names), snr=self.snr,
+                 provenance=np.array(json.dumps(self.provenance)))
 
     @classmethod
     def load(cls, path):
         """Read a sample written by ``save``."""
         with np.load(path, allow_pickle=False) as a:
+            if "provenance" not in a.files:
+                raise ValueError(f"{path}: a sample written by an older version of the workflow (no provenance); "
+                                 "delete it and rerun")
             spectra = Spectra(a["flux"], a["flux_err"], a["wavelength"], a["aux"],
                               tuple(str(n) for n in a["aux_names"]))
-            source_id = a["source_id"] if "source_id" in a.files else np.zeros(len(a["ids"]), dtype=np.int64)
-            return cls(a["ids"].astype(str), source_id, spectra, a["labels"], a["label_err"],
-                       tuple(str(n) for n in a["label_names"]), a["snr"])
+            return cls(a["ids"].astype(str), a["source_id"], spectra, a["labels"], a["label_err"],
+                       tuple(str(n) for n in a["label_names"]), a["snr"], json.loads(str(a["provenance"])))
 
     def subset(self, rows):
         """The stars selected by ``rows``."""
         return LabelledSample(self.ids[rows], self.source_id[rows], self.spectra.subset(rows), self.labels[rows],
-                              self.label_err[rows], self.label_names, self.snr[rows])
+                              self.label_err[rows], self.label_names, self.snr[rows], self.provenance)
 
     def fingerprint(self):
         """sha256 (hex) of the sample's stars, labels, spectra and features."""
@@ -87,15 +94,13 @@ class LabelledSample:
         return position
 
 
-def build_sample(library, matches, label_config, quality, colours, source=""):
+def build_sample(stars, label_config, quality, colours):
     """Apply the quality cuts and assemble labels and features.
 
     Parameters
     ----------
-    library : dict
-        Output of :func:`labeltransfer.io.xp_library.read_xp_library`.
-    matches : pandas.DataFrame
-        Cross-match table with ``apogee_id``, ``parallax``, ``parallax_error`` (mas).
+    stars : SurveyStars
+        The stars of one source (:mod:`labeltransfer.sources`).
     label_config : dict
         Per label: ``range`` [min, max], ``max_err``, ``err_floor``, ``required``. A required
         label outside its range or too uncertain removes the star; any other such label is
@@ -104,31 +109,41 @@ def build_sample(library, matches, label_config, quality, colours, source=""):
         ``min_snr`` (median flux/flux_error) and ``max_masked_fraction`` of pixels.
     colours : list of str
         Colour features, for example ``["bp_rp", "g_h"]``.
-    source : str
-        Name of the library file, for messages.
 
     Returns
     -------
     LabelledSample
     """
-    ids = library["apogee_id"]
-    n = len(ids)
-    flux_err = library["flux_error"].copy()
-    bad_pixel = ~np.isfinite(library["flux"]) | ~np.isfinite(flux_err)
+    n = len(stars)
+    flux_err = stars.spectra.flux_err.copy()
+    bad_pixel = ~np.isfinite(stars.spectra.flux) | ~np.isfinite(flux_err)
     flux_err[bad_pixel] = np.inf
-    flux = np.where(bad_pixel, 0.0, library["flux"]).astype(np.float32)
+    flux = np.where(bad_pixel, 0.0, stars.spectra.flux).astype(np.float32)
     keep = bad_pixel.mean(axis=1) <= quality["max_masked_fraction"]
     _log_cut("too many masked or non-finite pixels", keep, n)
     if not keep.any():
-        raise ValueError(f"{source}: no spectrum has enough finite pixels "
+        raise ValueError(f"{stars.describe()}: no spectrum has enough finite pixels "
                          f"(max_masked_fraction={quality['max_masked_fraction']})")
-    spectra_all = Spectra(flux, flux_err, library["wavelength"], np.empty((n, 0)), ())
-    snr = spectra_all.snr()
+    wavelength = stars.spectra.wavelength
+    snr = Spectra(flux, flux_err, wavelength, np.empty((n, 0)), ()).snr()
     cut = keep & (snr >= quality["min_snr"])
-    _log_cut(f"XP S/N below {quality['min_snr']}", cut, keep.sum())
+    _log_cut(f"S/N below {quality['min_snr']}", cut, keep.sum())
     keep = cut
-    labels = np.column_stack([library[name] for name in label_config]).astype(float)
-    label_err = np.column_stack([library[f"{name}_err"] for name in label_config]).astype(float)
+    labels, label_err, keep = _masked_labels(stars, label_config, keep)
+    aux, aux_names = _auxiliary_features(stars, colours)
+    log.info("sample: %d of %d stars pass the cuts", keep.sum(), n)
+    if not keep.any():
+        raise ValueError(f"{stars.describe()}: no star passes the quality cuts")
+    spectra = Spectra(flux[keep], flux_err[keep], wavelength, aux[keep], aux_names)
+    return LabelledSample(stars.apogee_id[keep], stars.gaia_source_id[keep], spectra, labels[keep], label_err[keep],
+                          tuple(label_config), snr[keep], stars.provenance)
+
+
+def _masked_labels(stars, label_config, keep):
+    """Labels and errors of ``label_config`` (error floors applied, NaN where masked), and
+    ``keep`` less the stars whose required label fails its range or error cut."""
+    labels = np.column_stack([stars.label(name)[0] for name in label_config]).astype(float)
+    label_err = np.column_stack([stars.label(name)[1] for name in label_config]).astype(float)
     for k, (name, cfg) in enumerate(label_config.items()):
         lo, hi = cfg["range"]
         good = (np.isfinite(labels[:, k]) & (labels[:, k] >= lo) & (labels[:, k] <= hi)
@@ -136,31 +151,21 @@ def build_sample(library, matches, label_config, quality, colours, source=""):
         label_err[:, k] = np.maximum(label_err[:, k], cfg["err_floor"])
         if cfg["required"]:
             before = keep.sum()
-            keep &= good
+            keep = keep & good
             _log_cut(f"{name} missing, outside {lo}..{hi} or error > {cfg['max_err']}", keep, before)
         else:
             log.info("%s: masked for %d stars (missing, outside %s..%s or error > %s); they "
                      "stay in the sample", name, (keep & ~good).sum(), lo, hi, cfg["max_err"])
         labels[~good, k] = np.nan
         label_err[~good, k] = np.nan
-    aux, aux_names = _auxiliary_features(library, matches, colours)
-    log.info("sample: %d of %d stars pass the cuts", keep.sum(), n)
-    if not keep.any():
-        raise ValueError(f"{source}: no star passes the quality cuts")
-    spectra = Spectra(flux[keep], flux_err[keep], library["wavelength"], aux[keep], aux_names)
-    source_id = np.asarray(library.get("gaiaedr3_source_id", np.zeros(n)), dtype=np.int64)
-    return LabelledSample(ids[keep], source_id[keep], spectra, labels[keep], label_err[keep],
-                          tuple(label_config), snr[keep])
+    return labels, label_err, keep
 
 
-def _auxiliary_features(library, matches, colours):
+def _auxiliary_features(stars, colours):
     """Colours and parallax features, shape (n_stars, n_colours + 2), NaN where missing."""
-    table = pd.DataFrame({"apogee_id": library["apogee_id"]}).merge(
-        matches[["apogee_id", "parallax"]], on="apogee_id", how="left", validate="one_to_one")
-    parallax = table["parallax"].to_numpy(dtype=float)
-    columns = [colour(library, name) for name in colours]
-    reduced = parallax * 10 ** (0.2 * library["h"]) / 100.0
-    columns += [parallax, reduced]
+    columns = [stars.colour(name) for name in colours]
+    reduced = stars.parallax * 10 ** (0.2 * stars.photometry["h"]) / 100.0
+    columns += [stars.parallax, reduced]
     return np.column_stack(columns), tuple(colours) + PARALLAX_FEATURES
 
 

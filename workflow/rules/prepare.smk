@@ -41,7 +41,8 @@ rule prepare_sample:
     params:
         code=script_code("prepare_sample"),
         source=lambda wildcards: SOURCES[wildcards.task],
-        lamost=ARCHIVES.get("lamost", {}),
+        # the LAMOST adapter's settings; a function, so that other tasks do not rerun when they change
+        lamost=lambda wildcards: ARCHIVES["lamost"] if SOURCES[wildcards.task] == "lamost" else {},
         settings=SAMPLE_SETTINGS,
     threads: 1
     resources:

@@ -16,7 +16,7 @@ from . import SurveyFormatError, require
 from .fits_file import open_fits
 from .tables import best_row_per_id
 
-__all__ = ["XP_WAVELENGTH", "BANDS", "REQUIRED_COLUMNS", "LibraryFormatError", "read_xp_library", "colour"]
+__all__ = ["XP_WAVELENGTH", "REQUIRED_COLUMNS", "LibraryFormatError", "read_xp_library"]
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +28,6 @@ REQUIRED_COLUMNS = (
     "gaiaedr3_phot_bp_mean_mag", "gaiaedr3_phot_rp_mean_mag", "teff", "teff_err", "logg",
     "logg_err", "fe_h", "fe_h_err", "alpha_m", "alpha_m_err", "flux", "flux_error", "medflux",
 )
-
-#: Short names of the photometric bands, mapped to library columns.
-BANDS = {"g": "gaiaedr3_phot_g_mean_mag", "bp": "gaiaedr3_phot_bp_mean_mag",
-         "rp": "gaiaedr3_phot_rp_mean_mag", "j": "j", "h": "h", "k": "k"}
 
 
 class LibraryFormatError(SurveyFormatError):
@@ -93,10 +89,3 @@ def _drop_duplicate_ids(table, path):
         log.info("%s: %d rows repeat an APOGEE_ID; kept the highest-S/N row of each", path, n_dropped)
     return {key: value[keep] for key, value in table.items()}
 
-
-def colour(table, name):
-    """A colour such as ``bp_rp`` or ``g_h`` (magnitude difference of two bands), mag."""
-    first, _, second = name.partition("_")
-    if first not in BANDS or second not in BANDS:
-        raise KeyError(f"unknown colour {name!r}: bands are {', '.join(BANDS)}")
-    return table[BANDS[first]] - table[BANDS[second]]

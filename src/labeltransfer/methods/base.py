@@ -21,19 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from .calibration import calibrate_uncertainties, calibrated, no_calibration
 
-__all__ = ["LabelTransferMethod", "NotFittedError", "IncompatibleDataError", "calibrate_uncertainties", "calibrated",
-           "no_calibration"]
+__all__ = ["LabelTransferMethod", "NotFittedError", "IncompatibleDataError"]
 
 log = logging.getLogger(__name__)
 
-#: Fewest validation stars with a label on which its uncertainties are calibrated.
-MIN_CALIBRATION_STARS = 20
-#: Fractions of the stars to lie within 1 and 2 sigma that the calibration aims for (around the
-#: Gaussian 68.3% and 95.4%), as in the targets of issue 15.
-COVERAGE_WINDOWS = {1: (0.60, 0.76), 2: (0.92, 0.98)}
-#: Powers of a method's own sigma tried by the calibration (0: one sigma for every star).
-CALIBRATION_POWERS = tuple(np.round(np.arange(0.0, 2.0001, 0.05), 2))
 
 
 class NotFittedError(RuntimeError):
@@ -56,10 +49,23 @@ class LabelTransferMethod:
 
     method_type = None
 
+    @classmethod
+    def param_names(cls):
+        """The names of the ``__init__`` arguments, those a subclass passes on as ``**kwargs`` included."""
+        names = []
+        for klass in cls.__mro__:
+            if "__init__" not in vars(klass):
+                continue
+            parameters = inspect.signature(vars(klass)["__init__"]).parameters.values()
+            names += [p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+                      and p.name != "self"]
+            if not any(p.kind == p.VAR_KEYWORD for p in parameters):
+                return names
+        return names
+
     def get_params(self):
         """The hyper-parameters, as given to ``__init__``."""
-        names = inspect.signature(type(self).__init__).parameters
-        return {name: getattr(self, name) for name in names if name != "self"}
+        return {name: getattr(self, name) for name in self.param_names()}
 
     def set_params(self, **params):
         """Set ``__init__`` arguments (a job's ``threads`` and ``device``); return self."""
@@ -208,91 +214,3 @@ def _check_finite_features(spectra, what):
         where = ", ".join(f"{spectra.wavelength[p]:g} nm" for p in pixels[:5]) + (" ..." if len(pixels) > 5 else "")
         raise ValueError(f"{what} spectra: {n_bad} stars have non-finite flux in unmasked pixels "
                          f"({len(pixels)} pixels: {where})")
-
-
-def calibrate_uncertainties(predicted, sigma, labels, label_names, who, powers=CALIBRATION_POWERS):
-    """Per-label calibration that puts the coverage of the uncertainties inside ``COVERAGE_WINDOWS``.
-
-    Measured on held-out (validation) stars. The calibrated sigma is
-    ``scale * pivot * (sigma / pivot) ** power`` (:func:`calibrated`), ``pivot`` the median
-    sigma: the scale sets the width at the typical star and the power how much of the method's
-    own star-to-star range of sigma is kept (1: all of it, 0: none, one sigma for every star).
-    For a Gaussian 68.3% of the stars lie within 1 sigma and 95.4% within 2; the residuals here
-    have heavier tails, and a method whose sigma ranks its stars' errors poorly (the Cannon's
-    [alpha/M]) has heavier tails still in residual / sigma, so that no single scale puts both
-    fractions in their windows (60-76% and 92-98%). Of the ``powers`` tried, the one that leaves
-    the widest range of scales inside both windows is taken, and the geometric middle of that
-    range; where no power leaves one, the middle of the two
-    conflicting bounds of the least conflicting power, which misses both windows (logged). A
-    label with fewer than ``MIN_CALIBRATION_STARS`` reference values, or too many exact
-    predictions for the bounds to be positive, keeps sigma as it is (with a warning).
-
-    Parameters
-    ----------
-    predicted, sigma, labels : ndarray, shape (n_stars, n_labels)
-        Predicted labels, their uncalibrated 1-sigma uncertainties and the reference labels
-        (NaN where missing).
-    label_names : sequence of str
-    who : str
-        Name of the method, for the log.
-    powers : sequence of float
-        Powers tried (``(1.0,)``: the scale alone).
-
-    Returns
-    -------
-    ndarray, shape (3, n_labels)
-        Rows ``scale``, ``power`` and ``pivot``, for :func:`calibrated`.
-    """
-    residual = np.abs(predicted - labels)
-    calibration = no_calibration(residual.shape[1])
-    for k, name in enumerate(label_names):
-        usable = np.isfinite(residual[:, k]) & np.isfinite(sigma[:, k]) & (sigma[:, k] > 0)
-        if usable.sum() < MIN_CALIBRATION_STARS:
-            log.warning("%s: %d validation stars with %s, too few to calibrate its uncertainty",
-                        who, usable.sum(), name)
-            continue
-        r, s = residual[usable, k], sigma[usable, k]
-        pivot = float(np.median(s))
-        room, power, lower, upper = max(_scale_range(r / (pivot * (s / pivot) ** power), power)
-                                        for power in powers)
-        if not (lower > 0 and upper > 0):
-            log.warning("%s: the %s residuals are mostly exactly zero on the validation stars; its uncertainty "
-                        "is not calibrated", who, name)
-            continue
-        calibration[:, k] = np.sqrt(lower * upper), power, pivot
-        if room < 0:
-            log.info("%s: no scale and power put the %s coverage in both windows (tails heavier than "
-                     "allowed); the middle of the conflicting bounds %.3g and %.3g is taken", who, name, upper, lower)
-    log.info("%s: uncertainties calibrated on validation stars (coverage windows of residual / sigma): "
-             "scale %s, power %s", who, dict(zip(label_names, np.round(calibration[0], 3).tolist())),
-             dict(zip(label_names, calibration[1].tolist())))
-    return calibration
-
-
-def _scale_range(z, power):
-    """(log-width, power, lower, upper) of the scales that put ``|z|`` inside ``COVERAGE_WINDOWS``.
-
-    A scale ``a`` puts a fraction ``p`` of the stars within ``k`` sigma where
-    ``a = quantile(|z|, p) / k``; the range is empty (negative width) where the windows conflict.
-    """
-    bounds = {(k_sigma, p): np.quantile(z, p) / k_sigma for k_sigma, window in COVERAGE_WINDOWS.items()
-              for p in window}
-    lower = max(bounds[(k_sigma, window[0])] for k_sigma, window in COVERAGE_WINDOWS.items())
-    upper = min(bounds[(k_sigma, window[1])] for k_sigma, window in COVERAGE_WINDOWS.items())
-    width = np.log(upper / lower) if lower > 0 and upper > 0 else -np.inf
-    return width, power, lower, upper
-
-
-def no_calibration(n_labels):
-    """The identity calibration (scale 1, power 1, pivot 1) for ``n_labels`` labels."""
-    return np.ones((3, n_labels))
-
-
-def calibrated(sigma, calibration):
-    """Calibrated uncertainties: ``scale * pivot * (sigma / pivot) ** power`` per label (column).
-
-    A missing (NaN) or zero sigma stays as it is, to be counted as such by the metrics.
-    """
-    scale, power, pivot = calibration
-    usable = np.isfinite(sigma) & (sigma > 0)
-    return np.where(usable, scale * pivot * (np.where(usable, sigma, pivot) / pivot) ** power, sigma)

@@ -18,7 +18,7 @@ of all.
 Extra labels (for example colours) are held fixed at their observed values. The per-star
 covariance is ``(J^T W J)^-1`` times the reduced chi-square; its 1-sigma uncertainties are
 then calibrated per label on validation stars, as every method's
-(``base.calibrate_uncertainties``).
+(``calibration.calibrate_uncertainties``).
 """
 
 import logging
@@ -78,7 +78,7 @@ class TheCannon(LabelTransferMethod):
         Levenberg-Marquardt iterations of the test step.
     calibration_stars : int
         Validation stars (at most this many, drawn at random) on which the formal
-        uncertainties are calibrated (``base.calibrate_uncertainties``, over the stars with each
+        uncertainties are calibrated (``calibration.calibrate_uncertainties``, over the stars with each
         label; the formal errors assume independent pixels and a perfect model; 0 turns this
         off).
     threads : int

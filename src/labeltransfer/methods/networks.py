@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["whitened_basis", "log10_snr", "label_nll", "MLPNetwork", "CNNNetwork"]
+__all__ = ["whitened_basis", "log10_snr", "label_nll", "forward_in_batches", "MLPNetwork", "CNNNetwork"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh}
 _MIN_LOG_VAR = -12.0
@@ -78,6 +78,12 @@ def label_nll(mean, log_var, target, target_err, mask, beta=0.0, dof=None):
         nll = nll * variance.detach() ** beta
     return (nll * mask).sum() / mask.sum().clamp(min=1.0)
 
+
+
+def forward_in_batches(network, flux, aux, batch_size):
+    """The network's (mean, log-variance) for every star, computed ``batch_size`` stars at a time."""
+    parts = [network(flux[lo:lo + batch_size], aux[lo:lo + batch_size]) for lo in range(0, len(flux), batch_size)]
+    return tuple(torch.cat(outputs) for outputs in zip(*parts))
 
 class Head(nn.Module):
     """Dense layers to a mean and a log-variance per label."""

@@ -12,7 +12,7 @@ epoch is kept). The per-star uncertainty
 is that of a deep ensemble of ``n_members`` networks (seeds ``random_state + i``): the mean of
 the members' predicted variances (aleatoric) plus the variance of their means (epistemic),
 calibrated per label on the validation stars like every method's
-(``base.calibrate_uncertainties``: 60-76% of the stars within 1 sigma and 92-98% within 2;
+(``calibration.calibrate_uncertainties``: 60-76% of the stars within 1 sigma and 92-98% within 2;
 trained on the likelihood alone, 75% of the stars fell within 1 sigma).
 
 Auxiliary features that are missing for some training stars (a parallax, a 2MASS colour)
@@ -76,26 +76,28 @@ class MLP(NeuralMethod):
     patience : int
         Epochs without a better monitored quantity before stopping.
     n_members : int
-        Networks in the deep ensemble.
+        Networks in the deep ensemble (2: a third member was a tie on every label, on
+        validation; docs/validation.md).
     device : str
         ``"cpu"`` or ``"cuda"`` (the workflow sets the job's).
     threads : int
         CPU threads (the workflow sets the job's).
     random_state : int
         Seed of the first member (member ``i`` uses ``random_state + i``).
+
+    The parameters from ``snr_input`` on are the training settings every neural method shares
+    (:class:`labeltransfer.methods.neural_base.NeuralMethod`), given here as ``**training``.
     """
 
     method_type = "mlp"
 
     def __init__(self, *, flux_components=None, hidden_sizes=(256, 256, 256), activation="gelu", dropout=0.0,
-                 snr_input=False, likelihood="gaussian", dof=5.0, beta=0.0, input_noise=0.0, epochs=150,
-                 batch_size=128, learning_rate=3e-4, weight_decay=1e-4, schedule="plateau", ema_decay=0.0,
-                 monitor="loss", patience=15, n_members=3, device="cpu", threads=1, random_state=0):
+                 **training):
+        super().__init__(**training)
         self.flux_components = flux_components
         self.hidden_sizes = list(hidden_sizes)
         self.activation = activation
         self.dropout = dropout
-        self._init_training(locals())
 
     def _flux_components(self):
         return self.flux_components
@@ -116,25 +118,23 @@ class CNN(NeuralMethod):
         Kernel width and pooling factor of every block.
     dense_sizes : list of int
         Widths of the dense layers after the convolutions.
-    activation, dropout, snr_input, likelihood, dof, beta, input_noise, epochs, batch_size, learning_rate,
-    weight_decay, schedule, ema_decay, monitor, patience, n_members, device, threads, random_state :
-        As for :class:`MLP`.
+    activation, dropout : As for :class:`MLP`.
+    **training :
+        The training settings every neural method shares (``snr_input`` to ``random_state``),
+        as for :class:`MLP`.
     """
 
     method_type = "cnn"
 
     def __init__(self, *, filters=(8, 16), kernel_size=7, pool=4, dense_sizes=(256, 128), activation="gelu",
-                 dropout=0.0, snr_input=False, likelihood="gaussian", dof=5.0, beta=0.0, input_noise=0.0,
-                 epochs=150, batch_size=128, learning_rate=3e-4, weight_decay=1e-4, schedule="plateau",
-                 ema_decay=0.0, monitor="loss", patience=15, n_members=2, device="cpu", threads=1,
-                 random_state=0):
+                 dropout=0.0, **training):
+        super().__init__(**training)
         self.filters = list(filters)
         self.kernel_size = kernel_size
         self.pool = pool
         self.dense_sizes = list(dense_sizes)
         self.activation = activation
         self.dropout = dropout
-        self._init_training(locals())
 
     def _network(self):
         return CNNNetwork(n_pixels=len(self.flux_mean_), n_aux=self._n_aux_inputs(), n_labels=len(self.label_names_),

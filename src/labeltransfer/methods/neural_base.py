@@ -12,7 +12,8 @@ from tqdm.auto import tqdm
 
 from ..metrics import robust_scatter
 from .base import IncompatibleDataError, LabelTransferMethod
-from .networks import label_nll, log10_snr, whitened_basis
+from .networks import forward_in_batches, label_nll, log10_snr, whitened_basis
+from .training import EarlyStopping, learning_rate_schedule
 
 __all__ = ["NeuralMethod", "LIKELIHOODS", "SCHEDULES", "MONITORS"]
 
@@ -26,15 +27,28 @@ MONITORS = ("loss", "scatter")
 class NeuralMethod(LabelTransferMethod):
     """Training, ensembling, normalisation and checkpoints shared by the neural methods."""
 
-    #: The ``__init__`` arguments every neural method shares (inputs, loss, training, ensemble).
-    _TRAINING_PARAMS = ("snr_input", "likelihood", "dof", "beta", "input_noise", "epochs", "batch_size",
-                        "learning_rate", "weight_decay", "schedule", "ema_decay", "monitor", "patience",
-                        "n_members", "device", "threads", "random_state")
-
-    def _init_training(self, arguments):
-        """Store the shared ``__init__`` arguments (``arguments``: the subclass's ``locals()``)."""
-        for name in self._TRAINING_PARAMS:
-            setattr(self, name, arguments[name])
+    def __init__(self, *, snr_input=False, likelihood="gaussian", dof=5.0, beta=0.0, input_noise=0.0, epochs=150,
+                 batch_size=128, learning_rate=3e-4, weight_decay=1e-4, schedule="plateau", ema_decay=0.0,
+                 monitor="loss", patience=15, n_members=2, device="cpu", threads=1, random_state=0):
+        """The settings every neural method shares (inputs, loss, training, ensemble): see
+        :class:`labeltransfer.methods.neural.MLP`; a subclass takes them as ``**training``."""
+        self.snr_input = snr_input
+        self.likelihood = likelihood
+        self.dof = dof
+        self.beta = beta
+        self.input_noise = input_noise
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.schedule = schedule
+        self.ema_decay = ema_decay
+        self.monitor = monitor
+        self.patience = patience
+        self.n_members = n_members
+        self.device = device
+        self.threads = threads
+        self.random_state = random_state
 
     # ------------------------------------------------------------------ inputs
     def _fit_normalisation(self, spectra, labels):
@@ -161,9 +175,9 @@ class NeuralMethod(LabelTransferMethod):
                 network, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(self.ema_decay))
         optimiser = torch.optim.Adam(network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
         n = len(train[0])
-        schedule = self._schedule(optimiser, n)
+        schedule = learning_rate_schedule(optimiser, self.schedule, self.patience, self._n_steps(n))
         generator = torch.Generator().manual_seed(seed)
-        best, best_state, stale = np.inf, None, 0
+        stopping = EarlyStopping(self.patience)
         history = {"train": [], "validation": [], "validation_scatter": []}
         bar = tqdm(range(self.epochs), desc=f"{type(self).__name__} member {member + 1} of {self.n_members}",
                    unit="epoch", mininterval=1.0)
@@ -195,26 +209,13 @@ class NeuralMethod(LabelTransferMethod):
             log.info("member %d epoch %d: train loss %.4f, validation loss %.4f, validation scatter %.4f, lr %.2g",
                      member + 1, epoch + 1, total / n, val_loss, val_scatter, optimiser.param_groups[0]["lr"])
             bar.set_postfix(train=f"{total / n:.3f}", val=f"{val_loss:.3f}", scatter=f"{val_scatter:.3f}")
-            if monitored < best:
-                best, stale = monitored, 0
-                best_state = {k: v.detach().clone() for k, v in evaluated.state_dict().items()}
-            else:
-                stale += 1
-                if stale >= self.patience:
-                    log.info("member %d: early stop at epoch %d (best validation %s %.4f)", member + 1,
-                             epoch + 1, self.monitor, best)
-                    break
+            if stopping.update(monitored, evaluated):
+                log.info("member %d: early stop at epoch %d (best validation %s %.4f)", member + 1, epoch + 1,
+                         self.monitor, stopping.best)
+                break
         bar.close()
-        network.load_state_dict(best_state)
+        network.load_state_dict(stopping.best_state)
         return network, history
-
-    def _schedule(self, optimiser, n_stars):
-        """The learning-rate schedule: halved on a plateau (stepped per epoch on the monitored
-        validation quantity) or a cosine from the initial rate to zero over all ``epochs`` (per step)."""
-        if self.schedule == "plateau":
-            return torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5,
-                                                              patience=max(1, self.patience // 3))
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=self._n_steps(n_stars))
 
     def _nll(self, mean, log_var, target, target_err, mask):
         return label_nll(mean, log_var, target, target_err, mask, beta=self.beta,
@@ -226,8 +227,7 @@ class NeuralMethod(LabelTransferMethod):
         robust scatter (1.4826 MAD) of the residuals in standardised units, observed labels only."""
         network.eval()
         flux, aux, target, target_err, mask, _ = data  # the flux errors are for training only
-        mean, log_var = (torch.cat(parts) for parts in zip(*(network(flux[lo:lo + 4096], aux[lo:lo + 4096])
-                                                            for lo in range(0, len(flux), 4096))))
+        mean, log_var = forward_in_batches(network, flux, aux, 4096)
         loss = self._nll(mean, log_var, target, target_err, mask).item()
         residual, observed = (mean - target).cpu().numpy(), mask.cpu().numpy() > 0
         scatter = np.mean([robust_scatter(residual[observed[:, k], k]) for k in range(residual.shape[1])])
@@ -245,9 +245,9 @@ class NeuralMethod(LabelTransferMethod):
             network = self._network().to(device)
             network.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
             network.eval()
-            mean, log_var = zip(*(network(flux[lo:lo + 8192], aux[lo:lo + 8192]) for lo in range(0, len(flux), 8192)))
-            means.append(torch.cat(mean).cpu().numpy())
-            variances.append(torch.cat(log_var).exp().cpu().numpy())
+            mean, log_var = forward_in_batches(network, flux, aux, 8192)
+            means.append(mean.cpu().numpy())
+            variances.append(log_var.exp().cpu().numpy())
         return (np.array(means) * self.label_std_ + self.label_mean_,
                 np.array(variances) * self.label_std_ ** 2)
 

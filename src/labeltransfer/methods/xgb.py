@@ -8,7 +8,7 @@ label is missing are left out of that label's fit. Two boosters per label:
 - the uncertainty, a quantile regression of the 15.87th and 84.13th percentiles
   (``reg:quantileerror``), early-stopped the same way; the per-star 1-sigma uncertainty is
   half the distance between them (the error of a Gaussian would give exactly that), calibrated
-  per label on the validation split, as every method's is (``base.calibrate_uncertainties``).
+  per label on the validation split, as every method's is (``calibration.calibrate_uncertainties``).
 """
 
 import logging

@@ -1,9 +1,9 @@
-"""Workflow steps of the archive tasks: download, read, query, match, and build the sample.
+"""Workflow steps of the archive tasks: download, read the allStar, query Gaia, match LAMOST.
 
 Every download goes through :mod:`labeltransfer.io.remote` (resumable, retried, verified,
-``offline`` aware). The APOGEE labels are read once for all tasks; each task then joins them
-to its spectra (Gaia XP or RVS on source_id, LAMOST by source_id or position) and builds the
-sample with the same cuts, features and split as the default library task.
+``offline`` aware). The APOGEE labels are read once for all tasks; each task's source adapter
+(:mod:`labeltransfer.sources`) then joins them to its spectra, and its sample is built like
+every other task's (:func:`labeltransfer.pipeline.data.prepare_sample`).
 """
 
 import json
@@ -13,22 +13,18 @@ from pathlib import Path
 import pandas as pd
 
 from .. import plots
-from ..archive_library import (lamost_on_grid, library_from_gaia_spectra, library_from_lamost, match_lamost,
-                               parallax_table)
 from ..crossmatch import separation_percentiles
 from ..io.allstar import read_allstar
 from ..io.gaia_archive import datalink_batches, query_sources
-from ..io.gaia_rvs import read_rvs
-from ..io.gaia_xp import read_xp_continuous
-from ..io.lamost import LamostFormatError, read_lamost_spectrum
 from ..io.lamost_catalogue import read_lamost_catalogue
 from ..io.remote import RemoteFile, download, download_many
-from ..resampling import log_linear_grid
+from ..sources.apogee import read_apogee_labels
+from ..sources.files import write_manifest
+from ..sources.lamost import match_lamost
 from ._json import write_json
-from .data import build_labelled, finish_sample
 
 __all__ = ["GAIA_PRODUCTS", "fetch_file", "read_labels", "query_gaia", "fetch_gaia_spectra", "crossmatch_lamost",
-           "fetch_lamost_spectra", "prepare_archive_sample"]
+           "fetch_lamost_spectra"]
 
 log = logging.getLogger(__name__)
 
@@ -48,22 +44,10 @@ def read_labels(*, allstar_path, label_names, cuts, labels_path):
     table.to_csv(labels_path, index=False)
 
 
-def _labels(path):
-    return pd.read_csv(path, dtype={"apogee_id": str, "telescope": str, "field": str})
-
-
 def query_gaia(*, labels_path, tap_url, batch_size, sources_path):
     """gaia_source rows (positions, proper motions, which spectra exist) of the labelled stars."""
-    ids = _labels(labels_path)["source_id"].to_numpy()
+    ids = read_apogee_labels(labels_path)["source_id"].to_numpy()
     query_sources(tap_url, ids[ids > 0], batch_size=batch_size).to_csv(sources_path, index=False)
-
-
-def _write_manifest(paths, manifest_path):
-    pd.DataFrame({"path": [str(p) for p in paths]}).to_csv(manifest_path, index=False)
-
-
-def _read_manifest(manifest_path):
-    return [Path(p) for p in pd.read_csv(manifest_path)["path"]]
 
 
 def fetch_gaia_spectra(*, sources_path, product, gaia, max_workers, timeout, offline, manifest_path):
@@ -80,13 +64,13 @@ def fetch_gaia_spectra(*, sources_path, product, gaia, max_workers, timeout, off
     remotes = datalink_batches(gaia["data_url"], sources.loc[has, "source_id"], retrieval_type,
                                Path(manifest_path).parent / "batches", batch_size=gaia["datalink_batch_size"],
                                data_structure=gaia["data_structure"])
-    _write_manifest(download_many(remotes, max_workers=max_workers, offline=offline, timeout=timeout),
-                    manifest_path)
+    write_manifest(download_many(remotes, max_workers=max_workers, offline=offline, timeout=timeout),
+                   manifest_path)
 
 
 def crossmatch_lamost(*, labels_path, catalogue_path, sources_path, settings, matches_path, stats_path, figure_path):
     """The best LAMOST spectrum of each labelled star (source_id, else position at the LAMOST epoch)."""
-    labels = _labels(labels_path)
+    labels = read_apogee_labels(labels_path)
     catalogue = read_lamost_catalogue(catalogue_path, min_snr=settings["min_snr"])
     matches = match_lamost(labels, catalogue, pd.read_csv(sources_path), settings["radius_arcsec"], settings["epoch"])
     matches.to_csv(matches_path, index=False)
@@ -106,38 +90,5 @@ def fetch_lamost_spectra(*, matches_path, spectrum_url, max_workers, timeout, of
     obsids = pd.read_csv(matches_path)["obsid"].to_numpy()
     folder = Path(manifest_path).parent / "fits"
     remotes = [RemoteFile(spectrum_url.format(obsid=obsid), folder / f"{obsid}.fits.gz") for obsid in obsids]
-    _write_manifest(download_many(remotes, max_workers=max_workers, offline=offline, timeout=timeout),
-                    manifest_path)
-
-
-def _lamost_spectra(manifest_path, matches, settings):
-    """Readable spectra of the manifest on the task's grid (unreadable files counted, left out)."""
-    spectra = []
-    for path in _read_manifest(manifest_path):
-        try:
-            spectra.append(read_lamost_spectrum(path))
-        except LamostFormatError as error:
-            log.warning("left out: %s", error)
-    log.info("LAMOST: %d spectra read", len(spectra))
-    grid = log_linear_grid(settings["grid"]["start"], settings["grid"]["stop"], settings["grid"]["step_log10"])
-    return lamost_on_grid(spectra, grid, settings["continuum_width"],
-                          catalogue_rv=dict(zip(matches["obsid"], matches["rv"])))
-
-
-def prepare_archive_sample(*, source, labels_path, spectra_manifest, matches_path, lamost, settings, sample_path,
-                           split_path):
-    """The sample of one archive task (``source``: gaia_xp, gaia_rvs or lamost) and its frozen split.
-
-    ``settings`` as for :func:`labeltransfer.pipeline.data.prepare_sample`.
-    """
-    allstar = _labels(labels_path)
-    label_names = list(settings["labels"])
-    if source == "lamost":
-        matches = pd.read_csv(matches_path, dtype={"apogee_id": str})
-        library = library_from_lamost(allstar, matches, _lamost_spectra(spectra_manifest, matches, lamost),
-                                      label_names)
-    else:
-        reader, what = {"gaia_xp": (read_xp_continuous, "Gaia XP"), "gaia_rvs": (read_rvs, "Gaia RVS")}[source]
-        library = library_from_gaia_spectra(allstar, reader(_read_manifest(spectra_manifest)), label_names, what)
-    finish_sample(build_labelled(library, parallax_table(allstar), settings, source), settings, sample_path,
-                  split_path)
+    write_manifest(download_many(remotes, max_workers=max_workers, offline=offline, timeout=timeout),
+                   manifest_path)

@@ -1,7 +1,12 @@
-"""Workflow steps that prepare the data: cross-match, quality cuts, sample and split.
+"""Workflow steps that prepare the data: the cross-match, and the sample and split of every task.
 
-The Snakemake scripts of ``workflow/scripts`` are thin wrappers around these functions, which
-take paths and plain config values, so that each step also runs and is tested without Snakemake.
+A task's ``source`` (``xp_library``, ``gaia_xp``, ``gaia_rvs``, ``lamost``) picks its
+cross-match (the library with the parallax catalogue, or the allStar stars with the LAMOST
+catalogue; the Gaia sources need none: they join on source_id) and its source adapter
+(:mod:`labeltransfer.sources`); from the adapter's typed record on, every step is the same
+for all sources. The Snakemake scripts of ``workflow/scripts`` are thin wrappers around these
+functions, which take paths and plain config values, so that each step also runs and is tested
+without Snakemake.
 """
 
 import json
@@ -11,16 +16,36 @@ import numpy as np
 import pandas as pd
 
 from .. import plots
-from ..crossmatch import crossmatch, decode_apogee_id, match_statistics
+from ..crossmatch import crossmatch as match_on_sky
+from ..crossmatch import decode_apogee_id, match_statistics
 from ..io.parallax_catalogue import read_parallax_catalogue
 from ..io.xp_library import read_xp_library
 from ..sample import build_sample
+from ..sources import read_stars
 from ..split import split_sample, star_groups, write_split
 from ._json import write_json
+from .archives import crossmatch_lamost
 
-__all__ = ["crossmatch_parallax", "prepare_sample", "build_labelled", "finish_sample"]
+__all__ = ["SOURCES_WITH_CROSSMATCH", "crossmatch", "crossmatch_parallax", "prepare_sample", "finish_sample"]
 
 log = logging.getLogger(__name__)
+
+#: Sources whose tasks have a cross-match step.
+SOURCES_WITH_CROSSMATCH = ("xp_library", "lamost")
+
+
+def crossmatch(*, source, inputs, radius_arcsec, lamost, matches_path, stats_path, figure_path):
+    """The cross-match of a task: ``inputs`` holds ``library`` and ``catalogue`` (xp_library)
+    or ``labels``, ``catalogue`` and ``sources`` (lamost)."""
+    outputs = {"matches_path": matches_path, "stats_path": stats_path, "figure_path": figure_path}
+    if source == "xp_library":
+        crossmatch_parallax(library_path=inputs["library"], catalogue_path=inputs["catalogue"],
+                            radius_arcsec=radius_arcsec, **outputs)
+    elif source == "lamost":
+        crossmatch_lamost(labels_path=inputs["labels"], catalogue_path=inputs["catalogue"],
+                          sources_path=inputs["sources"], settings=lamost, **outputs)
+    else:
+        raise ValueError(f"a {source} task has no cross-match (sources with one: {SOURCES_WITH_CROSSMATCH})")
 
 
 def crossmatch_parallax(*, library_path, catalogue_path, radius_arcsec, matches_path, stats_path,
@@ -35,7 +60,7 @@ def crossmatch_parallax(*, library_path, catalogue_path, radius_arcsec, matches_
                     (~decoded).sum(), ", ".join(ids[~decoded][:5]))
     has_position = np.isfinite(catalogue["ra"]) & ~((catalogue["ra"] == 0) & (catalogue["dec"] == 0))
     cat_rows = np.flatnonzero(has_position)
-    index, separation = crossmatch(ra, dec, catalogue["ra"][cat_rows], catalogue["dec"][cat_rows],
+    index, separation = match_on_sky(ra, dec, catalogue["ra"][cat_rows], catalogue["dec"][cat_rows],
                                    radius_arcsec)
     matched = index >= 0
     row = np.where(matched, cat_rows[np.maximum(index, 0)], 0)
@@ -56,20 +81,18 @@ def crossmatch_parallax(*, library_path, catalogue_path, radius_arcsec, matches_
     plots.save(plots.separation_histogram(separation, radius_arcsec), figure_path)
 
 
-def prepare_sample(*, library_path, matches_path, settings, sample_path, split_path):
-    """Quality cuts, masked labels, features, the optional star cap and the frozen split.
+def prepare_sample(*, source, inputs, lamost, settings, sample_path, split_path):
+    """The sample and frozen split of a task, whatever its source.
 
-    ``settings`` holds the config's ``labels``, ``quality``, ``colours``, ``split``,
-    ``max_stars`` and ``seed``.
+    The source's adapter reads ``inputs`` (name -> path, see :mod:`labeltransfer.sources`) into
+    one typed record; the quality cuts, masked labels, features, optional star cap and split
+    follow. ``settings`` holds the config's ``labels``, ``quality``, ``colours``, ``split``,
+    ``max_stars`` and ``seed``; ``lamost`` its ``archives: lamost`` section.
     """
-    library = read_xp_library(library_path)
-    matches = pd.read_csv(matches_path, dtype={"apogee_id": str})
-    finish_sample(build_labelled(library, matches, settings, str(library_path)), settings, sample_path, split_path)
-
-
-def build_labelled(library, matches, settings, source):
-    """``build_sample`` with the config's label, quality and colour settings."""
-    return build_sample(library, matches, settings["labels"], settings["quality"], settings["colours"], source=source)
+    stars = read_stars(source, inputs, label_names=list(settings["labels"]), lamost=lamost)
+    log.info("%d stars from %s: %s", len(stars), stars.describe(), json.dumps(stars.provenance))
+    sample = build_sample(stars, settings["labels"], settings["quality"], settings["colours"])
+    finish_sample(sample, settings, sample_path, split_path)
 
 
 def finish_sample(sample, settings, sample_path, split_path):

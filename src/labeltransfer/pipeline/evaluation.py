@@ -42,7 +42,7 @@ def evaluate_methods(*, methods, prediction_paths, fit_paths, predict_paths, sam
     costs = pd.DataFrame(costs)
     costs.to_csv(costs_path, index=False)
     with open(table_path, "w") as handle:
-        handle.write(_markdown_summary(summary, comparison, costs, labels))
+        handle.write(_markdown_summary(summary, comparison, costs, labels, sample.provenance))
 
 
 def _log_bad_sigma(method, table, labels):
@@ -56,9 +56,11 @@ def _log_bad_sigma(method, table, labels):
                         ", ".join(table.loc[bad, "apogee_id"].astype(str).head(5)))
 
 
-def _markdown_summary(summary, comparison, costs, labels):
+def _markdown_summary(summary, comparison, costs, labels, provenance):
     """Test-set metrics with intervals, calibration, paired comparisons and costs, as Markdown."""
-    lines = ["# Test-set metrics", "",
+    lines = ["# Test-set metrics", "", f"Data: {provenance['release']} (source `{provenance['source']}`; "
+             + "; ".join(f"`{entry['path']}` sha256 {entry['sha256'][:16]}" for entry in provenance["files"]) + ").",
+             "",
              "Robust scatter (1.4826 MAD) with its 68% bootstrap interval, bias (median residual) and outlier "
              "fraction; coverage: the stars within 1, 2 and 3 predicted sigma (68.3 / 95.4 / 99.7% for honest "
              "Gaussian uncertainties). A subset of fewer than 30 stars is reported as too small.", ""]

@@ -5,7 +5,7 @@ import time
 
 import pandas as pd
 
-from ..device import LIBRARY_OF_METHOD, select_device
+from ..device import FRAMEWORK_OF_METHOD, select_device
 from ..methods import load_method, make_method
 from ..sample import LabelledSample, feature_names
 from ..split import read_split, split_fingerprint
@@ -49,9 +49,9 @@ def set_for_job(model, threads, gpus):
 
     A model saved with ``device: cuda`` is moved to the CPU where the job has no GPU."""
     model.set_params(threads=threads)
-    if model.method_type not in LIBRARY_OF_METHOD:
+    if model.method_type not in FRAMEWORK_OF_METHOD:
         return "cpu"
-    device = select_device(gpus, LIBRARY_OF_METHOD[model.method_type])
+    device = select_device(gpus, FRAMEWORK_OF_METHOD[model.method_type])
     model.set_params(device=device)
     return device
 

@@ -1,23 +1,32 @@
-"""allStar labels joined to archive spectra (Gaia XP by source_id; LAMOST by source_id or on
-the sky), then through the same cuts, features and split as the default library."""
+"""The source adapters: allStar labels joined to archive spectra (Gaia XP by source_id; LAMOST by
+source_id or on the sky) as one typed record, then through the same cuts and features as the
+default library; the record refuses inconsistent columns."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from labeltransfer.archive_library import (EmptyMatchError, lamost_on_grid, library_from_gaia_spectra,
-                                           library_from_lamost, match_lamost, parallax_table)
 from labeltransfer.io.allstar import read_allstar
 from labeltransfer.io.gaia_xp import read_xp_continuous
 from labeltransfer.io.lamost import read_lamost_spectrum
-from labeltransfer.sample import build_sample
 from labeltransfer.resampling import SPEED_OF_LIGHT_KMS, log_linear_grid
+from labeltransfer.sample import build_sample
+from labeltransfer.sources import read_stars
+from labeltransfer.sources.apogee import EmptyMatchError
+from labeltransfer.sources.files import write_manifest
+from labeltransfer.sources.gaia import join_gaia_spectra
+from labeltransfer.sources.lamost import join_lamost, lamost_on_grid, match_lamost
+from labeltransfer.stars import SurveyStars
 from survey_factory import allstar_rows, write_allstar, write_lamost_dr10, write_xp_continuous
 
 LABELS = {"teff": {"range": [3000, 7000], "max_err": 300, "err_floor": 10, "required": True},
           "logg": {"range": [-0.5, 5.5], "max_err": 0.3, "err_floor": 0.02, "required": True},
           "fe_h": {"range": [-2.5, 0.7], "max_err": 0.2, "err_floor": 0.01, "required": False}}
 QUALITY = {"min_snr": 5, "max_masked_fraction": 0.1}
+
+
+def _provenance(source):
+    return {"source": source, "release": "none (tests)", "files": []}
 
 
 @pytest.fixture
@@ -30,20 +39,46 @@ def allstar(tmp_path):
 
 def test_xp_spectra_join_on_source_id_and_build_a_sample(allstar, tmp_path):
     write_xp_continuous(tmp_path / "xp.csv", [100, 300, 500, 9999], no_bp=[500])
-    xp = read_xp_continuous(tmp_path / "xp.csv")
-    library = library_from_gaia_spectra(allstar, xp, list(LABELS), what="Gaia XP")
-    assert list(library["gaiaedr3_source_id"]) == [100, 300, 500]
-    assert library["flux"].shape == (3, 343) and library["teff"][1] == pytest.approx(allstar["teff"][2])
-    sample = build_sample(library, parallax_table(allstar), LABELS, QUALITY, ["bp_rp", "g_h"], source="xp")
+    stars = join_gaia_spectra(allstar, read_xp_continuous(tmp_path / "xp.csv"), list(LABELS), _provenance("gaia_xp"))
+    assert list(stars.gaia_source_id) == [100, 300, 500] and stars.spectra.flux.shape == (3, 343)
+    assert stars.label("teff")[0][1] == pytest.approx(allstar["teff"][2])
+    assert stars.parallax[2] == pytest.approx(allstar["parallax"][4])
+    sample = build_sample(stars, LABELS, QUALITY, ["bp_rp", "g_h"])
     assert list(sample.ids) == list(allstar["apogee_id"][[0, 2]])  # no BP: 44% of pixels masked, cut
     assert sample.spectra.aux_names == ("bp_rp", "g_h", "parallax", "reduced_parallax_h")
     assert sample.spectra.aux[0, 2] == pytest.approx(allstar["parallax"][0])
+    assert sample.provenance == _provenance("gaia_xp")
+
+
+def test_the_gaia_xp_adapter_reads_the_task_files_and_records_their_checksums(allstar, tmp_path):
+    allstar.to_csv(tmp_path / "labels.csv", index=False)
+    write_xp_continuous(tmp_path / "xp.csv", [100, 300])
+    write_manifest([tmp_path / "xp.csv"], tmp_path / "manifest.csv")
+    stars = read_stars("gaia_xp", {"labels": tmp_path / "labels.csv", "spectra": tmp_path / "manifest.csv"},
+                       label_names=["teff", "logg"], lamost={})
+    assert list(stars.apogee_id) == list(allstar["apogee_id"][[0, 2]]) and stars.label_names == ("teff", "logg")
+    labels_file, manifest = stars.provenance["files"]
+    assert labels_file["path"].endswith("labels.csv") and len(labels_file["sha256"]) == 64
+    assert manifest["n_files"] == 1 and "Gaia DR3 XP" in stars.provenance["release"]
+    with pytest.raises(KeyError, match="unknown source 'gaia_bp'; sources are xp_library, gaia_xp"):
+        read_stars("gaia_bp", {}, label_names=["teff"], lamost={})
 
 
 def test_no_common_star_is_a_clear_error(allstar, tmp_path):
     write_xp_continuous(tmp_path / "xp.csv", [7, 8])
-    with pytest.raises(EmptyMatchError, match=r"no allStar star has one of the 2 Gaia XP"):
-        library_from_gaia_spectra(allstar, read_xp_continuous(tmp_path / "xp.csv"), list(LABELS), what="Gaia XP")
+    with pytest.raises(EmptyMatchError, match=r"no allStar star has one of the 2 gaia_xp spectra"):
+        join_gaia_spectra(allstar, read_xp_continuous(tmp_path / "xp.csv"), list(LABELS), _provenance("gaia_xp"))
+
+
+def test_a_record_with_inconsistent_columns_names_them(allstar, tmp_path):
+    write_xp_continuous(tmp_path / "xp.csv", [100, 300])
+    stars = join_gaia_spectra(allstar, read_xp_continuous(tmp_path / "xp.csv"), list(LABELS), _provenance("gaia_xp"))
+    fields = {name: getattr(stars, name) for name in SurveyStars.__dataclass_fields__}
+    with pytest.raises(ValueError, match=r"gaia_xp: a record of 2 stars, but parallax has 3; photometry has bands "
+                                         r"g, bp, h, j, k, not g, bp, rp, j, h, k"):
+        SurveyStars(**fields | {"parallax": np.ones(3), "photometry": {b: stars.photometry[b] for b in "g bp h j k".split()}})
+    with pytest.raises(KeyError, match="unknown colour 'g_v': bands are g, bp, rp, j, h, k"):
+        stars.colour("g_v")
 
 
 def test_lamost_spectra_match_by_id_or_moved_position_and_build_a_sample(allstar, tmp_path):
@@ -68,8 +103,8 @@ def test_lamost_spectra_match_by_id_or_moved_position_and_build_a_sample(allstar
     spectra = lamost_on_grid([read_lamost_spectrum(tmp_path / f"{o}.fits") for o in (1, 3, 5)], grid, 50.0)
     assert spectra["flux"].shape == (3, grid.size)
     assert np.median(spectra["flux"][np.isfinite(spectra["flux_error"])]) == pytest.approx(1.0, abs=0.02)
-    library = library_from_lamost(allstar, matches, spectra, list(LABELS))
-    sample = build_sample(library, parallax_table(allstar), LABELS, QUALITY, ["bp_rp"], source="lamost")
+    stars = join_lamost(allstar, matches, spectra, list(LABELS), _provenance("lamost"))
+    sample = build_sample(stars, LABELS, QUALITY, ["bp_rp"])
     assert list(sample.ids) == list(matches["apogee_id"]) and sample.spectra.flux.shape[1] == grid.size
 
 

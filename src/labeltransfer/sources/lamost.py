@@ -1,18 +1,12 @@
-"""APOGEE labels joined to spectra from the public archives, as one labelled library.
+"""Adapter of the ``lamost`` source: allStar labels joined to LAMOST low-resolution spectra.
 
-The result has the layout of :func:`labeltransfer.io.xp_library.read_xp_library` (one row per
-APOGEE star: ``apogee_id``, labels and ``_err`` columns, 2MASS ``j h k``, Gaia EDR3
-magnitudes, ``flux``, ``flux_error``, ``wavelength``), so that the quality cuts, features and
-split of :func:`labeltransfer.sample.build_sample` apply unchanged to every task, with the
-allStar's Gaia EDR3 parallaxes as the ``matches`` table.
-
-- Gaia XP and RVS spectra join the allStar on Gaia source_id (exact).
-- LAMOST spectra join on the catalogue's ``gaia_source_id`` where it has one, and otherwise
-  on the sky: the APOGEE stars' Gaia positions moved from 2016.0 to the LAMOST epoch, a
-  one-to-one match within a radius. A star with several LAMOST spectra keeps the one with
-  the highest g-band S/N. LAMOST spectra are moved to the rest frame (by the redshift in their
-  own header, else by the catalogue's velocity; a spectrum with neither is left out), resampled
-  onto a common log-linear grid and continuum-normalised first (:mod:`labeltransfer.resampling`).
+LAMOST spectra join the allStar on the catalogue's ``gaia_source_id`` where it has one, and
+otherwise on the sky: the APOGEE stars' Gaia positions moved from 2016.0 to the LAMOST epoch, a
+one-to-one match within a radius (:func:`match_lamost`, the task's cross-match). A star with
+several LAMOST spectra keeps the one with the highest g-band S/N. The spectra are moved to the
+rest frame (by the redshift in their own header, else by the catalogue's velocity; a spectrum
+with neither is left out), resampled onto a common log-linear grid and continuum-normalised
+(:mod:`labeltransfer.resampling`). Parallaxes are the allStar's Gaia EDR3 ones.
 """
 
 import logging
@@ -20,68 +14,39 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .crossmatch import crossmatch, join_on_source_id, propagate_positions
-from .resampling import SPEED_OF_LIGHT_KMS, continuum_normalise, resample, to_rest_frame
+from ..crossmatch import crossmatch, join_on_source_id, propagate_positions
+from ..io.lamost import LamostFormatError, read_lamost_spectrum
+from ..resampling import SPEED_OF_LIGHT_KMS, continuum_normalise, log_linear_grid, resample, to_rest_frame
+from .apogee import ALLSTAR_RELEASE, EmptyMatchError, allstar_stars, read_apogee_labels
+from .files import file_provenance, manifest_provenance, read_manifest
 
-__all__ = ["EmptyMatchError", "PHOTOMETRY", "library_from_gaia_spectra", "match_lamost",
-           "lamost_on_grid", "library_from_lamost", "parallax_table"]
+__all__ = ["stars_from_lamost", "match_lamost", "lamost_on_grid", "join_lamost"]
 
 log = logging.getLogger(__name__)
 
-#: allStar columns copied into the library (2MASS and Gaia EDR3 photometry).
-PHOTOMETRY = ("j", "h", "k", "gaiaedr3_phot_g_mean_mag", "gaiaedr3_phot_bp_mean_mag", "gaiaedr3_phot_rp_mean_mag")
 
+def stars_from_lamost(*, labels, spectra, matches, label_names, settings):
+    """The matched allStar stars (``labels``, CSV) with their LAMOST spectra (``spectra``, a manifest).
 
-class EmptyMatchError(ValueError):
-    """Two catalogues that share no star: nothing to train or test on."""
-
-
-def _library(allstar, rows, flux, flux_error, wavelength, label_names):
-    """The library dict of the allStar rows ``rows`` with the given spectra."""
-    library = {"apogee_id": allstar["apogee_id"].to_numpy()[rows].astype(str),
-               "gaiaedr3_source_id": allstar["source_id"].to_numpy()[rows],
-               "flux": np.asarray(flux, dtype=np.float32), "flux_error": np.asarray(flux_error, dtype=np.float32),
-               "wavelength": np.asarray(wavelength, dtype=float)}
-    for column in (*PHOTOMETRY, *label_names, *(f"{name}_err" for name in label_names)):
-        library[column] = allstar[column].to_numpy(dtype=float)[rows]
-    return library
-
-
-def parallax_table(allstar):
-    """The allStar's Gaia EDR3 parallaxes in the form ``build_sample`` takes as ``matches``."""
-    return pd.DataFrame({"apogee_id": allstar["apogee_id"].astype(str),
-                         "parallax": allstar["parallax"].astype(float),
-                         "parallax_error": allstar["parallax_error"].astype(float)})
-
-
-def library_from_gaia_spectra(allstar, spectra, label_names, what="Gaia spectra"):
-    """Join Gaia XP or RVS spectra (keyed by source_id) to the allStar stars.
-
-    Parameters
-    ----------
-    allstar : pandas.DataFrame
-        From :func:`labeltransfer.io.allstar.read_allstar`.
-    spectra : dict
-        ``source_id``, ``flux``, ``flux_error``, ``wavelength`` (from ``read_xp_continuous``
-        or ``read_rvs``).
-    label_names : sequence of str
-    what : str
-        Name of the spectra, for messages.
-
-    Raises
-    ------
-    EmptyMatchError
-        If no allStar star has a spectrum.
+    ``matches`` is the task's cross-match (from :func:`match_lamost`); ``settings`` the config's
+    ``archives: lamost`` section (``grid``, ``continuum_width``). An unreadable spectrum file is
+    left out with a warning naming it.
     """
-    index = join_on_source_id(allstar["source_id"].to_numpy(), spectra["source_id"], what=what)
-    rows = np.flatnonzero(index >= 0)
-    log.info("%s: %d of %d allStar stars have a spectrum (%d spectra)", what, rows.size, len(allstar),
-             len(spectra["source_id"]))
-    if rows.size == 0:
-        raise EmptyMatchError(f"no allStar star has one of the {len(spectra['source_id'])} {what} "
-                              "(joined on Gaia source_id)")
-    return _library(allstar, rows, spectra["flux"][index[rows]], spectra["flux_error"][index[rows]],
-                    spectra["wavelength"], label_names)
+    provenance = {"source": "lamost", "release": f"{ALLSTAR_RELEASE}; LAMOST low-resolution spectra "
+                                                 "(the catalogue and spectrum addresses of config archives: lamost)",
+                  "files": [file_provenance(labels), file_provenance(matches), manifest_provenance(spectra)]}
+    match_table = pd.read_csv(matches, dtype={"apogee_id": str})
+    read = []
+    for path in read_manifest(spectra):
+        try:
+            read.append(read_lamost_spectrum(path))
+        except LamostFormatError as error:
+            log.warning("left out: %s", error)
+    log.info("LAMOST: %d spectra read", len(read))
+    grid = log_linear_grid(settings["grid"]["start"], settings["grid"]["stop"], settings["grid"]["step_log10"])
+    on_grid = lamost_on_grid(read, grid, settings["continuum_width"],
+                             catalogue_rv=dict(zip(match_table["obsid"], match_table["rv"])))
+    return join_lamost(read_apogee_labels(labels), match_table, on_grid, label_names, provenance)
 
 
 def match_lamost(allstar, catalogue, gaia_positions, radius_arcsec, epoch):
@@ -179,8 +144,8 @@ def lamost_on_grid(spectra, grid, continuum_width, catalogue_rv=None):
             "wavelength": grid}
 
 
-def library_from_lamost(allstar, matches, spectra, label_names):
-    """The library of the matched allStar stars with their LAMOST spectra (from ``lamost_on_grid``)."""
+def join_lamost(allstar, matches, spectra, label_names, provenance):
+    """The record of the matched allStar stars with their LAMOST spectra (from ``lamost_on_grid``)."""
     star_rows = pd.Index(allstar["apogee_id"]).get_indexer(matches["apogee_id"])
     spectrum_rows = pd.Index(spectra["obsid"]).get_indexer(matches["obsid"])
     usable = (star_rows >= 0) & (spectrum_rows >= 0)
@@ -189,5 +154,6 @@ def library_from_lamost(allstar, matches, spectra, label_names):
                     (~usable).sum(), matches["obsid"].to_numpy()[~usable][0])
     if not usable.any():
         raise EmptyMatchError("none of the matched LAMOST spectra was read")
-    return _library(allstar, star_rows[usable], spectra["flux"][spectrum_rows[usable]],
-                    spectra["flux_error"][spectrum_rows[usable]], spectra["wavelength"], label_names)
+    rows, spectrum_rows = star_rows[usable], spectrum_rows[usable]
+    return allstar_stars(allstar, rows, flux=spectra["flux"][spectrum_rows], flux_error=spectra["flux_error"][spectrum_rows],
+                         wavelength=spectra["wavelength"], label_names=label_names, provenance=provenance)

@@ -142,3 +142,23 @@ def test_calibration_bench_never_reads_a_test_star(workdir, taken, capsys):
     output = capsys.readouterr().out
     assert all(f"knn {rule:>6}:" in output for rule in ("core", "scale", "power"))
     assert taken and not taken & test_ids
+
+
+def test_cannon_uncertainty_bench_never_reads_a_test_star(workdir, taken, capsys):
+    tmp_path, test_ids = workdir
+    sample = LabelledSample.load("results/tiny/data/sample.npz")
+    rows = read_split("results/tiny/data/split.csv", sample.ids)
+    train, validation = rows["train"], rows["validation"]
+    model = make_method("cannon", {**METHODS["cannon"]["params"], "regimes": {"label": "teff", "edges": [5000],
+                                                                              "overlap": 200}})
+    spectra = sample.spectra.select_aux([])
+    model.fit(spectra.subset(train), sample.labels[train], sample.label_err[train], sample.label_names,
+              validation=(spectra.subset(validation), sample.labels[validation]))
+    (tmp_path / "results" / "tiny" / "models").mkdir()
+    model.save(tmp_path / "results" / "tiny" / "models" / "cannon.npz")
+    taken.clear()
+    _bench("cannon_uncertainty").main(["results/tiny", "--config", "config.yaml", "--stars", "50"])
+    output = capsys.readouterr().out
+    assert "cannon: 50 validation stars" in output
+    assert all(f"{rule}: " in output for rule in ("formal", "per regime", "mixture T=10", "spread"))
+    assert taken and not taken & test_ids

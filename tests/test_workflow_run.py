@@ -56,11 +56,24 @@ def test_summary_table(ci_run):
 def test_every_figure_is_a_valid_png(ci_run):
     figures = [RESULTS / "crossmatch" / "separation.png"]
     figures += [RESULTS / "figures" / "one_to_one" / f"{m}.png" for m in CONFIG["methods"]]
-    figures += [RESULTS / "figures" / f"{f}.png" for f in ("scatter_vs_snr", "kiel", "alpha_fe", "calibration", "costs")]
+    figures += [RESULTS / "figures" / f"{f}.png" for f in ("scatter_vs_snr", "kiel", "alpha_fe", "calibration", "costs",
+                                                           "snr_ladder")]
     for path in figures:
         with Image.open(path) as image:
             image.verify()
             assert image.format == "PNG" and min(image.size) > 300, path
+
+
+def test_snr_ladder_scores_every_method_at_every_level(ci_run):
+    ladder = pd.read_csv(RESULTS / "metrics" / "snr_ladder.csv")
+    levels = CONFIG["snr_ladder"]["levels"]
+    assert len(ladder) == len(CONFIG["methods"]) * len(levels) * 3 * len(CONFIG["labels"])  # all, giants, dwarfs
+    everything = ladder[(ladder["subset"] == "all") & (ladder["label"] == "teff")].set_index(["method", "level"])
+    assert (everything["n"] <= CONFIG["snr_ladder"]["max_stars"]).all()
+    noisier = everything.xs(levels[0], level="level")["scatter"]
+    assert (noisier > everything.xs(levels[-1], level="level")["scatter"]).mean() >= 0.5  # noise hurts most methods
+    magnitudes = pd.read_csv(RESULTS / "metrics" / "snr_at_g.csv")
+    assert list(magnitudes["g_mag"]) == [15, 16, 17] and magnitudes["snr"].is_monotonic_decreasing
 
 
 def test_crossmatch_statistics(ci_run):
@@ -74,5 +87,5 @@ def test_report_contains_every_figure(ci_run, tmp_path):
     result = _snakemake("--report", str(report))
     assert result.returncode == 0, result.stderr[-3000:]
     names = report.read_text()
-    for figure in ("separation.png", "kiel.png", "calibration.png", "costs.png", "summary.md"):
+    for figure in ("separation.png", "kiel.png", "calibration.png", "costs.png", "snr_ladder.png", "summary.md"):
         assert figure in names, figure

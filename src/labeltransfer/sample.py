@@ -36,6 +36,8 @@ class LabelledSample:
     label_names : tuple of str
     snr : ndarray, shape (n_stars,)
         Median per-pixel S/N of the spectrum being labelled.
+    g_mag : ndarray, shape (n_stars,)
+        Gaia G magnitude (NaN where unknown): how S/N maps to brightness.
     provenance : dict
         Where the stars come from (:class:`labeltransfer.stars.SurveyStars`): source, data
         releases, input files with their sha256.
@@ -48,6 +50,7 @@ class LabelledSample:
     label_err: np.ndarray
     label_names: tuple
     snr: np.ndarray
+    g_mag: np.ndarray
     provenance: dict
 
     def save(self, path):
@@ -56,24 +59,25 @@ class LabelledSample:
                  wavelength=self.spectra.wavelength, aux=self.spectra.aux,
                  aux_names=np.array(self.spectra.aux_names), labels=self.labels,
                  label_err=self.label_err, label_names=np.array(self.label_names), snr=self.snr,
-                 provenance=np.array(json.dumps(self.provenance)))
+                 g_mag=self.g_mag, provenance=np.array(json.dumps(self.provenance)))
 
     @classmethod
     def load(cls, path):
         """Read a sample written by ``save``."""
         with np.load(path, allow_pickle=False) as a:
-            if "provenance" not in a.files:
-                raise ValueError(f"{path}: a sample written by an older version of the workflow (no provenance); "
+            if "g_mag" not in a.files:
+                raise ValueError(f"{path}: a sample written by an older version of the workflow; "
                                  "delete it and rerun")
             spectra = Spectra(a["flux"], a["flux_err"], a["wavelength"], a["aux"],
                               tuple(str(n) for n in a["aux_names"]))
             return cls(a["ids"].astype(str), a["source_id"], spectra, a["labels"], a["label_err"],
-                       tuple(str(n) for n in a["label_names"]), a["snr"], json.loads(str(a["provenance"])))
+                       tuple(str(n) for n in a["label_names"]), a["snr"], a["g_mag"],
+                       json.loads(str(a["provenance"])))
 
     def subset(self, rows):
         """The stars selected by ``rows``."""
         return LabelledSample(self.ids[rows], self.source_id[rows], self.spectra.subset(rows), self.labels[rows],
-                              self.label_err[rows], self.label_names, self.snr[rows], self.provenance)
+                              self.label_err[rows], self.label_names, self.snr[rows], self.g_mag[rows], self.provenance)
 
     def fingerprint(self):
         """sha256 (hex) of the sample's stars, labels, spectra and features."""
@@ -136,7 +140,7 @@ def build_sample(stars, label_config, quality, colours):
         raise ValueError(f"{stars.describe()}: no star passes the quality cuts")
     spectra = Spectra(flux[keep], flux_err[keep], wavelength, aux[keep], aux_names)
     return LabelledSample(stars.apogee_id[keep], stars.gaia_source_id[keep], spectra, labels[keep], label_err[keep],
-                          tuple(label_config), snr[keep], stars.provenance)
+                          tuple(label_config), snr[keep], stars.photometry["g"][keep], stars.provenance)
 
 
 def _masked_labels(stars, label_config, keep):

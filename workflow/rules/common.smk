@@ -39,6 +39,8 @@ if abs(sum(config["split"].values()) - 1) > 1e-9:
     raise ValueError(f"config: split fractions must sum to 1, got {config['split']}")
 if any(lo >= hi for lo, hi in zip(config["snr_bins"], config["snr_bins"][1:])):
     raise ValueError(f"config: snr_bins must increase, got {config['snr_bins']}")
+if any(lo >= hi for lo, hi in zip(config["snr_ladder"]["levels"], config["snr_ladder"]["levels"][1:])):
+    raise ValueError(f"config: snr_ladder: levels must increase, got {config['snr_ladder']['levels']}")
 for name in METHODS:
     params = config["method_settings"][name].get("params", {})
     if config["method_settings"][name]["type"] != "cannon":
@@ -108,6 +110,13 @@ def all_predictions(wildcards):
     )
 
 
+def ladder_predictions(wildcards):
+    """S/N-ladder predictions of every configured method for the {task}."""
+    return expand(
+        "results/{task}/snr_ladder/{method}.csv", task=wildcards.task, method=METHODS
+    )
+
+
 def all_timings(wildcards):
     """Fit and predict timings of every configured method for the {task}."""
     return {
@@ -161,6 +170,7 @@ def all_outputs():
         *expand("results/{task}/crossmatch/separation.png", task=CROSSMATCH_TASKS),
         *expand("results/{task}/figures/one_to_one/{method}.png", task=TASKS, method=METHODS),
         *expand("results/{task}/figures/{figure}.png", task=TASKS, figure=COMPARISON_FIGURES),
+        *expand("results/{task}/figures/snr_ladder.png", task=TASKS),
         *expand(
             "results/{task}/figures/{figure}/{method}.png",
             task=TASKS,

@@ -29,3 +29,28 @@ rule evaluate_methods:
         "benchmarks/{task}/evaluate.tsv"
     script:
         "../scripts/evaluate_methods.py"
+
+
+rule evaluate_snr_ladder:
+    input:
+        predictions=ladder_predictions,
+        sample=rules.prepare_sample.output.sample,
+    output:
+        table="results/{task}/metrics/snr_ladder.csv",
+        magnitudes="results/{task}/metrics/snr_at_g.csv",
+    log:
+        "logs/{task}/evaluate_snr_ladder.log",
+    params:
+        code=script_code("evaluate_snr_ladder"),
+        methods=METHODS,
+        labels=list(config["labels"]),
+        seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/science.yaml"
+    benchmark:
+        "benchmarks/{task}/evaluate_snr_ladder.tsv"
+    script:
+        "../scripts/evaluate_snr_ladder.py"

@@ -84,6 +84,8 @@ rule plot_ensemble_calibration:
 
 
 rule plot_comparison:
+    wildcard_constraints:
+        figure=one_of(COMPARISON_FIGURES),
     input:
         predictions=all_predictions,
         summary=rules.evaluate_methods.output.summary,
@@ -111,3 +113,31 @@ rule plot_comparison:
         "benchmarks/{task}/plots/{figure}.tsv"
     script:
         "../scripts/plot_comparison.py"
+
+
+rule plot_snr_ladder:
+    input:
+        table=rules.evaluate_snr_ladder.output.table,
+        magnitudes=rules.evaluate_snr_ladder.output.magnitudes,
+    output:
+        figure=report(
+            "results/{task}/figures/snr_ladder.png",
+            caption="../report/snr_ladder.rst",
+            category="3. Figures",
+            subcategory="Comparison",
+            labels={"figure": "S/N ladder"},
+        ),
+    log:
+        "logs/{task}/plots/snr_ladder.log",
+    params:
+        code=script_code("plot_snr_ladder"),
+        labels=list(config["labels"]),
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/science.yaml"
+    benchmark:
+        "benchmarks/{task}/plots/snr_ladder.tsv"
+    script:
+        "../scripts/plot_snr_ladder.py"

@@ -1,0 +1,66 @@
+"""Figures of the diagnostics that go beyond the test-set scatter: where and why the methods fail."""
+
+import matplotlib.pyplot as plt
+import matplotlib.ticker
+import numpy as np
+
+from .plots import LABEL_TEXT  # also the Agg backend and the figures' style
+
+__all__ = ["snr_ladder"]
+
+
+def snr_ladder(table, magnitudes, labels):
+    """Scatter (giants and dwarfs, 68% intervals), bias and calibration width against injected S/N.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The ladder table: ``method``, ``level``, ``subset``, ``label``, ``scatter`` with
+        ``scatter_lo68`` / ``scatter_hi68``, ``bias``, ``z_width``.
+    magnitudes : pandas.DataFrame
+        ``g_mag`` and ``snr``: marked as the S/N of a typical star of that magnitude.
+    labels : sequence of str
+    """
+    fig, axes = plt.subplots(len(labels), 3, figsize=(11.5, 2.7 * len(labels)), squeeze=False, sharex=True)
+    methods = list(dict.fromkeys(table["method"]))
+    colours = {m: f"C{i}" for i, m in enumerate(methods)}
+    levels = np.sort(table["level"].unique())
+    for row, label in zip(axes, labels):
+        part = table[table["label"] == label]
+        for method in methods:
+            rows = part[part["method"] == method]
+            for subset, style in (("giants", "-"), ("dwarfs", "--")):
+                line = rows[rows["subset"] == subset].sort_values("level")
+                row[0].plot(line["level"], line["scatter"], style, marker="o", ms=3, color=colours[method],
+                            label=method if subset == "giants" else None)
+                row[0].fill_between(line["level"], line["scatter_lo68"], line["scatter_hi68"], color=colours[method],
+                                    alpha=0.15, lw=0)
+            whole = rows[rows["subset"] == "all"].sort_values("level")
+            row[1].plot(whole["level"], whole["bias"], marker="o", ms=3, color=colours[method])
+            row[2].plot(whole["level"], whole["z_width"], marker="o", ms=3, color=colours[method])
+        text = LABEL_TEXT.get(label, label)
+        row[0].set(yscale="log", ylabel=f"scatter {text}")
+        row[1].axhline(0, color="k", lw=0.8)
+        row[1].set(ylabel=f"bias {text}")
+        row[2].axhline(1, color="k", lw=0.8)
+        row[2].set(ylabel="width of residual / sigma")
+        for ax in row:
+            ax.set_xscale("log")
+            ax.grid(alpha=0.3)
+            for _, mark in magnitudes.dropna().iterrows():
+                ax.axvline(mark["snr"], color="0.5", ls=":", lw=0.9)
+    for ax in axes[-1]:
+        ax.set_xlabel("injected S/N (median flux / flux error)")
+        ax.set_xticks(levels, [f"{v:g}" for v in levels])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    for ax in axes[0]:
+        for _, mark in magnitudes.dropna().iterrows():
+            ax.annotate(f"G={mark['g_mag']:g}", (mark["snr"], 0.98), xycoords=("data", "axes fraction"),
+                        ha="right", va="top", rotation=90, fontsize=7, color="0.35")
+    axes[0, 0].set_title("scatter: giants (solid), dwarfs (dashed)")
+    axes[0, 1].set_title("bias, all stars")
+    axes[0, 2].set_title("calibration, all stars (1: honest)")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=len(methods), fontsize=8,
+               frameon=False)
+    return fig

@@ -41,7 +41,7 @@ def regime_fits(model, spectra):
     fits = []
     for r in range(len(model.theta_)):
         fixed = (extra - model.offset_[r, n_labels:]) / model.scale_[r, n_labels:]
-        x, cov, neg2_log_likelihood = model._infer(r, flux, var, fixed, n_labels)
+        x, cov, neg2_log_likelihood, _ = model._infer(r, flux, var, fixed, n_labels)
         labels = x[:, :n_labels] * model.scale_[r, :n_labels] + model.offset_[r, :n_labels]
         sigma = np.sqrt(np.diagonal(cov, axis1=1, axis2=2)[:, :n_labels]) * model.scale_[r, :n_labels]
         fits.append((labels, sigma, neg2_log_likelihood, model._in_regime(r, labels)))

@@ -64,6 +64,16 @@ def test_every_figure_is_a_valid_png(ci_run):
             assert image.format == "PNG" and min(image.size) > 300, path
 
 
+def test_out_of_distribution_flags_are_in_every_prediction_table_and_summarised(ci_run):
+    for method in CONFIG["methods"]:
+        flags = pd.read_csv(RESULTS / "predictions" / f"{method}.csv")["ood_flags"]
+        assert flags.between(0, 7).all() and 0 < (flags > 0).mean() < 0.5, method
+    ood = pd.read_csv(RESULTS / "metrics" / "ood.csv")
+    assert len(ood) == len(CONFIG["methods"]) * len(CONFIG["labels"])
+    assert (ood["spectrum_fraction"] > 0.005).all() and (ood["spectrum_fraction"] < 0.1).all()  # 1% of training-like
+    assert "## Out of distribution" in (RESULTS / "metrics" / "summary.md").read_text()
+
+
 def test_snr_ladder_scores_every_method_at_every_level(ci_run):
     ladder = pd.read_csv(RESULTS / "metrics" / "snr_ladder.csv")
     levels = CONFIG["snr_ladder"]["levels"]

@@ -12,6 +12,7 @@ rule evaluate_methods:
             category="2. Metrics",
         ),
         costs="results/{task}/metrics/costs.csv",
+        ood="results/{task}/metrics/ood.csv",
     log:
         "logs/{task}/evaluate.log",
     params:

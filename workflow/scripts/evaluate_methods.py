@@ -18,4 +18,5 @@ with log_to(snakemake.log[0]):
         comparison_path=snakemake.output.comparison,
         table_path=snakemake.output.table,
         costs_path=snakemake.output.costs,
+        ood_path=snakemake.output.ood,
     )

@@ -28,7 +28,7 @@ from scipy.cluster.vq import kmeans2
 from tqdm.auto import tqdm
 
 from .base import LabelTransferMethod
-from .cannon_solver import Statistics, fit_scatter, levenberg_marquardt, solve_symmetric
+from .cannon_solver import Statistics, fit_scatter, levenberg_marquardt, softening, solve_symmetric, transform_flux
 from .vectorizer import PolynomialVectorizer
 
 __all__ = ["TheCannon"]
@@ -110,7 +110,7 @@ class TheCannon(LabelTransferMethod):
         if self.flux_transform not in _FLUX_TRANSFORMS:
             raise ValueError(f"flux_transform must be one of {', '.join(_FLUX_TRANSFORMS)}, got "
                              f"{self.flux_transform!r}")
-        self.softening_ = _softening(spectra) if self.flux_transform == "asinh" else np.zeros(len(spectra.wavelength))
+        self.softening_ = softening(spectra) if self.flux_transform == "asinh" else np.zeros(len(spectra.wavelength))
         all_labels = np.hstack([labels, self._extra(spectra)])
         usable = np.all(np.isfinite(all_labels), axis=1)
         log.info("The Cannon: %d of %d training stars have every label (%d excluded for a "
@@ -172,18 +172,8 @@ class TheCannon(LabelTransferMethod):
 
     def _transformed(self, spectra):
         """Flux and variance in the modelled space (``inf`` variance marks a masked pixel)."""
-        flux = np.asarray(spectra.flux, dtype=float)
-        err = np.asarray(spectra.flux_err, dtype=float)
-        if self.flux_transform == "linear":
-            return flux, err ** 2
-        if self.flux_transform == "asinh":
-            usable = np.isfinite(err)
-            scaled = 2 * self.softening_
-            return (np.where(usable, np.arcsinh(flux / scaled), 0.0),
-                    np.where(usable, err ** 2 / (scaled ** 2 + flux ** 2), np.inf))
-        usable = np.isfinite(err) & (flux > 3 * err)
-        safe = np.where(usable, flux, 1.0)
-        return np.where(usable, np.log(safe), 0.0), np.where(usable, (err / safe) ** 2, np.inf)
+        return transform_flux(spectra, self.flux_transform,
+                              self.softening_ if self.flux_transform == "asinh" else None)
 
     def _vectorizer(self):
         return PolynomialVectorizer(len(self.label_names_) + len(self.extra_labels), self.order)
@@ -220,6 +210,18 @@ class TheCannon(LabelTransferMethod):
     # ------------------------------------------------------------------ test step
     def _predict(self, spectra):
         """Labels and formal 1-sigma uncertainties (before calibration)."""
+        labels, sigma, _ = self._best_fits(spectra)
+        return labels, sigma
+
+    def misfit_flags(self, spectra, reference_spectra):
+        """Stars whose best fit is worse (reduced chi-square) than that of 99% of up to 1,000
+        ``reference_spectra`` (training stars, drawn with the model's seed)."""
+        rows = np.random.default_rng(self.random_state).permutation(len(reference_spectra))[:1000]
+        reference = self._best_fits(reference_spectra.subset(rows))[2]
+        return self._best_fits(spectra)[2] > np.nanquantile(reference, 0.99)
+
+    def _best_fits(self, spectra):
+        """Labels, formal 1-sigma uncertainties and the reduced chi-square of each star's best model."""
         n_labels = len(self.label_names_)
         extra = self._extra(spectra)
         has_extra = np.all(np.isfinite(extra), axis=1)
@@ -229,6 +231,7 @@ class TheCannon(LabelTransferMethod):
         flux, var = self._transformed(spectra)
         labels = np.full((len(spectra), n_labels), np.nan)
         sigma = np.full_like(labels, np.nan)
+        reduced_chi2 = np.full(len(spectra), np.nan)
         best = np.full(len(spectra), np.inf)
         for r in range(len(self.theta_)):
             for rows, n_free in ((has_extra, n_labels), (~has_extra, n_labels + extra.shape[1])):
@@ -236,24 +239,26 @@ class TheCannon(LabelTransferMethod):
                     continue
                 idx = np.flatnonzero(rows)
                 fixed = (extra[idx] - self.offset_[r, n_labels:]) / self.scale_[r, n_labels:]
-                x, cov, neg2_log_likelihood = self._infer(r, flux[idx], var[idx], fixed, n_free)
+                x, cov, neg2_log_likelihood, reduced = self._infer(r, flux[idx], var[idx], fixed, n_free)
                 star_labels = x[:, :n_labels] * self.scale_[r, :n_labels] + self.offset_[r, :n_labels]
                 key = neg2_log_likelihood + _OUT_OF_RANGE * ~self._in_regime(r, star_labels)
                 better = key < best[idx]
                 take = idx[better]
                 best[take] = key[better]
                 labels[take] = star_labels[better]
+                reduced_chi2[take] = reduced[better]
                 sigma[take] = (np.sqrt(np.diagonal(cov[better], axis1=1, axis2=2)[:, :n_labels])
                                * self.scale_[r, :n_labels])
-        return labels, sigma
+        return labels, sigma, reduced_chi2
 
     def _infer(self, r, flux, var, fixed, n_free):
-        """Best-fitting standardised labels, covariances and -2 ln L (up to a constant) with model ``r``."""
+        """Best-fitting standardised labels, covariances, -2 ln L (up to a constant) and reduced
+        chi-square with model ``r``."""
         vectorizer = self._vectorizer()
         n_stars = len(flux)
         x_best = np.empty((n_stars, vectorizer.n_labels))
         cov_best = np.empty((n_stars, n_free, n_free))
-        neg2_log_likelihood = np.empty(n_stars)
+        neg2_log_likelihood, reduced_chi2 = np.empty(n_stars), np.empty(n_stars)
         chunk = int(np.clip(_CHUNK_ELEMENTS / (self.n_starts * vectorizer.n_terms ** 2), 64, 4096))
         bar = tqdm(total=n_stars, desc=f"Cannon test step (model {r + 1} of {len(self.theta_)})",
                    unit="star", mininterval=2.0)
@@ -261,12 +266,12 @@ class TheCannon(LabelTransferMethod):
             hi = min(lo + chunk, n_stars)
             ivar = 1.0 / (var[lo:hi] + self.scatter_[r] ** 2)
             stats = Statistics.of(self.theta_[r], flux[lo:hi], ivar)
-            x_best[lo:hi], cov_best[lo:hi], neg2_log_likelihood[lo:hi] = self._infer_chunk(
+            x_best[lo:hi], cov_best[lo:hi], neg2_log_likelihood[lo:hi], reduced_chi2[lo:hi] = self._infer_chunk(
                 vectorizer, r, stats, fixed[lo:hi], n_free, np.count_nonzero(ivar > 0, axis=1))
             neg2_log_likelihood[lo:hi] -= np.sum(np.log(ivar, out=np.zeros_like(ivar), where=ivar > 0), axis=1)
             bar.update(hi - lo)
         bar.close()
-        return x_best, cov_best, neg2_log_likelihood
+        return x_best, cov_best, neg2_log_likelihood, reduced_chi2
 
     def _infer_chunk(self, vectorizer, r, stats, fixed, n_free, n_pixels):
         n_labels, n_stars = len(self.label_names_), len(fixed)
@@ -285,7 +290,7 @@ class TheCannon(LabelTransferMethod):
         best = np.argmin(chi2.reshape(n_starts, n_stars), axis=0) * n_stars + np.arange(n_stars)
         reduced = chi2[best] / np.maximum(n_pixels - n_free, 1)
         cov = np.linalg.pinv(hessian[best]) * reduced[:, None, None]
-        return x[best], cov, chi2[best]
+        return x[best], cov, chi2[best], reduced
 
     # ------------------------------------------------------------------ persistence
     def _get_state(self):
@@ -295,9 +300,3 @@ class TheCannon(LabelTransferMethod):
         for key in _STATE:
             setattr(self, f"{key}_", arrays[key])
 
-
-def _softening(spectra):
-    """Each pixel's median flux error over the training stars (the asinh transform's ``b``)."""
-    err = np.where(np.isfinite(spectra.flux_err), spectra.flux_err, np.nan)
-    softening = np.nanmedian(err, axis=0)
-    return np.where(np.isfinite(softening) & (softening > 0), softening, np.nanmedian(softening))

@@ -1,14 +1,42 @@
-"""The Cannon's batched linear algebra: the per-pixel scatter fit, per-star sufficient
+"""The Cannon's numerics: the flux transforms, the per-pixel scatter fit, per-star sufficient
 statistics of chi-square, and the Levenberg-Marquardt test step of many stars at once."""
 
 import numpy as np
 
-__all__ = ["solve_symmetric", "fit_scatter", "Statistics", "levenberg_marquardt"]
+__all__ = ["softening", "transform_flux", "solve_symmetric", "fit_scatter", "Statistics", "levenberg_marquardt"]
 
 #: Intrinsic scatters tried by ``fit_scatter`` (then refined by a parabola).
 SCATTER_GRID = np.concatenate([[0.0], np.logspace(-5, 0, 51)])
 #: Bound of the standardised labels in the test step (6 training standard deviations).
 MAX_STANDARD_LABEL = 6.0
+
+
+def softening(spectra):
+    """Each pixel's median flux error over the training stars (the asinh transform's ``b``)."""
+    err = np.where(np.isfinite(spectra.flux_err), spectra.flux_err, np.nan)
+    median = np.nanmedian(err, axis=0)
+    return np.where(np.isfinite(median) & (median > 0), median, np.nanmedian(median))
+
+
+def transform_flux(spectra, transform, softening_flux):
+    """Flux and variance in the modelled space (``inf`` variance marks a masked pixel).
+
+    ``transform``: ``"linear"``, ``"log"`` (pixels with flux below 3 sigma masked) or
+    ``"asinh"`` (``asinh(flux / 2b)``, ``b`` = ``softening_flux``, each pixel's; the other
+    transforms do not read it).
+    """
+    flux = np.asarray(spectra.flux, dtype=float)
+    err = np.asarray(spectra.flux_err, dtype=float)
+    if transform == "linear":
+        return flux, err ** 2
+    if transform == "asinh":
+        usable = np.isfinite(err)
+        scaled = 2 * softening_flux
+        return (np.where(usable, np.arcsinh(flux / scaled), 0.0),
+                np.where(usable, err ** 2 / (scaled ** 2 + flux ** 2), np.inf))
+    usable = np.isfinite(err) & (flux > 3 * err)
+    safe = np.where(usable, flux, 1.0)
+    return np.where(usable, np.log(safe), 0.0), np.where(usable, (err / safe) ** 2, np.inf)
 
 
 def solve_symmetric(matrix, rhs):

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from ..metrics import robust_scatter
 from .base import IncompatibleDataError, LabelTransferMethod
 from .networks import forward_in_batches, label_nll, log10_snr, whitened_basis
-from .training import EarlyStopping, learning_rate_schedule
+from .training import EarlyStopping, check_averaging_window, learning_rate_schedule
 
 __all__ = ["NeuralMethod", "LIKELIHOODS", "SCHEDULES", "MONITORS"]
 
@@ -131,7 +131,8 @@ class NeuralMethod(LabelTransferMethod):
         device = torch.device(self.device)
         train = self._tensors(spectra, labels, label_err, device)
         val = self._tensors(*validation, device)
-        self._check_averaging_window(len(train[0]))
+        check_averaging_window(type(self).__name__, ema_decay=self.ema_decay, steps=self._n_steps(len(train[0])),
+                               epochs=self.epochs, n_stars=len(train[0]), batch_size=self.batch_size)
         self.members_, self.history_ = [], []
         for member in range(self.n_members):
             network, history = self._train_member(train, val, member, device)
@@ -154,16 +155,6 @@ class NeuralMethod(LabelTransferMethod):
     def _n_steps(self, n_stars):
         """Optimiser steps in the whole training: ``epochs`` of ``n_stars`` in batches (the last one short)."""
         return self.epochs * -(-n_stars // self.batch_size)
-
-    def _check_averaging_window(self, n_stars):
-        """Warn when the weight average would still hold much of the first steps' weights."""
-        steps = self._n_steps(n_stars)
-        if self.ema_decay and self.ema_decay ** steps > 0.05:
-            log.warning("%s: with ema_decay %g the first of the %d training steps (%d epochs of %d stars in "
-                        "batches of %d) still weigh %.0f%% in the averaged network, which stays near its "
-                        "starting weights: lower ema_decay or train longer", type(self).__name__,
-                        self.ema_decay, steps, self.epochs, n_stars, self.batch_size,
-                        100 * self.ema_decay ** steps)
 
     def _train_member(self, train, val, member, device):
         seed = self.random_state + member
@@ -255,6 +246,13 @@ class NeuralMethod(LabelTransferMethod):
         """Ensemble mean and uncalibrated sigma: mean variance (aleatoric) + variance of means."""
         means, variances = self._member_outputs(spectra)
         return means.mean(axis=0), np.sqrt(variances.mean(axis=0) + means.var(axis=0))
+
+    def misfit_flags(self, spectra, reference_spectra):
+        """Stars on which the members disagree: the spread of their means above the calibrated
+        sigma for some label (none with a single member)."""
+        means, _ = self._member_outputs(spectra)
+        _, sigma = self.predict(spectra)
+        return np.any(means.std(axis=0) > sigma, axis=1)
 
     def sub_ensemble(self, n_members, validation):
         """A copy made of the first ``n_members`` networks, recalibrated on ``validation``.

@@ -1,9 +1,14 @@
-"""The pieces of the neural methods' training loop: early stopping and the learning-rate schedule."""
+"""The pieces of the neural methods' training loop: early stopping, the learning-rate schedule and
+the check of the weight average's window."""
+
+import logging
 
 import numpy as np
 import torch
 
-__all__ = ["EarlyStopping", "learning_rate_schedule"]
+__all__ = ["EarlyStopping", "learning_rate_schedule", "check_averaging_window"]
+
+log = logging.getLogger(__name__)
 
 
 class EarlyStopping:
@@ -38,3 +43,13 @@ def learning_rate_schedule(optimiser, schedule, patience, n_steps):
     if schedule == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5, patience=max(1, patience // 3))
     return torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=n_steps)
+
+
+def check_averaging_window(who, *, ema_decay, steps, epochs, n_stars, batch_size):
+    """Warn when the weight average (decay ``ema_decay`` over ``steps`` optimiser steps) would
+    still hold much of the first steps' weights."""
+    if ema_decay and ema_decay ** steps > 0.05:
+        log.warning("%s: with ema_decay %g the first of the %d training steps (%d epochs of %d stars in batches of "
+                    "%d) still weigh %.0f%% in the averaged network, which stays near its starting weights: lower "
+                    "ema_decay or train longer", who, ema_decay, steps, epochs, n_stars, batch_size,
+                    100 * ema_decay ** steps)

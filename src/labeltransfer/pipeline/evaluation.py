@@ -8,6 +8,7 @@ import pandas as pd
 from .. import plots
 from ..bootstrap import summarise
 from ..metrics import COVERAGE_SIGMAS
+from ..ood import ood_summary
 from ..sample import LabelledSample
 from ._json import read_json
 
@@ -17,8 +18,9 @@ log = logging.getLogger(__name__)
 
 
 def evaluate_methods(*, methods, prediction_paths, fit_paths, predict_paths, sample_path, labels, snr_bins, seed,
-                     summary_path, comparison_path, table_path, costs_path):
-    """The summary table (CSV and Markdown), the paired comparison and the cost table of every method.
+                     summary_path, comparison_path, table_path, costs_path, ood_path):
+    """The summary table (CSV and Markdown), the paired comparison, the cost table and the
+    out-of-distribution table (:func:`labeltransfer.ood.ood_summary`) of every method.
 
     The metrics and their bootstrap intervals are those of :func:`labeltransfer.bootstrap.summarise`
     (resamples seeded with ``seed``); the parallax subsets come from the sample's parallax feature.
@@ -41,8 +43,10 @@ def evaluate_methods(*, methods, prediction_paths, fit_paths, predict_paths, sam
                       "stars_per_second": pred["stars_per_second"], "threads": pred["threads"]})
     costs = pd.DataFrame(costs)
     costs.to_csv(costs_path, index=False)
+    ood = ood_summary(predictions, labels)
+    ood.to_csv(ood_path, index=False)
     with open(table_path, "w") as handle:
-        handle.write(_markdown_summary(summary, comparison, costs, labels, sample.provenance))
+        handle.write(_markdown_summary(summary, comparison, costs, ood, labels, sample.provenance))
 
 
 def _log_bad_sigma(method, table, labels):
@@ -56,7 +60,7 @@ def _log_bad_sigma(method, table, labels):
                         ", ".join(table.loc[bad, "apogee_id"].astype(str).head(5)))
 
 
-def _markdown_summary(summary, comparison, costs, labels, provenance):
+def _markdown_summary(summary, comparison, costs, ood, labels, provenance):
     """Test-set metrics with intervals, calibration, paired comparisons and costs, as Markdown."""
     lines = ["# Test-set metrics", "", f"Data: {provenance['release']} (source `{provenance['source']}`; "
              + "; ".join(f"`{entry['path']}` sha256 {entry['sha256'][:16]}" for entry in provenance["files"]) + ").",
@@ -81,6 +85,17 @@ def _markdown_summary(summary, comparison, costs, labels, provenance):
         lines.append(f"| {r['label']} | {r['method_a']} | {r['method_b']} | {_fmt(r['label'], r['difference'])} "
                      f"[{_fmt(r['label'], r['difference_lo95'])}, {_fmt(r['label'], r['difference_hi95'])}] | "
                      f"{r['verdict']} |")
+    lines += ["", "## Out of distribution", "",
+              "Test stars flagged (`ood_flags` of the predictions: 1 spectrum far from the training spectra, 2 "
+              "predicted labels where the training set has almost no stars, 4 the model's own misfit), and the "
+              "robust scatter of the flagged stars over that of the others.", "",
+              "| method | flagged (spectrum / labels / model) | " + " | ".join(f"{label} ratio" for label in labels)
+              + " |", "|---" * (len(labels) + 2) + "|"]
+    for method, rows in ood.groupby("method", sort=False):
+        first = rows.iloc[0]
+        fractions = " / ".join(f"{100 * first[f'{name}_fraction']:.1f}" for name in ("spectrum", "labels", "model"))
+        ratios = " | ".join(f"{r:.2f}" if np.isfinite(r) else "-" for r in rows["ratio"])
+        lines.append(f"| {method} | {100 * first['flagged_fraction']:.1f}% ({fractions}) | {ratios} |")
     lines += ["", "## Cost", "", "| method | train stars | train [s] | test stars | predict [s] | stars/s |",
               "|---|---|---|---|---|---|"]
     for _, r in costs.iterrows():

@@ -9,6 +9,7 @@ import pandas as pd
 from ..degrade import degrade_to_snr
 from ..device import FRAMEWORK_OF_METHOD, select_device
 from ..methods import load_method, make_method
+from ..ood import FLAGS, ood_flags
 from ..sample import LabelledSample, feature_names
 from ..split import read_split, split_fingerprint
 from ._json import write_json
@@ -85,7 +86,8 @@ def train_method(*, sample_path, split_path, method, colours, seed, threads, gpu
 
 def predict_method(*, model_path, sample_path, split_path, method, colours, seed, threads, gpus,
                    predictions_path, timing_path):
-    """Label the test split with a trained model; write labels, sigmas and reference labels."""
+    """Label the test split with a trained model; write labels, sigmas, reference labels and the
+    out-of-distribution flags (:mod:`labeltransfer.ood`; not part of the timing)."""
     sample, rows, provenance = load_features(sample_path, split_path, method, colours)
     model = load_trained(method, model_path, provenance, seed)
     set_for_job(model, threads, gpus)
@@ -99,6 +101,11 @@ def predict_method(*, model_path, sample_path, split_path, method, colours, seed
         table[f"{name}_err"] = sigma[:, k]
         table[f"{name}_ref"] = test.labels[:, k]
         table[f"{name}_ref_err"] = test.label_err[:, k]
+    train = sample.subset(rows["train"])
+    table["ood_flags"] = ood_flags(train.spectra, train.labels, test.spectra, labels,
+                                   model.misfit_flags(test.spectra, train.spectra), seed)
+    log.info("out-of-distribution flags: %s", {name: int(np.sum((table["ood_flags"] & bit) > 0))
+                                               for name, bit in FLAGS.items()})
     table.to_csv(predictions_path, index=False)
     write_json(timing_path, {"n_stars": len(test.ids), "seconds": seconds, "threads": threads,
                               "stars_per_second": len(test.ids) / seconds})

@@ -57,7 +57,7 @@ def test_every_figure_is_a_valid_png(ci_run):
     figures = [RESULTS / "crossmatch" / "separation.png"]
     figures += [RESULTS / "figures" / "one_to_one" / f"{m}.png" for m in CONFIG["methods"]]
     figures += [RESULTS / "figures" / f"{f}.png" for f in ("scatter_vs_snr", "kiel", "alpha_fe", "calibration", "costs",
-                                                           "snr_ladder")]
+                                                           "snr_ladder", "learning_curve")]
     for path in figures:
         with Image.open(path) as image:
             image.verify()
@@ -86,6 +86,13 @@ def test_snr_ladder_scores_every_method_at_every_level(ci_run):
     assert list(magnitudes["g_mag"]) == [15, 16, 17] and magnitudes["snr"].is_monotonic_decreasing
 
 
+def test_learning_curve_ends_at_the_workflow_model(ci_run):
+    curve = pd.read_csv(RESULTS / "metrics" / "learning_curve.csv")
+    train = pd.read_csv(RESULTS / "data" / "split.csv")["split"].eq("train").sum()
+    assert sorted(curve["n_train"].unique()) == sorted({*CONFIG["learning_curve"]["sizes"], train})
+    assert set(curve["method"]) == set(CONFIG["methods"]) and curve["scatter"].notna().all()
+
+
 def test_crossmatch_statistics(ci_run):
     stats = yaml.safe_load((RESULTS / "crossmatch" / "stats.json").read_text())
     assert stats["n_undecoded"] == 0 and 0.3 < stats["matched_fraction"] < 0.5
@@ -97,5 +104,6 @@ def test_report_contains_every_figure(ci_run, tmp_path):
     result = _snakemake("--report", str(report))
     assert result.returncode == 0, result.stderr[-3000:]
     names = report.read_text()
-    for figure in ("separation.png", "kiel.png", "calibration.png", "costs.png", "snr_ladder.png", "summary.md"):
+    for figure in ("separation.png", "kiel.png", "calibration.png", "costs.png", "snr_ladder.png", "learning_curve.png",
+                   "summary.md"):
         assert figure in names, figure

@@ -6,7 +6,7 @@ import numpy as np
 
 from .plots import LABEL_TEXT  # also the Agg backend and the figures' style
 
-__all__ = ["snr_ladder"]
+__all__ = ["snr_ladder", "learning_curve"]
 
 
 def snr_ladder(table, magnitudes, labels):
@@ -63,4 +63,30 @@ def snr_ladder(table, magnitudes, labels):
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=len(methods), fontsize=8,
                frameon=False)
+    return fig
+
+
+def learning_curve(table, labels):
+    """Scatter of each label against the number of training stars, one line per method (all test
+    stars, 68% bootstrap intervals shaded); the dotted level is 1.2 times the last point's scatter.
+
+    ``table``: the learning-curve table (``method``, ``n_train``, ``subset``, ``label``,
+    ``scatter``, ``scatter_lo68``, ``scatter_hi68``).
+    """
+    fig, axes = plt.subplots(1, len(labels), figsize=(3.6 * len(labels), 3.4), squeeze=False)
+    whole = table[table["subset"] == "all"]
+    for ax, label in zip(axes[0], labels):
+        for i, (method, curve) in enumerate(whole[whole["label"] == label].groupby("method", sort=False)):
+            curve = curve.sort_values("n_train")
+            ax.plot(curve["n_train"], curve["scatter"], marker="o", ms=3, color=f"C{i}", label=method)
+            ax.fill_between(curve["n_train"], curve["scatter_lo68"], curve["scatter_hi68"], color=f"C{i}",
+                            alpha=0.15, lw=0)
+            ax.axhline(1.2 * curve["scatter"].iloc[-1], color=f"C{i}", ls=":", lw=0.8)
+        ax.set(xscale="log", yscale="log", xlabel="training stars", ylabel=f"scatter {LABEL_TEXT.get(label, label)}")
+        sizes = np.sort(whole["n_train"].unique())
+        ax.set_xticks(sizes, [f"{v:,}" for v in sizes], rotation=45)
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7.5)
+    fig.tight_layout()
     return fig

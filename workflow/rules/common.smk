@@ -41,6 +41,8 @@ if any(lo >= hi for lo, hi in zip(config["snr_bins"], config["snr_bins"][1:])):
     raise ValueError(f"config: snr_bins must increase, got {config['snr_bins']}")
 if any(lo >= hi for lo, hi in zip(config["snr_ladder"]["levels"], config["snr_ladder"]["levels"][1:])):
     raise ValueError(f"config: snr_ladder: levels must increase, got {config['snr_ladder']['levels']}")
+if any(lo >= hi for lo, hi in zip(config["learning_curve"]["sizes"], config["learning_curve"]["sizes"][1:])):
+    raise ValueError(f"config: learning_curve: sizes must increase, got {config['learning_curve']['sizes']}")
 for name in METHODS:
     params = config["method_settings"][name].get("params", {})
     if config["method_settings"][name]["type"] != "cannon":
@@ -117,6 +119,13 @@ def ladder_predictions(wildcards):
     )
 
 
+def curve_predictions(wildcards):
+    """Learning-curve predictions of every configured method for the {task}."""
+    return expand(
+        "results/{task}/learning_curve/{method}.csv", task=wildcards.task, method=METHODS
+    )
+
+
 def all_timings(wildcards):
     """Fit and predict timings of every configured method for the {task}."""
     return {
@@ -170,7 +179,7 @@ def all_outputs():
         *expand("results/{task}/crossmatch/separation.png", task=CROSSMATCH_TASKS),
         *expand("results/{task}/figures/one_to_one/{method}.png", task=TASKS, method=METHODS),
         *expand("results/{task}/figures/{figure}.png", task=TASKS, figure=COMPARISON_FIGURES),
-        *expand("results/{task}/figures/snr_ladder.png", task=TASKS),
+        *expand("results/{task}/figures/{figure}.png", task=TASKS, figure=["snr_ladder", "learning_curve"]),
         *expand(
             "results/{task}/figures/{figure}/{method}.png",
             task=TASKS,

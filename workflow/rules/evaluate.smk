@@ -55,3 +55,26 @@ rule evaluate_snr_ladder:
         "benchmarks/{task}/evaluate_snr_ladder.tsv"
     script:
         "../scripts/evaluate_snr_ladder.py"
+
+
+rule evaluate_learning_curve:
+    input:
+        predictions=curve_predictions,
+    output:
+        table="results/{task}/metrics/learning_curve.csv",
+    log:
+        "logs/{task}/evaluate_learning_curve.log",
+    params:
+        code=script_code("evaluate_learning_curve"),
+        methods=METHODS,
+        labels=list(config["labels"]),
+        seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/science.yaml"
+    benchmark:
+        "benchmarks/{task}/evaluate_learning_curve.tsv"
+    script:
+        "../scripts/evaluate_learning_curve.py"

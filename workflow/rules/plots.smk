@@ -141,3 +141,30 @@ rule plot_snr_ladder:
         "benchmarks/{task}/plots/snr_ladder.tsv"
     script:
         "../scripts/plot_snr_ladder.py"
+
+
+rule plot_learning_curve:
+    input:
+        table=rules.evaluate_learning_curve.output.table,
+    output:
+        figure=report(
+            "results/{task}/figures/learning_curve.png",
+            caption="../report/learning_curve.rst",
+            category="3. Figures",
+            subcategory="Comparison",
+            labels={"figure": "learning curve"},
+        ),
+    log:
+        "logs/{task}/plots/learning_curve.log",
+    params:
+        code=script_code("plot_learning_curve"),
+        labels=list(config["labels"]),
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/science.yaml"
+    benchmark:
+        "benchmarks/{task}/plots/learning_curve.tsv"
+    script:
+        "../scripts/plot_learning_curve.py"

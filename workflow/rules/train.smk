@@ -22,3 +22,30 @@ rule train_method:
         "benchmarks/{task}/train/{method}.tsv"
     script:
         "../scripts/train_method.py"
+
+
+rule learning_curve:
+    input:
+        model=rules.train_method.output.model,
+        sample=rules.prepare_sample.output.sample,
+        split=rules.prepare_sample.output.split,
+    output:
+        predictions="results/{task}/learning_curve/{method}.csv",
+    log:
+        "logs/{task}/learning_curve/{method}.log",
+    params:
+        code=script_code("learning_curve"),
+        method=method_config,
+        colours=config["colours"],
+        seed=config["seed"],
+        curve=config["learning_curve"],
+    threads: config["threads"]["train"]
+    resources:
+        mem_mb=8000,
+        gpu=method_gpus,
+    conda:
+        "../../envs/methods.yaml"
+    benchmark:
+        "benchmarks/{task}/learning_curve/{method}.tsv"
+    script:
+        "../scripts/learning_curve.py"

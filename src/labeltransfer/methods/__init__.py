@@ -4,14 +4,15 @@ Adding a method: one module with a subclass of ``LabelTransferMethod`` and one e
 ``METHODS`` (and in the ``type`` enum of the workflow's config schema).
 """
 
-from .base import IncompatibleDataError, LabelTransferMethod, NotFittedError
+from .base import IncompatibleDataError, LabelTransferMethod, NotFittedError, TooFewStarsError
 from .cannon import TheCannon
 from .knn import NearestNeighbours
 from .neural import CNN, MLP
 from .xgb import XGBoostRegressor
 
 __all__ = ["METHODS", "make_method", "load_method", "LabelTransferMethod", "NotFittedError",
-           "IncompatibleDataError", "TheCannon", "XGBoostRegressor", "MLP", "CNN", "NearestNeighbours"]
+           "IncompatibleDataError", "TooFewStarsError", "TheCannon", "XGBoostRegressor", "MLP", "CNN",
+           "NearestNeighbours"]
 
 #: Method type (the ``type`` of a config entry) -> class.
 METHODS = {cls.method_type: cls for cls in (TheCannon, XGBoostRegressor, MLP, CNN, NearestNeighbours)}

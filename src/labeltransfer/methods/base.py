@@ -23,7 +23,7 @@ import numpy as np
 from .. import __version__
 from .calibration import calibrate_uncertainties, calibrated, no_calibration
 
-__all__ = ["LabelTransferMethod", "NotFittedError", "IncompatibleDataError"]
+__all__ = ["LabelTransferMethod", "NotFittedError", "IncompatibleDataError", "TooFewStarsError"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,10 @@ class NotFittedError(RuntimeError):
 
 class IncompatibleDataError(ValueError):
     """Raised when spectra do not match the grid or features a model was trained on."""
+
+
+class TooFewStarsError(ValueError):
+    """Raised by ``fit`` when there are too few training stars for the model's parameters."""
 
 
 class LabelTransferMethod:

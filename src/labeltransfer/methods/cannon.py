@@ -27,7 +27,7 @@ import numpy as np
 from scipy.cluster.vq import kmeans2
 from tqdm.auto import tqdm
 
-from .base import LabelTransferMethod
+from .base import LabelTransferMethod, TooFewStarsError
 from .cannon_solver import Statistics, fit_scatter, levenberg_marquardt, softening, solve_symmetric, transform_flux
 from .vectorizer import PolynomialVectorizer
 
@@ -150,7 +150,7 @@ class TheCannon(LabelTransferMethod):
     def _fit_one(self, all_labels, flux, var, name):
         vectorizer = self._vectorizer()
         if len(all_labels) < 2 * vectorizer.n_terms:
-            raise ValueError(f"The Cannon ({name}) has {len(all_labels)} training stars with "
+            raise TooFewStarsError(f"The Cannon ({name}) has {len(all_labels)} training stars with "
                              f"every label, too few for {vectorizer.n_terms} terms")
         offset, scale = all_labels.mean(axis=0), all_labels.std(axis=0)
         x = (all_labels - offset) / scale

@@ -1,4 +1,4 @@
-"""Workflow steps that train a method and label the test split with it, as measured and made noisier."""
+"""Workflow steps that train a method and label the test split with it."""
 
 import logging
 import time
@@ -6,7 +6,6 @@ import time
 import numpy as np
 import pandas as pd
 
-from ..degrade import degrade_to_snr
 from ..device import FRAMEWORK_OF_METHOD, select_device
 from ..methods import load_method, make_method
 from ..ood import FLAGS, ood_flags
@@ -14,7 +13,7 @@ from ..sample import LabelledSample, feature_names
 from ..split import read_split, split_fingerprint
 from ._json import write_json
 
-__all__ = ["ProvenanceError", "load_features", "train_method", "predict_method", "predict_snr_ladder", "load_trained",
+__all__ = ["ProvenanceError", "load_features", "train_method", "predict_method", "label_table", "load_trained",
            "set_for_job"]
 
 log = logging.getLogger(__name__)
@@ -95,12 +94,7 @@ def predict_method(*, model_path, sample_path, split_path, method, colours, seed
     start = time.perf_counter()
     labels, sigma = model.predict(test.spectra)
     seconds = time.perf_counter() - start
-    table = pd.DataFrame({"apogee_id": test.ids, "snr": test.snr})
-    for k, name in enumerate(sample.label_names):
-        table[name] = labels[:, k]
-        table[f"{name}_err"] = sigma[:, k]
-        table[f"{name}_ref"] = test.labels[:, k]
-        table[f"{name}_ref_err"] = test.label_err[:, k]
+    table = label_table(test, labels, sigma)
     train = sample.subset(rows["train"])
     table["ood_flags"] = ood_flags(train.spectra, train.labels, test.spectra, labels,
                                    model.misfit_flags(test.spectra, train.spectra), seed)
@@ -113,33 +107,11 @@ def predict_method(*, model_path, sample_path, split_path, method, colours, seed
              len(test.ids) / seconds)
 
 
-def predict_snr_ladder(*, model_path, sample_path, split_path, method, colours, seed, threads, gpus, levels,
-                       max_stars, predictions_path):
-    """Label the S/N ladder's noisier test spectra with one trained model.
-
-    Up to ``max_stars`` test stars (drawn with the run's seed) are degraded to each S/N of
-    ``levels`` (:func:`labeltransfer.degrade.degrade_to_snr`, the noise seeded by the run's seed
-    and the level: the same noisy spectra for every method). The table has one row per star and
-    level: ``level``, ``apogee_id``, the measured ``snr``, and each label, its sigma and reference.
-    """
-    sample, rows, provenance = load_features(sample_path, split_path, method, colours)
-    model = load_trained(method, model_path, provenance, seed)
-    set_for_job(model, threads, gpus)
-    test = rows["test"]
-    if len(test) > max_stars:
-        test = np.sort(np.random.default_rng(seed).choice(test, max_stars, replace=False))
-    stars = sample.subset(test)
-    parts = []
-    for k, level in enumerate(levels):
-        noisy, kept = degrade_to_snr(stars.spectra, level, np.random.default_rng([seed, k]))
-        if not kept.any():
-            log.info("S/N %g: no test star is that bright; left out", level)
-            continue
-        start = time.perf_counter()
-        labels, sigma = model.predict(noisy)
-        log.info("S/N %g: %d stars labelled in %.1f s", level, kept.sum(), time.perf_counter() - start)
-        table = pd.DataFrame({"level": level, "apogee_id": stars.ids[kept], "snr": stars.snr[kept]})
-        for j, name in enumerate(sample.label_names):
-            table[name], table[f"{name}_err"], table[f"{name}_ref"] = labels[:, j], sigma[:, j], stars.labels[kept, j]
-        parts.append(table)
-    pd.concat(parts, ignore_index=True).to_csv(predictions_path, index=False)
+def label_table(stars, labels, sigma, **columns):
+    """A prediction table: ``columns`` first (each a value or one per star), then ``apogee_id``,
+    the measured ``snr``, and each label, its sigma, its reference and the reference's error."""
+    table = pd.DataFrame({**columns, "apogee_id": stars.ids, "snr": stars.snr})
+    for k, name in enumerate(stars.label_names):
+        table[name], table[f"{name}_err"] = labels[:, k], sigma[:, k]
+        table[f"{name}_ref"], table[f"{name}_ref_err"] = stars.labels[:, k], stars.label_err[:, k]
+    return table

@@ -1,0 +1,105 @@
+"""Workflow steps that score the curves: every method's labels of the S/N ladder's noisier test
+stars and of the learning curve's models, against the S/N level or the training size.
+
+The long tables of :mod:`labeltransfer.pipeline.diagnostics` give the scatter (with its 68%
+bootstrap interval), bias and calibration width of every method, label and point of the curve,
+over all stars and for giants and dwarfs apart; the ladder also gives the S/N that stars of
+G = 15, 16, 17 have in the sample.
+"""
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from .. import diagnostic_plots, plots
+from ..bootstrap import bootstrap_scatter_bias
+from ..degrade import snr_at_magnitudes
+from ..metrics import GIANT_LOGG, robust_scatter
+from ..sample import LabelledSample
+
+__all__ = ["LADDER_MAGNITUDES", "curve_metrics", "evaluate_snr_ladder", "evaluate_learning_curve",
+           "plot_snr_ladder", "plot_learning_curve"]
+
+log = logging.getLogger(__name__)
+
+#: G magnitudes whose typical S/N the ladder table and figure give.
+LADDER_MAGNITUDES = (15.0, 16.0, 17.0)
+#: Bootstrap resamples of the curves' scatter intervals.
+_RESAMPLES = 500
+#: Fewest stars a point of a curve is scored on.
+_MIN_STARS = 30
+
+
+def curve_metrics(methods, prediction_paths, labels, by, seed):
+    """One row per method, value of ``by`` (a column of the tables), subset (all, giants, dwarfs)
+    and label: ``n``, ``scatter`` with ``scatter_lo68`` / ``scatter_hi68``, ``bias``, ``z_width``."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for method, path in zip(methods, prediction_paths):
+        table = pd.read_csv(path, dtype={"apogee_id": str})
+        for value, part in table.groupby(by):
+            logg = part["logg_ref"].to_numpy() if "logg_ref" in part else np.full(len(part), np.nan)
+            for subset, mask in (("all", np.ones(len(part), bool)), ("giants", logg < GIANT_LOGG),
+                                 ("dwarfs", logg >= GIANT_LOGG)):
+                for label in labels:
+                    rows.append({"method": method, by: value, "subset": subset, "label": label,
+                                 **_label_metrics(part[mask], label, rng)})
+    return pd.DataFrame(rows)
+
+
+def _label_metrics(table, label, rng):
+    """n, scatter with its 68% interval, bias and the robust width of residual / sigma of one label."""
+    residual = (table[label] - table[f"{label}_ref"]).to_numpy()
+    z = residual / table[f"{label}_err"].to_numpy()
+    good = np.isfinite(residual)
+    if good.sum() < _MIN_STARS:
+        return {"n": int(good.sum()), "scatter": np.nan, "scatter_lo68": np.nan, "scatter_hi68": np.nan,
+                "bias": np.nan, "z_width": np.nan}
+    scatter, _ = bootstrap_scatter_bias(residual[good, None], _RESAMPLES, rng)
+    lo, hi = np.percentile(scatter[:, 0], [15.865, 84.135])
+    return {"n": int(good.sum()), "scatter": robust_scatter(residual[good]), "scatter_lo68": lo,
+            "scatter_hi68": hi, "bias": float(np.median(residual[good])), "z_width": robust_scatter(z[good])}
+
+
+def evaluate_snr_ladder(*, methods, prediction_paths, sample_path, labels, seed, table_path, magnitudes_path):
+    """The ladder table (``curve_metrics`` by ``level``) and the S/N of stars of G = 15, 16, 17."""
+    curve_metrics(methods, prediction_paths, labels, "level", seed).to_csv(table_path, index=False)
+    sample = LabelledSample.load(sample_path)
+    snr = snr_at_magnitudes(sample.snr, sample.g_mag, LADDER_MAGNITUDES)
+    log.info("typical S/N at G = %s: %s", LADDER_MAGNITUDES, np.round(snr, 1).tolist())
+    pd.DataFrame({"g_mag": LADDER_MAGNITUDES, "snr": snr}).to_csv(magnitudes_path, index=False)
+
+
+def evaluate_learning_curve(*, methods, prediction_paths, labels, seed, table_path):
+    """The learning-curve table (``curve_metrics`` by ``n_train``), with each method's ``size_to_1_2``:
+    the training size at which its scatter (all stars) is 1.2 times that of the whole training
+    split, interpolated in log size (NaN where even the smallest model does better)."""
+    table = curve_metrics(methods, prediction_paths, labels, "n_train", seed)
+    table["size_to_1_2"] = np.nan
+    for (method, subset, label), part in table.groupby(["method", "subset", "label"]):
+        table.loc[part.index, "size_to_1_2"] = _size_reaching(part.sort_values("n_train"), 1.2)
+    table.to_csv(table_path, index=False)
+
+
+def _size_reaching(curve, factor):
+    """The training size where the scatter falls to ``factor`` times its last value (log-size interpolation)."""
+    size, scatter = curve["n_train"].to_numpy(float), curve["scatter"].to_numpy()
+    target = factor * scatter[-1]
+    above = np.flatnonzero(scatter > target)
+    if not np.isfinite(target) or above.size == 0 or above[-1] == len(scatter) - 1:
+        return np.nan
+    k = above[-1]
+    fraction = (scatter[k] - target) / (scatter[k] - scatter[k + 1])
+    return float(np.exp(np.log(size[k]) + fraction * (np.log(size[k + 1]) - np.log(size[k]))))
+
+
+def plot_snr_ladder(*, table_path, magnitudes_path, labels, figure_path):
+    """The ladder figure (:func:`labeltransfer.diagnostic_plots.snr_ladder`)."""
+    figure = diagnostic_plots.snr_ladder(pd.read_csv(table_path), pd.read_csv(magnitudes_path), labels)
+    plots.save(figure, figure_path)
+
+
+def plot_learning_curve(*, table_path, labels, figure_path):
+    """The learning-curve figure (:func:`labeltransfer.diagnostic_plots.learning_curve`)."""
+    plots.save(diagnostic_plots.learning_curve(pd.read_csv(table_path), labels), figure_path)

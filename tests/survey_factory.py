@@ -26,7 +26,7 @@ def allstar_rows(n, seed=0):
         "GAIAEDR3_SOURCE_ID": rng.integers(1, 2 ** 62, n), "GAIAEDR3_PARALLAX": rng.uniform(0.1, 3, n).astype(np.float32),
         "GAIAEDR3_PARALLAX_ERROR": np.full(n, 0.02, np.float32),
         "GAIAEDR3_PMRA": rng.normal(0, 5, n).astype(np.float32), "GAIAEDR3_PMDEC": rng.normal(0, 5, n).astype(np.float32),
-        "J": rng.uniform(8, 12, n).astype(np.float32), "H": rng.uniform(7, 11, n).astype(np.float32),
+        "AK_TARG": rng.uniform(0, 0.3, n).astype(np.float32), "J": rng.uniform(8, 12, n).astype(np.float32), "H": rng.uniform(7, 11, n).astype(np.float32),
         "K": rng.uniform(7, 11, n).astype(np.float32), "GAIAEDR3_PHOT_G_MEAN_MAG": rng.uniform(10, 14, n).astype(np.float32),
         "GAIAEDR3_PHOT_BP_MEAN_MAG": rng.uniform(10, 15, n).astype(np.float32),
         "GAIAEDR3_PHOT_RP_MEAN_MAG": rng.uniform(9, 13, n).astype(np.float32),

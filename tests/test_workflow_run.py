@@ -57,7 +57,7 @@ def test_every_figure_is_a_valid_png(ci_run):
     figures = [RESULTS / "crossmatch" / "separation.png"]
     figures += [RESULTS / "figures" / "one_to_one" / f"{m}.png" for m in CONFIG["methods"]]
     figures += [RESULTS / "figures" / f"{f}.png" for f in ("scatter_vs_snr", "kiel", "alpha_fe", "calibration", "costs",
-                                                           "snr_ladder", "learning_curve")]
+                                                           "snr_ladder", "learning_curve", "residual_trends")]
     for path in figures:
         with Image.open(path) as image:
             image.verify()
@@ -91,6 +91,13 @@ def test_learning_curve_ends_at_the_workflow_model(ci_run):
     train = pd.read_csv(RESULTS / "data" / "split.csv")["split"].eq("train").sum()
     assert sorted(curve["n_train"].unique()) == sorted({*CONFIG["learning_curve"]["sizes"], train})
     assert set(curve["method"]) == set(CONFIG["methods"]) and curve["scatter"].notna().all()
+
+
+def test_residual_trends_against_extinction_brightness_and_sky_position(ci_run):
+    trends = pd.read_csv(RESULTS / "metrics" / "trends.csv")
+    assert len(trends) == len(CONFIG["methods"]) * len(CONFIG["labels"]) * 4
+    assert set(trends["quantity"]) == {"a_k", "g_mag", "gal_l", "gal_b"} and trends["slope"].notna().all()
+    assert (trends["slope_lo95"] <= trends["slope"]).all() and (trends["slope"] <= trends["slope_hi95"]).all()
 
 
 def test_crossmatch_statistics(ci_run):

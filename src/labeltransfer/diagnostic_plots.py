@@ -6,7 +6,7 @@ import numpy as np
 
 from .plots import LABEL_TEXT  # also the Agg backend and the figures' style
 
-__all__ = ["snr_ladder", "learning_curve"]
+__all__ = ["snr_ladder", "learning_curve", "residual_trends"]
 
 
 def snr_ladder(table, magnitudes, labels):
@@ -89,4 +89,49 @@ def learning_curve(table, labels):
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=7.5)
     fig.tight_layout()
+    return fig
+
+
+def residual_trends(predictions, quantities, trends, labels, quantity_text):
+    """Median residual of each label in quantile bins of each quantity, one line per method,
+    with the fitted slope and its 95% interval in the legend.
+
+    Parameters
+    ----------
+    predictions : dict of str to pandas.DataFrame
+    quantities : pandas.DataFrame
+        One column per quantity, rows in the order of the prediction tables.
+    trends : pandas.DataFrame
+        From :func:`labeltransfer.trends.residual_trends`.
+    labels : sequence of str
+    quantity_text : dict of str to str
+        Axis text of each quantity.
+    """
+    fig, axes = plt.subplots(len(labels), len(quantity_text), figsize=(3.3 * len(quantity_text), 2.5 * len(labels)),
+                             squeeze=False)
+    for row, label in zip(axes, labels):
+        for ax, (quantity, text) in zip(row, quantity_text.items()):
+            x = quantities[quantity].to_numpy(dtype=float)
+            finite = np.isfinite(x)
+            edges = np.unique(np.nanquantile(x, np.linspace(0, 1, 11))) if finite.any() else np.array([])
+            for i, (method, table) in enumerate(predictions.items()):
+                residual = (table[label] - table[f"{label}_ref"]).to_numpy()
+                which = np.digitize(x, edges[1:-1])
+                centres, medians = [], []
+                for b in range(len(edges) - 1):
+                    inside = finite & (which == b) & np.isfinite(residual)
+                    if inside.sum() >= 10:
+                        centres.append(np.median(x[inside]))
+                        medians.append(np.median(residual[inside]))
+                fit = trends[(trends["method"] == method) & (trends["label"] == label)
+                             & (trends["quantity"] == quantity)].iloc[0]
+                ax.plot(centres, medians, marker="o", ms=2.5, color=f"C{i}",
+                        label=f"{fit['slope']:.3g} [{fit['slope_lo95']:.2g}, {fit['slope_hi95']:.2g}]")
+            ax.axhline(0, color="k", lw=0.8)
+            ax.set(xlabel=text, ylabel=f"median residual {LABEL_TEXT.get(label, label)}")
+            ax.legend(fontsize=5.5, title="slope [95%]", title_fontsize=5.5, loc="best")
+            ax.grid(alpha=0.3)
+    handles = [plt.Line2D([], [], color=f"C{i}", marker="o", ms=3) for i in range(len(predictions))]
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.legend(handles, list(predictions), loc="lower center", ncol=len(predictions), fontsize=8, frameon=False)
     return fig

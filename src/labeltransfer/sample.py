@@ -38,6 +38,8 @@ class LabelledSample:
         Median per-pixel S/N of the spectrum being labelled.
     g_mag : ndarray, shape (n_stars,)
         Gaia G magnitude (NaN where unknown): how S/N maps to brightness.
+    ra, dec, extinction_k : ndarray, shape (n_stars,)
+        Position (deg) and A_K (mag), NaN where unknown: for the residual trends.
     provenance : dict
         Where the stars come from (:class:`labeltransfer.stars.SurveyStars`): source, data
         releases, input files with their sha256.
@@ -51,6 +53,9 @@ class LabelledSample:
     label_names: tuple
     snr: np.ndarray
     g_mag: np.ndarray
+    ra: np.ndarray
+    dec: np.ndarray
+    extinction_k: np.ndarray
     provenance: dict
 
     def save(self, path):
@@ -59,25 +64,26 @@ class LabelledSample:
                  wavelength=self.spectra.wavelength, aux=self.spectra.aux,
                  aux_names=np.array(self.spectra.aux_names), labels=self.labels,
                  label_err=self.label_err, label_names=np.array(self.label_names), snr=self.snr,
-                 g_mag=self.g_mag, provenance=np.array(json.dumps(self.provenance)))
+                 g_mag=self.g_mag, ra=self.ra, dec=self.dec, extinction_k=self.extinction_k, provenance=np.array(json.dumps(self.provenance)))
 
     @classmethod
     def load(cls, path):
         """Read a sample written by ``save``."""
         with np.load(path, allow_pickle=False) as a:
-            if "g_mag" not in a.files:
+            if "extinction_k" not in a.files:
                 raise ValueError(f"{path}: a sample written by an older version of the workflow; "
                                  "delete it and rerun")
             spectra = Spectra(a["flux"], a["flux_err"], a["wavelength"], a["aux"],
                               tuple(str(n) for n in a["aux_names"]))
             return cls(a["ids"].astype(str), a["source_id"], spectra, a["labels"], a["label_err"],
-                       tuple(str(n) for n in a["label_names"]), a["snr"], a["g_mag"],
-                       json.loads(str(a["provenance"])))
+                       tuple(str(n) for n in a["label_names"]), a["snr"], a["g_mag"], a["ra"], a["dec"],
+                       a["extinction_k"], json.loads(str(a["provenance"])))
 
     def subset(self, rows):
         """The stars selected by ``rows``."""
         return LabelledSample(self.ids[rows], self.source_id[rows], self.spectra.subset(rows), self.labels[rows],
-                              self.label_err[rows], self.label_names, self.snr[rows], self.g_mag[rows], self.provenance)
+                              self.label_err[rows], self.label_names, self.snr[rows], self.g_mag[rows], self.ra[rows],
+                              self.dec[rows], self.extinction_k[rows], self.provenance)
 
     def fingerprint(self):
         """sha256 (hex) of the sample's stars, labels, spectra and features."""
@@ -140,7 +146,8 @@ def build_sample(stars, label_config, quality, colours):
         raise ValueError(f"{stars.describe()}: no star passes the quality cuts")
     spectra = Spectra(flux[keep], flux_err[keep], wavelength, aux[keep], aux_names)
     return LabelledSample(stars.apogee_id[keep], stars.gaia_source_id[keep], spectra, labels[keep], label_err[keep],
-                          tuple(label_config), snr[keep], stars.photometry["g"][keep], stars.provenance)
+                          tuple(label_config), snr[keep], stars.photometry["g"][keep], stars.ra[keep], stars.dec[keep],
+                          stars.extinction_k[keep], stars.provenance)
 
 
 def _masked_labels(stars, label_config, keep):

@@ -35,6 +35,10 @@ class SurveyStars:
         Magnitudes in each band of ``BANDS``, shape (n_stars,); NaN where missing.
     parallax, parallax_error : ndarray of float, shape (n_stars,)
         Gaia parallax and its error, mas; NaN where unknown.
+    ra, dec : ndarray of float, shape (n_stars,)
+        Position (ICRS, deg); NaN where unknown.
+    extinction_k : ndarray of float, shape (n_stars,)
+        A_K, the K-band extinction APOGEE targeted with (``AK_TARG``), mag; NaN where unknown.
     spectra : Spectra
         The spectra to label, with no auxiliary features (``build_sample`` adds them).
     provenance : dict
@@ -51,6 +55,9 @@ class SurveyStars:
     photometry: dict
     parallax: np.ndarray
     parallax_error: np.ndarray
+    ra: np.ndarray
+    dec: np.ndarray
+    extinction_k: np.ndarray
     spectra: Spectra
     provenance: dict
 
@@ -58,7 +65,8 @@ class SurveyStars:
         n = len(self.apogee_id)
         self.label_names = tuple(self.label_names)
         per_star = {"gaia_source_id": self.gaia_source_id, "parallax": self.parallax,
-                    "parallax_error": self.parallax_error, "spectra": self.spectra,
+                    "parallax_error": self.parallax_error, "ra": self.ra, "dec": self.dec,
+                    "extinction_k": self.extinction_k, "spectra": self.spectra,
                     **{f"photometry[{band!r}]": values for band, values in self.photometry.items()}}
         wrong = [f"{name} has {len(values)}" for name, values in per_star.items() if len(values) != n]
         if set(self.photometry) != set(BANDS):

@@ -179,7 +179,7 @@ def all_outputs():
         *expand("results/{task}/crossmatch/separation.png", task=CROSSMATCH_TASKS),
         *expand("results/{task}/figures/one_to_one/{method}.png", task=TASKS, method=METHODS),
         *expand("results/{task}/figures/{figure}.png", task=TASKS, figure=COMPARISON_FIGURES),
-        *expand("results/{task}/figures/{figure}.png", task=TASKS, figure=["snr_ladder", "learning_curve"]),
+        *expand("results/{task}/figures/{figure}.png", task=TASKS, figure=["snr_ladder", "learning_curve", "residual_trends"]),
         *expand(
             "results/{task}/figures/{figure}/{method}.png",
             task=TASKS,

@@ -78,3 +78,27 @@ rule evaluate_learning_curve:
         "benchmarks/{task}/evaluate_learning_curve.tsv"
     script:
         "../scripts/evaluate_learning_curve.py"
+
+
+rule evaluate_trends:
+    input:
+        predictions=all_predictions,
+        sample=rules.prepare_sample.output.sample,
+    output:
+        table="results/{task}/metrics/trends.csv",
+    log:
+        "logs/{task}/evaluate_trends.log",
+    params:
+        code=script_code("evaluate_trends"),
+        methods=METHODS,
+        labels=list(config["labels"]),
+        seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/science.yaml"
+    benchmark:
+        "benchmarks/{task}/evaluate_trends.tsv"
+    script:
+        "../scripts/evaluate_trends.py"

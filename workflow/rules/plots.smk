@@ -168,3 +168,33 @@ rule plot_learning_curve:
         "benchmarks/{task}/plots/learning_curve.tsv"
     script:
         "../scripts/plot_learning_curve.py"
+
+
+rule plot_residual_trends:
+    input:
+        predictions=all_predictions,
+        sample=rules.prepare_sample.output.sample,
+        table=rules.evaluate_trends.output.table,
+    output:
+        figure=report(
+            "results/{task}/figures/residual_trends.png",
+            caption="../report/residual_trends.rst",
+            category="3. Figures",
+            subcategory="Comparison",
+            labels={"figure": "residual trends"},
+        ),
+    log:
+        "logs/{task}/plots/residual_trends.log",
+    params:
+        code=script_code("plot_residual_trends"),
+        methods=METHODS,
+        labels=list(config["labels"]),
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/science.yaml"
+    benchmark:
+        "benchmarks/{task}/plots/residual_trends.tsv"
+    script:
+        "../scripts/plot_residual_trends.py"

@@ -28,7 +28,7 @@ ALLSTAR_COLUMNS = {
     "APOGEE_ID": "apogee_id", "TELESCOPE": "telescope", "FIELD": "field", "RA": "ra",
     "DEC": "dec", "SNR": "snr", "VHELIO_AVG": "vhelio", "GAIAEDR3_SOURCE_ID": "source_id",
     "GAIAEDR3_PARALLAX": "parallax", "GAIAEDR3_PARALLAX_ERROR": "parallax_error",
-    "GAIAEDR3_PMRA": "pmra", "GAIAEDR3_PMDEC": "pmdec", "J": "j", "H": "h", "K": "k",
+    "GAIAEDR3_PMRA": "pmra", "GAIAEDR3_PMDEC": "pmdec", "J": "j", "H": "h", "K": "k", "AK_TARG": "ak_targ",
     "GAIAEDR3_PHOT_G_MEAN_MAG": "gaiaedr3_phot_g_mean_mag", "GAIAEDR3_PHOT_BP_MEAN_MAG": "gaiaedr3_phot_bp_mean_mag",
     "GAIAEDR3_PHOT_RP_MEAN_MAG": "gaiaedr3_phot_rp_mean_mag", "ASPCAPFLAGS": "aspcapflags",
     "STARFLAGS": "starflags", "EXTRATARG": "extratarg",
@@ -116,6 +116,7 @@ def _read_columns(path, labels):
             table[name], table[f"{name}_err"] = value, error
     for column in ("apogee_id", "telescope", "field", "aspcapflags", "starflags"):
         table[column] = table[column].str.strip()
+    table["ak_targ"] = table["ak_targ"].astype(float).where(table["ak_targ"] > MISSING_VALUE)
     return table
 
 

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 XP_WAVELENGTH = np.arange(336.0, 1021.0, 2.0)
 
 REQUIRED_COLUMNS = (
-    "apogee_id", "j", "h", "k", "gaiaedr3_source_id", "gaiaedr3_phot_g_mean_mag",
+    "apogee_id", "j", "h", "k", "ak_targ", "gaiaedr3_source_id", "gaiaedr3_phot_g_mean_mag",
     "gaiaedr3_phot_bp_mean_mag", "gaiaedr3_phot_rp_mean_mag", "teff", "teff_err", "logg",
     "logg_err", "fe_h", "fe_h_err", "alpha_m", "alpha_m_err", "flux", "flux_error", "medflux",
 )

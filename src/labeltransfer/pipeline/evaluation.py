@@ -5,14 +5,16 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .. import plots
+from .. import diagnostic_plots, plots
 from ..bootstrap import summarise
 from ..metrics import COVERAGE_SIGMAS
 from ..ood import ood_summary
+from ..trends import QUANTITIES, residual_trends, trend_quantities
 from ..sample import LabelledSample
 from ._json import read_json
 
-__all__ = ["evaluate_methods", "plot_one_to_one", "plot_loss_curve", "plot_comparison"]
+__all__ = ["evaluate_methods", "evaluate_trends", "plot_one_to_one", "plot_loss_curve", "plot_comparison",
+           "plot_residual_trends"]
 
 log = logging.getLogger(__name__)
 
@@ -145,3 +147,25 @@ def plot_comparison(*, figure, methods, prediction_paths, summary_path, costs_pa
     else:
         raise ValueError(f"unknown comparison figure {figure!r}")
     plots.save(fig, figure_path)
+
+
+def _predictions_and_quantities(methods, prediction_paths, sample_path):
+    predictions = {m: pd.read_csv(p, dtype={"apogee_id": str}) for m, p in zip(methods, prediction_paths)}
+    ids = next(iter(predictions.values()))["apogee_id"].to_numpy()
+    return predictions, trend_quantities(LabelledSample.load(sample_path), ids)
+
+
+def evaluate_trends(*, methods, prediction_paths, sample_path, labels, seed, table_path):
+    """Slopes of every method's residuals against A_K, G, Galactic l and b (:mod:`labeltransfer.trends`)."""
+    predictions, quantities = _predictions_and_quantities(methods, prediction_paths, sample_path)
+    trends = residual_trends(predictions, quantities, labels, seed=seed)
+    trends.to_csv(table_path, index=False)
+    significant = trends[(trends["slope_lo95"] > 0) | (trends["slope_hi95"] < 0)]
+    log.info("%d of %d slopes have a 95%% interval that excludes zero", len(significant), len(trends))
+
+
+def plot_residual_trends(*, methods, prediction_paths, sample_path, table_path, labels, figure_path):
+    """The residual-trends figure (:func:`labeltransfer.diagnostic_plots.residual_trends`)."""
+    predictions, quantities = _predictions_and_quantities(methods, prediction_paths, sample_path)
+    figure = diagnostic_plots.residual_trends(predictions, quantities, pd.read_csv(table_path), labels, QUANTITIES)
+    plots.save(figure, figure_path)

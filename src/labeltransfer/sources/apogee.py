@@ -31,7 +31,7 @@ def read_apogee_labels(path):
     return pd.read_csv(path, dtype={"apogee_id": str, "telescope": str, "field": str})
 
 
-def apogee_stars(table, rows, *, gaia_source_id, parallax, parallax_error, flux, flux_error, wavelength,
+def apogee_stars(table, rows, *, gaia_source_id, parallax, parallax_error, ra, dec, flux, flux_error, wavelength,
                  label_names, provenance):
     """The record of the APOGEE stars ``rows`` of ``table`` with the given spectra and astrometry.
 
@@ -42,7 +42,7 @@ def apogee_stars(table, rows, *, gaia_source_id, parallax, parallax_error, flux,
         naming the source.
     rows : ndarray of int
         The stars of ``table``, in the order of ``flux``.
-    gaia_source_id, parallax, parallax_error : ndarray, shape (len(rows),)
+    gaia_source_id, parallax, parallax_error, ra, dec : ndarray, shape (len(rows),)
     flux, flux_error : ndarray, shape (len(rows), n_pixels)
     wavelength : ndarray, shape (n_pixels,)
     label_names : sequence of str
@@ -64,6 +64,7 @@ def apogee_stars(table, rows, *, gaia_source_id, parallax, parallax_error, flux,
         label_err=np.column_stack([column(f"{name}_err") for name in label_names]).reshape(len(rows), len(label_names)),
         photometry={band: column(name) for band, name in PHOTOMETRY_COLUMNS.items()},
         parallax=np.asarray(parallax, dtype=float), parallax_error=np.asarray(parallax_error, dtype=float),
+        ra=np.asarray(ra, dtype=float), dec=np.asarray(dec, dtype=float), extinction_k=column("ak_targ"),
         spectra=Spectra(flux, flux_error, np.asarray(wavelength, dtype=float), np.empty((len(rows), 0)), ()),
         provenance=provenance)
 
@@ -73,5 +74,6 @@ def allstar_stars(allstar, rows, *, flux, flux_error, wavelength, label_names, p
     return apogee_stars(allstar, rows, gaia_source_id=allstar["source_id"].to_numpy()[rows],
                         parallax=allstar["parallax"].to_numpy(dtype=float)[rows],
                         parallax_error=allstar["parallax_error"].to_numpy(dtype=float)[rows],
+                        ra=allstar["ra"].to_numpy(dtype=float)[rows], dec=allstar["dec"].to_numpy(dtype=float)[rows],
                         flux=np.asarray(flux, dtype=np.float32), flux_error=np.asarray(flux_error, dtype=np.float32),
                         wavelength=wavelength, label_names=label_names, provenance=provenance)

@@ -7,6 +7,7 @@ cross-match with the parallax catalogue (Gaia DR2 parallaxes of APOGEE stars).
 import numpy as np
 import pandas as pd
 
+from ..crossmatch import decode_apogee_id
 from ..io.xp_library import read_xp_library
 from .apogee import apogee_stars
 from .files import file_provenance
@@ -42,11 +43,13 @@ def stars_from_xp_library(*, library, matches, label_names):
 def library_stars(table, matches, label_names, provenance):
     """The record of a library table (from ``read_xp_library``) with the parallaxes of ``matches``.
 
-    A star absent from ``matches`` has no parallax (NaN).
+    A star absent from ``matches`` has no parallax (NaN); positions are decoded from the APOGEE
+    IDs (NaN where one does not decode).
     """
     astrometry = pd.DataFrame({"apogee_id": table["apogee_id"]}).merge(
         matches[["apogee_id", "parallax", "parallax_error"]], on="apogee_id", how="left", validate="one_to_one")
+    ra, dec, _ = decode_apogee_id(table["apogee_id"])
     return apogee_stars(table, np.arange(len(table["apogee_id"])), gaia_source_id=table["gaiaedr3_source_id"],
-                        parallax=astrometry["parallax"], parallax_error=astrometry["parallax_error"],
+                        parallax=astrometry["parallax"], parallax_error=astrometry["parallax_error"], ra=ra, dec=dec,
                         flux=table["flux"], flux_error=table["flux_error"], wavelength=table["wavelength"],
                         label_names=label_names, provenance=provenance)

@@ -57,7 +57,8 @@ def test_every_figure_is_a_valid_png(ci_run):
     figures = [RESULTS / "crossmatch" / "separation.png"]
     figures += [RESULTS / "figures" / "one_to_one" / f"{m}.png" for m in CONFIG["methods"]]
     figures += [RESULTS / "figures" / f"{f}.png" for f in ("scatter_vs_snr", "kiel", "alpha_fe", "calibration", "costs",
-                                                           "snr_ladder", "learning_curve", "residual_trends")]
+                                                           "snr_ladder", "learning_curve", "residual_trends",
+                                                           "information")]
     for path in figures:
         with Image.open(path) as image:
             image.verify()
@@ -98,6 +99,18 @@ def test_residual_trends_against_extinction_brightness_and_sky_position(ci_run):
     assert len(trends) == len(CONFIG["methods"]) * len(CONFIG["labels"]) * 4
     assert set(trends["quantity"]) == {"a_k", "g_mag", "gal_l", "gal_b"} and trends["slope"].notna().all()
     assert (trends["slope_lo95"] <= trends["slope"]).all() and (trends["slope"] <= trends["slope_hi95"]).all()
+
+
+def test_information_bound_and_efficiency_at_every_ladder_level(ci_run):
+    efficiency = pd.read_csv(RESULTS / "metrics" / "efficiency.csv")
+    assert len(efficiency) == len(CONFIG["methods"]) * len(CONFIG["snr_ladder"]["levels"]) * len(CONFIG["labels"])
+    assert (efficiency["bound"] > 0).all() and (efficiency["bound_correlated"] > efficiency["bound"]).all()
+    bound = efficiency.groupby(["label", "level"])["bound"].first().unstack()
+    assert (bound.iloc[:, 0] > bound.iloc[:, -1]).all()  # a noisier spectrum bounds the labels less tightly
+    pixels = pd.read_csv(RESULTS / "information" / "pixels.csv")
+    assert len(pixels) == 343 and {f"{s}_{label}" for s in ("giants", "dwarfs") for label in CONFIG["labels"]} <= set(pixels)
+    shares = pixels.drop(columns="wavelength")
+    assert (shares >= 0).all().all() and (shares.sum() < 1.5).all()  # medians of each star's shares (which sum to 1)
 
 
 def test_crossmatch_statistics(ci_run):

@@ -6,7 +6,7 @@ import numpy as np
 
 from .plots import LABEL_TEXT  # also the Agg backend and the figures' style
 
-__all__ = ["snr_ladder", "learning_curve", "residual_trends"]
+__all__ = ["snr_ladder", "learning_curve", "residual_trends", "information"]
 
 
 def snr_ladder(table, magnitudes, labels):
@@ -134,4 +134,42 @@ def residual_trends(predictions, quantities, trends, labels, quantity_text):
     handles = [plt.Line2D([], [], color=f"C{i}", marker="o", ms=3) for i in range(len(predictions))]
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.legend(handles, list(predictions), loc="lower center", ncol=len(predictions), fontsize=8, frameon=False)
+    return fig
+
+
+def information(efficiency, pixels, labels):
+    """Top: each method's efficiency (median Cramer-Rao bound over its scatter) against S/N, pixels
+    independent (solid) and as correlated as the XP coefficients allow (dashed); bottom: each
+    pixel's share of a label's information, giants (solid) and dwarfs (dashed).
+
+    Parameters
+    ----------
+    efficiency : pandas.DataFrame
+        ``method``, ``level``, ``label``, ``efficiency``, ``efficiency_correlated``.
+    pixels : pandas.DataFrame
+        ``wavelength`` and ``<giants|dwarfs>_<label>`` columns.
+    labels : sequence of str
+    """
+    fig, axes = plt.subplots(2, len(labels), figsize=(3.6 * len(labels), 6.4), squeeze=False)
+    for j, label in enumerate(labels):
+        top, bottom = axes[0, j], axes[1, j]
+        for i, (method, rows) in enumerate(efficiency[efficiency["label"] == label].groupby("method", sort=False)):
+            rows = rows.sort_values("level")
+            top.plot(rows["level"], rows["efficiency"], marker="o", ms=3, color=f"C{i}", label=method)
+            top.plot(rows["level"], rows["efficiency_correlated"], ls="--", color=f"C{i}")
+        top.axhline(1, color="k", lw=0.8)
+        top.set(xscale="log", yscale="log", xlabel="injected S/N",
+                ylabel=f"bound / scatter, {LABEL_TEXT.get(label, label)}")
+        levels = np.sort(efficiency["level"].unique())
+        top.set_xticks(levels, [f"{v:g}" for v in levels])
+        top.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        top.grid(alpha=0.3)
+        for subset, style in (("giants", "-"), ("dwarfs", "--")):
+            if f"{subset}_{label}" in pixels:
+                bottom.plot(pixels["wavelength"], pixels[f"{subset}_{label}"], style, lw=1, label=subset)
+        bottom.set(xlabel="wavelength [nm]", ylabel=f"share of the information, {LABEL_TEXT.get(label, label)}")
+        bottom.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7)
+    axes[1, 0].legend(fontsize=7)
+    fig.tight_layout()
     return fig

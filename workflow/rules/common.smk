@@ -58,6 +58,13 @@ for name in METHODS:
             f"config: method_settings: {name}: params: regimes: label {regime_label!r} is not "
             f"among labels {list(config['labels'])}"
         )
+#: The configured Cannon whose generative model gives the information bound.
+INFORMATION_METHOD = config["information"]["method"]
+if config["method_settings"].get(INFORMATION_METHOD, {}).get("type") != "cannon" or INFORMATION_METHOD not in METHODS:
+    raise ValueError(
+        f"config: information: method {INFORMATION_METHOD!r} must be one of the methods of this run "
+        f"({', '.join(METHODS)}) of type cannon"
+    )
 #: Method types that can run on a GPU (their jobs get the resource gpu=1).
 GPU_METHOD_TYPES = {"xgboost", "mlp", "cnn"}
 #: Method types trained epoch by epoch, as ensembles; each gets a loss-curve and an
@@ -179,7 +186,7 @@ def all_outputs():
         *expand("results/{task}/crossmatch/separation.png", task=CROSSMATCH_TASKS),
         *expand("results/{task}/figures/one_to_one/{method}.png", task=TASKS, method=METHODS),
         *expand("results/{task}/figures/{figure}.png", task=TASKS, figure=COMPARISON_FIGURES),
-        *expand("results/{task}/figures/{figure}.png", task=TASKS, figure=["snr_ladder", "learning_curve", "residual_trends"]),
+        *expand("results/{task}/figures/{figure}.png", task=TASKS, figure=["snr_ladder", "learning_curve", "residual_trends", "information"]),
         *expand(
             "results/{task}/figures/{figure}/{method}.png",
             task=TASKS,

@@ -102,3 +102,25 @@ rule evaluate_trends:
         "benchmarks/{task}/evaluate_trends.tsv"
     script:
         "../scripts/evaluate_trends.py"
+
+
+rule evaluate_information:
+    input:
+        ladder=rules.evaluate_snr_ladder.output.table,
+        bound=rules.information_bound.output.bound,
+    output:
+        table="results/{task}/metrics/efficiency.csv",
+    log:
+        "logs/{task}/evaluate_information.log",
+    params:
+        code=script_code("evaluate_information"),
+        labels=list(config["labels"]),
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/science.yaml"
+    benchmark:
+        "benchmarks/{task}/evaluate_information.tsv"
+    script:
+        "../scripts/evaluate_information.py"

@@ -198,3 +198,31 @@ rule plot_residual_trends:
         "benchmarks/{task}/plots/residual_trends.tsv"
     script:
         "../scripts/plot_residual_trends.py"
+
+
+rule plot_information:
+    input:
+        table=rules.evaluate_information.output.table,
+        pixels=rules.information_bound.output.pixels,
+    output:
+        figure=report(
+            "results/{task}/figures/information.png",
+            caption="../report/information.rst",
+            category="3. Figures",
+            subcategory="Comparison",
+            labels={"figure": "information bound"},
+        ),
+    log:
+        "logs/{task}/plots/information.log",
+    params:
+        code=script_code("plot_information"),
+        labels=list(config["labels"]),
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/science.yaml"
+    benchmark:
+        "benchmarks/{task}/plots/information.tsv"
+    script:
+        "../scripts/plot_information.py"

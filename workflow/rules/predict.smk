@@ -50,3 +50,30 @@ rule predict_snr_ladder:
         "benchmarks/{task}/snr_ladder/{method}.tsv"
     script:
         "../scripts/predict_snr_ladder.py"
+
+
+rule information_bound:
+    input:
+        model=lambda wildcards: f"results/{wildcards.task}/models/{INFORMATION_METHOD}.npz",
+        sample=rules.prepare_sample.output.sample,
+        split=rules.prepare_sample.output.split,
+    output:
+        bound="results/{task}/information/bound.csv",
+        pixels="results/{task}/information/pixels.csv",
+    log:
+        "logs/{task}/information_bound.log",
+    params:
+        code=script_code("information_bound"),
+        method=config["method_settings"][INFORMATION_METHOD],
+        colours=config["colours"],
+        seed=config["seed"],
+        ladder=config["snr_ladder"],
+    threads: 1
+    resources:
+        mem_mb=6000,
+    conda:
+        "../../envs/methods.yaml"
+    benchmark:
+        "benchmarks/{task}/information_bound.tsv"
+    script:
+        "../scripts/information_bound.py"

@@ -19,7 +19,7 @@ from ..metrics import GIANT_LOGG, robust_scatter
 from ..sample import LabelledSample
 
 __all__ = ["LADDER_MAGNITUDES", "curve_metrics", "evaluate_snr_ladder", "evaluate_learning_curve",
-           "plot_snr_ladder", "plot_learning_curve"]
+           "evaluate_information", "plot_snr_ladder", "plot_learning_curve", "plot_information"]
 
 log = logging.getLogger(__name__)
 
@@ -103,3 +103,25 @@ def plot_snr_ladder(*, table_path, magnitudes_path, labels, figure_path):
 def plot_learning_curve(*, table_path, labels, figure_path):
     """The learning-curve figure (:func:`labeltransfer.diagnostic_plots.learning_curve`)."""
     plots.save(diagnostic_plots.learning_curve(pd.read_csv(table_path), labels), figure_path)
+
+
+def evaluate_information(*, ladder_path, bound_path, labels, table_path):
+    """Each method's efficiency at each S/N of the ladder: the median Cramer-Rao bound of the
+    ladder's stars over the method's scatter (all stars), pixels independent and correlated."""
+    ladder = pd.read_csv(ladder_path)
+    bounds = pd.read_csv(bound_path).groupby("level").median(numeric_only=True)
+    rows = []
+    for _, r in ladder[(ladder["subset"] == "all") & ladder["label"].isin(labels)].iterrows():
+        if r["level"] not in bounds.index:
+            continue
+        bound = bounds.loc[r["level"], f"{r['label']}_bound"]
+        correlated = bounds.loc[r["level"], f"{r['label']}_bound_correlated"]
+        rows.append({"method": r["method"], "level": r["level"], "label": r["label"], "scatter": r["scatter"],
+                     "bound": bound, "bound_correlated": correlated, "efficiency": bound / r["scatter"],
+                     "efficiency_correlated": correlated / r["scatter"]})
+    pd.DataFrame(rows).to_csv(table_path, index=False)
+
+
+def plot_information(*, table_path, pixels_path, labels, figure_path):
+    """The information figure (:func:`labeltransfer.diagnostic_plots.information`)."""
+    plots.save(diagnostic_plots.information(pd.read_csv(table_path), pd.read_csv(pixels_path), labels), figure_path)

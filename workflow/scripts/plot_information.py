@@ -1,0 +1,9 @@
+"""The information figure: efficiency against S/N, and the information per pixel."""
+
+import _package  # noqa: F401  (the workflow's src/ on sys.path)
+from labeltransfer.logs import log_to
+from labeltransfer.pipeline.curves import plot_information
+
+with log_to(snakemake.log[0]):
+    plot_information(table_path=snakemake.input.table, pixels_path=snakemake.input.pixels,
+                     labels=snakemake.params.labels, figure_path=snakemake.output.figure)

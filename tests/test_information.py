@@ -2,7 +2,6 @@
 (where the Cramer-Rao bound is exact and the maximum-likelihood labels reach it)."""
 
 import numpy as np
-import pytest
 
 from labeltransfer.methods import make_method
 from labeltransfer.spectra import Spectra

@@ -113,6 +113,12 @@ def test_information_bound_and_efficiency_at_every_ladder_level(ci_run):
     assert (shares >= 0).all().all() and (shares.sum() < 1.5).all()  # medians of each star's shares (which sum to 1)
 
 
+def test_abundance_or_correlation_for_every_method(ci_run):
+    table = pd.read_csv(RESULTS / "metrics" / "abundance.csv")
+    assert len(table) == 2 * len(CONFIG["methods"]) and set(table["subset"]) == {"all", "departing"}
+    assert set(table["verdict"]) <= {"measures", "tie", "baseline better"} and (table["baseline_scatter"] > 0).all()
+
+
 def test_crossmatch_statistics(ci_run):
     stats = yaml.safe_load((RESULTS / "crossmatch" / "stats.json").read_text())
     assert stats["n_undecoded"] == 0 and 0.3 < stats["matched_fraction"] < 0.5

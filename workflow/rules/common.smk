@@ -187,6 +187,11 @@ def all_outputs():
         *expand("results/{task}/figures/one_to_one/{method}.png", task=TASKS, method=METHODS),
         *expand("results/{task}/figures/{figure}.png", task=TASKS, figure=COMPARISON_FIGURES),
         *expand("results/{task}/figures/{figure}.png", task=TASKS, figure=["snr_ladder", "learning_curve", "residual_trends", "information"]),
+        *(
+            expand("results/{task}/metrics/abundance.csv", task=TASKS)
+            if {"teff", "logg", "fe_h", "alpha_m"} <= set(config["labels"])
+            else []
+        ),
         *expand(
             "results/{task}/figures/{figure}/{method}.png",
             task=TASKS,

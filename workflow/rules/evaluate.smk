@@ -124,3 +124,28 @@ rule evaluate_information:
         "benchmarks/{task}/evaluate_information.tsv"
     script:
         "../scripts/evaluate_information.py"
+
+
+rule evaluate_abundance:
+    input:
+        predictions=all_predictions,
+        sample=rules.prepare_sample.output.sample,
+        split=rules.prepare_sample.output.split,
+    output:
+        table="results/{task}/metrics/abundance.csv",
+    log:
+        "logs/{task}/evaluate_abundance.log",
+    params:
+        code=script_code("evaluate_abundance"),
+        methods=METHODS,
+        labels=list(config["labels"]),
+        seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/science.yaml"
+    benchmark:
+        "benchmarks/{task}/evaluate_abundance.tsv"
+    script:
+        "../scripts/evaluate_abundance.py"

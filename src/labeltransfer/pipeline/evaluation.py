@@ -6,14 +6,16 @@ import numpy as np
 import pandas as pd
 
 from .. import diagnostic_plots, plots
+from ..abundance import abundance_or_correlation
 from ..bootstrap import summarise
 from ..metrics import COVERAGE_SIGMAS
 from ..ood import ood_summary
 from ..trends import QUANTITIES, residual_trends, trend_quantities
 from ..sample import LabelledSample
+from ..split import read_split
 from ._json import read_json
 
-__all__ = ["evaluate_methods", "evaluate_trends", "plot_one_to_one", "plot_loss_curve", "plot_comparison",
+__all__ = ["evaluate_methods", "evaluate_trends", "evaluate_abundance", "plot_one_to_one", "plot_loss_curve", "plot_comparison",
            "plot_residual_trends"]
 
 log = logging.getLogger(__name__)
@@ -169,3 +171,15 @@ def plot_residual_trends(*, methods, prediction_paths, sample_path, table_path, 
     predictions, quantities = _predictions_and_quantities(methods, prediction_paths, sample_path)
     figure = diagnostic_plots.residual_trends(predictions, quantities, pd.read_csv(table_path), labels, QUANTITIES)
     plots.save(figure, figure_path)
+
+
+def evaluate_abundance(*, methods, prediction_paths, sample_path, split_path, labels, seed, table_path):
+    """Whether each method measures [alpha/M] from the spectrum (:mod:`labeltransfer.abundance`)."""
+    predictions = {m: pd.read_csv(p, dtype={"apogee_id": str}) for m, p in zip(methods, prediction_paths)}
+    sample = LabelledSample.load(sample_path)
+    train = read_split(split_path, sample.ids)["train"]
+    table = abundance_or_correlation(predictions, sample.labels[train], sample.label_names, seed=seed)
+    table.to_csv(table_path, index=False)
+    for _, r in table.iterrows():
+        log.info("%s, %s stars: [alpha/M] scatter %.4f against the baseline's %.4f: %s", r["method"], r["subset"],
+                 r["scatter"], r["baseline_scatter"], r["verdict"])

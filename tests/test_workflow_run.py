@@ -58,7 +58,7 @@ def test_every_figure_is_a_valid_png(ci_run):
     figures += [RESULTS / "figures" / "one_to_one" / f"{m}.png" for m in CONFIG["methods"]]
     figures += [RESULTS / "figures" / f"{f}.png" for f in ("scatter_vs_snr", "kiel", "alpha_fe", "calibration", "costs",
                                                            "snr_ladder", "learning_curve", "residual_trends",
-                                                           "information")]
+                                                           "information", "anomalies")]
     for path in figures:
         with Image.open(path) as image:
             image.verify()
@@ -117,6 +117,14 @@ def test_abundance_or_correlation_for_every_method(ci_run):
     table = pd.read_csv(RESULTS / "metrics" / "abundance.csv")
     assert len(table) == 2 * len(CONFIG["methods"]) and set(table["subset"]) == {"all", "departing"}
     assert set(table["verdict"]) <= {"measures", "tie", "baseline better"} and (table["baseline_scatter"] > 0).all()
+
+
+def test_anomalies_rank_every_test_star_worst_first(ci_run):
+    ranking = pd.read_csv(RESULTS / "anomalies" / "ranking.csv")
+    assert ranking["reduced_chi2"].is_monotonic_decreasing and len(ranking) > 300
+    assert {"halpha", "blue_minus_red", "bad_pixel_fraction"} <= set(ranking.columns)
+    stacked = pd.read_csv(RESULTS / "anomalies" / "stacked.csv")
+    assert len(stacked) == 343 and stacked["giants_median"].abs().median() < 1  # the model fits the typical star
 
 
 def test_crossmatch_statistics(ci_run):

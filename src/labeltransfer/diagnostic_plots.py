@@ -6,7 +6,7 @@ import numpy as np
 
 from .plots import LABEL_TEXT  # also the Agg backend and the figures' style
 
-__all__ = ["snr_ladder", "learning_curve", "residual_trends", "information"]
+__all__ = ["snr_ladder", "learning_curve", "residual_trends", "information", "anomalies"]
 
 
 def snr_ladder(table, magnitudes, labels):
@@ -171,5 +171,47 @@ def information(efficiency, pixels, labels):
         bottom.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=7)
     axes[1, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def anomalies(spectra, stacked, label_text=LABEL_TEXT):
+    """The worst-fitted test stars' spectra against The Cannon's model at their fitted labels, and
+    the stacked normalised residual of giants and dwarfs (median, 16-84th percentiles shaded).
+
+    Parameters
+    ----------
+    spectra : mapping
+        The anomalies file: ``wavelength``, ``apogee_id``, ``flux``, ``flux_err``, ``model``,
+        ``labels``, ``label_names``, ``reduced_chi2``.
+    stacked : pandas.DataFrame
+        ``wavelength`` and ``<giants|dwarfs>_<p16|median|p84>``.
+    """
+    n_top = len(spectra["apogee_id"])
+    n_rows = (n_top + 1) // 2 + 1
+    fig, axes = plt.subplots(n_rows, 2, figsize=(11, 2.0 * n_rows), squeeze=False)
+    wavelength, names = spectra["wavelength"], [str(n) for n in spectra["label_names"]]
+    for i in range(n_top):
+        ax = axes[i // 2, i % 2]
+        usable = np.isfinite(spectra["flux_err"][i])
+        ax.plot(wavelength[usable], spectra["flux"][i][usable], color="k", lw=0.8, label="flux")
+        ax.plot(wavelength, spectra["model"][i], color="C3", lw=0.8, label="model")
+        text = ", ".join(f"{n} {v:.3g}" for n, v in zip(names, spectra["labels"][i]))
+        ax.set_title(f"{spectra['apogee_id'][i]}: reduced chi2 {spectra['reduced_chi2'][i]:.1f}\n{text}", fontsize=7)
+        ax.tick_params(labelsize=7)
+    for j in range(n_top, 2 * (n_rows - 1)):
+        axes[j // 2, j % 2].set_axis_off()
+    axes[0, 0].legend(fontsize=7)
+    bottom = fig.add_subplot(n_rows, 1, n_rows)
+    for ax in axes[-1]:
+        ax.set_axis_off()
+    for subset, colour in (("giants", "C0"), ("dwarfs", "C1")):
+        if f"{subset}_median" in stacked:
+            bottom.plot(stacked["wavelength"], stacked[f"{subset}_median"], color=colour, lw=1, label=subset)
+            bottom.fill_between(stacked["wavelength"], stacked[f"{subset}_p16"], stacked[f"{subset}_p84"],
+                                color=colour, alpha=0.2, lw=0)
+    bottom.axhline(0, color="k", lw=0.8)
+    bottom.set(xlabel="wavelength [nm]", ylabel="(flux - model) / sigma")
+    bottom.legend(fontsize=7)
     fig.tight_layout()
     return fig

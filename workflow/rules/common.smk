@@ -58,11 +58,11 @@ for name in METHODS:
             f"config: method_settings: {name}: params: regimes: label {regime_label!r} is not "
             f"among labels {list(config['labels'])}"
         )
-#: The configured Cannon whose generative model gives the information bound.
-INFORMATION_METHOD = config["information"]["method"]
-if config["method_settings"].get(INFORMATION_METHOD, {}).get("type") != "cannon" or INFORMATION_METHOD not in METHODS:
+#: The configured Cannon whose generative model gives the information bound and the anomalies.
+DIAGNOSTIC_CANNON = config["cannon_diagnostics"]["method"]
+if config["method_settings"].get(DIAGNOSTIC_CANNON, {}).get("type") != "cannon" or DIAGNOSTIC_CANNON not in METHODS:
     raise ValueError(
-        f"config: information: method {INFORMATION_METHOD!r} must be one of the methods of this run "
+        f"config: cannon_diagnostics: method {DIAGNOSTIC_CANNON!r} must be one of the methods of this run "
         f"({', '.join(METHODS)}) of type cannon"
     )
 #: Method types that can run on a GPU (their jobs get the resource gpu=1).
@@ -186,7 +186,7 @@ def all_outputs():
         *expand("results/{task}/crossmatch/separation.png", task=CROSSMATCH_TASKS),
         *expand("results/{task}/figures/one_to_one/{method}.png", task=TASKS, method=METHODS),
         *expand("results/{task}/figures/{figure}.png", task=TASKS, figure=COMPARISON_FIGURES),
-        *expand("results/{task}/figures/{figure}.png", task=TASKS, figure=["snr_ladder", "learning_curve", "residual_trends", "information"]),
+        *expand("results/{task}/figures/{figure}.png", task=TASKS, figure=["snr_ladder", "learning_curve", "residual_trends", "information", "anomalies"]),
         *(
             expand("results/{task}/metrics/abundance.csv", task=TASKS)
             if {"teff", "logg", "fe_h", "alpha_m"} <= set(config["labels"])

@@ -226,3 +226,30 @@ rule plot_information:
         "benchmarks/{task}/plots/information.tsv"
     script:
         "../scripts/plot_information.py"
+
+
+rule plot_anomalies:
+    input:
+        spectra=rules.cannon_anomalies.output.spectra,
+        stacked=rules.cannon_anomalies.output.stacked,
+    output:
+        figure=report(
+            "results/{task}/figures/anomalies.png",
+            caption="../report/anomalies.rst",
+            category="3. Figures",
+            subcategory="Comparison",
+            labels={"figure": "anomalies"},
+        ),
+    log:
+        "logs/{task}/plots/anomalies.log",
+    params:
+        code=script_code("plot_anomalies"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/science.yaml"
+    benchmark:
+        "benchmarks/{task}/plots/anomalies.tsv"
+    script:
+        "../scripts/plot_anomalies.py"

@@ -54,7 +54,7 @@ rule predict_snr_ladder:
 
 rule information_bound:
     input:
-        model=lambda wildcards: f"results/{wildcards.task}/models/{INFORMATION_METHOD}.npz",
+        model=lambda wildcards: f"results/{wildcards.task}/models/{DIAGNOSTIC_CANNON}.npz",
         sample=rules.prepare_sample.output.sample,
         split=rules.prepare_sample.output.split,
     output:
@@ -64,7 +64,7 @@ rule information_bound:
         "logs/{task}/information_bound.log",
     params:
         code=script_code("information_bound"),
-        method=config["method_settings"][INFORMATION_METHOD],
+        method=config["method_settings"][DIAGNOSTIC_CANNON],
         colours=config["colours"],
         seed=config["seed"],
         ladder=config["snr_ladder"],
@@ -77,3 +77,31 @@ rule information_bound:
         "benchmarks/{task}/information_bound.tsv"
     script:
         "../scripts/information_bound.py"
+
+
+rule cannon_anomalies:
+    input:
+        model=lambda wildcards: f"results/{wildcards.task}/models/{DIAGNOSTIC_CANNON}.npz",
+        sample=rules.prepare_sample.output.sample,
+        split=rules.prepare_sample.output.split,
+    output:
+        ranking="results/{task}/anomalies/ranking.csv",
+        spectra="results/{task}/anomalies/spectra.npz",
+        stacked="results/{task}/anomalies/stacked.csv",
+    log:
+        "logs/{task}/cannon_anomalies.log",
+    params:
+        code=script_code("cannon_anomalies"),
+        method=config["method_settings"][DIAGNOSTIC_CANNON],
+        colours=config["colours"],
+        seed=config["seed"],
+        n_top=config["cannon_diagnostics"]["n_anomalies"],
+    threads: 1
+    resources:
+        mem_mb=6000,
+    conda:
+        "../../envs/methods.yaml"
+    benchmark:
+        "benchmarks/{task}/cannon_anomalies.tsv"
+    script:
+        "../scripts/cannon_anomalies.py"

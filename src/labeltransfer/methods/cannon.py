@@ -28,7 +28,7 @@ from scipy.cluster.vq import kmeans2
 from tqdm.auto import tqdm
 
 from .base import LabelTransferMethod, TooFewStarsError
-from .cannon_information import LabelInformation
+from .cannon_diagnostics import CannonDiagnostics
 from .cannon_solver import Statistics, fit_scatter, levenberg_marquardt, softening, solve_symmetric, transform_flux
 from .vectorizer import PolynomialVectorizer
 
@@ -45,7 +45,7 @@ _FLUX_TRANSFORMS = ("linear", "log", "asinh")
 _OUT_OF_RANGE = 1e12
 
 
-class TheCannon(LabelInformation, LabelTransferMethod):
+class TheCannon(CannonDiagnostics, LabelTransferMethod):
     """The Cannon with a polynomial vectorizer of any order.
 
     Parameters

@@ -3,7 +3,7 @@ statistics of chi-square, and the Levenberg-Marquardt test step of many stars at
 
 import numpy as np
 
-__all__ = ["softening", "transform_flux", "solve_symmetric", "fit_scatter", "Statistics", "levenberg_marquardt"]
+__all__ = ["softening", "transform_flux", "model_to_flux", "solve_symmetric", "fit_scatter", "Statistics", "levenberg_marquardt"]
 
 #: Intrinsic scatters tried by ``fit_scatter`` (then refined by a parabola).
 SCATTER_GRID = np.concatenate([[0.0], np.logspace(-5, 0, 51)])
@@ -37,6 +37,15 @@ def transform_flux(spectra, transform, softening_flux):
     usable = np.isfinite(err) & (flux > 3 * err)
     safe = np.where(usable, flux, 1.0)
     return np.where(usable, np.log(safe), 0.0), np.where(usable, (err / safe) ** 2, np.inf)
+
+
+def model_to_flux(values, transform, softening_flux):
+    """Values in the modelled space back in flux units (the inverse of ``transform_flux``'s flux)."""
+    if transform == "linear":
+        return values
+    if transform == "asinh":
+        return 2 * softening_flux * np.sinh(values)
+    return np.exp(values)
 
 
 def solve_symmetric(matrix, rhs):

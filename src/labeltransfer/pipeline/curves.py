@@ -19,7 +19,7 @@ from ..metrics import GIANT_LOGG, robust_scatter
 from ..sample import LabelledSample
 
 __all__ = ["LADDER_MAGNITUDES", "curve_metrics", "evaluate_snr_ladder", "evaluate_learning_curve",
-           "evaluate_information", "plot_snr_ladder", "plot_learning_curve", "plot_information"]
+           "evaluate_information", "plot_snr_ladder", "plot_learning_curve", "plot_information", "plot_anomalies"]
 
 log = logging.getLogger(__name__)
 
@@ -125,3 +125,10 @@ def evaluate_information(*, ladder_path, bound_path, labels, table_path):
 def plot_information(*, table_path, pixels_path, labels, figure_path):
     """The information figure (:func:`labeltransfer.diagnostic_plots.information`)."""
     plots.save(diagnostic_plots.information(pd.read_csv(table_path), pd.read_csv(pixels_path), labels), figure_path)
+
+
+def plot_anomalies(*, spectra_path, stacked_path, figure_path):
+    """The anomalies figure (:func:`labeltransfer.diagnostic_plots.anomalies`)."""
+    with np.load(spectra_path, allow_pickle=False) as spectra:
+        figure = diagnostic_plots.anomalies(dict(spectra), pd.read_csv(stacked_path))
+    plots.save(figure, figure_path)

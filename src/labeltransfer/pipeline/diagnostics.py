@@ -1,5 +1,6 @@
-"""Workflow steps that label test stars beyond the summary: made noisier (the S/N ladder) and by
-models trained on fewer stars (the learning curve).
+"""Workflow steps that look at test stars beyond the summary: made noisier (the S/N ladder), labelled
+by models trained on fewer stars (the learning curve), the information their spectra hold and
+where The Cannon's model does not match them.
 
 Both take up to ``max_stars`` test stars, drawn with the run's seed, the same for every method;
 their tables are long (one row per star and S/N level, or per star and training size) and are
@@ -17,7 +18,8 @@ from ..methods import TooFewStarsError, make_method
 from ..metrics import GIANT_LOGG
 from .modelling import label_table, load_features, load_trained, set_for_job
 
-__all__ = ["XP_SOURCES", "XP_COEFFICIENTS", "predict_snr_ladder", "learning_curve", "information_bound"]
+__all__ = ["XP_SOURCES", "XP_COEFFICIENTS", "predict_snr_ladder", "learning_curve", "information_bound",
+           "cannon_anomalies"]
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +104,7 @@ def information_bound(*, model_path, sample_path, split_path, method, colours, s
     The stars are those of :func:`predict_snr_ladder` (the same draw, a level holding the stars
     at least that bright) with every reference label; each star's Fisher matrix is evaluated at
     its reference labels with its flux errors scaled to the level
-    (:meth:`labeltransfer.methods.cannon_information.LabelInformation.label_information`). The
+    (:meth:`labeltransfer.methods.cannon_diagnostics.CannonDiagnostics.label_information`). The
     bound takes the pixels as independent; for XP spectra, which are sampled from at most
     ``XP_COEFFICIENTS`` numbers, ``<label>_bound_correlated`` is the bound times
     sqrt(n_pixels / XP_COEFFICIENTS), what it would be were the information only that of as
@@ -141,3 +143,49 @@ def information_bound(*, model_path, sample_path, split_path, method, colours, s
         for k, name in enumerate(stars.label_names):
             pixels[f"{subset}_{name}"] = np.median(share[mask, :, k], axis=0)
     pixels.to_csv(pixels_path, index=False)
+
+
+def cannon_anomalies(*, model_path, sample_path, split_path, method, colours, seed, n_top, ranking_path,
+                     spectra_path, stacked_path):
+    """The test stars ranked by a trained Cannon's misfit, the worst ones' spectra, and the stacked residual.
+
+    ``ranking_path`` (CSV, worst first): each test star's reduced chi-square, S/N, G, A_K, fitted
+    labels with their formal sigma, reference labels, and what its residual shows: ``halpha`` (mean normalised residual
+    within 6 nm of H-alpha, positive for emission), ``blue_minus_red`` (mean normalised residual
+    below 500 nm minus that above 800 nm: a slope the labels and colours do not explain, as
+    from extinction or a companion), ``bad_pixel_fraction`` (pixels beyond 5 sigma).
+    ``spectra_path`` (npz): the ``n_top`` worst stars' flux and model flux. ``stacked_path``
+    (CSV): the median normalised residual and its 16th and 84th percentiles at each wavelength,
+    for giants and dwarfs (reference logg).
+    """
+    sample, rows, provenance = load_features(sample_path, split_path, method, colours)
+    model = load_trained(method, model_path, provenance, seed)
+    test = sample.subset(rows["test"])
+    labels, sigma, misfit = model.fitted_labels_and_misfit(test.spectra)
+    usable = np.all(np.isfinite(labels), axis=1)
+    model_values, residual = model.normalised_residuals(test.spectra.subset(usable), labels[usable])
+    wavelength = test.spectra.wavelength
+    with np.errstate(invalid="ignore"):
+        hints = {"halpha": np.nanmean(residual[:, np.abs(wavelength - 656.3) <= 6], axis=1),
+                 "blue_minus_red": (np.nanmean(residual[:, wavelength < 500], axis=1)
+                                    - np.nanmean(residual[:, wavelength > 800], axis=1)),
+                 "bad_pixel_fraction": np.mean(np.abs(np.nan_to_num(residual)) > 5, axis=1)}
+    table = label_table(test.subset(np.flatnonzero(usable)), labels[usable], sigma[usable],
+                        reduced_chi2=misfit[usable], g_mag=test.g_mag[usable], a_k=test.extinction_k[usable], **hints)
+    order = np.argsort(-misfit[usable])
+    table.iloc[order].to_csv(ranking_path, index=False)
+    top = order[:n_top]
+    np.savez(spectra_path, wavelength=wavelength, apogee_id=test.ids[usable][top],
+             flux=test.spectra.flux[usable][top], flux_err=test.spectra.flux_err[usable][top],
+             model=model.model_flux(model_values[top]), labels=labels[usable][top],
+             label_names=np.array(test.label_names), reduced_chi2=misfit[usable][top])
+    logg = test.labels[usable, list(test.label_names).index("logg")] if "logg" in test.label_names else None
+    stacked = pd.DataFrame({"wavelength": wavelength})
+    for subset, mask in (("giants", None if logg is None else logg < GIANT_LOGG),
+                         ("dwarfs", None if logg is None else logg >= GIANT_LOGG)):
+        if mask is not None and mask.any():
+            for name, q in (("p16", 16), ("median", 50), ("p84", 84)):
+                stacked[f"{subset}_{name}"] = np.nanpercentile(residual[mask], q, axis=0)
+    stacked.to_csv(stacked_path, index=False)
+    log.info("The Cannon's misfit: median reduced chi-square %.2f; the %d worst: %s", np.nanmedian(misfit), n_top,
+             ", ".join(f"{i} ({c:.1f})" for i, c in zip(test.ids[usable][top], misfit[usable][top])))

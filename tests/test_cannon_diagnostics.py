@@ -1,7 +1,9 @@
-"""The information bound from The Cannon's model, against a linear model with Gaussian noise
-(where the Cramer-Rao bound is exact and the maximum-likelihood labels reach it)."""
+"""What The Cannon's model says about spectra: the information bound, against a linear model with
+Gaussian noise (where the Cramer-Rao bound is exact and the maximum-likelihood labels reach it),
+and the stars it fits worst."""
 
 import numpy as np
+import pytest
 
 from labeltransfer.methods import make_method
 from labeltransfer.spectra import Spectra
@@ -46,3 +48,16 @@ def test_noisier_spectra_hold_less_information(rng):
     stars = train.subset(np.arange(3))
     native, twice = (model.label_information(stars, labels[:3], factor).sum(axis=1) for factor in (1.0, 2.0))
     np.testing.assert_allclose(twice, native / 4, rtol=0.05)  # the intrinsic scatter is ~0 here
+
+
+def test_the_worst_fitted_stars_are_those_with_a_feature_the_model_lacks(rng):
+    train, labels, _ = _linear_stars(2000, rng, 0.01)
+    model = make_method("cannon", {"order": 1, "n_candidates": 4, "calibration_stars": 0}).fit(
+        train, labels, np.full_like(labels, 1e-3), NAMES)
+    test, _, _ = _linear_stars(300, rng, 0.01)
+    test.flux[:5, 60:64] += 0.2  # an emission line in five stars
+    fitted, sigma, misfit = model.fitted_labels_and_misfit(test)
+    assert set(np.argsort(-misfit)[:5]) == set(range(5)) and np.median(misfit[5:]) == pytest.approx(1.0, abs=0.1)
+    values, residual = model.normalised_residuals(test, fitted)
+    assert np.all(residual[:5, 60:64] > 5) and abs(np.median(residual[5:])) < 0.1
+    np.testing.assert_allclose(model.model_flux(values[5:]), test.flux[5:], atol=0.05)  # linear: the model itself

@@ -1,0 +1,87 @@
+"""What The Cannon's generative model says about a spectrum: the information it holds about its
+labels, and where the model does not match it.
+
+The Fisher matrix of a star is the sum over pixels of ``J_k J_l / variance``, with ``J`` the
+derivatives of the model flux with respect to the labels and the variance the flux error's
+plus the model's intrinsic scatter; its inverse bounds the covariance of any unbiased estimate
+of the labels from that spectrum (Cramer-Rao), given the model and the extra labels (colours)
+held at their observed values. The normalised residual of a pixel is (flux - model) / sqrt(flux
+error^2 + s^2) at the star's labels, in the modelled flux space.
+"""
+
+import numpy as np
+
+from .cannon_solver import model_to_flux
+
+__all__ = ["CannonDiagnostics"]
+
+
+class CannonDiagnostics:
+    """The Fisher information of spectra and their residuals from the model (a mixin of ``TheCannon``)."""
+
+    def _by_regime(self, spectra, labels):
+        """(rows, regime, standardised labels with the extra labels) of the stars of each regime model,
+        the regime whose core interval holds the star's ``labels``."""
+        extra = self._extra(spectra)
+        regime = np.zeros(len(spectra), dtype=int)
+        for r in range(1, len(self.theta_)):
+            regime[self._in_regime(r, labels)] = r
+        for r in range(len(self.theta_)):
+            rows = np.flatnonzero(regime == r)
+            yield rows, r, (np.hstack([labels[rows], extra[rows]]) - self.offset_[r]) / self.scale_[r]
+
+    def fitted_labels_and_misfit(self, spectra):
+        """Each star's best-fitting labels, their formal (uncalibrated) sigma and the reduced
+        chi-square of its best model."""
+        return self._best_fits(spectra)
+
+    def model_flux(self, model_values):
+        """Model values of ``normalised_residuals`` in flux units (the flux transform undone)."""
+        return model_to_flux(model_values, self.flux_transform,
+                             self.softening_ if self.flux_transform == "asinh" else None)
+
+    def normalised_residuals(self, spectra, labels):
+        """The model flux at ``labels`` and (flux - model) / sqrt(sigma^2 + s^2), both in the modelled
+        flux space, shape (n_stars, n_pixels) each (NaN on masked pixels)."""
+        flux, var = self._transformed(spectra)
+        model = np.empty_like(flux)
+        residual = np.empty_like(flux)
+        for rows, r, x in self._by_regime(spectra, labels):
+            model[rows] = self._vectorizer()(x) @ self.theta_[r].T
+            with np.errstate(invalid="ignore"):
+                residual[rows] = (flux[rows] - model[rows]) / np.sqrt(var[rows] + self.scatter_[r] ** 2)
+        residual[~np.isfinite(var)] = np.nan
+        return model, residual
+
+    def label_information(self, spectra, labels, noise_factor=1.0):
+        """Fisher information of each star's spectrum about its labels, pixel by pixel.
+
+        The model's derivatives with respect to the labels at ``labels`` (the model of the
+        regime whose core interval holds the star; extra labels at their observed values),
+        against each pixel's variance ``(noise_factor * sigma_flux)^2 + s^2`` in the modelled
+        space, pixels taken as independent.
+
+        Parameters
+        ----------
+        spectra : Spectra
+        labels : ndarray, shape (n_stars, n_labels)
+            The labels at which the information is evaluated (the reference labels, for a bound).
+        noise_factor : float or ndarray of shape (n_stars,)
+            Flux errors scaled by this (a star made noisier).
+
+        Returns
+        -------
+        ndarray, shape (n_stars, n_pixels, n_labels, n_labels)
+            Each pixel's ``J_k J_l / variance``; its sum over pixels is the Fisher matrix.
+        """
+        n_labels = len(self.label_names_)
+        _, var = self._transformed(spectra)
+        factor = np.broadcast_to(np.asarray(noise_factor, dtype=float), (len(spectra),))[:, None]
+        information = np.zeros((len(spectra), var.shape[1], n_labels, n_labels))
+        for rows, r, x in self._by_regime(spectra, labels):
+            slope = np.einsum("pt,ntk->npk", self.theta_[r], self._vectorizer().jacobian(x)[:, :, :n_labels])
+            slope /= self.scale_[r, :n_labels]
+            variance = factor[rows] ** 2 * var[rows] + self.scatter_[r] ** 2
+            weight = np.where(np.isfinite(variance), 1.0 / variance, 0.0)
+            information[rows] = slope[:, :, :, None] * slope[:, :, None, :] * weight[:, :, None, None]
+        return information

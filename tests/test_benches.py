@@ -162,3 +162,21 @@ def test_cannon_uncertainty_bench_never_reads_a_test_star(workdir, taken, capsys
     assert "cannon: 50 validation stars" in output
     assert all(f"{rule}: " in output for rule in ("formal", "per regime", "mixture T=10", "spread"))
     assert taken and not taken & test_ids
+
+
+def test_ladder_noise_bench_never_reads_a_test_star(workdir, taken, capsys):
+    tmp_path, test_ids = workdir
+    sample = LabelledSample.load("results/tiny/data/sample.npz")
+    rows = read_split("results/tiny/data/split.csv", sample.ids)
+    train, validation = rows["train"], rows["validation"]
+    model = make_method("knn", METHODS["knn"]["params"])
+    spectra = sample.spectra.select_aux([])
+    model.fit(spectra.subset(train), sample.labels[train], sample.label_err[train], sample.label_names,
+              validation=(spectra.subset(validation), sample.labels[validation], sample.label_err[validation]))
+    (tmp_path / "results" / "tiny" / "models").mkdir()
+    model.save(tmp_path / "results" / "tiny" / "models" / "knn.npz")
+    taken.clear()
+    _bench("ladder_noise").main(["results/tiny", "--config", "config.yaml", "--stars", "50", "--levels", "20",
+                                 "--threads", "1"])
+    assert "knn S/N 20" in capsys.readouterr().out
+    assert taken and not taken & test_ids

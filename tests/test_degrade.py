@@ -43,3 +43,17 @@ def test_snr_at_magnitudes_follows_the_sample_relation(rng):
     expected = 10 ** (4.0 - 0.2 * np.array([15.0, 16.0, 17.0]))
     np.testing.assert_allclose(snr_at_magnitudes(snr, g_mag, [15, 16, 17]), expected, rtol=0.03)
     assert np.isnan(snr_at_magnitudes(snr[:10], g_mag[:10], [15])).all()  # too few stars for two bins
+
+
+def test_band_limited_noise_keeps_each_pixel_s_variance_and_lies_in_the_basis(rng):
+    spectra, truth = _noisy_spectra(3000, np.full(3000, 1000.0), rng)  # nearly noiseless: the added noise shows
+    basis = np.linalg.qr(rng.standard_normal((300, 40)))[0]
+    degraded, _ = degrade_to_snr(spectra, 20.0, np.random.default_rng(3), basis=basis)
+    added = truth[0] / 1000.0 * np.sqrt((1000.0 / 20.0) ** 2 - 1)  # each pixel's added sigma
+    noise = (degraded.flux - spectra.flux) / added
+    np.testing.assert_allclose(np.std(noise, axis=0), 1.0, rtol=0.08)
+    in_span = noise * np.sqrt(np.sum(basis ** 2, axis=1))
+    assert np.linalg.norm(in_span - in_span @ basis @ basis.T) < 1e-8 * np.linalg.norm(in_span)
+    independent, _ = degrade_to_snr(spectra, 20.0, np.random.default_rng(3))
+    white = (independent.flux - spectra.flux) / added * np.sqrt(np.sum(basis ** 2, axis=1))
+    assert np.linalg.norm(white - white @ basis @ basis.T) > 0.5 * np.linalg.norm(white)  # independent: mostly outside

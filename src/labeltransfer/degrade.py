@@ -21,7 +21,7 @@ from .spectra import Spectra
 __all__ = ["degrade_to_snr", "snr_at_magnitudes"]
 
 
-def degrade_to_snr(spectra, target_snr, rng):
+def degrade_to_snr(spectra, target_snr, rng, basis=None):
     """The spectra at median S/N ``target_snr``, and which of the given stars they are.
 
     Parameters
@@ -30,6 +30,10 @@ def degrade_to_snr(spectra, target_snr, rng):
     target_snr : float
     rng : numpy.random.Generator
         Draws the added noise (seed it to give every method the same noisy spectra).
+    basis : ndarray, shape (n_pixels, n_vectors), optional
+        Orthonormal columns: the added noise is drawn in their span (band-limited, correlated
+        between pixels, as the noise of spectra sampled from fewer coefficients is), each
+        pixel's variance kept as for independent noise. None: independent pixels.
 
     Returns
     -------
@@ -43,7 +47,10 @@ def degrade_to_snr(spectra, target_snr, rng):
     error = spectra.flux_err[kept].astype(float)
     usable = np.isfinite(error)
     added = np.where(usable, error * np.sqrt(factor ** 2 - 1.0), 0.0)
-    flux = spectra.flux[kept] + added * rng.standard_normal(added.shape)
+    unit = rng.standard_normal(added.shape)
+    if basis is not None:
+        unit = (unit @ basis) @ basis.T / np.sqrt(np.sum(basis ** 2, axis=1))
+    flux = spectra.flux[kept] + added * unit
     degraded = Spectra(flux.astype(spectra.flux.dtype), (error * factor).astype(spectra.flux_err.dtype),
                        spectra.wavelength, spectra.aux[kept], spectra.aux_names)
     return degraded, kept

@@ -71,17 +71,21 @@ class CannonDiagnostics:
 
         Returns
         -------
-        ndarray, shape (n_stars, n_pixels, n_labels, n_labels)
-            Each pixel's ``J_k J_l / variance``; its sum over pixels is the Fisher matrix.
+        fisher : ndarray, shape (n_stars, n_labels, n_labels)
+            The Fisher matrices: the sum over pixels of ``J_k J_l / variance``.
+        per_pixel : ndarray, shape (n_stars, n_pixels, n_labels)
+            Each pixel's ``J_k^2 / variance``: its part of the diagonal.
         """
         n_labels = len(self.label_names_)
         _, var = self._transformed(spectra)
         factor = np.broadcast_to(np.asarray(noise_factor, dtype=float), (len(spectra),))[:, None]
-        information = np.zeros((len(spectra), var.shape[1], n_labels, n_labels))
+        fisher = np.zeros((len(spectra), n_labels, n_labels))
+        per_pixel = np.zeros((len(spectra), var.shape[1], n_labels))
         for rows, r, x in self._by_regime(spectra, labels):
             slope = np.einsum("pt,ntk->npk", self.theta_[r], self._vectorizer().jacobian(x)[:, :, :n_labels])
             slope /= self.scale_[r, :n_labels]
             variance = factor[rows] ** 2 * var[rows] + self.scatter_[r] ** 2
             weight = np.where(np.isfinite(variance), 1.0 / variance, 0.0)
-            information[rows] = slope[:, :, :, None] * slope[:, :, None, :] * weight[:, :, None, None]
-        return information
+            fisher[rows] = np.einsum("npk,np,npl->nkl", slope, weight, slope)
+            per_pixel[rows] = slope ** 2 * weight[:, :, None]
+        return fisher, per_pixel

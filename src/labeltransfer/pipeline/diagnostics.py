@@ -124,8 +124,8 @@ def information_bound(*, model_path, sample_path, split_path, method, colours, s
         kept = np.flatnonzero(stars.snr >= level)
         if not kept.size:
             continue
-        fisher = model.label_information(stars.spectra.subset(kept), stars.labels[kept],
-                                         noise_factor=stars.snr[kept] / level).sum(axis=1)
+        fisher, _ = model.label_information(stars.spectra.subset(kept), stars.labels[kept],
+                                            noise_factor=stars.snr[kept] / level)
         bound = np.sqrt(np.diagonal(np.linalg.pinv(fisher), axis1=1, axis2=2))
         table = pd.DataFrame({"level": level, "apogee_id": stars.ids[kept], "snr": stars.snr[kept]})
         for k, name in enumerate(stars.label_names):
@@ -133,7 +133,7 @@ def information_bound(*, model_path, sample_path, split_path, method, colours, s
         parts.append(table)
         log.info("S/N %g: median bound %s", level, dict(zip(stars.label_names, np.round(np.median(bound, 0), 4))))
     pd.concat(parts, ignore_index=True).to_csv(bound_path, index=False)
-    per_pixel = np.diagonal(model.label_information(stars.spectra, stars.labels), axis1=2, axis2=3)
+    per_pixel = model.label_information(stars.spectra, stars.labels)[1]
     share = per_pixel / per_pixel.sum(axis=1, keepdims=True)
     giants = stars.labels[:, list(stars.label_names).index("logg")] < GIANT_LOGG if "logg" in stars.label_names else None
     pixels = pd.DataFrame({"wavelength": stars.spectra.wavelength})

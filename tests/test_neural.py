@@ -282,3 +282,21 @@ def test_early_stopping_keeps_the_best_state_and_stops_after_patience():
     assert not stopping.update(0.7, network)  # worse once: go on
     assert stopping.update(0.6, network)  # worse twice: stop
     assert stopping.best == 0.5 and stopping.best_state["weight"].item() == 1.0
+
+
+def test_a_feature_missing_only_in_validation_is_flagged_and_one_missing_nowhere_is_refused():
+    spectra, labels, err = _data(300, 4)
+    val = _data(100, 5)
+    val[0].aux[:3, 0] = np.nan  # bp_rp: complete in training, missing for three validation stars
+    model = MLP(**{**FAST, "hidden_sizes": [8], "epochs": 2, "n_members": 1}).fit(spectra, labels, err, NAMES,
+                                                                                   validation=val)
+    assert model.aux_flagged_.tolist() == [True, True]
+    assert np.isfinite(model.predict(val[0])[0]).all()
+    spectra_all, labels_all, err_all = _data(300, 6)
+    rows = np.flatnonzero(np.isfinite(spectra_all.aux[:, 1]))  # stars with a parallax only
+    no_gaps = (spectra_all.subset(rows), labels_all[rows], err_all[rows])
+    model = MLP(**{**FAST, "hidden_sizes": [8], "epochs": 2, "n_members": 1}).fit(*no_gaps, NAMES,
+                                                                                   validation=no_gaps)
+    with pytest.raises(ValueError, match=r"NaN in auxiliary features that had none in training or validation: "
+                                         r"parallax \(\d+ stars\)"):
+        model.predict(spectra)

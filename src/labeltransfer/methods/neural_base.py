@@ -51,14 +51,17 @@ class NeuralMethod(LabelTransferMethod):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ inputs
-    def _fit_normalisation(self, spectra, labels):
+    def _fit_normalisation(self, spectra, labels, validation_spectra):
+        """Means and spreads of the inputs and labels; an auxiliary feature missing for a training or
+        validation star gets a missing-value flag input (a feature missing for no such star must
+        not be missing later: ``_inputs`` refuses it)."""
         flux = spectra.masked_flux()
         self.flux_mean_ = np.nanmean(flux, axis=0)
         self.flux_std_ = np.nanstd(flux, axis=0) + 1e-6
         aux = spectra.aux.astype(float)
         self.aux_mean_ = np.nanmean(aux, axis=0) if aux.shape[1] else np.zeros(0)
         self.aux_std_ = (np.nanstd(aux, axis=0) + 1e-6) if aux.shape[1] else np.zeros(0)
-        self.aux_flagged_ = np.isnan(aux).any(axis=0)
+        self.aux_flagged_ = np.isnan(aux).any(axis=0) | np.isnan(validation_spectra.aux.astype(float)).any(axis=0)
         for name, n_missing in zip(spectra.aux_names, np.isnan(aux).sum(axis=0)):
             if n_missing:
                 log.info("%s: missing for %d training stars; set to the mean and flagged", name, n_missing)
@@ -105,7 +108,7 @@ class NeuralMethod(LabelTransferMethod):
         unexpected = missing & ~self.aux_flagged_
         if unexpected.any():
             bad = [f"{name} ({count} stars)" for name, count in zip(spectra.aux_names, unexpected.sum(axis=0)) if count]
-            raise ValueError(f"NaN in auxiliary features that had none in training: {', '.join(bad)}")
+            raise ValueError(f"NaN in auxiliary features that had none in training or validation: {', '.join(bad)}")
         aux = np.where(missing, 0.0, (aux - self.aux_mean_) / self.aux_std_)
         columns = [aux, missing[:, self.aux_flagged_].astype(float)]
         if self.snr_input:
@@ -127,7 +130,7 @@ class NeuralMethod(LabelTransferMethod):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         torch.set_num_threads(self.threads)
-        self._fit_normalisation(spectra, labels)
+        self._fit_normalisation(spectra, labels, validation[0])
         device = torch.device(self.device)
         train = self._tensors(spectra, labels, label_err, device)
         val = self._tensors(*validation, device)

@@ -126,17 +126,23 @@ def test_cannon_bench_never_reads_a_test_star(workdir, taken, capsys, monkeypatc
     assert taken and not taken & test_ids
 
 
-def test_calibration_bench_never_reads_a_test_star(workdir, taken, capsys):
-    tmp_path, test_ids = workdir
+def _save_trained(tmp_path, name, method_type, params):
+    """A model fitted on the tiny sample's training split (validated on its validation split),
+    saved where the benches read a run's models."""
     sample = LabelledSample.load("results/tiny/data/sample.npz")
     rows = read_split("results/tiny/data/split.csv", sample.ids)
     train, validation = rows["train"], rows["validation"]
-    model = make_method("knn", METHODS["knn"]["params"])
     spectra = sample.spectra.select_aux([])
+    model = make_method(method_type, params)
     model.fit(spectra.subset(train), sample.labels[train], sample.label_err[train], sample.label_names,
               validation=(spectra.subset(validation), sample.labels[validation], sample.label_err[validation]))
-    (tmp_path / "results" / "tiny" / "models").mkdir()
-    model.save(tmp_path / "results" / "tiny" / "models" / "knn.npz")
+    (tmp_path / "results" / "tiny" / "models").mkdir(exist_ok=True)
+    model.save(tmp_path / "results" / "tiny" / "models" / f"{name}.npz")
+
+
+def test_calibration_bench_never_reads_a_test_star(workdir, taken, capsys):
+    tmp_path, test_ids = workdir
+    _save_trained(tmp_path, "knn", "knn", METHODS["knn"]["params"])
     taken.clear()
     _bench("calibration_choices").main(["results/tiny", "--config", "config.yaml", "--threads", "1"])
     output = capsys.readouterr().out
@@ -146,16 +152,8 @@ def test_calibration_bench_never_reads_a_test_star(workdir, taken, capsys):
 
 def test_cannon_uncertainty_bench_never_reads_a_test_star(workdir, taken, capsys):
     tmp_path, test_ids = workdir
-    sample = LabelledSample.load("results/tiny/data/sample.npz")
-    rows = read_split("results/tiny/data/split.csv", sample.ids)
-    train, validation = rows["train"], rows["validation"]
-    model = make_method("cannon", {**METHODS["cannon"]["params"], "regimes": {"label": "teff", "edges": [5000],
-                                                                              "overlap": 200}})
-    spectra = sample.spectra.select_aux([])
-    model.fit(spectra.subset(train), sample.labels[train], sample.label_err[train], sample.label_names,
-              validation=(spectra.subset(validation), sample.labels[validation]))
-    (tmp_path / "results" / "tiny" / "models").mkdir()
-    model.save(tmp_path / "results" / "tiny" / "models" / "cannon.npz")
+    _save_trained(tmp_path, "cannon", "cannon", {**METHODS["cannon"]["params"],
+                                                 "regimes": {"label": "teff", "edges": [5000], "overlap": 200}})
     taken.clear()
     _bench("cannon_uncertainty").main(["results/tiny", "--config", "config.yaml", "--stars", "50"])
     output = capsys.readouterr().out
@@ -166,15 +164,7 @@ def test_cannon_uncertainty_bench_never_reads_a_test_star(workdir, taken, capsys
 
 def test_ladder_noise_bench_never_reads_a_test_star(workdir, taken, capsys):
     tmp_path, test_ids = workdir
-    sample = LabelledSample.load("results/tiny/data/sample.npz")
-    rows = read_split("results/tiny/data/split.csv", sample.ids)
-    train, validation = rows["train"], rows["validation"]
-    model = make_method("knn", METHODS["knn"]["params"])
-    spectra = sample.spectra.select_aux([])
-    model.fit(spectra.subset(train), sample.labels[train], sample.label_err[train], sample.label_names,
-              validation=(spectra.subset(validation), sample.labels[validation], sample.label_err[validation]))
-    (tmp_path / "results" / "tiny" / "models").mkdir()
-    model.save(tmp_path / "results" / "tiny" / "models" / "knn.npz")
+    _save_trained(tmp_path, "knn", "knn", METHODS["knn"]["params"])
     taken.clear()
     _bench("ladder_noise").main(["results/tiny", "--config", "config.yaml", "--stars", "50", "--levels", "20",
                                  "--threads", "1"])

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labeltransfer.pipeline.curves import _size_reaching, evaluate_learning_curve
+from labeltransfer.pipeline.diagnostic_summaries import _size_reaching, evaluate_learning_curve
 from labeltransfer.pipeline.diagnostics import learning_curve
 from labeltransfer.pipeline.modelling import train_method
 from labeltransfer.sample import build_sample

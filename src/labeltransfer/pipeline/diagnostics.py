@@ -4,7 +4,7 @@ where The Cannon's model does not match them.
 
 Both take up to ``max_stars`` test stars, drawn with the run's seed, the same for every method;
 their tables are long (one row per star and S/N level, or per star and training size) and are
-scored by :mod:`labeltransfer.pipeline.curves`.
+scored by :mod:`labeltransfer.pipeline.diagnostic_summaries`.
 """
 
 import logging

@@ -1,10 +1,11 @@
-"""Workflow steps that score the curves: every method's labels of the S/N ladder's noisier test
-stars and of the learning curve's models, against the S/N level or the training size.
+"""Workflow steps that summarise the diagnostics of :mod:`labeltransfer.pipeline.diagnostics` in
+tables and figures (no model is loaded here).
 
-The long tables of :mod:`labeltransfer.pipeline.diagnostics` give the scatter (with its 68%
-bootstrap interval), bias and calibration width of every method, label and point of the curve,
-over all stars and for giants and dwarfs apart; the ladder also gives the S/N that stars of
-G = 15, 16, 17 have in the sample.
+The curves: every method's labels of the S/N ladder's noisier test stars and of the learning
+curve's models give the scatter (with its 68% bootstrap interval), bias and calibration width
+of every method, label and point of the curve, over all stars and for giants and dwarfs apart;
+the ladder also gives the S/N that stars of G = 15, 16, 17 have in the sample. The information
+bound gives each method's efficiency; the anomalies, their figure.
 """
 
 import logging

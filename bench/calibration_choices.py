@@ -26,10 +26,10 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from labeltransfer.methods import load_method  # noqa: E402
 from labeltransfer.methods.calibration import calibrate_uncertainties, calibrated  # noqa: E402
 from labeltransfer.metrics import robust_scatter  # noqa: E402
-from labeltransfer.sample import LabelledSample, feature_names  # noqa: E402
+from labeltransfer.pipeline.modelling import trained_models  # noqa: E402
+from labeltransfer.sample import LabelledSample  # noqa: E402
 from labeltransfer.split import read_split  # noqa: E402
 
 
@@ -51,10 +51,8 @@ def main(argv=None):
     halves = np.random.default_rng(0).permutation(len(validation.ids)) % 2 == 0
     print(f"{halves.sum()} validation stars set the scale, {(~halves).sum()} are scored; per label, % within "
           f"1 / 2 / 3 sigma ({', '.join(sample.label_names)})")
-    for name in config["methods"]:
-        settings = config["method_settings"][name]
-        model = load_method(settings["type"], results / "models" / f"{name}.npz").set_params(threads=args.threads)
-        spectra = validation.spectra.select_aux(feature_names(settings["feature_set"], config["colours"]))
+    for name, model, features in trained_models(results, config, args.threads):
+        spectra = validation.spectra.select_aux(features)
         predicted, formal = model.predict(spectra, calibrate=False)
         residual = predicted - validation.labels
         core = np.ones((3, residual.shape[1]))

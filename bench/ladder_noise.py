@@ -21,10 +21,10 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labeltransfer.degrade import degrade_to_snr  # noqa: E402
-from labeltransfer.methods import load_method  # noqa: E402
 from labeltransfer.metrics import robust_scatter  # noqa: E402
 from labeltransfer.pipeline.diagnostics import XP_COEFFICIENTS  # noqa: E402
-from labeltransfer.sample import LabelledSample, feature_names  # noqa: E402
+from labeltransfer.pipeline.modelling import trained_models  # noqa: E402
+from labeltransfer.sample import LabelledSample  # noqa: E402
 from labeltransfer.split import read_split  # noqa: E402
 
 def flux_basis(train_flux, n_vectors=XP_COEFFICIENTS):
@@ -49,10 +49,8 @@ def main(argv=None):
     validation = sample.subset(np.sort(np.random.default_rng(0).permutation(rows["validation"])[: args.stars]))
     print(f"{len(validation.ids)} validation stars; robust scatter with independent / band-limited noise (ratio), "
           f"labels {', '.join(sample.label_names)}")
-    for name in config["methods"]:
-        settings = config["method_settings"][name]
-        model = load_method(settings["type"], results / "models" / f"{name}.npz").set_params(threads=args.threads)
-        spectra = validation.spectra.select_aux(feature_names(settings["feature_set"], config["colours"]))
+    for name, model, features in trained_models(results, config, args.threads):
+        spectra = validation.spectra.select_aux(features)
         for k, level in enumerate(args.levels):
             scatter = {}
             for noise, noise_basis in (("independent", None), ("band-limited", basis)):

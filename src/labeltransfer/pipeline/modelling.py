@@ -2,6 +2,7 @@
 
 import logging
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ from ..split import read_split, split_fingerprint
 from ._json import write_json
 
 __all__ = ["ProvenanceError", "load_features", "train_method", "predict_method", "label_table", "load_trained",
-           "set_for_job"]
+           "set_for_job", "trained_models"]
 
 log = logging.getLogger(__name__)
 
@@ -115,3 +116,12 @@ def label_table(stars, labels, sigma, **columns):
         table[name], table[f"{name}_err"] = labels[:, k], sigma[:, k]
         table[f"{name}_ref"], table[f"{name}_ref_err"] = stars.labels[:, k], stars.label_err[:, k]
     return table
+
+
+def trained_models(results, config, threads):
+    """``(name, model, auxiliary feature names)`` of every method of ``config`` trained in a task's
+    ``results`` folder (for the benches that reuse a finished run's models)."""
+    for name in config["methods"]:
+        settings = config["method_settings"][name]
+        model = load_method(settings["type"], Path(results) / "models" / f"{name}.npz").set_params(threads=threads)
+        yield name, model, feature_names(settings["feature_set"], config["colours"])

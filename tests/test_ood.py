@@ -28,9 +28,9 @@ def test_stars_hotter_than_every_training_star_are_flagged(cool_and_hot):
     model = make_method("knn", {"n_neighbours": 5, "n_components": 10}).fit(
         train.spectra, train.labels, train.label_err, train.label_names)
     for stars, expect_flagged in ((cool, False), (hot, True)):
-        predicted, _ = model.predict(stars.spectra)
+        predicted, sigma = model.predict(stars.spectra)
         flags = ood_flags(train.spectra, train.labels, stars.spectra, predicted,
-                          model.misfit_flags(stars.spectra, train.spectra), seed=0)
+                          model.misfit_flags(stars.spectra, predicted, sigma, train.spectra), seed=0)
         spectrum = np.mean((flags & FLAGS["spectrum"]) > 0)
         assert (spectrum > 0.9) if expect_flagged else (spectrum < 0.05), (len(stars.ids), spectrum)
         assert not np.any(flags & FLAGS["model"])  # the nearest neighbours have no misfit measure
@@ -50,7 +50,7 @@ def test_the_cannon_flags_spectra_it_cannot_fit(cool_and_hot):
         train.spectra, train.labels, train.label_err, train.label_names)
     spectra = cool.spectra.subset(np.arange(200))
     spectra.flux[:20, 100:110] *= 1.5  # an emission feature the model has never seen
-    flagged = model.misfit_flags(spectra, train.spectra)
+    flagged = model.misfit_flags(spectra, *model.predict(spectra), train.spectra)
     assert flagged[:20].all() and flagged[20:].mean() < 0.05
 
 
@@ -59,7 +59,7 @@ def test_a_single_network_never_flags_disagreement(cool_and_hot):
     model = make_method("mlp", {"hidden_sizes": [16], "epochs": 3, "n_members": 1}).fit(
         train.spectra, train.labels, train.label_err, train.label_names,
         validation=(cool.spectra, cool.labels, cool.label_err))
-    assert not model.misfit_flags(cool.spectra, train.spectra).any()
+    assert not model.misfit_flags(cool.spectra, *model.predict(cool.spectra), train.spectra).any()
 
 
 def test_summary_gives_fractions_and_the_scatter_ratio():

@@ -16,6 +16,7 @@ import pandas as pd
 
 from .bootstrap import bootstrap_scatter_bias
 from .metrics import robust_scatter
+from .neighbours import nearest
 
 __all__ = ["K", "DEPARTING", "INPUTS", "relation_baseline", "abundance_or_correlation"]
 
@@ -25,7 +26,6 @@ K = 50
 DEPARTING = 0.2
 #: The labels the baseline predicts [alpha/M] from.
 INPUTS = ("teff", "logg", "fe_h")
-_CHUNK = 2048
 
 
 def relation_baseline(train_inputs, train_target, inputs, k=K):
@@ -36,13 +36,9 @@ def relation_baseline(train_inputs, train_target, inputs, k=K):
     mean, std = reference.mean(axis=0), reference.std(axis=0)
     reference = (reference - mean) / std
     out = np.full(len(inputs), np.nan)
-    rows = np.flatnonzero(np.all(np.isfinite(inputs), axis=1))
-    norm = np.sum(reference ** 2, axis=1)
-    for lo in range(0, rows.size, _CHUNK):
-        block = (inputs[rows[lo:lo + _CHUNK]] - mean) / std
-        distance2 = np.sum(block ** 2, axis=1)[:, None] + norm - 2 * block @ reference.T
-        nearest = np.argpartition(distance2, min(k, len(reference)) - 1, axis=1)[:, :k]
-        out[rows[lo:lo + _CHUNK]] = target[nearest].mean(axis=1)
+    rows = np.all(np.isfinite(inputs), axis=1)
+    found, _ = nearest(reference, (inputs[rows] - mean) / std, min(k, len(reference)))
+    out[rows] = target[found].mean(axis=1)
     return out
 
 

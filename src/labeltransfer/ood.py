@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .metrics import robust_scatter
+from .neighbours import nearest
 
 __all__ = ["FLAGS", "K", "N_COMPONENTS", "QUANTILE", "beyond_training", "spectral_coordinates", "ood_flags",
            "ood_summary"]
@@ -34,22 +35,13 @@ N_COMPONENTS = 20
 QUANTILE = 0.99
 #: Training stars whose distances set the threshold (a random subset of them).
 _N_REFERENCE = 4000
-_CHUNK = 2048
 
 
 def _mean_nearest_distance(reference, query, k, skip_first=False):
     """Mean Euclidean distance of each query point to its ``k`` nearest reference points
     (``skip_first``: the query points are reference points, their zero distance to themselves left out)."""
-    k_used = min(k + skip_first, len(reference))
-    norm = np.sum(reference ** 2, axis=1)
-    out = np.empty(len(query))
-    for lo in range(0, len(query), _CHUNK):
-        block = query[lo:lo + _CHUNK]
-        distance2 = np.sum(block ** 2, axis=1)[:, None] + norm - 2 * block @ reference.T
-        nearest = np.sqrt(np.clip(np.partition(distance2, k_used - 1, axis=1)[:, :k_used], 0, None))
-        nearest.sort(axis=1)
-        out[lo:lo + _CHUNK] = nearest[:, int(skip_first):].mean(axis=1)
-    return out
+    distances = np.sort(nearest(reference, query, min(k + skip_first, len(reference)))[1], axis=1)
+    return distances[:, int(skip_first):].mean(axis=1)
 
 
 def beyond_training(train_points, points, rng, k=K, quantile=QUANTILE):

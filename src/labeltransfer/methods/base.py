@@ -131,11 +131,12 @@ class LabelTransferMethod:
         labels, sigma = self._predict(spectra)
         return labels, calibrated(sigma, self.uncertainty_calibration_) if calibrate else sigma
 
-    def misfit_flags(self, spectra, reference_spectra):
+    def misfit_flags(self, spectra, labels, sigma, reference_spectra):
         """True for the stars that the model itself says it does not describe, shape (n_stars,).
 
-        ``reference_spectra`` are training stars, for a method whose threshold is set by them.
-        A method without such a measure flags none (this default).
+        ``labels`` and ``sigma`` are this model's (calibrated) predictions for ``spectra``, so
+        that nothing is predicted twice; ``reference_spectra`` are training stars, for a method
+        whose threshold is set by them. A method without such a measure flags none (this default).
         """
         self._check_fitted()
         return np.zeros(len(spectra), dtype=bool)

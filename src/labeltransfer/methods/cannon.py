@@ -214,13 +214,6 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
         labels, sigma, _ = self._best_fits(spectra)
         return labels, sigma
 
-    def misfit_flags(self, spectra, reference_spectra):
-        """Stars whose best fit is worse (reduced chi-square) than that of 99% of up to 1,000
-        ``reference_spectra`` (training stars, drawn with the model's seed)."""
-        rows = np.random.default_rng(self.random_state).permutation(len(reference_spectra))[:1000]
-        reference = self._best_fits(reference_spectra.subset(rows))[2]
-        return self._best_fits(spectra)[2] > np.nanquantile(reference, 0.99)
-
     def _best_fits(self, spectra):
         """Labels, formal 1-sigma uncertainties and the reduced chi-square of each star's best model."""
         n_labels = len(self.label_names_)

@@ -35,6 +35,21 @@ class CannonDiagnostics:
         chi-square of its best model."""
         return self._best_fits(spectra)
 
+    def misfit_flags(self, spectra, labels, sigma, reference_spectra):
+        """Stars that the model at their predicted ``labels`` fits worse (reduced chi-square) than
+        it fits 99% of up to 1,000 ``reference_spectra`` (training stars, drawn with the model's
+        seed) at their own best-fitting labels."""
+        rows = np.random.default_rng(self.random_state).permutation(len(reference_spectra))[:1000]
+        reference = reference_spectra.subset(rows)
+        threshold = np.nanquantile(self._reduced_chi2(reference, self._best_fits(reference)[0]), 0.99)
+        return self._reduced_chi2(spectra, labels) > threshold
+
+    def _reduced_chi2(self, spectra, labels):
+        """Chi-square of each star's spectrum against the model at ``labels``, per degree of freedom."""
+        _, residual = self.normalised_residuals(spectra, labels)
+        n_pixels = np.sum(np.isfinite(residual), axis=1)
+        return np.nansum(residual ** 2, axis=1) / np.maximum(n_pixels - len(self.label_names_), 1)
+
     def model_flux(self, model_values):
         """Model values of ``normalised_residuals`` in flux units (the flux transform undone)."""
         return model_to_flux(model_values, self.flux_transform,

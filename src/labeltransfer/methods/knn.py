@@ -16,14 +16,13 @@ import logging
 
 import numpy as np
 
+from ..neighbours import nearest
 from .base import LabelTransferMethod
 
 __all__ = ["NearestNeighbours"]
 
 log = logging.getLogger(__name__)
 
-#: Test stars whose distances are computed at once (bounds the memory of the distance matrix).
-_CHUNK = 2048
 #: Singular values below this fraction of the largest are directions the training spectra do not span.
 _RANK_TOLERANCE = 1e-6
 
@@ -86,19 +85,10 @@ class NearestNeighbours(LabelTransferMethod):
         return np.hstack([self._standardised(flux) @ self.components_.T, aux]).astype(np.float32)
 
     def _predict(self, spectra):
-        coordinates = self._coordinates(spectra)
         k = min(self.n_neighbours, len(self.coordinates_))
-        reference_norm = np.sum(self.coordinates_ ** 2, axis=1)
-        labels = np.empty((len(spectra), self.labels_.shape[1]))
-        sigma = np.empty_like(labels)
-        for lo in range(0, len(spectra), _CHUNK):
-            block = coordinates[lo:lo + _CHUNK]
-            distance2 = np.sum(block ** 2, axis=1)[:, None] + reference_norm - 2 * block @ self.coordinates_.T
-            nearest = np.argpartition(distance2, k - 1, axis=1)[:, :k]
-            distance = np.sqrt(np.clip(np.take_along_axis(distance2, nearest, axis=1), 0, None))
-            labels[lo:lo + _CHUNK], sigma[lo:lo + _CHUNK] = _weighted(
-                self.labels_[nearest], self.label_err_[nearest], 1.0 / (distance + 1e-6))
-        return labels, sigma
+        found, distance = nearest(self.coordinates_, self._coordinates(spectra), k)
+        labels, sigma = _weighted(self.labels_[found], self.label_err_[found], 1.0 / (distance + 1e-6))
+        return labels.astype(float), sigma.astype(float)
 
     def _get_state(self):
         return {key: getattr(self, f"{key}_") for key in _STATE}

@@ -250,11 +250,10 @@ class NeuralMethod(LabelTransferMethod):
         means, variances = self._member_outputs(spectra)
         return means.mean(axis=0), np.sqrt(variances.mean(axis=0) + means.var(axis=0))
 
-    def misfit_flags(self, spectra, reference_spectra):
+    def misfit_flags(self, spectra, labels, sigma, reference_spectra):
         """Stars on which the members disagree: the spread of their means above the calibrated
-        sigma for some label (none with a single member)."""
+        ``sigma`` for some label (none with a single member)."""
         means, _ = self._member_outputs(spectra)
-        _, sigma = self.predict(spectra)
         return np.any(means.std(axis=0) > sigma, axis=1)
 
     def sub_ensemble(self, n_members, validation):

@@ -15,10 +15,15 @@ from ..sample import LabelledSample
 from ..split import read_split
 from ._json import read_json
 
-__all__ = ["evaluate_methods", "evaluate_trends", "evaluate_abundance", "plot_one_to_one", "plot_loss_curve", "plot_comparison",
-           "plot_residual_trends"]
+__all__ = ["read_predictions", "evaluate_methods", "evaluate_trends", "evaluate_abundance", "plot_one_to_one",
+           "plot_loss_curve", "plot_comparison", "plot_residual_trends"]
 
 log = logging.getLogger(__name__)
+
+
+def read_predictions(methods, prediction_paths):
+    """Each method's prediction table (IDs as strings), by method name."""
+    return {m: pd.read_csv(p, dtype={"apogee_id": str}) for m, p in zip(methods, prediction_paths)}
 
 
 def evaluate_methods(*, methods, prediction_paths, fit_paths, predict_paths, sample_path, labels, snr_bins, seed,
@@ -29,7 +34,7 @@ def evaluate_methods(*, methods, prediction_paths, fit_paths, predict_paths, sam
     The metrics and their bootstrap intervals are those of :func:`labeltransfer.bootstrap.summarise`
     (resamples seeded with ``seed``); the parallax subsets come from the sample's parallax feature.
     """
-    predictions = {m: pd.read_csv(p, dtype={"apogee_id": str}) for m, p in zip(methods, prediction_paths)}
+    predictions = read_predictions(methods, prediction_paths)
     for method, table in predictions.items():
         _log_bad_sigma(method, table, labels)
     sample = LabelledSample.load(sample_path)
@@ -134,7 +139,7 @@ def plot_loss_curve(*, timing_path, method, figure_path):
 
 def plot_comparison(*, figure, methods, prediction_paths, summary_path, costs_path, labels, figure_path):
     """One of the figures that compare every method (``figure`` names which)."""
-    predictions = {m: pd.read_csv(p) for m, p in zip(methods, prediction_paths)}
+    predictions = read_predictions(methods, prediction_paths)
     reference = next(iter(predictions.values()))
     if figure == "scatter_vs_snr":
         fig = plots.scatter_vs_snr(pd.read_csv(summary_path), labels)
@@ -152,7 +157,7 @@ def plot_comparison(*, figure, methods, prediction_paths, summary_path, costs_pa
 
 
 def _predictions_and_quantities(methods, prediction_paths, sample_path):
-    predictions = {m: pd.read_csv(p, dtype={"apogee_id": str}) for m, p in zip(methods, prediction_paths)}
+    predictions = read_predictions(methods, prediction_paths)
     ids = next(iter(predictions.values()))["apogee_id"].to_numpy()
     return predictions, trend_quantities(LabelledSample.load(sample_path), ids)
 
@@ -175,7 +180,7 @@ def plot_residual_trends(*, methods, prediction_paths, sample_path, table_path, 
 
 def evaluate_abundance(*, methods, prediction_paths, sample_path, split_path, labels, seed, table_path):
     """Whether each method measures [alpha/M] from the spectrum (:mod:`labeltransfer.abundance`)."""
-    predictions = {m: pd.read_csv(p, dtype={"apogee_id": str}) for m, p in zip(methods, prediction_paths)}
+    predictions = read_predictions(methods, prediction_paths)
     sample = LabelledSample.load(sample_path)
     train = read_split(split_path, sample.ids)["train"]
     table = abundance_or_correlation(predictions, sample.labels[train], sample.label_names, seed=seed)

@@ -25,7 +25,7 @@ def _config(name="config.yaml"):
     return yaml.safe_load((REPO / "config" / name).read_text())
 
 
-@pytest.mark.parametrize("name", ["ci.yaml", "parallax_study.yaml", "second_seed.yaml", "gpu.yaml", "full.yaml"])
+@pytest.mark.parametrize("name", ["ci.yaml", "parallax_study.yaml", "second_seed.yaml", "full.yaml"])
 def test_shipped_configs_validate(name):
     """Each config as the workflow sees it: merged into config/config.yaml."""
     from snakemake.utils import update_config

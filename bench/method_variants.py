@@ -5,7 +5,8 @@ Each variant is a JSON object of parameters laid over the method's settings in t
 stopping and uncertainty calibration; :mod:`labeltransfer.selection`) and scored on the
 validation split, never on the test split, which only the workflow scores. For each variant,
 one line: robust scatter per label with its 68% bootstrap interval, the robust width of
-residual / sigma over all validation stars and in each S/N bin of the config, the epochs run
+residual / sigma over all validation stars and in each S/N bin of the config, the percent of
+stars within 1 and 2 sigma, the epochs run
 (networks), the training time, and the scatter of the stars with and without a parallax apart;
 then one line per later variant: its scatter minus the first
 variant's, per label, with the 95% interval over the same bootstrap resamples of the stars (an
@@ -46,6 +47,11 @@ def _widths(z, snr, snr_bins):
     """Robust width of each label's residual / sigma over all stars, then per S/N bin."""
     masks = {"all": np.ones(len(snr), bool), **snr_bin_masks(snr, snr_bins)}
     return np.round(list(widths_within(z, masks).values()), 2).tolist()
+
+
+def _coverage(z):
+    """Percent of the stars within 1 and 2 sigma, per label (``[[1 sigma, 2 sigma], ...]``)."""
+    return [[round(100 * float(np.mean(np.abs(c[np.isfinite(c)]) < k)), 1) for k in (1, 2)] for c in z.T]
 
 
 def _scatter(residual):
@@ -110,7 +116,8 @@ def main(argv=None):
         residual = predicted - scored.labels
         residuals.append(residual)
         line = {"variant": json.loads(variant), "scatter": _scatter(residual),
-                "width": _widths(residual / sigma, scored.snr, snr_bins), "seconds": round(seconds),
+                "width": _widths(residual / sigma, scored.snr, snr_bins), "coverage": _coverage(residual / sigma),
+                "seconds": round(seconds),
                 **{f"scatter_{name}": [float(f"{robust_scatter(r):.4g}") for r in residual[rows].T]
                    for name, rows in (("with_parallax", has_parallax), ("without_parallax", ~has_parallax))}}
         if hasattr(model, "history_"):

@@ -210,3 +210,25 @@ def test_regime_model_whose_labels_fall_outside_its_regime_is_passed_over(fitted
     inside = labels[:, 0] + 300 < 6000  # where the second model's labels stay out of its regime
     predicted, _ = two.predict(spectra)
     assert abs(np.median(predicted[inside, 0] - labels[inside, 0])) < 30
+
+
+def test_clipping_leaves_out_stars_the_model_cannot_describe(caplog):
+    """Training stars with wrong labels (10%, labels of other stars) pull the model; fitted twice
+    with the clip, the model leaves them out and recovers the true coefficients and labels."""
+    spectra, labels = _stars(1500, seed=4)
+    wrong = np.random.default_rng(5).permutation(1500)[:150]
+    corrupted = labels.copy()
+    corrupted[wrong] = labels[np.roll(wrong, 1)]
+    err = np.full_like(labels, 0.01)
+    plain = TheCannon(order=2, n_candidates=16, n_starts=3, calibration_stars=0).fit(spectra, corrupted, err, NAMES)
+    with caplog.at_level("INFO", logger="labeltransfer.methods.cannon"):
+        clipped = TheCannon(order=2, n_candidates=16, n_starts=3, calibration_stars=0, clip_chi2=3.0).fit(
+            spectra, corrupted, err, NAMES)
+    left_out = int(next(r.getMessage() for r in caplog.records if "left out" in r.getMessage()).split(": ")[1].split()[0])
+    assert 120 <= left_out <= 300  # most of the 150 corrupted stars, under a fifth of all
+    test_spectra, test_labels = _stars(300, seed=6)
+    error = {name: np.median(np.abs(model.predict(test_spectra)[0] - test_labels), axis=0)
+             for name, model in (("plain", plain), ("clipped", clipped))}
+    assert np.all(error["clipped"] < 0.5 * error["plain"])
+    assert np.all(error["clipped"] < 0.02 * SCALE)
+    assert np.median(clipped.scatter_) < 0.5 * np.median(plain.scatter_)

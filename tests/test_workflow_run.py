@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -58,7 +59,7 @@ def test_every_figure_is_a_valid_png(ci_run):
     figures += [RESULTS / "figures" / "one_to_one" / f"{m}.png" for m in CONFIG["methods"]]
     figures += [RESULTS / "figures" / f"{f}.png" for f in ("scatter_vs_snr", "kiel", "alpha_fe", "calibration", "costs",
                                                            "snr_ladder", "learning_curve", "residual_trends",
-                                                           "information", "anomalies")]
+                                                           "information", "anomalies", "influence")]
     for path in figures:
         with Image.open(path) as image:
             image.verify()
@@ -117,6 +118,21 @@ def test_abundance_or_correlation_for_every_method(ci_run):
     table = pd.read_csv(RESULTS / "metrics" / "abundance.csv")
     assert len(table) == 2 * len(CONFIG["methods"]) and set(table["subset"]) == {"all", "departing"}
     assert set(table["verdict"]) <= {"measures", "tie", "baseline better"} and (table["baseline_scatter"] > 0).all()
+
+
+def test_influence_of_every_method_with_one_against_the_information(ci_run):
+    methods = [m for m in CONFIG["methods"] if CONFIG["method_settings"][m]["type"] != "knn"]
+    for method in methods:
+        curve = pd.read_csv(RESULTS / "influence" / f"{method}.csv")
+        assert len(curve) == 343 and curve["kind"].nunique() == 1
+        shares = curve.drop(columns=["kind", "wavelength"])
+        assert (shares >= 0).all().all() and np.allclose(shares.sum(), 1)
+    summary = pd.read_csv(RESULTS / "metrics" / "influence.csv")
+    assert set(summary["method"]) == {"information", *methods}
+    assert len(summary) == (len(methods) + 1) * 2 * len(CONFIG["labels"])  # giants, dwarfs
+    assert summary[["overlap_information", "overlap_fe_h"]].stack().between(0, 1 + 1e-9).all()
+    own = summary[summary["label"] == "fe_h"]
+    assert np.allclose(own["overlap_fe_h"], 1)
 
 
 def test_anomalies_rank_every_test_star_worst_first(ci_run):

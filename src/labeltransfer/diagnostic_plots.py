@@ -6,7 +6,7 @@ import numpy as np
 
 from .plots import LABEL_TEXT  # also the Agg backend and the figures' style
 
-__all__ = ["snr_ladder", "learning_curve", "residual_trends", "information", "anomalies"]
+__all__ = ["snr_ladder", "learning_curve", "residual_trends", "information", "influence", "anomalies"]
 
 
 def snr_ladder(table, magnitudes, labels):
@@ -171,6 +171,44 @@ def information(efficiency, pixels, labels):
         bottom.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=7)
     axes[1, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def influence(curves, kinds, information, labels):
+    """One panel per label (rows) and subset (columns): each method's share of its flux influence
+    per pixel against wavelength, and the share of the information in The Cannon's model (black).
+
+    Parameters
+    ----------
+    curves : dict of str to pandas.DataFrame
+        Each method's ``wavelength`` and ``<subset>_<label>`` shares.
+    kinds : dict of str to str
+        Each method's influence kind, for the legend.
+    information : pandas.DataFrame
+        The information shares, same columns.
+    labels : sequence of str
+    """
+    subsets = [s for s in ("giants", "dwarfs", "all") if any(f"{s}_{label}" in information for label in labels)]
+    fig, axes = plt.subplots(len(labels), len(subsets), figsize=(5.2 * len(subsets), 2.3 * len(labels)),
+                             squeeze=False, sharex=True)
+    for i, label in enumerate(labels):
+        for j, subset in enumerate(subsets):
+            ax, column = axes[i, j], f"{subset}_{label}"
+            if column in information:
+                ax.plot(information["wavelength"], information[column] / information[column].sum(), color="k",
+                        lw=1.6, label="information (Cannon model)")
+            for n, (method, table) in enumerate(curves.items()):
+                if column in table:
+                    ax.plot(table["wavelength"], table[column], lw=0.9, color=f"C{n}",
+                            label=f"{method} ({kinds[method]})")
+            ax.set_ylabel(f"share, {LABEL_TEXT.get(label, label)}")
+            ax.grid(alpha=0.3)
+            if i == 0:
+                ax.set_title(subset)
+            if i == len(labels) - 1:
+                ax.set_xlabel("wavelength [nm]")
+    axes[0, 0].legend(fontsize=6)
     fig.tight_layout()
     return fig
 

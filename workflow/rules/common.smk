@@ -73,6 +73,12 @@ NEURAL_METHOD_TYPES = {"mlp", "cnn"}
 NEURAL_METHODS = [
     m for m in METHODS if config["method_settings"][m]["type"] in NEURAL_METHOD_TYPES
 ]
+#: Method types whose labels respond smoothly to the flux (derivatives, or SHAP contributions):
+#: each gets a flux-influence table.
+INFLUENCE_METHOD_TYPES = {"cannon", "xgboost", "mlp", "cnn"}
+INFLUENCE_METHODS = [
+    m for m in METHODS if config["method_settings"][m]["type"] in INFLUENCE_METHOD_TYPES
+]
 #: Labels a comparison figure needs; a figure whose labels the config lacks is not made.
 FIGURE_LABELS = {"kiel": {"teff", "logg", "fe_h"}, "alpha_fe": {"fe_h", "alpha_m"}}
 COMPARISON_FIGURES = [
@@ -133,6 +139,13 @@ def curve_predictions(wildcards):
     )
 
 
+def influence_tables(wildcards):
+    """Flux-influence tables of every method that has one, for the {task}."""
+    return expand(
+        "results/{task}/influence/{method}.csv", task=wildcards.task, method=INFLUENCE_METHODS
+    )
+
+
 def all_timings(wildcards):
     """Fit and predict timings of every configured method for the {task}."""
     return {
@@ -187,6 +200,11 @@ def all_outputs():
         *expand("results/{task}/figures/one_to_one/{method}.png", task=TASKS, method=METHODS),
         *expand("results/{task}/figures/{figure}.png", task=TASKS, figure=COMPARISON_FIGURES),
         *expand("results/{task}/figures/{figure}.png", task=TASKS, figure=["snr_ladder", "learning_curve", "residual_trends", "information", "anomalies"]),
+        *(
+            expand("results/{task}/{output}", task=TASKS, output=["figures/influence.png", "metrics/influence.csv"])
+            if INFLUENCE_METHODS
+            else []
+        ),
         *(
             expand("results/{task}/metrics/abundance.csv", task=TASKS)
             if {"teff", "logg", "fe_h", "alpha_m"} <= set(config["labels"])

@@ -149,3 +149,26 @@ rule evaluate_abundance:
         "benchmarks/{task}/evaluate_abundance.tsv"
     script:
         "../scripts/evaluate_abundance.py"
+
+
+rule evaluate_influence:
+    input:
+        tables=influence_tables,
+        pixels=rules.information_bound.output.pixels,
+    output:
+        table="results/{task}/metrics/influence.csv",
+    log:
+        "logs/{task}/evaluate_influence.log",
+    params:
+        code=script_code("evaluate_influence"),
+        methods=INFLUENCE_METHODS,
+        labels=list(config["labels"]),
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/science.yaml"
+    benchmark:
+        "benchmarks/{task}/evaluate_influence.tsv"
+    script:
+        "../scripts/evaluate_influence.py"

@@ -228,6 +228,35 @@ rule plot_information:
         "../scripts/plot_information.py"
 
 
+rule plot_influence:
+    input:
+        tables=influence_tables,
+        pixels=rules.information_bound.output.pixels,
+    output:
+        figure=report(
+            "results/{task}/figures/influence.png",
+            caption="../report/influence.rst",
+            category="3. Figures",
+            subcategory="Comparison",
+            labels={"figure": "influence"},
+        ),
+    log:
+        "logs/{task}/plots/influence.log",
+    params:
+        code=script_code("plot_influence"),
+        methods=INFLUENCE_METHODS,
+        labels=list(config["labels"]),
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/science.yaml"
+    benchmark:
+        "benchmarks/{task}/plots/influence.tsv"
+    script:
+        "../scripts/plot_influence.py"
+
+
 rule plot_anomalies:
     input:
         spectra=rules.cannon_anomalies.output.spectra,

@@ -79,6 +79,34 @@ rule information_bound:
         "../scripts/information_bound.py"
 
 
+rule flux_influence:
+    input:
+        model=rules.train_method.output.model,
+        sample=rules.prepare_sample.output.sample,
+        split=rules.prepare_sample.output.split,
+    output:
+        table="results/{task}/influence/{method}.csv",
+    log:
+        "logs/{task}/influence/{method}.log",
+    wildcard_constraints:
+        method=one_of(INFLUENCE_METHODS),
+    params:
+        code=script_code("flux_influence"),
+        method=method_config,
+        colours=config["colours"],
+        seed=config["seed"],
+        max_stars=config["influence"]["max_stars"],
+    threads: config["threads"]["predict"]
+    resources:
+        mem_mb=6000,
+    conda:
+        "../../envs/methods.yaml"
+    benchmark:
+        "benchmarks/{task}/influence/{method}.tsv"
+    script:
+        "../scripts/flux_influence.py"
+
+
 rule cannon_anomalies:
     input:
         model=lambda wildcards: f"results/{wildcards.task}/models/{DIAGNOSTIC_CANNON}.npz",

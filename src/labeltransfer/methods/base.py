@@ -141,6 +141,19 @@ class LabelTransferMethod:
         self._check_fitted()
         return np.zeros(len(spectra), dtype=bool)
 
+    #: What ``flux_influence`` gives (None: the method gives none).
+    influence_kind = None
+
+    def flux_influence(self, spectra):
+        """How far each pixel's flux moves each predicted label, in label units, shape
+        (n_stars, n_pixels, n_labels): for The Cannon and the networks the derivative of the
+        label with respect to the pixel's flux times the flux error, for XGBoost the pixel's
+        SHAP contribution (``influence_kind`` says which). A method without one, such as the
+        nearest neighbours, whose labels jump from star to star, gives None (this default).
+        """
+        self._check_fitted()
+        return None
+
     def _calibrate(self, spectra, labels):
         """Calibrate the uncertainties on held-out stars with reference ``labels``."""
         predicted, sigma = self._predict(spectra)

@@ -71,6 +71,11 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
         L1 penalty on the non-constant coefficients (0 for none).
     scatter_iterations : int
         Alternations between the coefficient fit and the intrinsic-scatter fit.
+    clip_chi2 : float
+        Where positive, each regime model is fitted twice: the training stars whose reduced
+        chi-square at their own (reference) labels exceeds ``clip_chi2`` times the median of the
+        training stars' are left out of the second fit (stars the model cannot describe at
+        their labels: peculiar spectra, wrong labels), so that they do not pull the model.
     n_candidates : int
         Candidate starting points per model: k-means centres of the training labels.
     n_starts : int
@@ -91,7 +96,7 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
     method_type = "cannon"
 
     def __init__(self, *, order=2, extra_labels=(), flux_transform="linear", regimes=None,
-                 regularization=0.0, scatter_iterations=3, n_candidates=64, n_starts=4,
+                 regularization=0.0, scatter_iterations=3, clip_chi2=0.0, n_candidates=64, n_starts=4,
                  max_iter=40, calibration_stars=4000, threads=1, random_state=0):
         self.order = order
         self.extra_labels = list(extra_labels)
@@ -99,6 +104,7 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
         self.regimes = regimes
         self.regularization = regularization
         self.scatter_iterations = scatter_iterations
+        self.clip_chi2 = clip_chi2
         self.n_candidates = n_candidates
         self.n_starts = n_starts
         self.max_iter = max_iter
@@ -156,14 +162,24 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
         offset, scale = all_labels.mean(axis=0), all_labels.std(axis=0)
         x = (all_labels - offset) / scale
         design = vectorizer(x)
+        theta, scatter2 = self._fit_model(design, flux, var, name)
+        if self.clip_chi2 > 0:
+            reduced_chi2 = _reduced_chi2(flux - design @ theta.T, var + scatter2)
+            kept = reduced_chi2 <= self.clip_chi2 * np.median(reduced_chi2)
+            log.info("The Cannon, %s: %d of %d training stars beyond %g x the median reduced chi-square at "
+                     "their labels left out of the second fit", name, (~kept).sum(), len(kept), self.clip_chi2)
+            theta, scatter2 = self._fit_model(design[kept], flux[kept], var[kept], f"{name}, clipped")
+        log.info("The Cannon, %s: median intrinsic scatter %.4f", name, np.sqrt(np.median(scatter2)))
+        return {"theta": theta, "scatter": np.sqrt(scatter2), "offset": offset, "scale": scale,
+                "starts": self._starting_points(x[:, : len(self.label_names_)])}
+
+    def _fit_model(self, design, flux, var, name):
+        """Coefficients and intrinsic variance per pixel, alternating the two fits."""
         scatter2 = np.zeros(flux.shape[1])
         for iteration in range(self.scatter_iterations):
             theta = self._fit_coefficients(design, flux, var, scatter2, f"{name}, pass {iteration + 1}")
             scatter2 = fit_scatter(flux - design @ theta.T, var)
-        theta = self._fit_coefficients(design, flux, var, scatter2, f"{name}, final")
-        log.info("The Cannon, %s: median intrinsic scatter %.4f", name, np.sqrt(np.median(scatter2)))
-        return {"theta": theta, "scatter": np.sqrt(scatter2), "offset": offset, "scale": scale,
-                "starts": self._starting_points(x[:, : len(self.label_names_)])}
+        return self._fit_coefficients(design, flux, var, scatter2, f"{name}, final"), scatter2
 
     def _extra(self, spectra):
         """The extra labels of each star, shape (n_stars, n_extra)."""
@@ -294,3 +310,10 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
         for key in _STATE:
             setattr(self, f"{key}_", arrays[key])
 
+
+
+def _reduced_chi2(residual, variance):
+    """Chi-square per used pixel of each star (rows), masked pixels (infinite variance) left out."""
+    used = np.isfinite(variance)
+    chi2 = np.sum(np.where(used, residual ** 2 / np.where(used, variance, 1.0), 0.0), axis=1)
+    return chi2 / np.maximum(used.sum(axis=1), 1)

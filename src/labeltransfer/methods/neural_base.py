@@ -97,12 +97,15 @@ class NeuralMethod(LabelTransferMethod):
 
     def _inputs(self, spectra):
         """Network inputs, float32: the flux (n, n_pixels, or n_components on the whitened basis) and
-        the auxiliary inputs (n, n_aux + n_flags [+ 1]).
+        the auxiliary inputs (``_aux_inputs``)."""
+        return self._project(self._standard_flux(spectra)), self._aux_inputs(spectra)
+
+    def _aux_inputs(self, spectra):
+        """The auxiliary inputs, float32 (n, n_aux + n_flags [+ 1]).
 
         With ``snr_input`` the last auxiliary input is the standardised log10 median S/N of
         the spectrum (from its flux errors), so that the predicted variance can follow the noise.
         """
-        standard = self._project(self._standard_flux(spectra))
         aux = spectra.aux.astype(float)
         missing = np.isnan(aux)
         unexpected = missing & ~self.aux_flagged_
@@ -114,7 +117,7 @@ class NeuralMethod(LabelTransferMethod):
         if self.snr_input:
             log_snr = log10_snr(spectra)
             columns.append(np.nan_to_num((log_snr - self.snr_mean_) / self.snr_std_)[:, None])
-        return standard, torch.as_tensor(np.hstack(columns), dtype=torch.float32)
+        return torch.as_tensor(np.hstack(columns), dtype=torch.float32)
 
     def _n_flux_inputs(self):
         return self.flux_basis_.shape[1] if self.flux_basis_.size else len(self.flux_mean_)
@@ -249,6 +252,30 @@ class NeuralMethod(LabelTransferMethod):
         """Ensemble mean and uncalibrated sigma: mean variance (aleatoric) + variance of means."""
         means, variances = self._member_outputs(spectra)
         return means.mean(axis=0), np.sqrt(variances.mean(axis=0) + means.var(axis=0))
+
+    influence_kind = "gradient x flux error"
+
+    def flux_influence(self, spectra):
+        """The derivative of the ensemble's mean labels with respect to each pixel's flux (by
+        automatic differentiation through the standardisation, the whitened projection and each
+        network) times the pixel's flux error, label units, shape (n_stars, n_pixels, n_labels);
+        masked pixels 0."""
+        self._check_fitted()
+        torch.set_num_threads(self.threads)
+        device = torch.device(self.device)
+        standard = self._standard_flux(spectra).to(device).requires_grad_(True)
+        flux, aux = self._project(standard), self._aux_inputs(spectra).to(device)
+        gradient = np.zeros((*standard.shape, len(self.label_names_)))
+        for state in self.members_:
+            network = self._network().to(device)
+            network.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
+            network.eval()
+            mean, _ = network(flux, aux)
+            for k in range(mean.shape[1]):
+                gradient[:, :, k] += torch.autograd.grad(mean[:, k].sum(), standard, retain_graph=True)[0].cpu().numpy()
+        error = np.where(np.isfinite(spectra.flux_err), spectra.flux_err, 0.0)
+        scale = self.label_std_[None, :] / self.flux_std_[:, None]
+        return gradient / len(self.members_) * scale[None] * error[:, :, None]
 
     def misfit_flags(self, spectra, labels, sigma, reference_spectra):
         """Stars on which the members disagree: the spread of their means above the calibrated

@@ -122,6 +122,22 @@ class XGBoostRegressor(LabelTransferMethod):
             sigma[:, k] = sigma_from_quantiles(quantiles)
         return labels, sigma
 
+    influence_kind = "SHAP contribution"
+
+    def flux_influence(self, spectra):
+        """Each pixel's SHAP contribution (exact TreeSHAP) to each label's point estimate, label
+        units, shape (n_stars, n_pixels, n_labels); the auxiliary features' contributions and the
+        bias term are left out."""
+        self._check_fitted()
+        features = xgb.DMatrix(_features(spectra))
+        n_pixels = len(spectra.wavelength)
+        influence = np.empty((len(spectra), n_pixels, len(self.label_names_)))
+        for k, point in enumerate(self.boosters_):
+            point.set_param({"nthread": self.threads, "device": self.device})
+            contributions = point.predict(features, pred_contribs=True, iteration_range=(0, point.best_iteration + 1))
+            influence[:, :, k] = contributions[:, :n_pixels]
+        return influence
+
     def _get_state(self):
         state = {}
         for k, (point, spread) in enumerate(zip(self.boosters_, self.quantile_boosters_)):

@@ -5,7 +5,8 @@ The curves: every method's labels of the S/N ladder's noisier test stars and of 
 curve's models give the scatter (with its 68% bootstrap interval), bias and calibration width
 of every method, label and point of the curve, over all stars and for giants and dwarfs apart;
 the ladder also gives the S/N that stars of G = 15, 16, 17 have in the sample. The information
-bound gives each method's efficiency; the anomalies, their figure.
+bound gives each method's efficiency; the flux influences, where each method reads each label
+(:mod:`labeltransfer.influence`); the anomalies, their figure.
 """
 
 import logging
@@ -16,11 +17,13 @@ import pandas as pd
 from .. import diagnostic_plots, plots
 from ..bootstrap import bootstrap_scatter_bias
 from ..degrade import snr_at_magnitudes
+from ..influence import influence_summary
 from ..metrics import GIANT_LOGG, robust_scatter
 from ..sample import LabelledSample
 
 __all__ = ["LADDER_MAGNITUDES", "curve_metrics", "evaluate_snr_ladder", "evaluate_learning_curve",
-           "evaluate_information", "plot_snr_ladder", "plot_learning_curve", "plot_information", "plot_anomalies"]
+           "evaluate_information", "evaluate_influence", "plot_snr_ladder", "plot_learning_curve", "plot_information",
+           "plot_influence", "plot_anomalies"]
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +129,30 @@ def evaluate_information(*, ladder_path, bound_path, labels, table_path):
 def plot_information(*, table_path, pixels_path, labels, figure_path):
     """The information figure (:func:`labeltransfer.diagnostic_plots.information`)."""
     plots.save(diagnostic_plots.information(pd.read_csv(table_path), pd.read_csv(pixels_path), labels), figure_path)
+
+
+def _influence_curves(methods, influence_paths):
+    """Each method's pixel-share table and the kind of its influence."""
+    curves = {m: pd.read_csv(p) for m, p in zip(methods, influence_paths)}
+    return ({m: table.drop(columns="kind") for m, table in curves.items()},
+            {m: str(table["kind"].iloc[0]) for m, table in curves.items()})
+
+
+def evaluate_influence(*, methods, influence_paths, pixels_path, labels, table_path):
+    """Where each method reads each label against where the information is
+    (:func:`labeltransfer.influence.influence_summary`)."""
+    curves, kinds = _influence_curves(methods, influence_paths)
+    table = influence_summary(curves, kinds, pd.read_csv(pixels_path), labels)
+    table.to_csv(table_path, index=False)
+    for _, r in table[table["label"] == "alpha_m"].iterrows():
+        log.info("%s, %s: [alpha/M] read with an overlap of %.2f with its information and %.2f with [Fe/H]",
+                 r["method"], r["subset"], r["overlap_information"], r["overlap_fe_h"])
+
+
+def plot_influence(*, methods, influence_paths, pixels_path, labels, figure_path):
+    """The influence figure (:func:`labeltransfer.diagnostic_plots.influence`)."""
+    curves, kinds = _influence_curves(methods, influence_paths)
+    plots.save(diagnostic_plots.influence(curves, kinds, pd.read_csv(pixels_path), labels), figure_path)
 
 
 def plot_anomalies(*, spectra_path, stacked_path, figure_path):

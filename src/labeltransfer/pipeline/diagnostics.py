@@ -15,11 +15,11 @@ import pandas as pd
 
 from ..degrade import degrade_to_snr
 from ..methods import TooFewStarsError, make_method
-from ..metrics import GIANT_LOGG
+from ..influence import giant_dwarf_masks, pixel_shares
 from .modelling import label_table, load_features, load_trained, set_for_job
 
 __all__ = ["XP_SOURCES", "XP_COEFFICIENTS", "predict_snr_ladder", "learning_curve", "information_bound",
-           "cannon_anomalies"]
+           "flux_influence", "cannon_anomalies"]
 
 log = logging.getLogger(__name__)
 
@@ -135,14 +135,34 @@ def information_bound(*, model_path, sample_path, split_path, method, colours, s
     pd.concat(parts, ignore_index=True).to_csv(bound_path, index=False)
     per_pixel = model.label_information(stars.spectra, stars.labels)[1]
     share = per_pixel / per_pixel.sum(axis=1, keepdims=True)
-    giants = stars.labels[:, list(stars.label_names).index("logg")] < GIANT_LOGG if "logg" in stars.label_names else None
     pixels = pd.DataFrame({"wavelength": stars.spectra.wavelength})
-    for subset, mask in (("giants", giants), ("dwarfs", None if giants is None else ~giants)):
-        if mask is None or not mask.any():
+    for subset, mask in giant_dwarf_masks(stars.labels, stars.label_names).items():
+        if not mask.any():
             continue
         for k, name in enumerate(stars.label_names):
             pixels[f"{subset}_{name}"] = np.median(share[mask, :, k], axis=0)
     pixels.to_csv(pixels_path, index=False)
+
+
+def flux_influence(*, model_path, sample_path, split_path, method, colours, seed, threads, max_stars, table_path):
+    """Where in the spectrum a trained method reads each label, on up to ``max_stars`` test stars
+    (the draw of the S/N ladder): each pixel's median share of the method's flux influence, giants
+    and dwarfs apart (:func:`labeltransfer.influence.pixel_shares`), with the influence's kind."""
+    sample, rows, provenance = load_features(sample_path, split_path, method, colours)
+    model = load_trained(method, model_path, provenance, seed)
+    set_for_job(model, threads, 0)
+    if model.influence_kind is None:
+        raise ValueError(f"{model_path}: a {method['type']} model has no flux influence (its labels are no "
+                         "smooth function of the flux)")
+    stars = sample.subset(_test_rows(rows, max_stars, seed))
+    start = time.perf_counter()
+    influence = model.flux_influence(stars.spectra)
+    log.info("flux influence (%s) of %d stars in %.1f s", model.influence_kind, len(stars.ids),
+             time.perf_counter() - start)
+    table = pixel_shares(influence, stars.spectra.wavelength, giant_dwarf_masks(stars.labels, stars.label_names),
+                         stars.label_names)
+    table.insert(0, "kind", model.influence_kind)
+    table.to_csv(table_path, index=False)
 
 
 def cannon_anomalies(*, model_path, sample_path, split_path, method, colours, seed, n_top, ranking_path,
@@ -179,11 +199,9 @@ def cannon_anomalies(*, model_path, sample_path, split_path, method, colours, se
              flux=test.spectra.flux[usable][top], flux_err=test.spectra.flux_err[usable][top],
              model=model.model_flux(model_values[top]), labels=labels[usable][top],
              label_names=np.array(test.label_names), reduced_chi2=misfit[usable][top])
-    logg = test.labels[usable, list(test.label_names).index("logg")] if "logg" in test.label_names else None
     stacked = pd.DataFrame({"wavelength": wavelength})
-    for subset, mask in (("giants", None if logg is None else logg < GIANT_LOGG),
-                         ("dwarfs", None if logg is None else logg >= GIANT_LOGG)):
-        if mask is not None and mask.any():
+    for subset, mask in giant_dwarf_masks(test.labels[usable], test.label_names).items():
+        if mask.any():
             for name, q in (("p16", 16), ("median", 50), ("p84", 84)):
                 stacked[f"{subset}_{name}"] = np.nanpercentile(residual[mask], q, axis=0)
     stacked.to_csv(stacked_path, index=False)

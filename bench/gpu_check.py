@@ -60,7 +60,7 @@ def _throughput(model, spectra, n_stars, repeat=3):
     """Best-of-``repeat`` stars per second of ``model.predict`` on ``n_stars`` tiled spectra."""
     reps = int(np.ceil(n_stars / len(spectra.flux)))
     big = spectra.subset(np.tile(np.arange(len(spectra.flux)), reps)[:n_stars])
-    model.predict(big.subset(np.arange(1000)))  # warm-up (CUDA context, kernels)
+    model.predict(big.subset(np.arange(min(1000, n_stars))))  # warm-up (CUDA context, kernels)
     best = np.inf
     for _ in range(repeat):
         if torch.cuda.is_available():

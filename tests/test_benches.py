@@ -170,3 +170,40 @@ def test_ladder_noise_bench_never_reads_a_test_star(workdir, taken, capsys):
                                  "--threads", "1"])
     assert "knn S/N 20" in capsys.readouterr().out
     assert taken and not taken & test_ids
+
+
+def test_band_retraining_bench_never_reads_a_test_star(workdir, taken, capsys, monkeypatch):
+    import labeltransfer.pipeline.modelling
+
+    tmp_path, test_ids = workdir
+    _save_trained(tmp_path, "knn", "knn", METHODS["knn"]["params"])
+    config = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    config["wavelength_subsets"] = {"bands": {"blue": [336, 600], "red": [602, 1020]}}
+    (tmp_path / "bands.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.setattr(labeltransfer.pipeline.modelling, "read_split", labeltransfer.split.read_split)  # no test rows
+    monkeypatch.setattr(labeltransfer.pipeline.modelling, "split_fingerprint", lambda ids, rows: "split")
+    taken.clear()
+    _bench("band_retraining").main(["results/tiny/data/sample.npz", "results/tiny/data/split.csv", "--config",
+                                    "bands.yaml", "--methods", "knn", "--reference",
+                                    "knn=results/tiny/models/knn.npz", "--out", "bands.json"])
+    assert "knn red teff:" in capsys.readouterr().out
+    report = json.loads((tmp_path / "bands.json").read_text())
+    assert set(report["knn"]) == {"all", "blue", "red"} and report["knn"]["all"]["teff"]["minus_all"] == 0
+    assert taken and not taken & test_ids
+
+
+def test_gpu_check_bench_runs_the_training_step_and_never_reads_a_test_star(workdir, taken, capsys, monkeypatch):
+    import labeltransfer.pipeline.modelling
+
+    tmp_path, test_ids = workdir
+    config = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    config["method_settings"]["mlp"]["feature_set"] = "flux"
+    (tmp_path / "gpu.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.setattr(labeltransfer.pipeline.modelling, "read_split", labeltransfer.split.read_split)  # no test rows
+    monkeypatch.setattr(labeltransfer.pipeline.modelling, "split_fingerprint", lambda ids, rows: "split")
+    _bench("gpu_check").main(["results/tiny/data/sample.npz", "results/tiny/data/split.csv", "--config", "gpu.yaml",
+                              "--methods", "mlp", "--n-stars", "500", "--out", "gpu_check"])
+    output = capsys.readouterr().out
+    assert "mlp: trained on cpu" in output and "prediction: cpu" in output
+    assert json.loads((tmp_path / "gpu_check" / "gpu_check.json").read_text())["mlp"]["device"] == "cpu"
+    assert taken and not taken & test_ids

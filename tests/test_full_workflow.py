@@ -101,6 +101,16 @@ def test_every_task_is_evaluated_for_every_method(full_run):
             assert (workdir / "results" / task / "figures" / f"{figure}.png").stat().st_size > 10_000
 
 
+def test_the_xp_task_s_ladder_noise_has_each_star_s_xp_correlations(full_run):
+    workdir, _ = full_run
+    with np.load(workdir / "results" / "xp_from_allstar" / "snr_ladder" / "xp_noise.npz") as noise:
+        assert noise["factors"].shape == (60, 110, 110) and noise["design"].shape == (343, 110)
+    for task, kind in (("xp_from_allstar", "each star's XP covariance"), ("rvs_from_allstar", "independent pixels")):
+        assert f"the added noise: {kind}" in (workdir / "logs" / task / "snr_ladder" / "mlp.log").read_text()
+    bands = pd.read_csv(workdir / "results" / "rvs_from_allstar" / "metrics" / "wavelength_subsets.csv")
+    assert set(bands["band"]) == {"all", "rp"}  # the RVS spectra have no pixel in the BP band
+
+
 def test_samples_have_each_survey_s_pixels_and_stars(full_run):
     workdir, _ = full_run
     pixels = {}

@@ -95,6 +95,15 @@ def test_learning_curve_ends_at_the_workflow_model(ci_run):
     assert set(curve["method"]) == set(CONFIG["methods"]) and curve["scatter"].notna().all()
 
 
+def test_wavelength_subsets_compare_every_method_on_each_band_with_all_pixels(ci_run):
+    table = pd.read_csv(RESULTS / "metrics" / "wavelength_subsets.csv")
+    bands = ["all", *CONFIG["wavelength_subsets"]["bands"]]
+    assert len(table) == len(CONFIG["methods"]) * len(bands) * 3 * len(CONFIG["labels"])
+    assert set(table["band"]) == set(bands) and table["scatter"].notna().all()
+    compared = table[table["band"] != "all"]
+    assert compared["minus_all"].notna().all() and (compared["minus_all_lo95"] <= compared["minus_all_hi95"]).all()
+
+
 def test_residual_trends_against_extinction_brightness_and_sky_position(ci_run):
     trends = pd.read_csv(RESULTS / "metrics" / "trends.csv")
     assert len(trends) == len(CONFIG["methods"]) * len(CONFIG["labels"]) * 4

@@ -11,7 +11,9 @@ their real noise is correlated between neighbouring pixels; independent noise at
 per-pixel S/N has more power on small scales, which methods that see the spectrum through its
 leading principal components (the nearest-neighbour floor, the MLP's ``flux_components``)
 largely project out: on the library the ladder is optimistic for them at low S/N compared with
-a star that is really that faint.
+a star that is really that faint. Where the XP coefficients' covariances are at hand (the
+archive tasks), the noise is drawn with each star's own correlations instead
+(:class:`labeltransfer.xp_noise.XPNoise`).
 """
 
 import numpy as np
@@ -21,7 +23,7 @@ from .spectra import Spectra
 __all__ = ["degrade_to_snr", "snr_at_magnitudes"]
 
 
-def degrade_to_snr(spectra, target_snr, rng, basis=None):
+def degrade_to_snr(spectra, target_snr, rng, basis=None, noise=None):
     """The spectra at median S/N ``target_snr``, and which of the given stars they are.
 
     Parameters
@@ -34,6 +36,9 @@ def degrade_to_snr(spectra, target_snr, rng, basis=None):
         Orthonormal columns: the added noise is drawn in their span (band-limited, correlated
         between pixels, as the noise of spectra sampled from fewer coefficients is), each
         pixel's variance kept as for independent noise. None: independent pixels.
+    noise : labeltransfer.xp_noise.XPNoise, optional
+        The stars' own XP noise model (same stars, same order): the added noise has each
+        star's pixel-to-pixel correlations, each pixel's variance kept. Not with ``basis``.
 
     Returns
     -------
@@ -47,7 +52,9 @@ def degrade_to_snr(spectra, target_snr, rng, basis=None):
     error = spectra.flux_err[kept].astype(float)
     usable = np.isfinite(error)
     added = np.where(usable, error * np.sqrt(factor ** 2 - 1.0), 0.0)
-    unit = rng.standard_normal(added.shape)
+    if basis is not None and noise is not None:
+        raise ValueError("degrade_to_snr: give basis or noise, not both")
+    unit = rng.standard_normal(added.shape) if noise is None else noise.subset(kept).unit_noise(rng)
     if basis is not None:
         unit = (unit @ basis) @ basis.T / np.sqrt(np.sum(basis ** 2, axis=1))
     flux = spectra.flux[kept] + added * unit

@@ -51,6 +51,10 @@ class Spectra:
         """The spectra of the stars selected by ``rows`` (index array or boolean mask)."""
         return Spectra(self.flux[rows], self.flux_err[rows], self.wavelength, self.aux[rows], self.aux_names)
 
+    def pixels(self, keep):
+        """The same stars on the pixels selected by ``keep`` (boolean mask or index array)."""
+        return Spectra(self.flux[:, keep], self.flux_err[:, keep], self.wavelength[keep], self.aux, self.aux_names)
+
     def select_aux(self, names):
         """The same spectra keeping only the auxiliary features ``names`` (in that order)."""
         missing = [n for n in names if n not in self.aux_names]

@@ -16,7 +16,8 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["SPLITS", "SplitError", "star_groups", "split_sample", "write_split", "read_split", "split_fingerprint"]
+__all__ = ["SPLITS", "SplitError", "star_groups", "split_sample", "write_split", "read_split", "split_fingerprint",
+           "draw_test_rows"]
 
 SPLITS = ("train", "validation", "test")
 
@@ -150,3 +151,12 @@ def split_fingerprint(sample_ids, rows):
     for name in SPLITS:
         digest.update(name.encode() + b":" + "\n".join(np.sort(np.asarray(sample_ids)[rows[name]])).encode())
     return digest.hexdigest()
+
+
+def draw_test_rows(rows, max_stars, seed):
+    """At most ``max_stars`` of the test rows of ``rows`` (``read_split``'s), drawn with ``seed``, in
+    sample order: the stars every diagnostic of a run looks at."""
+    test = rows["test"]
+    if len(test) > max_stars:
+        test = np.sort(np.random.default_rng(seed).choice(test, max_stars, replace=False))
+    return test

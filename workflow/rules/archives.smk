@@ -125,3 +125,4 @@ rule fetch_lamost_spectra:
         "benchmarks/{task}/lamost_spectra.tsv"
     script:
         "../scripts/fetch_lamost_spectra.py"
+

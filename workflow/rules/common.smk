@@ -14,6 +14,8 @@ if unknown := [t for t in TASKS if t not in config["task_settings"]]:
 SOURCES = {task: config["task_settings"][task]["source"] for task in TASKS}
 ARCHIVE_TASKS = [t for t in TASKS if SOURCES[t] != "xp_library"]
 LAMOST_TASKS = [t for t in TASKS if SOURCES[t] == "lamost"]
+#: Archive tasks of Gaia XP coefficients: the S/N ladder draws their noise with each star's covariance.
+XP_ARCHIVE_TASKS = [t for t in TASKS if SOURCES[t] == "gaia_xp"]
 #: Tasks with a cross-match step (the library with the parallax catalogue, or LAMOST).
 CROSSMATCH_TASKS = [t for t in TASKS if SOURCES[t] in ("xp_library", "lamost")]
 if ARCHIVE_TASKS and "archives" not in config:
@@ -41,6 +43,8 @@ if any(lo >= hi for lo, hi in zip(config["snr_bins"], config["snr_bins"][1:])):
     raise ValueError(f"config: snr_bins must increase, got {config['snr_bins']}")
 if any(lo >= hi for lo, hi in zip(config["snr_ladder"]["levels"], config["snr_ladder"]["levels"][1:])):
     raise ValueError(f"config: snr_ladder: levels must increase, got {config['snr_ladder']['levels']}")
+if bad := {b: v for b, v in config["wavelength_subsets"]["bands"].items() if v[0] >= v[1] or b == "all"}:
+    raise ValueError(f"config: wavelength_subsets: bands {bad}: each needs lo < hi and a name other than 'all'")
 if any(lo >= hi for lo, hi in zip(config["learning_curve"]["sizes"], config["learning_curve"]["sizes"][1:])):
     raise ValueError(f"config: learning_curve: sizes must increase, got {config['learning_curve']['sizes']}")
 for name in METHODS:
@@ -132,6 +136,13 @@ def ladder_predictions(wildcards):
     )
 
 
+def ladder_noise(wildcards):
+    """The XP noise model of a Gaia XP archive task's S/N ladder (none for the other tasks)."""
+    if wildcards.task in XP_ARCHIVE_TASKS:
+        return {"noise": f"results/{wildcards.task}/snr_ladder/xp_noise.npz"}
+    return {}
+
+
 def curve_predictions(wildcards):
     """Learning-curve predictions of every configured method for the {task}."""
     return expand(
@@ -143,6 +154,13 @@ def influence_tables(wildcards):
     """Flux-influence tables of every method that has one, for the {task}."""
     return expand(
         "results/{task}/influence/{method}.csv", task=wildcards.task, method=INFLUENCE_METHODS
+    )
+
+
+def subset_predictions(wildcards):
+    """Wavelength-subset predictions of every configured method for the {task}."""
+    return expand(
+        "results/{task}/wavelength_subsets/{method}.csv", task=wildcards.task, method=METHODS
     )
 
 
@@ -200,6 +218,11 @@ def all_outputs():
         *expand("results/{task}/figures/one_to_one/{method}.png", task=TASKS, method=METHODS),
         *expand("results/{task}/figures/{figure}.png", task=TASKS, figure=COMPARISON_FIGURES),
         *expand("results/{task}/figures/{figure}.png", task=TASKS, figure=["snr_ladder", "learning_curve", "residual_trends", "information", "anomalies"]),
+        *(
+            expand("results/{task}/metrics/wavelength_subsets.csv", task=TASKS)
+            if config["wavelength_subsets"]["bands"]
+            else []
+        ),
         *(
             expand("results/{task}/{output}", task=TASKS, output=["figures/influence.png", "metrics/influence.csv"])
             if INFLUENCE_METHODS

@@ -80,6 +80,29 @@ rule evaluate_learning_curve:
         "../scripts/evaluate_learning_curve.py"
 
 
+rule evaluate_wavelength_subsets:
+    input:
+        predictions=subset_predictions,
+    output:
+        table="results/{task}/metrics/wavelength_subsets.csv",
+    log:
+        "logs/{task}/evaluate_wavelength_subsets.log",
+    params:
+        code=script_code("evaluate_wavelength_subsets"),
+        methods=METHODS,
+        labels=list(config["labels"]),
+        seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/science.yaml"
+    benchmark:
+        "benchmarks/{task}/evaluate_wavelength_subsets.tsv"
+    script:
+        "../scripts/evaluate_wavelength_subsets.py"
+
+
 rule evaluate_trends:
     input:
         predictions=all_predictions,

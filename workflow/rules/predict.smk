@@ -25,8 +25,35 @@ rule predict_method:
         "../scripts/predict_method.py"
 
 
+rule xp_noise_model:
+    input:
+        sample=rules.prepare_sample.output.sample,
+        split=rules.prepare_sample.output.split,
+        manifest="resources/archives/gaia_xp_continuous/manifest.csv",
+    output:
+        noise="results/{task}/snr_ladder/xp_noise.npz",
+    wildcard_constraints:
+        task=one_of(XP_ARCHIVE_TASKS),
+    log:
+        "logs/{task}/xp_noise_model.log",
+    params:
+        code=script_code("xp_noise_model"),
+        seed=config["seed"],
+        max_stars=config["snr_ladder"]["max_stars"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/archives.yaml"
+    benchmark:
+        "benchmarks/{task}/xp_noise_model.tsv"
+    script:
+        "../scripts/xp_noise_model.py"
+
+
 rule predict_snr_ladder:
     input:
+        unpack(ladder_noise),
         model=rules.train_method.output.model,
         sample=rules.prepare_sample.output.sample,
         split=rules.prepare_sample.output.split,

@@ -8,4 +8,4 @@ from labeltransfer.pipeline.diagnostics import predict_snr_ladder
 with log_to(snakemake.log[0]):
     predict_snr_ladder(**method_job(snakemake), model_path=snakemake.input.model, gpus=snakemake.resources.gpu,
                        levels=snakemake.params.ladder["levels"], max_stars=snakemake.params.ladder["max_stars"],
-                       predictions_path=snakemake.output.predictions)
+                       predictions_path=snakemake.output.predictions, noise_path=snakemake.input.get("noise"))

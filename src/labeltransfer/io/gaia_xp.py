@@ -19,7 +19,7 @@ import pandas as pd
 from . import SurveyFormatError, path_list, require, table_files
 from .xp_library import XP_WAVELENGTH
 
-__all__ = ["XPFormatError", "XP_REQUIRED_COLUMNS", "read_xp_continuous"]
+__all__ = ["XPFormatError", "XP_REQUIRED_COLUMNS", "read_xp_continuous", "read_xp_covariances"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,49 @@ def read_xp_continuous(paths):
             "flux_error": np.concatenate([b["flux_error"] for b in batches]),
             "wavelength": XP_WAVELENGTH.copy(),
             "missing_band": np.concatenate([b["missing_band"] for b in batches])}
+
+
+def read_xp_covariances(paths, source_ids):
+    """The coefficient covariances of the sources ``source_ids`` in the XP files ``paths``.
+
+    Returns
+    -------
+    ndarray, shape (n_sources, 110, 110)
+        Block-diagonal (BP then RP, :func:`labeltransfer.xp_basis.coefficient_covariance`), in
+        the order of ``source_ids``; zero blocks for a missing band.
+
+    Raises
+    ------
+    XPFormatError
+        A source that none of the files holds (the first few named).
+    """
+    from ..xp_basis import N_COEFFICIENTS, coefficient_covariance
+
+    wanted = pd.Index(np.asarray(source_ids, dtype=np.int64))
+    covariances = np.zeros((len(wanted), 2 * N_COEFFICIENTS, 2 * N_COEFFICIENTS))
+    found = np.zeros(len(wanted), dtype=bool)
+    for path in path_list(paths):
+        table = _read_batch(path)
+        position = wanted.get_indexer(table["source_id"].to_numpy(np.int64))
+        for row, i in zip(table[position >= 0].itertuples(index=False), position[position >= 0]):
+            for k, band in enumerate(("bp", "rp")):
+                coefficients = getattr(row, f"{band}_coefficients")
+                if not isinstance(coefficients, str):  # a missing band
+                    continue
+                block = slice(k * N_COEFFICIENTS, (k + 1) * N_COEFFICIENTS)
+                covariances[i, block, block] = coefficient_covariance(
+                    _numbers(getattr(row, f"{band}_coefficient_errors")),
+                    _numbers(getattr(row, f"{band}_coefficient_correlations")))
+            found[i] = True
+    if not found.all():
+        raise XPFormatError(f"{(~found).sum()} sources are in none of {len(path_list(paths))} XP files "
+                            f"(e.g. {wanted[~found][:3].tolist()})")
+    return covariances
+
+
+def _numbers(cell):
+    """An array written in one cell, ``(v1, v2, ...)``, as floats."""
+    return np.array(cell.strip("()").split(","), dtype=float)
 
 
 def _sample(table, calibrate):

@@ -30,14 +30,26 @@ def whitened_basis(standard_flux, n_components):
     -------
     ndarray, float32
     """
-    variance, vectors = torch.linalg.eigh(torch.cov(standard_flux.double().T))
-    order = variance.argsort(descending=True)
-    variance, vectors = variance[order], vectors[:, order]
+    variance, vectors = _principal_components(standard_flux)
     n_usable = int((variance > 1e-9 * variance[0]).sum())
     if n_components > n_usable:
         raise ValueError(f"flux_components={n_components}, but the {len(standard_flux)} training spectra span "
                          f"{n_usable} components of non-negligible variance: ask for at most {n_usable}")
     return (vectors[:, :n_components] / variance[:n_components].sqrt()).float().numpy()
+
+
+def spanned_components(standard_flux):
+    """How many principal components of ``standard_flux`` (n_stars, n_pixels) have non-negligible
+    variance (above 1e-9 of the first): the most ``whitened_basis`` can give."""
+    variance, _ = _principal_components(torch.as_tensor(standard_flux))
+    return int((variance > 1e-9 * variance[0]).sum())
+
+
+def _principal_components(standard_flux):
+    """Variances (decreasing) and directions of the principal components of standardised flux."""
+    variance, vectors = torch.linalg.eigh(torch.cov(standard_flux.double().T))
+    order = variance.argsort(descending=True)
+    return variance[order], vectors[:, order]
 
 
 def log10_snr(spectra):

@@ -16,15 +16,20 @@ from .. import plots
 from ..crossmatch import separation_percentiles
 from ..io.allstar import read_allstar
 from ..io.gaia_archive import datalink_batches, query_sources
+from ..io.gaia_xp import read_xp_covariances
 from ..io.lamost_catalogue import read_lamost_catalogue
 from ..io.remote import RemoteFile, download, download_many
 from ..sources.apogee import read_apogee_labels
-from ..sources.files import write_manifest
+from ..sample import LabelledSample
+from ..sources.files import read_manifest, write_manifest
+from ..split import draw_test_rows, read_split
+from ..xp_basis import design_matrix
+from ..xp_noise import XPNoise
 from ..sources.lamost import match_lamost
 from ._json import write_json
 
 __all__ = ["GAIA_PRODUCTS", "fetch_file", "read_labels", "query_gaia", "fetch_gaia_spectra", "crossmatch_lamost",
-           "fetch_lamost_spectra"]
+           "fetch_lamost_spectra", "xp_noise_model"]
 
 log = logging.getLogger(__name__)
 
@@ -92,3 +97,13 @@ def fetch_lamost_spectra(*, matches_path, spectrum_url, max_workers, timeout, of
     remotes = [RemoteFile(spectrum_url.format(obsid=obsid), folder / f"{obsid}.fits.gz") for obsid in obsids]
     write_manifest(download_many(remotes, max_workers=max_workers, offline=offline, timeout=timeout),
                    manifest_path)
+
+
+def xp_noise_model(*, sample_path, split_path, manifest_path, seed, max_stars, noise_path):
+    """The XP noise model (:class:`labeltransfer.xp_noise.XPNoise`) of the S/N ladder's test stars
+    (the same draw) from their coefficients' errors and correlations in the task's XP files."""
+    sample = LabelledSample.load(sample_path)
+    stars = sample.subset(draw_test_rows(read_split(split_path, sample.ids), max_stars, seed))
+    covariances = read_xp_covariances(read_manifest(manifest_path), stars.source_id)
+    XPNoise.from_covariances(design_matrix(stars.spectra.wavelength), covariances).save(noise_path, stars.source_id)
+    log.info("XP noise model of %d test stars written", len(stars.ids))

@@ -22,6 +22,7 @@ from ..metrics import GIANT_LOGG, robust_scatter
 from ..sample import LabelledSample
 
 __all__ = ["LADDER_MAGNITUDES", "curve_metrics", "evaluate_snr_ladder", "evaluate_learning_curve",
+           "evaluate_wavelength_subsets",
            "evaluate_information", "evaluate_influence", "plot_snr_ladder", "plot_learning_curve", "plot_information",
            "plot_influence", "plot_anomalies"]
 
@@ -43,13 +44,17 @@ def curve_metrics(methods, prediction_paths, labels, by, seed):
     for method, path in zip(methods, prediction_paths):
         table = pd.read_csv(path, dtype={"apogee_id": str})
         for value, part in table.groupby(by):
-            logg = part["logg_ref"].to_numpy() if "logg_ref" in part else np.full(len(part), np.nan)
-            for subset, mask in (("all", np.ones(len(part), bool)), ("giants", logg < GIANT_LOGG),
-                                 ("dwarfs", logg >= GIANT_LOGG)):
+            for subset, mask in _star_subsets(part):
                 for label in labels:
                     rows.append({"method": method, by: value, "subset": subset, "label": label,
                                  **_label_metrics(part[mask], label, rng)})
     return pd.DataFrame(rows)
+
+
+def _star_subsets(table):
+    """(name, mask) of all stars, giants and dwarfs (by the reference logg) of a prediction table."""
+    logg = table["logg_ref"].to_numpy() if "logg_ref" in table else np.full(len(table), np.nan)
+    return (("all", np.ones(len(table), bool)), ("giants", logg < GIANT_LOGG), ("dwarfs", logg >= GIANT_LOGG))
 
 
 def _label_metrics(table, label, rng):
@@ -84,6 +89,43 @@ def evaluate_learning_curve(*, methods, prediction_paths, labels, seed, table_pa
     for (method, subset, label), part in table.groupby(["method", "subset", "label"]):
         table.loc[part.index, "size_to_1_2"] = _size_reaching(part.sort_values("n_train"), 1.2)
     table.to_csv(table_path, index=False)
+
+
+def evaluate_wavelength_subsets(*, methods, prediction_paths, labels, seed, table_path):
+    """The wavelength-subset table: ``curve_metrics`` by ``band``, and each band's scatter minus
+    that of the same method on all pixels (``minus_all``) with its paired 95% bootstrap interval
+    over the same test stars (``minus_all_lo95``, ``minus_all_hi95``; an interval holding zero is
+    a tie)."""
+    table = curve_metrics(methods, prediction_paths, labels, "band", seed)
+    rng = np.random.default_rng(seed)
+    for column in ("minus_all", "minus_all_lo95", "minus_all_hi95"):
+        table[column] = np.nan
+    for method, path in zip(methods, prediction_paths):
+        predictions = pd.read_csv(path, dtype={"apogee_id": str})
+        reference = predictions[predictions["band"] == "all"].set_index("apogee_id")
+        for band, part in predictions[predictions["band"] != "all"].groupby("band"):
+            part = part.set_index("apogee_id")
+            for subset, mask in _star_subsets(part):
+                for label in labels:
+                    residuals = np.column_stack([(part[label] - part[f"{label}_ref"])[mask],
+                                                 (reference[label] - reference[f"{label}_ref"]).reindex(
+                                                     part.index[mask])])
+                    row = ((table["method"] == method) & (table["band"] == band) & (table["subset"] == subset)
+                           & (table["label"] == label))
+                    table.loc[row, ["minus_all", "minus_all_lo95", "minus_all_hi95"]] = _paired_difference(
+                        residuals, rng)
+    table.to_csv(table_path, index=False)
+
+
+def _paired_difference(residuals, rng):
+    """Robust scatter of column 0 minus that of column 1, with the 95% interval over resamples of the
+    stars both have (NaN where fewer than ``_MIN_STARS``)."""
+    residuals = residuals[np.all(np.isfinite(residuals), axis=1)]
+    if len(residuals) < _MIN_STARS:
+        return [np.nan] * 3
+    scatter, _ = bootstrap_scatter_bias(residuals, _RESAMPLES, rng)
+    lo, hi = np.percentile(scatter[:, 0] - scatter[:, 1], [2.5, 97.5])
+    return [robust_scatter(residuals[:, 0]) - robust_scatter(residuals[:, 1]), lo, hi]
 
 
 def _size_reaching(curve, factor):

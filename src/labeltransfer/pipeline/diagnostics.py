@@ -1,25 +1,31 @@
 """Workflow steps that look at test stars beyond the summary: made noisier (the S/N ladder), labelled
-by models trained on fewer stars (the learning curve), the information their spectra hold and
-where The Cannon's model does not match them.
+by models trained on fewer stars (the learning curve) or on parts of the spectrum (the wavelength
+subsets), the information their spectra hold, where each method reads each label and where The
+Cannon's model does not match them.
 
-Both take up to ``max_stars`` test stars, drawn with the run's seed, the same for every method;
-their tables are long (one row per star and S/N level, or per star and training size) and are
-scored by :mod:`labeltransfer.pipeline.diagnostic_summaries`.
+Each takes up to ``max_stars`` test stars, drawn with the run's seed, the same for every method
+(:func:`labeltransfer.split.draw_test_rows`); the tables of predictions are long (one row per
+star and S/N level, training size or band) and are scored by
+:mod:`labeltransfer.pipeline.diagnostic_summaries`.
 """
 
 import logging
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from ..degrade import degrade_to_snr
 from ..methods import TooFewStarsError, make_method
+from ..methods.networks import spanned_components
 from ..influence import giant_dwarf_masks, pixel_shares
+from ..split import draw_test_rows
+from ..xp_noise import XPNoise
 from .modelling import label_table, load_features, load_trained, set_for_job
 
-__all__ = ["XP_SOURCES", "XP_COEFFICIENTS", "predict_snr_ladder", "learning_curve", "information_bound",
-           "flux_influence", "cannon_anomalies"]
+__all__ = ["XP_SOURCES", "XP_COEFFICIENTS", "predict_snr_ladder", "learning_curve", "wavelength_subsets",
+           "fit_fresh", "within_span", "information_bound", "flux_influence", "cannon_anomalies"]
 
 log = logging.getLogger(__name__)
 
@@ -30,29 +36,25 @@ XP_SOURCES = ("xp_library", "gaia_xp")
 XP_COEFFICIENTS = 110
 
 
-def _test_rows(rows, max_stars, seed):
-    """At most ``max_stars`` of the test rows, drawn with ``seed``, in sample order."""
-    test = rows["test"]
-    if len(test) > max_stars:
-        test = np.sort(np.random.default_rng(seed).choice(test, max_stars, replace=False))
-    return test
-
-
 def predict_snr_ladder(*, model_path, sample_path, split_path, method, colours, seed, threads, gpus, levels,
-                       max_stars, predictions_path):
+                       max_stars, predictions_path, noise_path=None):
     """Label the S/N ladder's noisier test spectra with one trained model.
 
     The test stars are degraded to each S/N of ``levels`` (:func:`labeltransfer.degrade.degrade_to_snr`,
     the noise seeded by the run's seed and the level: the same noisy spectra for every method);
-    the table's ``level`` column says which.
+    the table's ``level`` column says which. With ``noise_path`` (an ``XPNoise`` file of these
+    stars, :func:`labeltransfer.pipeline.archives.xp_noise_model`) the noise has each star's own XP
+    correlations; without, the pixels' noise is independent.
     """
     sample, rows, provenance = load_features(sample_path, split_path, method, colours)
     model = load_trained(method, model_path, provenance, seed)
     set_for_job(model, threads, gpus)
-    stars = sample.subset(_test_rows(rows, max_stars, seed))
+    stars = sample.subset(draw_test_rows(rows, max_stars, seed))
+    noise = None if noise_path is None else XPNoise.load(noise_path, stars.source_id)
+    log.info("the added noise: %s", "each star's XP covariance" if noise is not None else "independent pixels")
     parts = []
     for k, level in enumerate(levels):
-        noisy, kept = degrade_to_snr(stars.spectra, level, np.random.default_rng([seed, k]))
+        noisy, kept = degrade_to_snr(stars.spectra, level, np.random.default_rng([seed, k]), noise=noise)
         if not kept.any():
             log.info("S/N %g: no test star is that bright; left out", level)
             continue
@@ -74,27 +76,94 @@ def learning_curve(*, model_path, sample_path, split_path, method, colours, seed
     smaller than the training split. The table's ``n_train`` column says which model.
     """
     sample, rows, provenance = load_features(sample_path, split_path, method, colours)
-    stars = sample.subset(_test_rows(rows, max_stars, seed))
-    validation = sample.subset(rows["validation"])
+    stars = sample.subset(draw_test_rows(rows, max_stars, seed))
     order = np.random.default_rng(seed).permutation(rows["train"])
     parts = []
     for size in sorted(s for s in sizes if s < len(order)):
-        train = sample.subset(np.sort(order[:size]))
-        model = make_method(method["type"], {"random_state": seed, **method["params"]})
-        set_for_job(model, threads, gpus)
-        start = time.perf_counter()
-        try:
-            model.fit(train.spectra, train.labels, train.label_err, sample.label_names,
-                      validation=(validation.spectra, validation.labels, validation.label_err))
-        except TooFewStarsError as error:
-            log.info("%d training stars: left out (%s)", size, error)
-            continue
-        log.info("%d training stars: trained in %.1f s", size, time.perf_counter() - start)
-        parts.append(label_table(stars, *model.predict(stars.spectra), n_train=size))
+        model = fit_fresh(method, seed, threads, gpus, sample.subset(np.sort(order[:size])),
+                           sample.subset(rows["validation"]), f"{size} training stars")
+        if model is not None:
+            parts.append(label_table(stars, *model.predict(stars.spectra), n_train=size))
     model = load_trained(method, model_path, provenance, seed)
     set_for_job(model, threads, gpus)
     parts.append(label_table(stars, *model.predict(stars.spectra), n_train=len(order)))
     pd.concat(parts, ignore_index=True).to_csv(predictions_path, index=False)
+
+
+def wavelength_subsets(*, model_path, sample_path, split_path, method, colours, seed, threads, gpus, bands,
+                       train_size, max_stars, predictions_path):
+    """Label the test stars with the method retrained on the pixels of each band alone.
+
+    ``bands`` maps a name to the band's ``[lo, hi]`` wavelengths (nm, inclusive). Every model,
+    and a reference on all pixels (band ``all``), is trained on the first ``train_size`` stars of
+    the learning curve's permutation of the training split, validated on the whole validation
+    split, and labels the same (at most ``max_stars``) test stars; where ``train_size`` is not
+    below the training split, the workflow's own model is the reference. A band without a pixel
+    of the task's spectra, or one the method has too few stars for, is left out (logged); the
+    MLP's ``flux_components`` are capped at what the band's training spectra span (logged). The
+    table's ``band`` and ``n_pixels`` columns say which model.
+    """
+    sample, rows, provenance = load_features(sample_path, split_path, method, colours)
+    stars = sample.subset(draw_test_rows(rows, max_stars, seed))
+    order = np.random.default_rng(seed).permutation(rows["train"])
+    train, validation = sample.subset(np.sort(order[:train_size])), sample.subset(rows["validation"])
+    wavelength = sample.spectra.wavelength
+    parts = []
+    for band, (lo, hi) in {"all": (wavelength.min(), wavelength.max()), **bands}.items():
+        keep = (wavelength >= lo) & (wavelength <= hi)
+        if not keep.any():
+            log.info("band %s (%g-%g nm): no pixel of this task's spectra (%.0f-%.0f nm); left out", band, lo, hi,
+                     wavelength.min(), wavelength.max())
+            continue
+        if band == "all" and train_size >= len(order):
+            model = load_trained(method, model_path, provenance, seed)
+            set_for_job(model, threads, gpus)
+        else:
+            band_train = _on_pixels(train, keep)
+            model = fit_fresh(within_span(method, band_train.spectra, band), seed, threads, gpus, band_train,
+                               _on_pixels(validation, keep), f"band {band} ({keep.sum()} pixels, {lo:g}-{hi:g} nm)")
+        if model is not None:
+            parts.append(label_table(stars, *model.predict(stars.spectra.pixels(keep)), band=band,
+                                     n_pixels=int(keep.sum())))
+    if not parts:
+        raise TooFewStarsError(f"{method['type']}: no model of any band could be trained on {len(train.ids)} stars")
+    pd.concat(parts, ignore_index=True).to_csv(predictions_path, index=False)
+
+
+def within_span(method, spectra, band):
+    """``method`` with its ``flux_components`` (the MLP's whitened components) capped at what the
+    band's training ``spectra`` span (a part of an XP spectrum holds fewer dimensions), logged."""
+    wanted = method["params"].get("flux_components")
+    if not wanted:
+        return method
+    flux = spectra.masked_flux()
+    spanned = spanned_components(np.nan_to_num((flux - np.nanmean(flux, axis=0)) / (np.nanstd(flux, axis=0) + 1e-6)))
+    if spanned >= wanted:
+        return method
+    log.info("band %s: flux_components %d capped at the %d components its training spectra span", band, wanted,
+             spanned)
+    return {**method, "params": {**method["params"], "flux_components": spanned}}
+
+
+def _on_pixels(sample, keep):
+    """A copy of ``sample`` whose spectra keep only the pixels ``keep``."""
+    return replace(sample, spectra=sample.spectra.pixels(keep))
+
+
+def fit_fresh(method, seed, threads, gpus, train, validation, what):
+    """A new model of ``method`` fitted on ``train`` (validated on ``validation``); None, logged,
+    where the method has too few stars."""
+    model = make_method(method["type"], {"random_state": seed, **method["params"]})
+    set_for_job(model, threads, gpus)
+    start = time.perf_counter()
+    try:
+        model.fit(train.spectra, train.labels, train.label_err, train.label_names,
+                  validation=(validation.spectra, validation.labels, validation.label_err))
+    except TooFewStarsError as error:
+        log.info("%s: left out (%s)", what, error)
+        return None
+    log.info("%s: trained in %.1f s", what, time.perf_counter() - start)
+    return model
 
 
 def information_bound(*, model_path, sample_path, split_path, method, colours, seed, levels, max_stars, bound_path,
@@ -114,7 +183,7 @@ def information_bound(*, model_path, sample_path, split_path, method, colours, s
     """
     sample, rows, provenance = load_features(sample_path, split_path, method, colours)
     model = load_trained(method, model_path, provenance, seed)
-    stars = sample.subset(_test_rows(rows, max_stars, seed))
+    stars = sample.subset(draw_test_rows(rows, max_stars, seed))
     stars = stars.subset(np.flatnonzero(np.all(np.isfinite(stars.labels), axis=1)))
     n_pixels = stars.spectra.flux.shape[1]
     xp = sample.provenance.get("source") in XP_SOURCES
@@ -154,7 +223,7 @@ def flux_influence(*, model_path, sample_path, split_path, method, colours, seed
     if model.influence_kind is None:
         raise ValueError(f"{model_path}: a {method['type']} model has no flux influence (its labels are no "
                          "smooth function of the flux)")
-    stars = sample.subset(_test_rows(rows, max_stars, seed))
+    stars = sample.subset(draw_test_rows(rows, max_stars, seed))
     start = time.perf_counter()
     influence = model.flux_influence(stars.spectra)
     log.info("flux influence (%s) of %d stars in %.1f s", model.influence_kind, len(stars.ids),

@@ -1,0 +1,68 @@
+"""Gaia XP coefficients as sampled spectra by one matrix product, and the noise they carry.
+
+``gaiaxpy.calibrate`` turns a source's 55 BP and 55 RP basis-function coefficients into a flux
+on a wavelength grid. It is linear in the coefficients (each band's basis functions sampled on
+the grid, then the two bands joined with fixed weights per pixel), so calibrating the 110 unit
+coefficient vectors once gives the whole map, a design matrix ``D`` of shape (n_pixels, 110):
+the flux of any source is ``D @ [bp; rp]``. The flux covariance is ``D C D^T`` with ``C`` the
+block-diagonal covariance of the coefficients, ``diag(e) R diag(e)`` per band (``e`` the
+coefficient errors, ``R`` the correlations; the solution's standard deviation cancels, as in
+gaiaxpy), whose diagonal is gaiaxpy's ``flux_error`` squared
+(:class:`labeltransfer.xp_noise.XPNoise` draws noise with it).
+"""
+
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["N_COEFFICIENTS", "design_matrix", "coefficient_covariance"]
+
+#: Basis functions per band in Gaia DR3.
+N_COEFFICIENTS = 55
+
+
+@lru_cache(maxsize=4)
+def _cached_design(grid):
+    from gaiaxpy import calibrate  # heavy import, needed only here
+
+    rows = []
+    for band in ("bp", "rp"):
+        for k in range(N_COEFFICIENTS):
+            row = {"source_id": len(rows) + 1}
+            for other in ("bp", "rp"):
+                row[f"{other}_coefficients"] = np.eye(N_COEFFICIENTS)[k] if other == band else np.zeros(N_COEFFICIENTS)
+                row[f"{other}_coefficient_errors"] = np.ones(N_COEFFICIENTS)
+                row[f"{other}_coefficient_correlations"] = np.zeros(N_COEFFICIENTS * (N_COEFFICIENTS - 1) // 2)
+                row[f"{other}_n_parameters"] = N_COEFFICIENTS
+                row[f"{other}_standard_deviation"] = 1.0
+            rows.append(row)
+    sampled, sampling = calibrate(pd.DataFrame(rows), sampling=np.array(grid), save_file=False)
+    if not np.allclose(sampling, grid):
+        raise ValueError(f"gaiaxpy sampled on another grid ({sampling[0]}-{sampling[-1]} nm)")
+    design = np.vstack(sampled.sort_values("source_id")["flux"].to_numpy()).T
+    design.setflags(write=False)
+    return design
+
+
+def design_matrix(wavelength):
+    """The map from ``[bp; rp]`` coefficients (110) to the flux at ``wavelength`` (nm), shape
+    (n_pixels, 110), from ``gaiaxpy.calibrate`` of the unit coefficient vectors (cached)."""
+    return _cached_design(tuple(float(w) for w in wavelength))
+
+
+def coefficient_covariance(errors, correlations):
+    """One band's coefficient covariance ``diag(e) R diag(e)``, shape (n, n).
+
+    ``correlations`` is ``R`` or its lower triangle without the diagonal, row by row (the
+    archive's ``*_coefficient_correlations``)."""
+    errors = np.asarray(errors, dtype=float)
+    correlations = np.asarray(correlations, dtype=float)
+    if correlations.ndim == 1:
+        n = len(errors)
+        if len(correlations) != n * (n - 1) // 2:
+            raise ValueError(f"{len(correlations)} correlations for {n} coefficients (need {n * (n - 1) // 2})")
+        matrix = np.zeros((n, n))
+        matrix[np.tril_indices(n, -1)] = correlations
+        correlations = matrix + matrix.T + np.eye(n)
+    return errors[:, None] * correlations * errors[None, :]

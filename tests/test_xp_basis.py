@@ -1,0 +1,102 @@
+"""XP coefficients to sampled spectra by one matrix product, checked against gaiaxpy.calibrate on the
+real GaiaXPy rows and on generated ones, and the ladder's noise drawn with each source's covariance."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import SHARED_FIXTURES
+from labeltransfer.degrade import degrade_to_snr
+from labeltransfer.io.gaia_xp import read_xp_covariances
+from labeltransfer.io.xp_library import XP_WAVELENGTH
+from labeltransfer.spectra import Spectra
+from labeltransfer.xp_basis import coefficient_covariance, design_matrix
+from labeltransfer.xp_noise import XPNoise
+from survey_factory import write_xp_continuous
+
+REAL_XP = SHARED_FIXTURES / "real" / "gaia_xp"
+
+
+def _calibrated(path):
+    """gaiaxpy's own flux and flux_error of every source of an XP file, and the file's rows."""
+    from gaiaxpy import calibrate
+
+    table = pd.read_csv(path)
+    sampled, _ = calibrate(table.copy(), sampling=XP_WAVELENGTH, save_file=False)
+    return sampled.set_index("source_id"), table.drop_duplicates("source_id")
+
+
+def _coefficients(row):
+    return np.concatenate([np.array(str(row[f"{band}_coefficients"]).strip("()").split(","), dtype=float)
+                           if isinstance(row[f"{band}_coefficients"], str) else np.zeros(55) for band in ("bp", "rp")])
+
+
+def _check_against_gaiaxpy(path):
+    sampled, table = _calibrated(path)
+    design = design_matrix(XP_WAVELENGTH)
+    noise = XPNoise.from_covariances(design, read_xp_covariances([path], table["source_id"]))
+    checked = 0
+    for i, (_, row) in enumerate(table.iterrows()):
+        if not (isinstance(row["bp_coefficients"], str) and isinstance(row["rp_coefficients"], str)):
+            continue  # with one band gaiaxpy takes the other alone in the overlap: read_xp_continuous masks it
+        flux = np.asarray(sampled.loc[row["source_id"], "flux"])
+        error = np.asarray(sampled.loc[row["source_id"], "flux_error"])
+        assert np.max(np.abs(design @ _coefficients(row) - flux)) < 1e-6 * np.max(np.abs(flux))
+        assert np.allclose(noise.flux_error()[i], error, rtol=1e-6)
+        checked += 1
+    assert checked >= 2
+
+
+@pytest.mark.skipif(not REAL_XP.exists(), reason="../shared/fixtures/real is not here")
+def test_the_design_matrix_gives_gaiaxpy_s_flux_and_errors_on_the_real_rows():
+    _check_against_gaiaxpy(REAL_XP / "XP_CONTINUOUS_RAW.csv")
+    _check_against_gaiaxpy(REAL_XP / "XP_CONTINUOUS_RAW_with_missing_BP.csv")
+
+
+def test_the_design_matrix_gives_gaiaxpy_s_flux_and_errors_on_generated_rows(tmp_path):
+    write_xp_continuous(tmp_path / "xp.csv", [11, 12, 13], no_bp=[13], seed=4)
+    _check_against_gaiaxpy(tmp_path / "xp.csv")
+
+
+def test_coefficient_covariance_reads_the_archive_s_lower_triangle():
+    errors = np.array([1.0, 2.0, 3.0])
+    covariance = coefficient_covariance(errors, [0.5, 0.1, -0.2])  # (1,0), (2,0), (2,1)
+    assert np.allclose(covariance, [[1, 1, 0.3], [1, 4, -1.2], [0.3, -1.2, 9]])
+    with pytest.raises(ValueError, match="2 correlations for 3 coefficients"):
+        coefficient_covariance(errors, [0.5, 0.1])
+
+
+def _toy_noise(n_sources, n_pixels=120, seed=0):
+    """An XP-like noise model: smooth basis functions and correlated coefficients."""
+    rng = np.random.default_rng(seed)
+    grid = np.linspace(0, 1, n_pixels)
+    design = np.column_stack([np.cos(np.pi * k * grid) for k in range(20)])
+    mixing = rng.normal(size=(20, 20)) / 5 + np.eye(20)
+    return XPNoise.from_covariances(design, np.repeat((mixing @ mixing.T)[None], n_sources, axis=0))
+
+
+def test_unit_noise_has_unit_variance_and_the_covariance_s_correlations():
+    noise = _toy_noise(20_000)
+    draws = noise.unit_noise(np.random.default_rng(1))
+    assert np.allclose(draws.var(axis=0), 1, atol=0.05)
+    factor = noise.design @ noise.factors[0]
+    covariance = factor @ factor.T
+    correlation = covariance / np.sqrt(np.outer(np.diag(covariance), np.diag(covariance)))
+    assert np.allclose(np.corrcoef(draws[:, ::10].T), correlation[::10, ::10], atol=0.03)
+
+
+def test_the_ladder_with_xp_noise_has_the_claimed_snr_and_correlated_noise():
+    noise = _toy_noise(4000)
+    truth = np.ones((4000, 120))
+    error = np.full_like(truth, 0.01)
+    flux = truth + error * noise.unit_noise(np.random.default_rng(2))
+    spectra = Spectra(flux, error, np.linspace(336, 1020, 120), np.zeros((4000, 0)), ())
+    degraded, kept = degrade_to_snr(spectra, 20.0, np.random.default_rng(3), noise=noise)
+    assert kept.all() and np.median(degraded.snr()) == pytest.approx(20.0, rel=0.01)
+    residual = degraded.flux - truth
+    assert np.median(1 / residual.std(axis=0)) == pytest.approx(20.0, rel=0.02)
+    independent, _ = degrade_to_snr(spectra, 20.0, np.random.default_rng(3))
+    neighbours = [np.corrcoef(r[:, 50], r[:, 51])[0, 1] for r in (residual, independent.flux - truth)]
+    assert neighbours[0] > 0.5 and abs(neighbours[1]) < 0.1  # the XP noise is smooth, the other is not
+    with pytest.raises(ValueError, match="not both"):
+        degrade_to_snr(spectra, 20.0, np.random.default_rng(3), basis=np.eye(120)[:, :5], noise=noise)

@@ -125,4 +125,3 @@ rule fetch_lamost_spectra:
         "benchmarks/{task}/lamost_spectra.tsv"
     script:
         "../scripts/fetch_lamost_spectra.py"
-

@@ -100,3 +100,19 @@ def test_the_ladder_with_xp_noise_has_the_claimed_snr_and_correlated_noise():
     assert neighbours[0] > 0.5 and abs(neighbours[1]) < 0.1  # the XP noise is smooth, the other is not
     with pytest.raises(ValueError, match="not both"):
         degrade_to_snr(spectra, 20.0, np.random.default_rng(3), basis=np.eye(120)[:, :5], noise=noise)
+
+
+@pytest.mark.skipif(not REAL_XP.exists(), reason="../shared/fixtures/real is not here")
+def test_the_conversion_bench_agrees_with_gaiaxpy_and_times_both(capsys):
+    import importlib.util
+
+    from conftest import REPO
+
+    spec = importlib.util.spec_from_file_location("xp_conversion", REPO / "bench" / "xp_conversion.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bench.main(["--rows", "2000", "--chunk", "500", "--calibrate-rows", "20", "--error-rows", "200", "--repeat", "1"])
+    output = capsys.readouterr().out
+    assert float(output.split("max flux = ")[1].split()[0]) < 1e-6
+    assert all(f"{what}: " in output for what in ("gaiaxpy.calibrate", "design matrix, flux (and median normalisation)",
+                                                  "design matrix, flux errors from each covariance"))

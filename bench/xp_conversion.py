@@ -21,13 +21,10 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labeltransfer.io.xp_library import XP_WAVELENGTH  # noqa: E402
-from labeltransfer.xp_basis import coefficient_covariance, design_matrix  # noqa: E402
+from labeltransfer.io.gaia_xp import array_cell, read_xp_covariances  # noqa: E402
+from labeltransfer.xp_basis import design_matrix  # noqa: E402
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real" / "gaia_xp" / "XP_CONTINUOUS_RAW.csv"
-
-
-def _numbers(cell):
-    return np.array(str(cell).strip("()").split(","), dtype=float)
 
 
 def _best(function, repeat):
@@ -52,13 +49,9 @@ def main(argv=None):
     table = pd.read_csv(REAL).drop_duplicates("source_id")
     table = table[table["bp_coefficients"].notna() & table["rp_coefficients"].notna()]
     design = design_matrix(XP_WAVELENGTH)
-    coefficients = np.array([np.concatenate([_numbers(r.bp_coefficients), _numbers(r.rp_coefficients)])
+    coefficients = np.array([np.concatenate([array_cell(r.bp_coefficients), array_cell(r.rp_coefficients)])
                              for r in table.itertuples()])
-    scaled = []  # D diag(e) and the correlations, per source: the flux covariance is (D E) R (D E)^T
-    for r in table.itertuples():
-        blocks = [coefficient_covariance(_numbers(getattr(r, f"{b}_coefficient_errors")),
-                                         _numbers(getattr(r, f"{b}_coefficient_correlations"))) for b in ("bp", "rp")]
-        scaled.append(np.block([[blocks[0], np.zeros((55, 55))], [np.zeros((55, 55)), blocks[1]]]))
+    covariance = read_xp_covariances([REAL], table["source_id"])
     sampled, _ = calibrate(table.copy(), sampling=XP_WAVELENGTH, save_file=False)
     reference = np.vstack(sampled.set_index("source_id").loc[table["source_id"], "flux"].to_numpy())
     print(f"{len(table)} real sources: max |design-matrix flux - gaiaxpy| / max flux = "
@@ -66,7 +59,7 @@ def main(argv=None):
 
     rows = np.resize(np.arange(len(table)), args.rows)
     all_coefficients = coefficients[rows].astype(np.float32)
-    covariances = np.stack(scaled)[rows[: args.error_rows]]
+    covariances = covariance[rows[: args.error_rows]]
     big = table.iloc[rows[: args.calibrate_rows]].reset_index(drop=True).assign(
         source_id=np.arange(args.calibrate_rows))
     seconds = _best(lambda: calibrate(big.copy(), sampling=XP_WAVELENGTH, save_file=False), 1)

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import SHARED_FIXTURES
 from labeltransfer.degrade import degrade_to_snr
-from labeltransfer.io.gaia_xp import read_xp_covariances
+from labeltransfer.io.gaia_xp import array_cell, read_xp_covariances
 from labeltransfer.io.xp_library import XP_WAVELENGTH
 from labeltransfer.spectra import Spectra
 from labeltransfer.xp_basis import coefficient_covariance, design_matrix
@@ -27,8 +27,8 @@ def _calibrated(path):
 
 
 def _coefficients(row):
-    return np.concatenate([np.array(str(row[f"{band}_coefficients"]).strip("()").split(","), dtype=float)
-                           if isinstance(row[f"{band}_coefficients"], str) else np.zeros(55) for band in ("bp", "rp")])
+    return np.concatenate([array_cell(row[f"{band}_coefficients"]) if isinstance(row[f"{band}_coefficients"], str)
+                           else np.zeros(55) for band in ("bp", "rp")])
 
 
 def _check_against_gaiaxpy(path):

@@ -4,6 +4,7 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
 
+from .influence import SUBSETS
 from .plots import LABEL_TEXT  # also the Agg backend and the figures' style
 
 __all__ = ["snr_ladder", "learning_curve", "residual_trends", "information", "influence", "anomalies"]
@@ -189,15 +190,15 @@ def influence(curves, kinds, information, labels):
         The information shares, same columns.
     labels : sequence of str
     """
-    subsets = [s for s in ("giants", "dwarfs", "all") if any(f"{s}_{label}" in information for label in labels)]
+    subsets = [s for s in SUBSETS if any(f"{s}_{label}" in information for label in labels)]
     fig, axes = plt.subplots(len(labels), len(subsets), figsize=(5.2 * len(subsets), 2.3 * len(labels)),
                              squeeze=False, sharex=True)
     for i, label in enumerate(labels):
         for j, subset in enumerate(subsets):
             ax, column = axes[i, j], f"{subset}_{label}"
             if column in information:
-                ax.plot(information["wavelength"], information[column] / information[column].sum(), color="k",
-                        lw=1.6, label="information (Cannon model)")
+                ax.plot(information["wavelength"], information[column], color="k", lw=1.6,
+                        label="information (Cannon model)")
             for n, (method, table) in enumerate(curves.items()):
                 if column in table:
                     ax.plot(table["wavelength"], table[column], lw=0.9, color=f"C{n}",

@@ -68,14 +68,13 @@ class XPNoise:
     def flux_error(self):
         """Each source's flux error per pixel, in the archive's flux units (gaiaxpy's ``flux_error``
         where both bands are present), shape (n_sources, n_pixels)."""
-        projected = np.einsum("pk,nkl->npl", self.design, self.factors)
-        return np.sqrt(np.sum(projected ** 2, axis=2))
+        return np.sqrt(np.sum((self.design @ self.factors) ** 2, axis=2))
 
     def unit_noise(self, rng):
         """One noise spectrum per source with its pixels correlated as its XP flux covariance says and
         unit variance in every pixel (0 where the covariance has none), shape (n_sources, n_pixels):
         multiplied by a spectrum's errors, noise with that spectrum's own correlations."""
         unit = rng.standard_normal((len(self), self.design.shape[1]))
-        noise = np.einsum("nkl,nl->nk", self.factors, unit) @ self.design.T
+        noise = (self.factors @ unit[:, :, None])[:, :, 0] @ self.design.T
         error = self.flux_error()
         return np.divide(noise, error, out=np.zeros_like(noise), where=error > 0)

@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 
 from . import SurveyFormatError, path_list, require, table_files
+from ..xp_basis import N_COEFFICIENTS, coefficient_covariance
 from .xp_library import XP_WAVELENGTH
 
-__all__ = ["XPFormatError", "XP_REQUIRED_COLUMNS", "read_xp_continuous", "read_xp_covariances"]
+__all__ = ["XPFormatError", "XP_REQUIRED_COLUMNS", "read_xp_continuous", "read_xp_covariances", "array_cell"]
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +100,6 @@ def read_xp_covariances(paths, source_ids):
     XPFormatError
         A source that none of the files holds (the first few named).
     """
-    from ..xp_basis import N_COEFFICIENTS, coefficient_covariance
-
     wanted = pd.Index(np.asarray(source_ids, dtype=np.int64))
     covariances = np.zeros((len(wanted), 2 * N_COEFFICIENTS, 2 * N_COEFFICIENTS))
     found = np.zeros(len(wanted), dtype=bool)
@@ -114,8 +113,8 @@ def read_xp_covariances(paths, source_ids):
                     continue
                 block = slice(k * N_COEFFICIENTS, (k + 1) * N_COEFFICIENTS)
                 covariances[i, block, block] = coefficient_covariance(
-                    _numbers(getattr(row, f"{band}_coefficient_errors")),
-                    _numbers(getattr(row, f"{band}_coefficient_correlations")))
+                    array_cell(getattr(row, f"{band}_coefficient_errors")),
+                    array_cell(getattr(row, f"{band}_coefficient_correlations")))
             found[i] = True
     if not found.all():
         raise XPFormatError(f"{(~found).sum()} sources are in none of {len(path_list(paths))} XP files "
@@ -123,9 +122,9 @@ def read_xp_covariances(paths, source_ids):
     return covariances
 
 
-def _numbers(cell):
-    """An array written in one cell, ``(v1, v2, ...)``, as floats."""
-    return np.array(cell.strip("()").split(","), dtype=float)
+def array_cell(cell):
+    """An array written in one cell, ``(v1, v2, ...)`` (or ``[...]``), as floats."""
+    return np.array(cell.strip("()[]").split(","), dtype=float)
 
 
 def _sample(table, calibrate):

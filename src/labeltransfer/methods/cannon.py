@@ -164,7 +164,7 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
         design = vectorizer(x)
         theta, scatter2 = self._fit_model(design, flux, var, name)
         if self.clip_chi2 > 0:
-            reduced_chi2 = _reduced_chi2(flux - design @ theta.T, var + scatter2)
+            reduced_chi2 = _chi2_per_pixel(flux - design @ theta.T, var + scatter2)
             kept = reduced_chi2 <= self.clip_chi2 * np.median(reduced_chi2)
             log.info("The Cannon, %s: %d of %d training stars beyond %g x the median reduced chi-square at "
                      "their labels left out of the second fit", name, (~kept).sum(), len(kept), self.clip_chi2)
@@ -311,8 +311,7 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
             setattr(self, f"{key}_", arrays[key])
 
 
-
-def _reduced_chi2(residual, variance):
+def _chi2_per_pixel(residual, variance):
     """Chi-square per used pixel of each star (rows), masked pixels (infinite variance) left out."""
     used = np.isfinite(variance)
     chi2 = np.sum(np.where(used, residual ** 2 / np.where(used, variance, 1.0), 0.0), axis=1)

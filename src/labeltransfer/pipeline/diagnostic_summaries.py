@@ -20,6 +20,7 @@ from ..degrade import snr_at_magnitudes
 from ..influence import influence_summary
 from ..metrics import GIANT_LOGG, robust_scatter
 from ..sample import LabelledSample
+from .evaluation import read_predictions
 
 __all__ = ["LADDER_MAGNITUDES", "curve_metrics", "evaluate_snr_ladder", "evaluate_learning_curve",
            "evaluate_wavelength_subsets",
@@ -36,13 +37,13 @@ _RESAMPLES = 500
 _MIN_STARS = 30
 
 
-def curve_metrics(methods, prediction_paths, labels, by, seed):
-    """One row per method, value of ``by`` (a column of the tables), subset (all, giants, dwarfs)
-    and label: ``n``, ``scatter`` with ``scatter_lo68`` / ``scatter_hi68``, ``bias``, ``z_width``."""
+def curve_metrics(predictions, labels, by, seed):
+    """One row per method of ``predictions`` (``read_predictions``'s tables), value of ``by`` (a
+    column of the tables), subset (all, giants, dwarfs) and label: ``n``, ``scatter`` with
+    ``scatter_lo68`` / ``scatter_hi68``, ``bias``, ``z_width``."""
     rng = np.random.default_rng(seed)
     rows = []
-    for method, path in zip(methods, prediction_paths):
-        table = pd.read_csv(path, dtype={"apogee_id": str})
+    for method, table in predictions.items():
         for value, part in table.groupby(by):
             for subset, mask in _star_subsets(part):
                 for label in labels:
@@ -73,7 +74,7 @@ def _label_metrics(table, label, rng):
 
 def evaluate_snr_ladder(*, methods, prediction_paths, sample_path, labels, seed, table_path, magnitudes_path):
     """The ladder table (``curve_metrics`` by ``level``) and the S/N of stars of G = 15, 16, 17."""
-    curve_metrics(methods, prediction_paths, labels, "level", seed).to_csv(table_path, index=False)
+    curve_metrics(read_predictions(methods, prediction_paths), labels, "level", seed).to_csv(table_path, index=False)
     sample = LabelledSample.load(sample_path)
     snr = snr_at_magnitudes(sample.snr, sample.g_mag, LADDER_MAGNITUDES)
     log.info("typical S/N at G = %s: %s", LADDER_MAGNITUDES, np.round(snr, 1).tolist())
@@ -84,7 +85,7 @@ def evaluate_learning_curve(*, methods, prediction_paths, labels, seed, table_pa
     """The learning-curve table (``curve_metrics`` by ``n_train``), with each method's ``size_to_1_2``:
     the training size at which its scatter (all stars) is 1.2 times that of the whole training
     split, interpolated in log size (NaN where even the smallest model does better)."""
-    table = curve_metrics(methods, prediction_paths, labels, "n_train", seed)
+    table = curve_metrics(read_predictions(methods, prediction_paths), labels, "n_train", seed)
     table["size_to_1_2"] = np.nan
     for (method, subset, label), part in table.groupby(["method", "subset", "label"]):
         table.loc[part.index, "size_to_1_2"] = _size_reaching(part.sort_values("n_train"), 1.2)
@@ -96,12 +97,12 @@ def evaluate_wavelength_subsets(*, methods, prediction_paths, labels, seed, tabl
     that of the same method on all pixels (``minus_all``) with its paired 95% bootstrap interval
     over the same test stars (``minus_all_lo95``, ``minus_all_hi95``; an interval holding zero is
     a tie)."""
-    table = curve_metrics(methods, prediction_paths, labels, "band", seed)
+    tables = read_predictions(methods, prediction_paths)
+    table = curve_metrics(tables, labels, "band", seed)
     rng = np.random.default_rng(seed)
     for column in ("minus_all", "minus_all_lo95", "minus_all_hi95"):
         table[column] = np.nan
-    for method, path in zip(methods, prediction_paths):
-        predictions = pd.read_csv(path, dtype={"apogee_id": str})
+    for method, predictions in tables.items():
         reference = predictions[predictions["band"] == "all"].set_index("apogee_id")
         for band, part in predictions[predictions["band"] != "all"].groupby("band"):
             part = part.set_index("apogee_id")

@@ -77,7 +77,7 @@ def learning_curve(*, model_path, sample_path, split_path, method, colours, seed
     """
     sample, rows, provenance = load_features(sample_path, split_path, method, colours)
     stars = sample.subset(draw_test_rows(rows, max_stars, seed))
-    order = np.random.default_rng(seed).permutation(rows["train"])
+    order = _training_order(rows, seed)
     parts = []
     for size in sorted(s for s in sizes if s < len(order)):
         model = fit_fresh(method, seed, threads, gpus, sample.subset(np.sort(order[:size])),
@@ -88,6 +88,11 @@ def learning_curve(*, model_path, sample_path, split_path, method, colours, seed
     set_for_job(model, threads, gpus)
     parts.append(label_table(stars, *model.predict(stars.spectra), n_train=len(order)))
     pd.concat(parts, ignore_index=True).to_csv(predictions_path, index=False)
+
+
+def _training_order(rows, seed):
+    """The training rows in one seeded order: the first ``n`` are the training subset of size ``n``."""
+    return np.random.default_rng(seed).permutation(rows["train"])
 
 
 def wavelength_subsets(*, model_path, sample_path, split_path, method, colours, seed, threads, gpus, bands,
@@ -105,7 +110,7 @@ def wavelength_subsets(*, model_path, sample_path, split_path, method, colours, 
     """
     sample, rows, provenance = load_features(sample_path, split_path, method, colours)
     stars = sample.subset(draw_test_rows(rows, max_stars, seed))
-    order = np.random.default_rng(seed).permutation(rows["train"])
+    order = _training_order(rows, seed)
     train, validation = sample.subset(np.sort(order[:train_size])), sample.subset(rows["validation"])
     wavelength = sample.spectra.wavelength
     parts = []
@@ -179,7 +184,8 @@ def information_bound(*, model_path, sample_path, split_path, method, colours, s
     sqrt(n_pixels / XP_COEFFICIENTS), what it would be were the information only that of as
     many independent numbers as there are coefficients (the real bound lies between the two).
     The pixel table gives, at the stars' own S/N, each pixel's share of each label's information
-    (the diagonal of the Fisher matrix), median over giants and over dwarfs.
+    (the diagonal of the Fisher matrix), median over giants and over dwarfs, renormalised to sum
+    to one (:func:`labeltransfer.influence.pixel_shares`, as the methods' influences).
     """
     sample, rows, provenance = load_features(sample_path, split_path, method, colours)
     model = load_trained(method, model_path, provenance, seed)
@@ -203,14 +209,8 @@ def information_bound(*, model_path, sample_path, split_path, method, colours, s
         log.info("S/N %g: median bound %s", level, dict(zip(stars.label_names, np.round(np.median(bound, 0), 4))))
     pd.concat(parts, ignore_index=True).to_csv(bound_path, index=False)
     per_pixel = model.label_information(stars.spectra, stars.labels)[1]
-    share = per_pixel / per_pixel.sum(axis=1, keepdims=True)
-    pixels = pd.DataFrame({"wavelength": stars.spectra.wavelength})
-    for subset, mask in giant_dwarf_masks(stars.labels, stars.label_names).items():
-        if not mask.any():
-            continue
-        for k, name in enumerate(stars.label_names):
-            pixels[f"{subset}_{name}"] = np.median(share[mask, :, k], axis=0)
-    pixels.to_csv(pixels_path, index=False)
+    pixel_shares(per_pixel, stars.spectra.wavelength, giant_dwarf_masks(stars.labels, stars.label_names),
+                 stars.label_names).to_csv(pixels_path, index=False)
 
 
 def flux_influence(*, model_path, sample_path, split_path, method, colours, seed, threads, max_stars, table_path):

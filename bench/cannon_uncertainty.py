@@ -38,10 +38,10 @@ def regime_fits(model, spectra):
     n_labels = len(model.label_names_)
     extra = model._extra(spectra)
     flux, var = model._transformed(spectra)
+    guess = model.first_guess(flux, var, extra)
     fits = []
     for r in range(len(model.theta_)):
-        fixed = (extra - model.offset_[r, n_labels:]) / model.scale_[r, n_labels:]
-        x, cov, neg2_log_likelihood, _ = model._infer(r, flux, var, fixed, n_labels)
+        x, cov, neg2_log_likelihood, _ = model._infer(r, flux, var, model._start(r, guess, extra), n_labels)
         labels = x[:, :n_labels] * model.scale_[r, :n_labels] + model.offset_[r, :n_labels]
         sigma = np.sqrt(np.diagonal(cov, axis1=1, axis2=2)[:, :n_labels]) * model.scale_[r, :n_labels]
         fits.append((labels, sigma, neg2_log_likelihood, model._in_regime(r, labels)))

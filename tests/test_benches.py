@@ -27,7 +27,7 @@ COLOURS = ["bp_rp", "g_h"]
 METHODS = {"mlp": {"type": "mlp", "feature_set": "flux_colours_parallax",
                    "params": {"flux_components": 8, "hidden_sizes": [16], "epochs": 2, "patience": 2, "n_members": 2}},
            "knn": {"type": "knn", "feature_set": "flux", "params": {"n_neighbours": 3, "n_components": 5}},
-           "cannon": {"type": "cannon", "feature_set": "flux", "params": {"order": 1, "n_candidates": 4}}}
+           "cannon": {"type": "cannon", "feature_set": "flux", "params": {"order": 1}}}
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_cannon_bench_never_reads_a_test_star(workdir, taken, capsys, monkeypatc
     bench = _bench("cannon_test_step")
     # the PyPI package TheCannon (the bench extra) stands in as our own linear Cannon here
     monkeypatch.setattr(bench, "_thecannon_run", lambda train, test, names: lambda: make_method(
-        "cannon", {"order": 1, "n_candidates": 4}).fit(train.spectra.select_aux([]), train.labels, train.label_err,
+        "cannon", {"order": 1}).fit(train.spectra.select_aux([]), train.labels, train.label_err,
                                                         names).predict(test.spectra.select_aux([]))[0])
     monkeypatch.setattr("sys.argv", ["cannon_test_step", "results/tiny/data/sample.npz", "results/tiny/data/split.csv",
                                      "--repeat", "1"])

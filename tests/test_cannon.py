@@ -5,6 +5,7 @@ from scipy.optimize import least_squares
 from labeltransfer.methods import IncompatibleDataError, NotFittedError, TheCannon
 from labeltransfer.methods.vectorizer import PolynomialVectorizer
 from labeltransfer.methods.calibration import no_calibration
+from labeltransfer.methods.cannon_solver import FirstGuess, Statistics
 from labeltransfer.spectra import Spectra
 
 NAMES = ("teff", "logg", "fe_h")
@@ -36,7 +37,7 @@ def _stars(n, seed):
 @pytest.fixture(scope="module")
 def fitted():
     spectra, labels = _stars(1500, seed=1)
-    model = TheCannon(order=2, n_candidates=16, n_starts=3).fit(
+    model = TheCannon(order=2).fit(
         spectra, labels, np.full_like(labels, 0.01), NAMES)
     return model
 
@@ -101,7 +102,7 @@ def test_extra_labels_held_fixed_and_regimes(rng):
     spectra, labels = _stars(1500, seed=6)
     colour = (labels[:, 0] - 5000) / 1000 + 0.01 * rng.standard_normal(len(labels))
     spectra = Spectra(spectra.flux, spectra.flux_err, spectra.wavelength, colour[:, None], ("bp_rp",))
-    model = TheCannon(order=2, extra_labels=["bp_rp"], n_candidates=8, n_starts=2,
+    model = TheCannon(order=2, extra_labels=["bp_rp"],
                       regimes={"label": "logg", "edges": [3.0], "overlap": 0.3})
     model.fit(spectra.subset(slice(0, 1200)), labels[:1200], np.full((1200, 3), 0.01), NAMES)
     assert model.theta_.shape[0] == 2
@@ -113,7 +114,7 @@ def test_extra_labels_held_fixed_and_regimes(rng):
 def test_missing_labels_are_left_out_of_training():
     spectra, labels = _stars(600, seed=8)
     labels[:100, 2] = np.nan
-    model = TheCannon(order=2, n_candidates=4, n_starts=1).fit(spectra, labels, np.full_like(labels, 0.01), NAMES)
+    model = TheCannon(order=2).fit(spectra, labels, np.full_like(labels, 0.01), NAMES)
     assert np.all(np.isfinite(model.theta_))
 
 
@@ -130,7 +131,7 @@ def test_uncertainties_are_calibrated_on_the_validation_set():
     val_spectra, val_labels = _stars(600, seed=10)
     test_spectra, test_labels = _stars(600, seed=11)
     val_spectra, test_spectra = _with_correlated_noise(val_spectra, 12), _with_correlated_noise(test_spectra, 13)
-    model = TheCannon(order=2, n_candidates=8, n_starts=2, calibration_stars=500).fit(
+    model = TheCannon(order=2, calibration_stars=500).fit(
         spectra, labels, np.full_like(labels, 0.01), NAMES,
         validation=(val_spectra, val_labels, np.full_like(val_labels, 0.01)))
     predicted, sigma = model.predict(test_spectra)
@@ -144,11 +145,38 @@ def test_uncertainties_are_calibrated_on_the_validation_set():
 
 def test_l1_regularization_shrinks_coefficients():
     spectra, labels = _stars(800, seed=14)
-    kwargs = dict(order=2, n_candidates=4, n_starts=1)
+    kwargs = dict(order=2, )
     plain = TheCannon(**kwargs).fit(spectra, labels, np.full_like(labels, 0.01), NAMES)
     sparse = TheCannon(regularization=1e6, **kwargs).fit(spectra, labels, np.full_like(labels, 0.01), NAMES)
     assert np.abs(sparse.theta_[0][:, 1:]).sum() < 0.9 * np.abs(plain.theta_[0][:, 1:]).sum()
     np.testing.assert_allclose(sparse.theta_[0][:, 0], plain.theta_[0][:, 0], rtol=0.2)
+
+
+def _copy_first_guess(fitted, model):
+    for key in FirstGuess.STATE:
+        setattr(model, f"guess_{key}_", getattr(fitted, f"guess_{key}_"))
+
+
+def test_first_guess_starts_near_the_labels_and_the_fit_improves_on_it(fitted):
+    """The regression that starts the test step is close to the labels, and the fit closer still."""
+    spectra, labels = _stars(400, seed=2)
+    flux, var = fitted._transformed(spectra)
+    guess = fitted.first_guess(flux, var, fitted._extra(spectra))
+    guess_error = np.median(np.abs(guess - labels), axis=0)
+    assert np.all(guess_error < 0.1 * SCALE)
+    assert np.all(np.median(np.abs(fitted.predict(spectra)[0] - labels), axis=0) < 0.5 * guess_error)
+
+
+def test_holding_labels_fixed_gives_the_statistics_of_the_full_terms(rng):
+    """Statistics folded over held labels give the same chi-square as the full term vectors."""
+    vec = PolynomialVectorizer(4, 3)
+    theta = rng.normal(size=(30, vec.n_terms))
+    flux, ivar = rng.normal(size=(5, 30)), rng.uniform(1, 2, (5, 30))
+    x = rng.normal(size=(5, 4))
+    free, mapping = vec.held(2)
+    held = Statistics.of(theta, flux, ivar).holding(vec.held_factors(x[:, 2:]), mapping)
+    np.testing.assert_allclose(held.chi2(free(x[:, :2]))[0], Statistics.of(theta, flux, ivar).chi2(vec(x))[0],
+                               rtol=1e-10)
 
 
 def test_regime_of_highest_likelihood_wins_not_that_of_lowest_chi_square(fitted):
@@ -156,13 +184,13 @@ def test_regime_of_highest_likelihood_wins_not_that_of_lowest_chi_square(fitted)
     apart): stars drawn with the small scatter belong to the first model. By chi-square alone
     the second, whose larger scatter shrinks every term, would win them all."""
     spectra, labels = _stars(200, seed=5)
-    two = TheCannon(order=2, n_candidates=16, n_starts=3)
+    two = TheCannon(order=2)
     two.label_names_, two.aux_names_, two.wavelength_ = fitted.label_names_, (), fitted.wavelength_
     two.theta_ = np.stack([fitted.theta_[0]] * 2)
     two.scatter_ = np.stack([np.full(N_PIXELS, 0.001), np.full(N_PIXELS, 0.05)])
     two.offset_ = np.stack([fitted.offset_[0], fitted.offset_[0] + np.array([300.0, 0.0, 0.0])])
     two.scale_ = np.stack([fitted.scale_[0]] * 2)
-    two.starts_ = np.stack([fitted.starts_[0]] * 2)
+    _copy_first_guess(fitted, two)
     two.uncertainty_calibration_ = no_calibration(3)
     predicted, _ = two.predict(spectra)
     shift = np.median(predicted[:, 0] - labels[:, 0])
@@ -188,7 +216,7 @@ def test_asinh_transform_keeps_every_pixel_and_is_the_logarithm_where_bright():
 
 def test_asinh_model_recovers_labels():
     spectra, labels = _stars(1500, seed=1)
-    model = TheCannon(order=2, flux_transform="asinh", n_candidates=16, n_starts=3).fit(
+    model = TheCannon(order=2, flux_transform="asinh").fit(
         spectra, labels, np.full_like(labels, 0.01), NAMES)
     test_spectra, test_labels = _stars(300, seed=2)
     predicted, _ = model.predict(test_spectra)
@@ -199,13 +227,14 @@ def test_regime_model_whose_labels_fall_outside_its_regime_is_passed_over(fitted
     """The more likely model places the stars 300 K above the true labels, outside its own
     regime (Teff >= 6000 K): the model whose labels fall inside its regime is taken."""
     spectra, labels = _stars(200, seed=5)
-    two = TheCannon(order=2, n_candidates=16, n_starts=3, regimes={"label": "teff", "edges": [6000.0]})
+    # an overlap wide enough that both models are fitted to every star
+    two = TheCannon(order=2, regimes={"label": "teff", "edges": [6000.0], "overlap": 1e4})
     two.label_names_, two.aux_names_, two.wavelength_ = fitted.label_names_, (), fitted.wavelength_
     two.theta_ = np.stack([fitted.theta_[0]] * 2)
     two.scatter_ = np.stack([np.full(N_PIXELS, 0.05), np.full(N_PIXELS, 0.001)])  # the second is more likely
     two.offset_ = np.stack([fitted.offset_[0], fitted.offset_[0] + np.array([300.0, 0.0, 0.0])])
     two.scale_ = np.stack([fitted.scale_[0]] * 2)
-    two.starts_ = np.stack([fitted.starts_[0]] * 2)
+    _copy_first_guess(fitted, two)
     two.uncertainty_calibration_ = no_calibration(3)
     inside = labels[:, 0] + 300 < 6000  # where the second model's labels stay out of its regime
     predicted, _ = two.predict(spectra)
@@ -220,9 +249,9 @@ def test_clipping_leaves_out_stars_the_model_cannot_describe(caplog):
     corrupted = labels.copy()
     corrupted[wrong] = labels[np.roll(wrong, 1)]
     err = np.full_like(labels, 0.01)
-    plain = TheCannon(order=2, n_candidates=16, n_starts=3, calibration_stars=0).fit(spectra, corrupted, err, NAMES)
+    plain = TheCannon(order=2, calibration_stars=0).fit(spectra, corrupted, err, NAMES)
     with caplog.at_level("INFO", logger="labeltransfer.methods.cannon"):
-        clipped = TheCannon(order=2, n_candidates=16, n_starts=3, calibration_stars=0, clip_chi2=3.0).fit(
+        clipped = TheCannon(order=2, calibration_stars=0, clip_chi2=3.0).fit(
             spectra, corrupted, err, NAMES)
     left_out = int(next(r.getMessage() for r in caplog.records if "left out" in r.getMessage()).split(": ")[1].split()[0])
     assert 120 <= left_out <= 300  # most of the 150 corrupted stars, under a fifth of all

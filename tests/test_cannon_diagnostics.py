@@ -28,7 +28,7 @@ def _linear_stars(n, rng, error):
 def test_the_bound_is_the_analytic_one_and_the_fitted_labels_reach_it(rng):
     error = 0.01
     train, labels, slopes = _linear_stars(4000, rng, error)
-    model = make_method("cannon", {"order": 1, "n_candidates": 4, "calibration_stars": 0}).fit(
+    model = make_method("cannon", {"order": 1, "calibration_stars": 0}).fit(
         train, labels, np.full_like(labels, 1e-3), NAMES)
     fisher, per_pixel = model.label_information(train.subset(np.arange(5)), labels[:5])
     np.testing.assert_allclose(per_pixel.sum(axis=1), np.diagonal(fisher, axis1=1, axis2=2))
@@ -44,7 +44,7 @@ def test_the_bound_is_the_analytic_one_and_the_fitted_labels_reach_it(rng):
 
 def test_noisier_spectra_hold_less_information(rng):
     train, labels, _ = _linear_stars(2000, rng, 0.01)
-    model = make_method("cannon", {"order": 1, "n_candidates": 4, "calibration_stars": 0}).fit(
+    model = make_method("cannon", {"order": 1, "calibration_stars": 0}).fit(
         train, labels, np.full_like(labels, 1e-3), NAMES)
     stars = train.subset(np.arange(3))
     native, twice = (model.label_information(stars, labels[:3], factor)[0] for factor in (1.0, 2.0))
@@ -53,7 +53,7 @@ def test_noisier_spectra_hold_less_information(rng):
 
 def test_the_worst_fitted_stars_are_those_with_a_feature_the_model_lacks(rng):
     train, labels, _ = _linear_stars(2000, rng, 0.01)
-    model = make_method("cannon", {"order": 1, "n_candidates": 4, "calibration_stars": 0}).fit(
+    model = make_method("cannon", {"order": 1, "calibration_stars": 0}).fit(
         train, labels, np.full_like(labels, 1e-3), NAMES)
     test, _, _ = _linear_stars(300, rng, 0.01)
     test.flux[:5, 60:64] += 0.2  # an emission line in five stars

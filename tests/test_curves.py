@@ -17,7 +17,7 @@ from library_factory import synthetic_stars
 LABELS = {"teff": {"range": [3000, 7000], "max_err": 300, "err_floor": 10, "required": True},
           "logg": {"range": [-0.5, 5.5], "max_err": 0.3, "err_floor": 0.02, "required": True}}
 KNN = {"type": "knn", "feature_set": "flux", "params": {"n_neighbours": 3, "n_components": 5}}
-CANNON = {"type": "cannon", "feature_set": "flux", "params": {"order": 3, "n_candidates": 4}}
+CANNON = {"type": "cannon", "feature_set": "flux", "params": {"order": 3}}
 
 
 @pytest.fixture(scope="module")

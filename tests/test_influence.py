@@ -43,7 +43,7 @@ def training():
 
 def test_the_cannon_influence_is_the_derivative_of_its_labels(training):
     spectra, labels, err, (val_spectra, val_labels) = training
-    model = TheCannon(order=2, n_candidates=8, n_starts=2, flux_transform="asinh").fit(
+    model = TheCannon(order=2, flux_transform="asinh").fit(
         spectra, labels, err, NAMES, validation=(val_spectra, val_labels, err[:300]))
     stars, _ = _data(20, 2, noise=0.0)  # the linearised response is exact where the model fits
     influence = model.flux_influence(stars)

@@ -46,7 +46,7 @@ def test_labels_where_the_training_set_has_no_stars_are_flagged():
 
 def test_the_cannon_flags_spectra_it_cannot_fit(cool_and_hot):
     train, cool, _ = cool_and_hot
-    model = make_method("cannon", {"order": 2, "n_candidates": 8}).fit(
+    model = make_method("cannon", {"order": 2}).fit(
         train.spectra, train.labels, train.label_err, train.label_names)
     spectra = cool.spectra.subset(np.arange(200))
     spectra.flux[:20, 100:110] *= 1.5  # an emission feature the model has never seen

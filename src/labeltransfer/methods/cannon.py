@@ -7,9 +7,11 @@ scatter ``s`` by maximum likelihood. An optional L1 penalty on the non-constant 
 is applied through iteratively reweighted normal equations.
 
 Test step: each star's labels are found by minimising chi-square with a Levenberg-Marquardt
-iteration that runs on all stars at once (batched normal equations), from several starting
-points (k-means centres of the training labels); the start with the lowest chi-square wins.
-Where several models cover label regimes, each star takes, among the models whose labels for
+iteration that runs on all stars at once (batched normal equations), started from a first
+guess: a ridge regression of the labels, quadratic in the leading principal components of the
+training flux and the extra labels (``cannon_solver.FirstGuess``), fitted with the model.
+Where several models cover label regimes, a star is fitted by the models whose training
+interval (overlap included) holds its first guess, and takes, among those whose labels for
 it fall inside their own regime, the one of the highest likelihood, the lowest
 ``-2 ln L = chi2 + sum ln(sigma^2 + s^2)`` over its pixels (the models' intrinsic scatters
 ``s`` differ, and by chi-square alone the model with the larger scatter would win the stars it
@@ -24,12 +26,12 @@ then calibrated per label on validation stars, as every method's
 import logging
 
 import numpy as np
-from scipy.cluster.vq import kmeans2
 from tqdm.auto import tqdm
 
 from .base import LabelTransferMethod, TooFewStarsError
 from .cannon_diagnostics import CannonDiagnostics
-from .cannon_solver import Statistics, fit_scatter, levenberg_marquardt, softening, solve_symmetric, transform_flux
+from .cannon_solver import (MAX_STANDARD_LABEL, FirstGuess, Statistics, fit_scatter, levenberg_marquardt, softening, solve_symmetric,
+                            transform_flux)
 from .vectorizer import PolynomialVectorizer
 
 __all__ = ["TheCannon"]
@@ -37,8 +39,9 @@ __all__ = ["TheCannon"]
 log = logging.getLogger(__name__)
 
 _CHUNK_ELEMENTS = 3e7
-_MODEL_STATE = ("theta", "scatter", "offset", "scale", "starts")  # one per regime model
-_STATE = (*_MODEL_STATE, "softening")
+_MODEL_STATE = ("theta", "scatter", "offset", "scale")  # one per regime model
+_GUESS_STATE = tuple(f"guess_{key}" for key in FirstGuess.STATE)
+_STATE = (*_MODEL_STATE, "softening", *_GUESS_STATE)
 _FLUX_TRANSFORMS = ("linear", "log", "asinh")
 #: Added to -2 ln L of a regime model whose labels fall outside its own interval: such a model
 #: is taken only where no model's labels fall inside its interval.
@@ -64,9 +67,10 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
         so that every pixel is used for every star and nothing depends on the labels.
     regimes : dict, optional
         ``{"label": "logg", "edges": [3.5], "overlap": 0.3}``: one model per label interval
-        (each widened by ``overlap`` on both sides); the test step fits every model and keeps,
-        of those whose labels fall in their own interval, the one of highest likelihood
-        (lowest chi-square plus the log-determinant of the pixel variances).
+        (each widened by ``overlap`` on both sides); the test step fits each star with the
+        models whose widened interval holds its first guess and keeps, of those whose labels
+        fall in their own interval, the one of highest likelihood (lowest chi-square plus the
+        log-determinant of the pixel variances).
     regularization : float
         L1 penalty on the non-constant coefficients (0 for none).
     scatter_iterations : int
@@ -76,10 +80,9 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
         chi-square at their own (reference) labels exceeds ``clip_chi2`` times the median of the
         training stars' are left out of the second fit (stars the model cannot describe at
         their labels: peculiar spectra, wrong labels), so that they do not pull the model.
-    n_candidates : int
-        Candidate starting points per model: k-means centres of the training labels.
-    n_starts : int
-        Starts of the test step per star: the candidates with the lowest chi-square.
+    guess_components : int
+        Principal components of the training flux in the first guess's regression (at most as
+        many as the training spectra span).
     max_iter : int
         Levenberg-Marquardt iterations of the test step.
     calibration_stars : int
@@ -90,13 +93,13 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
     threads : int
         CPU threads (kept for the common interface: numpy's own threading applies).
     random_state : int
-        Seed of the k-means that places the starting points and of the calibration stars.
+        Seed of the draw of the calibration stars.
     """
 
     method_type = "cannon"
 
     def __init__(self, *, order=2, extra_labels=(), flux_transform="linear", regimes=None,
-                 regularization=0.0, scatter_iterations=3, clip_chi2=0.0, n_candidates=64, n_starts=4,
+                 regularization=0.0, scatter_iterations=3, clip_chi2=0.0, guess_components=20,
                  max_iter=40, calibration_stars=4000, threads=1, random_state=0):
         self.order = order
         self.extra_labels = list(extra_labels)
@@ -105,8 +108,7 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
         self.regularization = regularization
         self.scatter_iterations = scatter_iterations
         self.clip_chi2 = clip_chi2
-        self.n_candidates = n_candidates
-        self.n_starts = n_starts
+        self.guess_components = guess_components
         self.max_iter = max_iter
         self.calibration_stars = calibration_stars
         self.threads = threads
@@ -129,6 +131,10 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
             models.append(self._fit_one(all_labels[rows], flux[rows], var[rows], name))
         for key in _MODEL_STATE:
             setattr(self, f"{key}_", np.stack([model[key] for model in models]))
+        guess = FirstGuess.fit(flux[usable], var[usable], all_labels[usable, labels.shape[1]:], labels[usable],
+                               self.guess_components)
+        for key in FirstGuess.STATE:
+            setattr(self, f"guess_{key}_", getattr(guess, key))
         if validation is not None and self.calibration_stars > 0:
             # at most calibration_stars, drawn at random (seeded): the sample's row order follows
             # the library's, not a random one
@@ -139,20 +145,25 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
         """(name, rows) of the training stars of each regime."""
         if not self.regimes:
             return [("all stars", usable)]
-        k = list(self.label_names_).index(self.regimes["label"])
-        edges = [-np.inf, *self.regimes["edges"], np.inf]
-        overlap = self.regimes.get("overlap", 0.0)
-        return [(f"{self.regimes['label']} {lo - overlap:g}..{hi + overlap:g}",
-                 usable & (all_labels[:, k] >= lo - overlap) & (all_labels[:, k] < hi + overlap))
-                for lo, hi in zip(edges[:-1], edges[1:])]
+        return [(f"{self.regimes['label']} {lo:g}..{hi:g}", usable & self._within(all_labels, lo, hi))
+                for lo, hi in self._intervals(widened=True)]
 
-    def _in_regime(self, r, labels):
-        """Whether labels (n_stars, n_labels) fall in the core interval of regime ``r`` (no overlap)."""
+    def _intervals(self, widened):
+        """(lo, hi) of the regime label in each regime model: its core interval, or its training
+        interval (widened by the overlap)."""
+        edges = [-np.inf, *self.regimes["edges"], np.inf]
+        overlap = self.regimes.get("overlap", 0.0) if widened else 0.0
+        return [(lo - overlap, hi + overlap) for lo, hi in zip(edges[:-1], edges[1:])]
+
+    def _within(self, labels, lo, hi):
+        k = list(self.label_names_).index(self.regimes["label"])
+        return (labels[:, k] >= lo) & (labels[:, k] < hi)
+
+    def _in_regime(self, r, labels, widened=False):
+        """Whether labels (n_stars, n_labels) fall in the core (or training) interval of regime ``r``."""
         if not self.regimes:
             return np.ones(len(labels), dtype=bool)
-        k = list(self.label_names_).index(self.regimes["label"])
-        edges = [-np.inf, *self.regimes["edges"], np.inf]
-        return (labels[:, k] >= edges[r]) & (labels[:, k] < edges[r + 1])
+        return self._within(labels, *self._intervals(widened)[r])
 
     def _fit_one(self, all_labels, flux, var, name):
         vectorizer = self._vectorizer()
@@ -170,8 +181,7 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
                      "their labels left out of the second fit", name, (~kept).sum(), len(kept), self.clip_chi2)
             theta, scatter2 = self._fit_model(design[kept], flux[kept], var[kept], f"{name}, clipped")
         log.info("The Cannon, %s: median intrinsic scatter %.4f", name, np.sqrt(np.median(scatter2)))
-        return {"theta": theta, "scatter": np.sqrt(scatter2), "offset": offset, "scale": scale,
-                "starts": self._starting_points(x[:, : len(self.label_names_)])}
+        return {"theta": theta, "scatter": np.sqrt(scatter2), "offset": offset, "scale": scale}
 
     def _fit_model(self, design, flux, var, name):
         """Coefficients and intrinsic variance per pixel, alternating the two fits."""
@@ -217,13 +227,6 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
                 theta = solve_symmetric(normal + penalty[:, :, None] * np.eye(n_terms), rhs)
         return theta
 
-    def _starting_points(self, x_labels):
-        """Candidate starts: k-means centres of the standardised training labels (free ones)."""
-        if self.n_candidates == 1:
-            return np.zeros((1, x_labels.shape[1]))
-        centres, _ = kmeans2(x_labels, self.n_candidates, seed=self.random_state, minit="++")
-        return centres
-
     # ------------------------------------------------------------------ test step
     def _predict(self, spectra):
         """Labels and formal 1-sigma uncertainties (before calibration)."""
@@ -239,17 +242,19 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
             log.warning("The Cannon: %d stars miss an extra label (%s); those are fitted too",
                         (~has_extra).sum(), ", ".join(self.extra_labels))
         flux, var = self._transformed(spectra)
+        guess = self.first_guess(flux, var, extra)
         labels = np.full((len(spectra), n_labels), np.nan)
         sigma = np.full_like(labels, np.nan)
         reduced_chi2 = np.full(len(spectra), np.nan)
         best = np.full(len(spectra), np.inf)
         for r in range(len(self.theta_)):
-            for rows, n_free in ((has_extra, n_labels), (~has_extra, n_labels + extra.shape[1])):
+            fitted = self._in_regime(r, guess, widened=True)
+            for rows, n_free in ((fitted & has_extra, n_labels), (fitted & ~has_extra, n_labels + extra.shape[1])):
                 if not rows.any():
                     continue
                 idx = np.flatnonzero(rows)
-                fixed = (extra[idx] - self.offset_[r, n_labels:]) / self.scale_[r, n_labels:]
-                x, cov, neg2_log_likelihood, reduced = self._infer(r, flux[idx], var[idx], fixed, n_free)
+                x, cov, neg2_log_likelihood, reduced = self._infer(r, flux[idx], var[idx],
+                                                                   self._start(r, guess[idx], extra[idx]), n_free)
                 star_labels = x[:, :n_labels] * self.scale_[r, :n_labels] + self.offset_[r, :n_labels]
                 key = neg2_log_likelihood + _OUT_OF_RANGE * ~self._in_regime(r, star_labels)
                 better = key < best[idx]
@@ -261,46 +266,43 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
                                * self.scale_[r, :n_labels])
         return labels, sigma, reduced_chi2
 
-    def _infer(self, r, flux, var, fixed, n_free):
+    def first_guess(self, flux, var, extra):
+        """The test step's starting labels (``FirstGuess``) of stars' modelled flux and variance and
+        extra labels, shape (n_stars, n_labels)."""
+        return FirstGuess(**{key: getattr(self, f"guess_{key}_") for key in FirstGuess.STATE})(flux, var, extra)
+
+    def _start(self, r, guess, extra):
+        """Standardised starting labels of model ``r``: the first guess and the extra labels (a missing
+        one at the training mean), within the test step's bound."""
+        x = (np.hstack([guess, extra]) - self.offset_[r]) / self.scale_[r]
+        return np.clip(np.nan_to_num(x), -MAX_STANDARD_LABEL, MAX_STANDARD_LABEL)
+
+    def _infer(self, r, flux, var, start, n_free):
         """Best-fitting standardised labels, covariances, -2 ln L (up to a constant) and reduced
-        chi-square with model ``r``."""
+        chi-square with model ``r``, from standardised ``start`` labels (the first ``n_free`` move)."""
         vectorizer = self._vectorizer()
+        free, mapping = vectorizer.held(n_free)
         n_stars = len(flux)
         x_best = np.empty((n_stars, vectorizer.n_labels))
         cov_best = np.empty((n_stars, n_free, n_free))
         neg2_log_likelihood, reduced_chi2 = np.empty(n_stars), np.empty(n_stars)
-        chunk = int(np.clip(_CHUNK_ELEMENTS / (self.n_starts * vectorizer.n_terms ** 2), 64, 4096))
+        chunk = int(np.clip(_CHUNK_ELEMENTS / vectorizer.n_terms ** 2, 64, 4096))
         bar = tqdm(total=n_stars, desc=f"Cannon test step (model {r + 1} of {len(self.theta_)})",
                    unit="star", mininterval=2.0)
         for lo in range(0, n_stars, chunk):
             hi = min(lo + chunk, n_stars)
             ivar = 1.0 / (var[lo:hi] + self.scatter_[r] ** 2)
             stats = Statistics.of(self.theta_[r], flux[lo:hi], ivar)
-            x_best[lo:hi], cov_best[lo:hi], neg2_log_likelihood[lo:hi], reduced_chi2[lo:hi] = self._infer_chunk(
-                vectorizer, r, stats, fixed[lo:hi], n_free, np.count_nonzero(ivar > 0, axis=1))
-            neg2_log_likelihood[lo:hi] -= np.sum(np.log(ivar, out=np.zeros_like(ivar), where=ivar > 0), axis=1)
+            # the held (extra) labels folded into the statistics: the iteration sees the free labels' terms only
+            stats = stats.holding(vectorizer.held_factors(start[lo:hi, n_free:]), mapping)
+            x, chi2, hessian = levenberg_marquardt(free, stats, start[lo:hi, :n_free].copy(), n_free, self.max_iter)
+            x = np.hstack([x, start[lo:hi, n_free:]])
+            reduced = chi2 / np.maximum(np.count_nonzero(ivar > 0, axis=1) - n_free, 1)
+            x_best[lo:hi], cov_best[lo:hi], reduced_chi2[lo:hi] = x, np.linalg.pinv(hessian) * reduced[:, None, None], reduced
+            neg2_log_likelihood[lo:hi] = chi2 - np.sum(np.log(ivar, out=np.zeros_like(ivar), where=ivar > 0), axis=1)
             bar.update(hi - lo)
         bar.close()
         return x_best, cov_best, neg2_log_likelihood, reduced_chi2
-
-    def _infer_chunk(self, vectorizer, r, stats, fixed, n_free, n_pixels):
-        n_labels, n_stars = len(self.label_names_), len(fixed)
-        n_starts = min(self.n_starts, len(self.starts_[r]))
-        x = np.zeros((n_stars, vectorizer.n_labels))
-        x[:, n_free:] = fixed[:, n_free - n_labels:]
-        screen = np.empty((len(self.starts_[r]), n_stars))
-        for c, start in enumerate(self.starts_[r]):
-            x[:, :n_labels] = start
-            screen[c] = stats.chi2(vectorizer(x))[0]
-        chosen = np.argsort(screen, axis=0)[:n_starts]
-        x = np.tile(x, (n_starts, 1))
-        x[:, :n_labels] = self.starts_[r][chosen.ravel()]
-        x, chi2, hessian = levenberg_marquardt(vectorizer, stats.tile(n_starts), x, n_free,
-                                                self.max_iter)
-        best = np.argmin(chi2.reshape(n_starts, n_stars), axis=0) * n_stars + np.arange(n_stars)
-        reduced = chi2[best] / np.maximum(n_pixels - n_free, 1)
-        cov = np.linalg.pinv(hessian[best]) * reduced[:, None, None]
-        return x[best], cov, chi2[best], reduced
 
     # ------------------------------------------------------------------ persistence
     def _get_state(self):

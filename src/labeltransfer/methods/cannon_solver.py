@@ -3,7 +3,8 @@ statistics of chi-square, and the Levenberg-Marquardt test step of many stars at
 
 import numpy as np
 
-__all__ = ["softening", "transform_flux", "model_to_flux", "solve_symmetric", "fit_scatter", "Statistics", "levenberg_marquardt"]
+__all__ = ["softening", "transform_flux", "model_to_flux", "solve_symmetric", "fit_scatter", "FirstGuess", "Statistics",
+           "levenberg_marquardt"]
 
 #: Intrinsic scatters tried by ``fit_scatter`` (then refined by a parabola).
 SCATTER_GRID = np.concatenate([[0.0], np.logspace(-5, 0, 51)])
@@ -82,6 +83,55 @@ def fit_scatter(resid, var):
     return scatter ** 2
 
 
+class FirstGuess:
+    """The test step's starting point: a ridge regression of the labels, quadratic in the leading
+    whitened principal components of the (transformed) training flux and the extra labels.
+
+    One matrix product per star, a few hundred times cheaper than the test step it starts;
+    masked pixels and missing extra labels take the training mean.
+    """
+
+    #: Ridge penalty per training star on the (unit-variance) features.
+    RIDGE = 1e-3
+    STATE = ("pixel_mean", "pixel_scale", "components", "extra_mean", "extra_scale", "coefficients")
+
+    def __init__(self, **arrays):
+        for key in self.STATE:
+            setattr(self, key, arrays[key])
+
+    @classmethod
+    def fit(cls, flux, var, extra, labels, n_components):
+        """Fit on training stars: modelled flux and variance (n, n_pixels), extra labels (n, n_extra),
+        labels (n, n_labels), every one finite."""
+        masked = np.where(np.isfinite(var), flux, np.nan)
+        pixel_mean = np.nanmean(masked, axis=0)
+        pixel_scale = np.nanstd(masked, axis=0)
+        pixel_scale = np.where(pixel_scale > 0, pixel_scale, 1.0)
+        standard = np.nan_to_num((masked - pixel_mean) / pixel_scale)
+        _, values, vectors = np.linalg.svd(standard, full_matrices=False)
+        n_components = min(n_components, int(np.sum(values > 1e-6 * values[0])))
+        extra_scale = extra.std(axis=0)
+        guess = cls(pixel_mean=pixel_mean, pixel_scale=pixel_scale,
+                    components=vectors[:n_components] / (values[:n_components, None] / np.sqrt(len(flux))),
+                    extra_mean=extra.mean(axis=0), extra_scale=np.where(extra_scale > 0, extra_scale, 1.0),
+                    coefficients=None)
+        features = guess._features(flux, var, extra)
+        normal = features.T @ features + cls.RIDGE * len(features) * np.eye(features.shape[1])
+        guess.coefficients = np.linalg.solve(normal, features.T @ labels)
+        return guess
+
+    def __call__(self, flux, var, extra):
+        """The first guess of the labels, shape (n_stars, n_labels)."""
+        return self._features(flux, var, extra) @ self.coefficients
+
+    def _features(self, flux, var, extra):
+        """[1, z, z_i z_j (i <= j)] with z the whitened components and the standardised extra labels."""
+        standard = np.nan_to_num((np.where(np.isfinite(var), flux, np.nan) - self.pixel_mean) / self.pixel_scale)
+        z = np.hstack([standard @ self.components.T, np.nan_to_num((extra - self.extra_mean) / self.extra_scale)])
+        upper = np.triu_indices(z.shape[1])
+        return np.hstack([np.ones((len(z), 1)), z, (z[:, :, None] * z[:, None, :])[:, upper[0], upper[1]]])
+
+
 class Statistics:
     """Per-star sums that make chi-square cost O(n_terms^2) instead of O(n_pixels n_terms).
 
@@ -100,10 +150,14 @@ class Statistics:
         gram = (ivar @ outer).reshape(len(flux), n_terms, n_terms)
         return cls(gram, (flux * ivar) @ theta, np.sum(flux * flux * ivar, axis=1))
 
-    def tile(self, times):
-        """The statistics repeated ``times`` over (one block per starting point)."""
-        return Statistics(np.tile(self.gram, (times, 1, 1)), np.tile(self.proj, (times, 1)),
-                          np.tile(self.norm, times))
+    def holding(self, factors, mapping):
+        """The statistics over the free labels' monomials (``PolynomialVectorizer.held``), the held
+        labels entering through each star's term ``factors`` (n, n_terms) and the 0/1 ``mapping``."""
+        n_stars, n_terms = factors.shape
+        scaled = self.gram * factors[:, :, None] * factors[:, None, :]
+        half = (scaled.reshape(-1, n_terms) @ mapping).reshape(n_stars, n_terms, -1)
+        gram = np.matmul(mapping.T, half)
+        return Statistics(gram, (self.proj * factors) @ mapping, self.norm)
 
     def chi2(self, terms, rows=slice(None)):
         """Chi-square of term vectors ``terms`` (n, n_terms) and ``gram @ terms``."""

@@ -75,6 +75,23 @@ class PolynomialVectorizer:
             jac[:, :, k] = derivative * (np.prod(others, axis=0) if others else 1.0)
         return jac
 
+    def held(self, n_free):
+        """Split off the last labels, to be held fixed: the vectorizer of the first ``n_free`` labels and
+        the 0/1 matrix, shape (n_terms, its n_terms), that maps each term here to the monomial of the
+        free labels in it (with the held labels at values ``h``, ``v(x) = (v * held_factors(h)) @ map``)."""
+        free = PolynomialVectorizer(n_free, self.order)
+        column = {tuple(e): s for s, e in enumerate(free.exponents)}
+        mapping = np.zeros((self.n_terms, free.n_terms))
+        mapping[np.arange(self.n_terms), [column[tuple(e[:n_free])] for e in self.exponents]] = 1.0
+        return free, mapping
+
+    def held_factors(self, held):
+        """Each term's factor from the last labels at values ``held``, shape (n_stars, n_held) ->
+        (n_stars, n_terms)."""
+        held = np.asarray(held, dtype=float)
+        exponents = self.exponents[:, self.n_labels - held.shape[1]:]
+        return np.prod(held[:, None, :] ** exponents[None], axis=2)
+
     def _powers(self, x):
         """``x_k ** p`` for p = 0..order, one (n_stars, order + 1) array per label."""
         x = np.asarray(x, dtype=float)

@@ -150,3 +150,25 @@ def rvs_rows(source_ids, seed=0):
                      "flux": "(" + ", ".join("" if np.isnan(v) else f"{v:.5f}" for v in flux) + ")",
                      "flux_error": "(" + ", ".join(["0.01"] * 2401) + ")"})
     return pd.DataFrame(rows)
+
+
+def xp_template(tmp_path):
+    """Sources whose coefficient correlations synthetic ones take: the real GaiaXPy rows when
+    ../shared/fixtures is here, generated rows (uncorrelated coefficients) otherwise."""
+    from conftest import SHARED_FIXTURES
+    from labeltransfer.io.gaia_xp_bulk import read_xp_blocks
+
+    real = SHARED_FIXTURES / "real" / "gaia_xp" / "XP_CONTINUOUS_RAW.csv"
+    if not real.exists():
+        real = tmp_path / "template.csv"
+        write_xp_continuous(real, [1, 2], seed=9)
+    return next(read_xp_blocks(real))
+
+
+def write_bulk_chunk_of(path, spectra, source_ids, template, seed=0, missing_bp=()):
+    """A bulk-layout XP chunk of sources made from sampled ``spectra`` (``labeltransfer.xp_synthetic``)."""
+    from labeltransfer.xp_synthetic import synthetic_sources, write_bulk_chunk
+
+    coefficients, errors, correlations = synthetic_sources(spectra.flux, spectra.flux_err, spectra.wavelength,
+                                                           template, np.random.default_rng(seed))
+    write_bulk_chunk(path, source_ids, coefficients, errors, correlations, missing_bp=missing_bp)

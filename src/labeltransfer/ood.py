@@ -18,12 +18,12 @@ of the first two bits by construction.
 
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 
 from .metrics import robust_scatter
-from .neighbours import nearest
 
-__all__ = ["FLAGS", "K", "N_COMPONENTS", "QUANTILE", "beyond_training", "spectral_coordinates", "ood_flags",
-           "ood_summary"]
+__all__ = ["FLAGS", "K", "N_COMPONENTS", "QUANTILE", "beyond_training", "OODReference",
+           "ood_flags", "ood_summary"]
 
 #: The bit of each flag.
 FLAGS = {"spectrum": 1, "labels": 2, "model": 4}
@@ -37,11 +37,30 @@ QUANTILE = 0.99
 _N_REFERENCE = 4000
 
 
-def _mean_nearest_distance(reference, query, k, skip_first=False):
-    """Mean Euclidean distance of each query point to its ``k`` nearest reference points
-    (``skip_first``: the query points are reference points, their zero distance to themselves left out)."""
-    distances = np.sort(nearest(reference, query, min(k + skip_first, len(reference)))[1], axis=1)
+def _mean_nearest_distance(tree, query, k, skip_first=False, workers=1):
+    """Mean Euclidean distance of each query point to its ``k`` nearest points of the KD-tree
+    (``skip_first``: the query points are in the tree, their zero distance to themselves left out)."""
+    k = min(k + skip_first, tree.n)
+    distances = tree.query(query, k=k, workers=workers)[0].reshape(len(query), k)
     return distances[:, int(skip_first):].mean(axis=1)
+
+
+class _Beyond:
+    """Whether points lie farther from the training points than ``quantile`` of the training points do."""
+
+    def __init__(self, train_points, rng, k=K, quantile=QUANTILE):
+        train_points = train_points[np.all(np.isfinite(train_points), axis=1)]
+        self.tree, self.k = cKDTree(train_points), k
+        reference = rng.permutation(len(train_points))[:_N_REFERENCE]
+        self.threshold = np.quantile(_mean_nearest_distance(self.tree, train_points[reference], k, skip_first=True),
+                                     quantile)
+
+    def __call__(self, points, workers=1):
+        usable = np.all(np.isfinite(points), axis=1)
+        flagged = np.zeros(len(points), dtype=bool)
+        if usable.any():
+            flagged[usable] = _mean_nearest_distance(self.tree, points[usable], self.k, workers=workers) > self.threshold
+        return flagged
 
 
 def beyond_training(train_points, points, rng, k=K, quantile=QUANTILE):
@@ -54,36 +73,63 @@ def beyond_training(train_points, points, rng, k=K, quantile=QUANTILE):
     rng : numpy.random.Generator
         Draws the training points whose own distances set the threshold.
     """
-    train_points = train_points[np.all(np.isfinite(train_points), axis=1)]
-    reference = rng.permutation(len(train_points))[:_N_REFERENCE]
-    threshold = np.quantile(_mean_nearest_distance(train_points, train_points[reference], k, skip_first=True),
-                            quantile)
-    usable = np.all(np.isfinite(points), axis=1)
-    flagged = np.zeros(len(points), dtype=bool)
-    flagged[usable] = _mean_nearest_distance(train_points, points[usable], k) > threshold
-    return flagged
+    return _Beyond(train_points, rng, k, quantile)(points)
 
 
-def spectral_coordinates(train_spectra, spectra, n_components=N_COMPONENTS):
-    """Coordinates of the training spectra and of ``spectra`` on the training flux's leading
-    principal components (flux standardised per pixel, masked pixels at the mean; not whitened,
-    so that the components the spectra vary most along weigh most: whitened, the faint
-    components, mostly noise, would drown a star that lies beyond the training set along the
-    first few)."""
-    train_flux = train_spectra.masked_flux().astype(float)
-    mean, std = np.nanmean(train_flux, axis=0), np.nanstd(train_flux, axis=0)
-    std[~(std > 0)] = 1.0
+class _SpectralSpace:
+    """The training flux's leading principal components (flux standardised per pixel, masked pixels
+    at the mean; not whitened, so that the components the spectra vary most along weigh most:
+    whitened, the faint components, mostly noise, would drown a star that lies beyond the training
+    set along the first few)."""
 
-    def standard(flux):
-        return np.nan_to_num((flux - mean) / std)
+    def __init__(self, train_spectra, n_components=N_COMPONENTS):
+        train_flux = train_spectra.masked_flux().astype(float)
+        self.mean, self.std = np.nanmean(train_flux, axis=0), np.nanstd(train_flux, axis=0)
+        self.std[~(self.std > 0)] = 1.0
+        self.train = self._standard(train_spectra)
+        self.basis = np.linalg.svd(self.train, full_matrices=False)[2][:n_components].T
+        self.train = self.train @ self.basis
 
-    train_standard = standard(train_flux)
-    basis = np.linalg.svd(train_standard, full_matrices=False)[2][:n_components].T
-    return train_standard @ basis, standard(spectra.masked_flux().astype(float)) @ basis
+    def _standard(self, spectra):
+        return np.nan_to_num((spectra.masked_flux().astype(float) - self.mean) / self.std)
+
+    def __call__(self, spectra):
+        """Coordinates of ``spectra``, shape (n_stars, n_components)."""
+        return self._standard(spectra) @ self.basis
+
+
+class OODReference:
+    """The training set's side of the flags, computed once: its spectral space, its labels and the
+    thresholds of both; :meth:`flags` then flags any number of stars (a survey, block by block).
+
+    Parameters
+    ----------
+    train_spectra : Spectra
+    train_labels : ndarray, shape (n_train, n_labels)
+        Reference labels of the training stars (NaN where missing).
+    seed : int
+        Draws the training stars whose own distances set the thresholds.
+    """
+
+    def __init__(self, train_spectra, train_labels, seed):
+        rng = np.random.default_rng(seed)
+        self.space = _SpectralSpace(train_spectra)
+        self.label_mean, self.label_std = np.nanmean(train_labels, axis=0), np.nanstd(train_labels, axis=0)
+        self.label_std[~(self.label_std > 0)] = 1.0
+        self.spectrum_beyond = _Beyond(self.space.train, rng)
+        self.labels_beyond = _Beyond((train_labels - self.label_mean) / self.label_std, rng)
+
+    def flags(self, spectra, predicted, model_flags, workers=1):
+        """The ``ood_flags`` bits of each star of ``spectra`` with labels ``predicted`` and the model's
+        own flags (``LabelTransferMethod.misfit_flags``)."""
+        flags = FLAGS["spectrum"] * self.spectrum_beyond(self.space(spectra), workers)
+        flags += FLAGS["labels"] * self.labels_beyond((predicted - self.label_mean) / self.label_std, workers)
+        flags += FLAGS["model"] * np.asarray(model_flags, dtype=bool)
+        return flags.astype(np.int64)
 
 
 def ood_flags(train_spectra, train_labels, spectra, predicted, model_flags, seed):
-    """The ``ood_flags`` bits of each star of ``spectra``.
+    """The ``ood_flags`` bits of each star of ``spectra`` (:class:`OODReference`).
 
     Parameters
     ----------
@@ -96,14 +142,7 @@ def ood_flags(train_spectra, train_labels, spectra, predicted, model_flags, seed
         The model's own flags (``LabelTransferMethod.misfit_flags``).
     seed : int
     """
-    rng = np.random.default_rng(seed)
-    train_coordinates, coordinates = spectral_coordinates(train_spectra, spectra)
-    mean, std = np.nanmean(train_labels, axis=0), np.nanstd(train_labels, axis=0)
-    std[~(std > 0)] = 1.0
-    flags = FLAGS["spectrum"] * beyond_training(train_coordinates, coordinates, rng)
-    flags += FLAGS["labels"] * beyond_training((train_labels - mean) / std, (predicted - mean) / std, rng)
-    flags += FLAGS["model"] * np.asarray(model_flags, dtype=bool)
-    return flags.astype(np.int64)
+    return OODReference(train_spectra, train_labels, seed).flags(spectra, predicted, model_flags)
 
 
 def ood_summary(predictions, labels, min_stars=10):

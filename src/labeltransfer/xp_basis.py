@@ -16,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-__all__ = ["N_COEFFICIENTS", "design_matrix", "coefficient_covariance"]
+__all__ = ["N_COEFFICIENTS", "design_matrix", "coefficient_covariance", "XPSampler"]
 
 #: Basis functions per band in Gaia DR3.
 N_COEFFICIENTS = 55
@@ -66,3 +66,50 @@ def coefficient_covariance(errors, correlations):
         matrix[np.tril_indices(n, -1)] = correlations
         correlations = matrix + matrix.T + np.eye(n)
     return errors[:, None] * correlations * errors[None, :]
+
+
+class XPSampler:
+    """XP coefficients of many sources to flux and flux errors on a grid, a few matrix products per block.
+
+    The flux is ``D_bp c_bp + D_rp c_rp``. Each pixel's variance ``sum_ij D_pi C_ij D_pj`` is, per
+    band, linear in the covariance's entries: with ``e`` the coefficient errors and ``r`` the
+    archive's correlations (lower triangle, row by row), the diagonal part is ``(e^2) @ (D^2)^T``
+    and the rest ``(e_i e_j r_ij) @ (2 D_pi D_pj)^T`` over the pairs ``i > j``: one matrix product
+    per block instead of a quadratic form per source. A source without one band has NaN flux
+    (and infinite error) on every pixel that band contributes to (gaiaxpy fills the overlap from
+    the other band alone; here those pixels are masked).
+
+    Parameters
+    ----------
+    wavelength : ndarray
+        The grid (nm).
+    """
+
+    def __init__(self, wavelength):
+        design = design_matrix(wavelength)
+        self.wavelength = np.asarray(wavelength, dtype=float)
+        self.bands = [design[:, k * N_COEFFICIENTS:(k + 1) * N_COEFFICIENTS] for k in range(2)]
+        rows, cols = np.tril_indices(N_COEFFICIENTS, -1)
+        self._pairs = rows, cols
+        self._square = [(band ** 2).T.copy() for band in self.bands]
+        self._cross = [(2 * band[:, rows] * band[:, cols]).T.copy() for band in self.bands]
+        self._touches = [np.any(band != 0, axis=1) for band in self.bands]
+
+    def sample(self, coefficients, errors, correlations):
+        """Flux and flux error, shape (n, n_pixels) each, from coefficients and errors (n, 2, 55) and
+        correlations (n, 2, 1485), NaN for a missing band (its pixels masked: NaN flux, inf error)."""
+        rows, cols = self._pairs
+        flux = np.zeros((len(coefficients), len(self.wavelength)))
+        variance = np.zeros_like(flux)
+        missing = np.zeros(flux.shape, dtype=bool)
+        for b, band in enumerate(self.bands):
+            has = np.isfinite(coefficients[:, b, 0])
+            e = np.where(has[:, None], errors[:, b], 0.0)
+            flux += np.where(has[:, None], coefficients[:, b], 0.0) @ band.T
+            variance += (e ** 2) @ self._square[b]
+            variance += (e[:, rows] * e[:, cols] * np.where(has[:, None], correlations[:, b], 0.0)) @ self._cross[b]
+            missing |= ~has[:, None] & self._touches[b]
+        flux[missing] = np.nan
+        error = np.sqrt(np.clip(variance, 0.0, None))
+        error[missing] = np.inf
+        return flux, error

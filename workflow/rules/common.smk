@@ -69,6 +69,23 @@ if config["method_settings"].get(DIAGNOSTIC_CANNON, {}).get("type") != "cannon" 
         f"config: cannon_diagnostics: method {DIAGNOSTIC_CANNON!r} must be one of the methods of this run "
         f"({', '.join(METHODS)}) of type cannon"
     )
+#: The survey-labelling stage (survey.smk): on when it labels any chunk.
+SURVEY = config["survey"]
+SURVEY_ON = SURVEY["files"] != 0
+SURVEY_TASK = SURVEY["task"]
+if SURVEY_ON and SURVEY_TASK not in TASKS:
+    raise ValueError(f"config: survey: task {SURVEY_TASK!r} is not one of this run's tasks ({', '.join(TASKS)})")
+if SURVEY_ON and (
+    bad := {
+        m: config["method_settings"].get(m, {}).get("feature_set")
+        for m in SURVEY["methods"]
+        if m not in METHODS or config["method_settings"][m]["feature_set"] != "flux"
+    }
+):
+    raise ValueError(
+        f"config: survey: methods {bad} must be methods of this run with feature_set flux (the XP "
+        f"chunks carry no photometry or parallax); this run's methods: {', '.join(METHODS)}"
+    )
 #: Method types that can run on a GPU (their jobs get the resource gpu=1).
 GPU_METHOD_TYPES = {"xgboost", "mlp", "cnn"}
 #: Method types trained epoch by epoch, as ensembles; each gets a loss-curve and an
@@ -211,8 +228,15 @@ def sample_inputs(wildcards):
 
 
 def all_outputs():
-    """The final targets of every task: metrics and every figure."""
+    """The final targets of every task: metrics and every figure (and the survey's, when it is on)."""
     return [
+        *(
+            expand("results/{task}/{output}", task=SURVEY_TASK,
+                   output=[f"{kind}/survey/{m}.{ext}" for m in SURVEY["methods"]
+                           for kind, ext in (("metrics", "csv"), ("figures", "png"))])
+            if SURVEY_ON
+            else []
+        ),
         *expand("results/{task}/metrics/summary.{ext}", task=TASKS, ext=["csv", "md"]),
         *expand("results/{task}/crossmatch/separation.png", task=CROSSMATCH_TASKS),
         *expand("results/{task}/figures/one_to_one/{method}.png", task=TASKS, method=METHODS),
@@ -256,10 +280,48 @@ def _code_version():
 CODE_VERSION = _code_version()
 
 
+def _checksums():
+    """The package's checksums module (reads the survey's manifest; stdlib only)."""
+    import importlib.util
+
+    path = Path(workflow.basedir, "src", "labeltransfer", "io", "checksums.py")
+    spec = importlib.util.spec_from_file_location("labeltransfer_checksums", path)
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
+CHECKSUMS = _checksums()
+
+
 def script_code(name):
     """Digest of the package code that workflow/scripts/<name>.py runs: a param of its rule, so
     that a change in that code (and only there) reruns the rule's jobs."""
     return CODE_VERSION.code_digest(
         Path(workflow.basedir, "workflow", "scripts", f"{name}.py"),
         Path(workflow.basedir, "src"),
+    )
+
+
+def survey_chunks():
+    """The chunks the survey stage labels: the manifest's files (survey_manifest, a checkpoint) that
+    match the pattern, the first ``files`` of them (sorted) or those named; without .csv.gz."""
+    import fnmatch
+
+    manifest = checkpoints.survey_manifest.get().output.manifest
+    listed = sorted(n for n in CHECKSUMS.read_checksum_manifest(Path(manifest).read_text())
+                    if fnmatch.fnmatch(n, SURVEY["pattern"]))
+    if isinstance(SURVEY["files"], list):
+        if missing := [n for n in SURVEY["files"] if n not in listed]:
+            raise ValueError(f"config: survey: files {missing} are not in {manifest} ({len(listed)} chunks listed)")
+        chosen = SURVEY["files"]
+    else:
+        chosen = listed if SURVEY["files"] is None else listed[: SURVEY["files"]]
+    return [n.removesuffix(".gz").removesuffix(".csv") for n in chosen]
+
+
+def survey_catalogues(wildcards):
+    """The catalogue chunks of the {method} for every chunk the survey stage labels."""
+    return expand(
+        "results/{task}/survey/{method}/{chunk}.parquet", task=SURVEY_TASK, method=wildcards.method, chunk=survey_chunks()
     )

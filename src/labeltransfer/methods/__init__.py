@@ -4,13 +4,18 @@ Adding a method: one module with a subclass of ``LabelTransferMethod`` and one e
 ``METHODS`` (and in the ``type`` enum of the workflow's config schema).
 """
 
+import json
+import zipfile
+
+import numpy as np
+
 from .base import IncompatibleDataError, LabelTransferMethod, NotFittedError, TooFewStarsError
 from .cannon import TheCannon
 from .knn import NearestNeighbours
 from .neural import CNN, MLP
 from .xgb import XGBoostRegressor
 
-__all__ = ["METHODS", "make_method", "load_method", "LabelTransferMethod", "NotFittedError",
+__all__ = ["METHODS", "make_method", "load_method", "load_model_file", "LabelTransferMethod", "NotFittedError",
            "IncompatibleDataError", "TooFewStarsError", "TheCannon", "XGBoostRegressor", "MLP", "CNN",
            "NearestNeighbours"]
 
@@ -36,3 +41,14 @@ def make_method(method_type, params):
 def load_method(method_type, path):
     """A fitted method read from ``path``."""
     return _method_class(method_type).load(path)
+
+
+def load_model_file(path):
+    """A fitted method read from ``path``, of whatever type the file says it holds."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            method_type = json.loads(str(archive["header"]))["method_type"]
+    except (OSError, zipfile.BadZipFile, EOFError, KeyError, ValueError) as error:
+        raise IncompatibleDataError(f"{path} is not a model file written by labeltransfer "
+                                    f"({type(error).__name__}: {error})") from error
+    return load_method(method_type, path)

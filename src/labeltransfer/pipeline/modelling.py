@@ -9,13 +9,13 @@ import pandas as pd
 
 from ..device import FRAMEWORK_OF_METHOD, select_device
 from ..methods import load_method, make_method
-from ..ood import FLAGS, ood_flags
+from ..ood import FLAGS, OODReference, ood_flags
 from ..sample import LabelledSample, feature_names
 from ..split import read_split, split_fingerprint
 from ._json import write_json
 
 __all__ = ["ProvenanceError", "load_features", "train_method", "predict_method", "label_table", "load_trained",
-           "set_for_job", "trained_models"]
+           "set_for_job", "trained_models", "training_reference"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,11 @@ def load_features(sample_path, split_path, method, colours):
 def load_trained(method, model_path, provenance, seed):
     """A trained model, refused unless it was trained on this sample and split with this seed."""
     model = load_method(method["type"], model_path)
+    _check_provenance(model, provenance, seed, model_path)
+    return model
+
+
+def _check_provenance(model, provenance, seed, model_path):
     expected = {**provenance, "seed": seed}
     found = model.provenance_ or {}
     differ = [key for key in expected if found.get(key) != expected[key]]
@@ -45,7 +50,19 @@ def load_trained(method, model_path, provenance, seed):
             return ", ".join(f"{k} {str(values.get(k))[:12]}" for k in differ)
         raise ProvenanceError(f"{model_path} was trained on another run ({show(found)}) than this one "
                               f"({show(expected)}): retrain it (delete the file) or use its run's data")
-    return model
+
+
+def training_reference(sample_path, split_path, model, model_path, seed):
+    """The training stars of ``model`` (with its auxiliary features) and their side of the
+    out-of-distribution flags (``OODReference``); refused unless the model was trained on this
+    sample and split with this seed."""
+    sample = LabelledSample.load(sample_path)
+    rows = read_split(split_path, sample.ids)
+    _check_provenance(model, {"sample": sample.fingerprint(), "split": split_fingerprint(sample.ids, rows)}, seed,
+                      model_path)
+    train = sample.subset(rows["train"])
+    train.spectra = train.spectra.select_aux(list(model.aux_names_))
+    return train.spectra, OODReference(train.spectra, train.labels, seed)
 
 
 def set_for_job(model, threads, gpus):

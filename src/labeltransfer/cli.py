@@ -1,0 +1,63 @@
+"""``labeltransfer``: the package's command line (``labeltransfer label --help``)."""
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _label(args):
+    """Label a file of spectra with trained models, outside Snakemake."""
+    from .methods import load_model_file
+    from .pipeline.modelling import training_reference
+    from .survey import SurveyModel, label_file
+
+    if len(args.model) > 1 and not args.out.is_dir() and args.out.suffix:
+        sys.exit(f"labeltransfer label: {len(args.model)} models need a folder for --out, not {args.out}")
+    models = []
+    for path in args.model:
+        model = load_model_file(path).set_params(threads=args.threads)
+        survey_model = SurveyModel(Path(path).stem, model, Path(path))
+        if args.sample:
+            survey_model.reference_spectra, survey_model.reference = training_reference(args.sample, args.split,
+                                                                                         model, path, args.seed)
+        models.append(survey_model)
+    outputs = [args.out] if len(models) == 1 and args.out.suffix else [args.out / f"{m.name}.parquet" for m in models]
+    label_file(args.spectra, models, outputs, block_rows=args.block_rows, threads=args.threads,
+               metadata={"data_release": args.data_release})
+    for output in outputs:
+        print(output)
+
+
+def main(argv=None):
+    """Entry point of the ``labeltransfer`` command."""
+    parser = argparse.ArgumentParser(prog="labeltransfer", description="Transfer stellar labels between surveys.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    label = commands.add_parser(
+        "label", help="label a file of spectra with trained models",
+        description="Label every source of a file of spectra with trained models (results/<task>/models/*.npz) "
+                    "and write a Parquet catalogue per model: source_id, snr, each label with its calibrated "
+                    "1-sigma <label>_err, and flags (1 spectrum, 2 labels, 4 model out of distribution, 8 one XP "
+                    "band missing); the provenance is in the file's metadata. Spectra: Gaia XP continuous "
+                    "coefficients (the bulk download's XpContinuousMeanSpectrum_*.csv.gz, or a DataLink CSV) or "
+                    "sampled spectra (.npz with source_id, flux, flux_error, wavelength).")
+    label.add_argument("--model", action="append", required=True, type=Path, help="a trained model (repeatable)")
+    label.add_argument("--spectra", required=True, type=Path, help="the file of spectra to label")
+    label.add_argument("--out", required=True, type=Path, help="the catalogue (.parquet), or a folder for several models")
+    label.add_argument("--sample", type=Path, help="the run's data/sample.npz: adds the out-of-distribution flags")
+    label.add_argument("--split", type=Path, help="the run's data/split.csv (with --sample)")
+    label.add_argument("--seed", type=int, default=42, help="seed of the flags' thresholds (the run's; default 42)")
+    label.add_argument("--block-rows", type=int, default=20_000, help="sources read and labelled at a time")
+    label.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
+    label.add_argument("--data-release", default="Gaia DR3", help="recorded in the catalogue's provenance")
+    args = parser.parse_args(argv)
+    if args.command == "label" and bool(args.sample) != bool(args.split):
+        parser.error("--sample and --split go together")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    _label(args)
+
+
+if __name__ == "__main__":
+    main()

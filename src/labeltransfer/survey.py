@@ -1,0 +1,194 @@
+"""Label stars that have no labels: a survey's spectra, block by block, with trained models.
+
+A survey file (a Gaia XP bulk chunk, a DataLink reply, or sampled spectra in ``.npz``) is read
+``block_rows`` sources at a time; each block is put on the model's pixel grid (XP: one matrix
+product with the XP basis, :class:`labeltransfer.xp_basis.XPSampler`), divided by its median flux
+as the training library is, labelled by every model, flagged, and appended to each model's
+catalogue. Memory is bounded by the block, not by the file. A catalogue is a Parquet file: one row
+per source with ``source_id``, ``snr``, each label and its calibrated 1-sigma ``<label>_err``, and
+``flags`` (:data:`SURVEY_FLAGS`); its metadata (key ``labeltransfer``) hold the provenance: the
+model file's SHA-256, the sample, split and seed it was trained on, the package version, the
+data release and the survey file.
+"""
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from . import __version__
+from .io.checksums import file_checksum
+from .io.gaia_xp_bulk import read_xp_blocks
+from .io.xp_library import XP_WAVELENGTH
+from .methods import IncompatibleDataError
+from .ood import FLAGS, OODReference
+from .spectra import Spectra
+from .xp_basis import XPSampler
+
+__all__ = ["SURVEY_FLAGS", "SurveyModel", "survey_blocks", "label_file", "read_catalogue", "catalogue_metadata"]
+
+log = logging.getLogger(__name__)
+
+#: The catalogue's flag bits: the out-of-distribution flags (:mod:`labeltransfer.ood`; 0 where no
+#: training set was given) and a source with one XP band only, labelled from the pixels of the other.
+SURVEY_FLAGS = {**FLAGS, "missing_band": 8}
+#: Metadata key of the provenance in a catalogue file.
+METADATA_KEY = b"labeltransfer"
+
+
+@dataclass
+class SurveyModel:
+    """A trained model, where it came from, and (optionally) its training set's side of the flags."""
+
+    name: str
+    model: object
+    path: Path
+    reference: OODReference = None
+    reference_spectra: Spectra = None
+
+    def provenance(self):
+        """The model's file, its SHA-256, and what it was trained on."""
+        return {"method": self.name, "model_file": str(self.path), "model_sha256": file_checksum(self.path),
+                "trained_on": self.model.provenance_, "method_type": self.model.method_type}
+
+
+def survey_blocks(path, block_rows):
+    """Yield ``(source_id, Spectra, missing_band)`` of a survey file, ``block_rows`` sources at a time.
+
+    ``path``: XP continuous coefficients (``.csv``, ``.csv.gz``, ``.ecsv``: the bulk chunks'
+    ECSV or a DataLink CSV) or sampled spectra (``.npz`` with ``source_id``, ``flux``,
+    ``flux_error``, ``wavelength``). Flux and errors are divided by each spectrum's median flux.
+    """
+    path = Path(path)
+    if path.suffix == ".npz":
+        yield from _sampled_blocks(path, block_rows)
+        return
+    sampler = XPSampler(XP_WAVELENGTH)
+    for block in read_xp_blocks(path, block_rows):
+        flux, error = sampler.sample(block.coefficients, block.errors, block.correlations)
+        yield block.source_id, _normalised(flux, error, XP_WAVELENGTH), ~block.has_band().all(axis=1)
+
+
+def _sampled_blocks(path, block_rows):
+    with np.load(path) as arrays:
+        missing = [key for key in ("source_id", "flux", "flux_error", "wavelength") if key not in arrays.files]
+        if missing:
+            raise IncompatibleDataError(f"{path}: sampled spectra need the arrays source_id, flux, flux_error and "
+                                        f"wavelength; missing {', '.join(missing)}")
+        source_id, flux, error, wavelength = (arrays[key] for key in ("source_id", "flux", "flux_error", "wavelength"))
+    for lo in range(0, len(source_id), block_rows):
+        rows = slice(lo, lo + block_rows)
+        block_error = np.where(np.isfinite(error[rows]), error[rows], np.inf)
+        yield source_id[rows], _normalised(flux[rows], block_error, wavelength), np.zeros(len(source_id[rows]), bool)
+
+
+def _normalised(flux, error, wavelength):
+    """Spectra divided by their median flux (over the unmasked pixels), as the library's are."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        median = np.nanmedian(np.where(np.isfinite(error), flux, np.nan), axis=1, keepdims=True)
+        flux, error = flux / median, error / np.abs(median)
+    error = np.where(np.isfinite(flux), error, np.inf)
+    return Spectra(np.nan_to_num(flux, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32), error.astype(np.float32),
+                   np.asarray(wavelength, dtype=float), np.empty((len(flux), 0)), ())
+
+
+def label_file(path, models, outputs, *, block_rows=20_000, metadata=None, threads=1, progress=True):
+    """Label every source of a survey file with every model and write one catalogue per model.
+
+    Parameters
+    ----------
+    path : path
+        The survey file (:func:`survey_blocks`).
+    models : list of SurveyModel
+    outputs : list of path
+        One Parquet catalogue per model, written whole or not at all (``.part`` then renamed).
+    block_rows : int
+        Sources read, converted and labelled at a time.
+    metadata : dict, optional
+        Added to each catalogue's provenance (the data release, the config).
+    threads : int
+        Threads of the neighbour searches of the flags (the models have theirs).
+
+    Returns
+    -------
+    dict
+        ``{"n_sources": ..., "seconds": ...}``
+    """
+    start = time.perf_counter()
+    tables = [[] for _ in models]
+    bar = tqdm(desc=f"labelling {Path(path).name}", unit="star", mininterval=2.0, disable=not progress)
+    n_sources = 0
+    for source_id, spectra, missing_band in survey_blocks(path, block_rows):
+        for survey_model, parts in zip(models, tables):
+            parts.append(_label_block(survey_model, source_id, spectra, missing_band, threads))
+        n_sources += len(source_id)
+        bar.update(len(source_id))
+    bar.close()
+    seconds = time.perf_counter() - start
+    provenance = {"package_version": __version__, "survey_file": str(path), "n_sources": n_sources,
+                  **(metadata or {})}
+    for survey_model, parts, output in zip(models, tables, outputs):
+        table = pd.concat(parts, ignore_index=True) if parts else _empty_table(survey_model)
+        _write_catalogue(table, output, {**provenance, **survey_model.provenance()})
+    log.info("%s: %d sources labelled by %d models in %.1f s (%.0f sources/s)", path, n_sources, len(models),
+             seconds, n_sources / max(seconds, 1e-9))
+    return {"n_sources": n_sources, "seconds": seconds}
+
+
+def _label_block(survey_model, source_id, spectra, missing_band, threads):
+    model = survey_model.model
+    try:
+        model.check_compatible(spectra)
+    except IncompatibleDataError as error:
+        raise IncompatibleDataError(f"{survey_model.path}: {error}") from error
+    labels, sigma = model.predict(spectra)
+    flags = SURVEY_FLAGS["missing_band"] * missing_band.astype(np.int64)
+    if survey_model.reference is not None:
+        misfit = model.misfit_flags(spectra, labels, sigma, survey_model.reference_spectra)
+        flags = flags + survey_model.reference.flags(spectra, labels, misfit, workers=threads)
+    table = pd.DataFrame({"source_id": source_id, "snr": spectra.snr().astype(np.float32)})
+    for k, name in enumerate(model.label_names_):
+        table[name], table[f"{name}_err"] = labels[:, k].astype(np.float32), sigma[:, k].astype(np.float32)
+    table["flags"] = flags.astype(np.int16)
+    return table
+
+
+def _empty_table(survey_model):
+    columns = {"source_id": np.empty(0, np.int64), "snr": np.empty(0, np.float32)}
+    for name in survey_model.model.label_names_:
+        columns[name], columns[f"{name}_err"] = np.empty(0, np.float32), np.empty(0, np.float32)
+    return pd.DataFrame({**columns, "flags": np.empty(0, np.int16)})
+
+
+def _write_catalogue(table, output, provenance):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}),
+                                           METADATA_KEY: json.dumps(provenance, default=str).encode()})
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    part = output.with_name(output.name + ".part")
+    pq.write_table(arrow, part)
+    os.replace(part, output)
+
+
+def read_catalogue(paths, columns=None):
+    """One table of catalogue files (a method's chunks read as one), with only ``columns`` if given."""
+    import pyarrow.dataset as ds
+
+    return ds.dataset([str(p) for p in paths], format="parquet").to_table(columns=columns).to_pandas()
+
+
+def catalogue_metadata(path):
+    """The provenance written in a catalogue file."""
+    import pyarrow.parquet as pq
+
+    return json.loads(pq.read_schema(path).metadata[METADATA_KEY])

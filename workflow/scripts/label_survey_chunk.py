@@ -1,0 +1,11 @@
+"""Label one survey chunk with every selected trained method: one catalogue per method."""
+
+import _package  # noqa: F401  (the workflow's src/ on sys.path)
+from labeltransfer.logs import log_to
+from labeltransfer.pipeline.survey_stage import label_chunk
+
+with log_to(snakemake.log[0]):
+    label_chunk(chunk_path=snakemake.input.chunk, model_paths=snakemake.input.models, methods=snakemake.params.methods,
+                sample_path=snakemake.input.sample, split_path=snakemake.input.split, seed=snakemake.params.seed,
+                block_rows=snakemake.params.block_rows, threads=snakemake.threads,
+                metadata=snakemake.params.metadata, catalogue_paths=snakemake.output.catalogues)

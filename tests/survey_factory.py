@@ -172,3 +172,37 @@ def write_bulk_chunk_of(path, spectra, source_ids, template, seed=0, missing_bp=
     coefficients, errors, correlations = synthetic_sources(spectra.flux, spectra.flux_err, spectra.wavelength,
                                                            template, np.random.default_rng(seed))
     write_bulk_chunk(path, source_ids, coefficients, errors, correlations, missing_bp=missing_bp)
+
+
+def write_survey_area(folder, n_chunks, per_chunk, template, seed=0, missing_bp_per_chunk=2):
+    """A Gaia XP bulk-download folder: ``n_chunks`` chunks (``XpContinuousMeanSpectrum_<from>-<to>.csv.gz``)
+    of sources made from synthetic stars' spectra as XP sources can have them (projected on the XP
+    basis, divided by their median), and the ``_MD5SUM.txt`` manifest of the folder. Returns the
+    chunk names in order."""
+    import hashlib
+    from pathlib import Path
+
+    from labeltransfer.io.xp_library import XP_WAVELENGTH
+    from labeltransfer.spectra import Spectra
+    from labeltransfer.xp_basis import design_matrix
+    from library_factory import synthetic_library
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    columns = synthetic_library(n_chunks * per_chunk, seed)
+    design = design_matrix(XP_WAVELENGTH)
+    flux = (design @ np.linalg.lstsq(design, columns["flux"].T.astype(float), rcond=1e-6)[0]).T
+    median = np.median(flux, axis=1, keepdims=True)
+    names, manifest = [], []
+    for c in range(n_chunks):
+        rows = slice(c * per_chunk, (c + 1) * per_chunk)
+        # source_ids of HEALPix level-12 pixels spread over the sky, as a chunk's are (one level-8 range)
+        ids = (np.arange(per_chunk, dtype=np.int64) * 97 + c * 5_000_000) * 2 ** 35 + 1
+        name = f"XpContinuousMeanSpectrum_{c * 1000:06d}-{c * 1000 + 999:06d}.csv.gz"
+        spectra = Spectra(flux[rows] / median[rows], columns["flux_error"][rows] / median[rows], XP_WAVELENGTH,
+                          np.empty((per_chunk, 0)), ())
+        write_bulk_chunk_of(folder / name, spectra, ids, template, seed=seed + c, missing_bp=ids[:missing_bp_per_chunk])
+        names.append(name)
+        manifest.append(f"{hashlib.md5((folder / name).read_bytes()).hexdigest()}  {name}")
+    (folder / "_MD5SUM.txt").write_text("\n".join(manifest) + "\n")
+    return names

@@ -16,7 +16,8 @@ from labeltransfer.io.remote import HTTPStatusError
 from labeltransfer.io.xp_library import XP_WAVELENGTH
 from labeltransfer.methods import IncompatibleDataError, make_method
 from labeltransfer.ood import OODReference
-from labeltransfer.pipeline.survey_stage import SurveyAccumulator, fetch_survey_file, gather_survey
+from labeltransfer.pipeline.archives import fetch_survey_file
+from labeltransfer.pipeline.survey_summary import SurveyAccumulator, gather_survey
 from labeltransfer.sample import build_sample
 from labeltransfer.survey import SURVEY_FLAGS, SurveyModel, catalogue_metadata, label_file, read_catalogue
 from labeltransfer.xp_basis import XPSampler, design_matrix

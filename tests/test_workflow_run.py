@@ -3,6 +3,7 @@
 The downloads land in resources/ of the repository (a later run reuses the verified files).
 """
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,20 +15,40 @@ import yaml
 from PIL import Image
 from snakemake.utils import update_config
 
+from fake_archive import FakeArchive
+from labeltransfer.survey import catalogue_metadata, read_catalogue
+from survey_factory import write_survey_area, xp_template
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 update_config(CONFIG, yaml.safe_load((REPO / "config" / "ci.yaml").read_text()))  # as Snakemake merges them
 RESULTS = REPO / "results" / CONFIG["tasks"][0]
 
 
-def _snakemake(*args):
-    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *args, "--configfile",
-                           "config/ci.yaml"], cwd=REPO, capture_output=True, text=True)
+SURVEY = RESULTS.parent / CONFIG["survey"]["task"] / "survey"
+#: The bulk-download folder of the survey stage, as the Gaia archive lays it out.
+BULK_FOLDER = "Gaia/gdr3/Spectroscopy/xp_continuous_mean_spectrum"
 
 
 @pytest.fixture(scope="module")
-def ci_run():
-    result = _snakemake("--forcerun", "crossmatch")
+def bulk_archive(tmp_path_factory):
+    """The Gaia XP bulk-download area in miniature, served from 127.0.0.1: three chunks (the CI
+    config labels the first two) of sources made from synthetic spectra, and the folder's manifest."""
+    root = tmp_path_factory.mktemp("archive")
+    names = write_survey_area(root / BULK_FOLDER, 3, 150, xp_template(root))
+    with FakeArchive(root) as archive:
+        yield archive, names
+
+
+def _snakemake(archive, *args):
+    survey = f"survey={{base_url: '{archive.url}/{BULK_FOLDER}/'}}"
+    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *args, "--configfile",
+                           "config/ci.yaml", "--config", survey], cwd=REPO, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def ci_run(bulk_archive):
+    result = _snakemake(bulk_archive[0], "--forcerun", "crossmatch")
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
     return result
 
@@ -158,11 +179,63 @@ def test_crossmatch_statistics(ci_run):
     assert stats["separation_percentiles_arcsec"]["50"] < 0.2
 
 
-def test_report_contains_every_figure(ci_run, tmp_path):
+def test_report_contains_every_figure(ci_run, bulk_archive, tmp_path):
     report = tmp_path / "report.html"
-    result = _snakemake("--report", str(report))
+    result = _snakemake(bulk_archive[0], "--report", str(report))
     assert result.returncode == 0, result.stderr[-3000:]
     names = report.read_text()
     for figure in ("separation.png", "kiel.png", "calibration.png", "costs.png", "snr_ladder.png", "learning_curve.png",
                    "summary.md"):
         assert figure in names, figure
+
+
+def test_the_survey_stage_labels_the_chosen_chunks_and_gathers_them(ci_run, bulk_archive):
+    _, names = bulk_archive
+    methods = CONFIG["survey"]["methods"]
+    chunks = [name.removesuffix(".csv.gz") for name in names]
+    for method in methods:
+        paths = [SURVEY / method / f"{chunk}.parquet" for chunk in chunks[:2]]
+        catalogue = read_catalogue(paths)
+        assert len(catalogue) == 300 and catalogue["source_id"].is_unique
+        assert ((catalogue["flags"] & 8) > 0).sum() == 4  # two sources per chunk without BP
+        assert catalogue[["teff", "logg"]].notna().all().all() and (catalogue["teff_err"] > 0).all()
+        metadata = catalogue_metadata(paths[0])
+        assert metadata["data_release"] == "Gaia DR3" and len(metadata["model_sha256"]) == 64
+        assert metadata["trained_on"]["seed"] == CONFIG["seed"]
+        assert not (SURVEY / method / f"{chunks[2]}.parquet").exists()  # files: 2
+        summary = pd.read_csv(RESULTS.parent / CONFIG["survey"]["task"] / "metrics" / "survey" / f"{method}.csv")
+        assert summary.set_index("quantity").loc["n_sources", "value"] == 300
+        with Image.open(RESULTS.parent / CONFIG["survey"]["task"] / "figures" / "survey" / f"{method}.png") as image:
+            image.verify()
+
+
+def _interrupt_survey(method, chunk):
+    """Leave the survey as an interrupted run does: the chunk's catalogue and the gathered outputs missing."""
+    task = RESULTS.parent / CONFIG["survey"]["task"]
+    for path in (SURVEY / method / f"{chunk}.parquet", task / "metrics" / "survey" / f"{method}.csv",
+                 task / "figures" / "survey" / f"{method}.png"):
+        path.unlink(missing_ok=True)
+
+
+def test_the_survey_stage_resumes_and_a_corrupt_chunk_fails_only_its_job(ci_run, bulk_archive):
+    archive, names = bulk_archive
+    chunks = [name.removesuffix(".csv.gz") for name in names]
+    method = CONFIG["survey"]["methods"][0]
+    _interrupt_survey(method, chunks[0])
+    planned = _snakemake(archive, "-n", "--quiet", "rules")
+    assert planned.returncode == 0, planned.stderr[-3000:]
+    assert re.search(r"label_survey_chunk\s+1\n", planned.stdout)  # only the chunk not done
+    downloaded = REPO / "resources" / "survey" / names[1]
+    whole = downloaded.read_bytes()
+    try:
+        downloaded.write_bytes(whole[: len(whole) // 2])
+        _interrupt_survey(method, chunks[1])
+        result = _snakemake(archive, "--keep-going")
+        assert result.returncode != 0
+        assert (SURVEY / method / f"{chunks[0]}.parquet").exists()  # the good chunk is labelled
+        assert not (SURVEY / method / f"{chunks[1]}.parquet").exists()
+        log = (REPO / "logs" / "survey" / "label" / f"{chunks[1]}.log").read_text()
+        assert f"{names[1]}: cannot read the XP continuous table, it is truncated or damaged" in log
+    finally:
+        downloaded.write_bytes(whole)
+        assert _snakemake(archive).returncode == 0

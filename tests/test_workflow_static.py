@@ -18,7 +18,8 @@ SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
 #: Import names whose conda package is called differently.
 #: Not third-party: snakemake itself and the helper modules beside the scripts.
 LOCAL_MODULES = {"snakemake"} | {p.stem for p in (REPO / "workflow" / "scripts").glob("_*.py")}
-CONDA_NAMES = {"torch": "pytorch", "yaml": "pyyaml", "sklearn": "scikit-learn", "matplotlib": "matplotlib-base", "erfa": "pyerfa"}
+CONDA_NAMES = {"torch": "pytorch", "yaml": "pyyaml", "sklearn": "scikit-learn", "matplotlib": "matplotlib-base", "erfa": "pyerfa",
+               "astropy_healpix": "astropy-healpix"}
 
 
 def _config(name="config.yaml"):
@@ -88,7 +89,7 @@ def _rules():
     """(rule name, conda env path, script path) of every rule with a script."""
     found = []
     for smk in sorted(RULES.glob("*.smk")):
-        for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
+        for block in re.split(r"^(?:rule|checkpoint) ", smk.read_text(), flags=re.M)[1:]:
             name = block.split(":", 1)[0]
             conda = re.search(r"conda:\s+\"([^\"]+)\"", block)
             script = re.search(r"script:\s+\"([^\"]+)\"", block)
@@ -138,7 +139,7 @@ def test_every_output_path_is_written_by_one_rule():
     """No two rules declare the same output pattern (one rule per path, whatever the config's tasks)."""
     outputs = []
     for smk in RULES.glob("*.smk"):
-        for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
+        for block in re.split(r"^(?:rule|checkpoint) ", smk.read_text(), flags=re.M)[1:]:
             section = block.split("    output:", 1)[1].split("    log:", 1)[0]
             outputs += re.findall(r'"((?:results|resources)/[^"]+)"', section)
     assert outputs and len(outputs) == len(set(outputs)), sorted({p for p in outputs if outputs.count(p) > 1})
@@ -146,7 +147,7 @@ def test_every_output_path_is_written_by_one_rule():
 
 def test_every_rule_has_log_conda_benchmark_threads_resources():
     for smk in RULES.glob("*.smk"):
-        for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
+        for block in re.split(r"^(?:rule|checkpoint) ", smk.read_text(), flags=re.M)[1:]:
             name = block.split(":", 1)[0]
             for directive in ("log:", "conda:", "benchmark:", "threads:", "resources:"):
                 assert f"    {directive}" in block, f"rule {name} in {smk.name} lacks {directive}"

@@ -22,11 +22,14 @@ from scipy.spatial import cKDTree
 
 from .metrics import robust_scatter
 
-__all__ = ["FLAGS", "K", "N_COMPONENTS", "QUANTILE", "beyond_training", "OODReference",
+__all__ = ["FLAGS", "SURVEY_FLAGS", "K", "N_COMPONENTS", "QUANTILE", "beyond_training", "OODReference",
            "ood_flags", "ood_summary"]
 
 #: The bit of each flag.
 FLAGS = {"spectrum": 1, "labels": 2, "model": 4}
+#: The bits of a survey catalogue's ``flags``: these flags (0 where no training set was given) and a
+#: source with one XP band only, labelled from the pixels of the other.
+SURVEY_FLAGS = {**FLAGS, "missing_band": 8}
 #: Neighbours whose mean distance measures how far a star is from the training set.
 K = 5
 #: Principal components of the spectral space.

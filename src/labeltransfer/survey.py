@@ -27,7 +27,7 @@ from .io.checksums import file_checksum
 from .io.gaia_xp_bulk import read_xp_blocks
 from .io.xp_library import XP_WAVELENGTH
 from .methods import IncompatibleDataError
-from .ood import FLAGS, OODReference
+from .ood import SURVEY_FLAGS, OODReference
 from .spectra import Spectra
 from .xp_basis import XPSampler
 
@@ -35,9 +35,6 @@ __all__ = ["SURVEY_FLAGS", "SurveyModel", "survey_blocks", "label_file", "read_c
 
 log = logging.getLogger(__name__)
 
-#: The catalogue's flag bits: the out-of-distribution flags (:mod:`labeltransfer.ood`; 0 where no
-#: training set was given) and a source with one XP band only, labelled from the pixels of the other.
-SURVEY_FLAGS = {**FLAGS, "missing_band": 8}
 #: Metadata key of the provenance in a catalogue file.
 METADATA_KEY = b"labeltransfer"
 

@@ -13,7 +13,7 @@ def plot_survey(accumulator, method, path):
     from astropy.coordinates import ICRS
     from astropy_healpix import HEALPix
 
-    from .pipeline.survey_stage import SKY_LEVEL
+    from .pipeline.survey_summary import SKY_LEVEL
 
     fig = plt.figure(figsize=(15, 4.4))
     for k, ((x, y), counts) in enumerate(accumulator.pairs.items()):

@@ -15,6 +15,7 @@ import pandas as pd
 from .. import plots
 from ..crossmatch import separation_percentiles
 from ..io.allstar import read_allstar
+from ..io.checksums import read_checksum_manifest
 from ..io.gaia_archive import datalink_batches, query_sources
 from ..io.gaia_xp import read_xp_covariances
 from ..io.lamost_catalogue import read_lamost_catalogue
@@ -28,7 +29,7 @@ from ..xp_noise import XPNoise
 from ..sources.lamost import match_lamost
 from ._json import write_json
 
-__all__ = ["GAIA_PRODUCTS", "fetch_file", "read_labels", "query_gaia", "fetch_gaia_spectra", "crossmatch_lamost",
+__all__ = ["GAIA_PRODUCTS", "fetch_file", "fetch_survey_file", "read_labels", "query_gaia", "fetch_gaia_spectra", "crossmatch_lamost",
            "fetch_lamost_spectra", "xp_noise_model"]
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,18 @@ GAIA_PRODUCTS = {"xp_continuous": ("XP_CONTINUOUS", "has_xp_continuous"), "rvs":
 def fetch_file(*, url, checksum, path, offline, timeout):
     """One archive file (a catalogue), resumable and verified."""
     download(RemoteFile(url, Path(path), checksum), offline=offline, timeout=timeout)
+
+
+def fetch_survey_file(*, url, path, timeout, manifest_path=None):
+    """Download the manifest (``manifest_path`` None) or a chunk with the checksum the manifest gives it."""
+    checksum = None
+    if manifest_path is not None:
+        name = Path(path).name
+        checksums = read_checksum_manifest(Path(manifest_path).read_text())
+        if name not in checksums:
+            raise ValueError(f"{manifest_path} lists no {name}: the archive publishes no such chunk")
+        checksum = checksums[name]
+    download(RemoteFile(url, Path(path), checksum), timeout=timeout)
 
 
 def read_labels(*, allstar_path, label_names, cuts, labels_path):

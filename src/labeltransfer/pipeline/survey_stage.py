@@ -1,38 +1,13 @@
-"""Workflow steps of the survey stage: fetch the manifest and the chunks, label a chunk, gather a method."""
+"""The survey stage's chunk job: label one chunk with every selected model (the downloads:
+``archives.fetch_survey_file``; the gather: ``survey_summary``)."""
 
-import logging
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
-from ..io.checksums import read_checksum_manifest
-from ..io.remote import RemoteFile, download
 from ..methods import load_model_file
-from ..survey import SURVEY_FLAGS, SurveyModel, label_file
+from ..survey import SurveyModel, label_file
 from .modelling import training_reference
 
-__all__ = ["fetch_survey_file", "label_chunk", "gather_survey", "SurveyAccumulator"]
-
-log = logging.getLogger(__name__)
-
-#: HEALPix level of the sky map (12,288 pixels of 3.4 deg^2); the Gaia source_id holds the level-12
-#: index in its top bits (source_id // 2^35).
-SKY_LEVEL = 5
-#: Bins per label of the density figures and of the quantiles of the summary.
-N_BINS = 400
-
-
-def fetch_survey_file(*, url, path, timeout, manifest_path=None):
-    """Download the manifest (``manifest_path`` None) or a chunk with the checksum the manifest gives it."""
-    checksum = None
-    if manifest_path is not None:
-        name = Path(path).name
-        checksums = read_checksum_manifest(Path(manifest_path).read_text())
-        if name not in checksums:
-            raise ValueError(f"{manifest_path} lists no {name}: the archive publishes no such chunk")
-        checksum = checksums[name]
-    download(RemoteFile(url, Path(path), checksum), timeout=timeout)
+__all__ = ["label_chunk"]
 
 
 def label_chunk(*, chunk_path, model_paths, methods, sample_path, split_path, seed, block_rows, threads, metadata,
@@ -44,82 +19,3 @@ def label_chunk(*, chunk_path, model_paths, methods, sample_path, split_path, se
         reference_spectra, reference = training_reference(sample_path, split_path, model, path, seed)
         models.append(SurveyModel(name, model, Path(path), reference, reference_spectra))
     label_file(chunk_path, models, catalogue_paths, block_rows=block_rows, threads=threads, metadata=metadata)
-
-
-class SurveyAccumulator:
-    """Counts, flags, label histograms and a sky map of a survey catalogue, one chunk at a time
-    (memory bounded by a chunk, not by the survey).
-
-    Parameters
-    ----------
-    ranges : dict of str to (float, float)
-        Each label's range (the config's ``labels: <label>: range``); values outside count in the
-        totals but not in the histograms.
-    """
-
-    def __init__(self, ranges):
-        self.edges = {label: np.linspace(lo, hi, N_BINS + 1) for label, (lo, hi) in ranges.items()}
-        self.histograms = {label: np.zeros(N_BINS) for label in ranges}
-        self.pairs = {pair: np.zeros((N_BINS // 4, N_BINS // 4)) for pair in (("teff", "logg"), ("fe_h", "alpha_m"))
-                      if set(pair) <= set(ranges)}
-        self.sky_sum = np.zeros(12 * 4 ** SKY_LEVEL)
-        self.sky_count = np.zeros_like(self.sky_sum)
-        self.sky_label = "fe_h" if "fe_h" in ranges else next(iter(ranges))
-        self.n_sources, self.n_chunks = 0, 0
-        self.missing = dict.fromkeys(ranges, 0)
-        self.flagged = dict.fromkeys(["any", *SURVEY_FLAGS], 0)
-
-    def add(self, table):
-        """Add one catalogue chunk (a DataFrame of :func:`labeltransfer.survey.label_file`)."""
-        self.n_chunks += 1
-        self.n_sources += len(table)
-        flags = table["flags"].to_numpy()
-        self.flagged["any"] += int(np.sum(flags > 0))
-        for name, bit in SURVEY_FLAGS.items():
-            self.flagged[name] += int(np.sum((flags & bit) > 0))
-        for label, edges in self.edges.items():
-            values = table[label].to_numpy(float)
-            self.missing[label] += int(np.sum(~np.isfinite(values)))
-            self.histograms[label] += np.histogram(values[np.isfinite(values)], edges)[0]
-        for (x, y), counts in self.pairs.items():
-            both = np.isfinite(table[x]) & np.isfinite(table[y])
-            counts += np.histogram2d(table.loc[both, x], table.loc[both, y],
-                                     [self.edges[x][::4], self.edges[y][::4]])[0]
-        pixel = (table["source_id"].to_numpy(np.int64) >> np.int64(35 + 2 * (12 - SKY_LEVEL)))
-        value = table[self.sky_label].to_numpy(float)
-        known = np.isfinite(value) & (pixel >= 0) & (pixel < len(self.sky_sum))
-        np.add.at(self.sky_sum, pixel[known], value[known])
-        np.add.at(self.sky_count, pixel[known], 1)
-
-    def quantile(self, label, q):
-        """The ``q`` quantile of a label (to a bin of its histogram), NaN without values in range."""
-        counts = self.histograms[label]
-        if counts.sum() == 0:
-            return np.nan
-        cumulative = np.cumsum(counts) / counts.sum()
-        centres = 0.5 * (self.edges[label][1:] + self.edges[label][:-1])
-        return float(centres[np.searchsorted(cumulative, q)])
-
-    def summary(self, method):
-        """A table of quantity, value: counts, flagged fractions, and each label's 5/50/95th percentiles."""
-        rows = [("n_sources", self.n_sources), ("n_chunks", self.n_chunks)]
-        rows += [(f"flagged_{name}_fraction", count / max(self.n_sources, 1)) for name, count in self.flagged.items()]
-        for label in self.edges:
-            rows += [(f"{label}_missing", self.missing[label])]
-            rows += [(f"{label}_p{int(100 * q):02d}", self.quantile(label, q)) for q in (0.05, 0.5, 0.95)]
-        return pd.DataFrame({"method": method, "quantity": [r[0] for r in rows], "value": [r[1] for r in rows]})
-
-
-def gather_survey(*, catalogue_paths, labels, method, summary_path, figure_path):
-    """Read a method's catalogue chunks one at a time into a summary table and the survey figure."""
-    import pyarrow.parquet as pq
-
-    from ..survey_plots import plot_survey
-
-    accumulator = SurveyAccumulator({label: settings["range"] for label, settings in labels.items()})
-    for path in catalogue_paths:
-        accumulator.add(pq.read_table(path).to_pandas())
-    accumulator.summary(method).to_csv(summary_path, index=False)
-    log.info("%s: %d sources in %d chunks, %.1f%% flagged", method, accumulator.n_sources, accumulator.n_chunks,
-             100 * accumulator.flagged["any"] / max(accumulator.n_sources, 1))
-    plot_survey(accumulator, method, figure_path)

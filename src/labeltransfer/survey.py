@@ -31,7 +31,7 @@ from .ood import SURVEY_FLAGS, OODReference
 from .spectra import Spectra
 from .xp_basis import XPSampler
 
-__all__ = ["SURVEY_FLAGS", "SurveyModel", "survey_blocks", "label_file", "read_catalogue", "catalogue_metadata"]
+__all__ = ["SURVEY_FLAGS", "SurveyModel", "survey_blocks", "normalised_spectra", "label_file", "read_catalogue", "catalogue_metadata"]
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def survey_blocks(path, block_rows):
     sampler = XPSampler(XP_WAVELENGTH)
     for block in read_xp_blocks(path, block_rows):
         flux, error = sampler.sample(block.coefficients, block.errors, block.correlations)
-        yield block.source_id, _normalised(flux, error, XP_WAVELENGTH), ~block.has_band().all(axis=1)
+        yield block.source_id, normalised_spectra(flux, error, XP_WAVELENGTH), ~block.has_band().all(axis=1)
 
 
 def _sampled_blocks(path, block_rows):
@@ -82,11 +82,11 @@ def _sampled_blocks(path, block_rows):
     for lo in range(0, len(source_id), block_rows):
         rows = slice(lo, lo + block_rows)
         block_error = np.where(np.isfinite(error[rows]), error[rows], np.inf)
-        yield source_id[rows], _normalised(flux[rows], block_error, wavelength), np.zeros(len(source_id[rows]), bool)
+        yield source_id[rows], normalised_spectra(flux[rows], block_error, wavelength), np.zeros(len(source_id[rows]), bool)
 
 
-def _normalised(flux, error, wavelength):
-    """Spectra divided by their median flux (over the unmasked pixels), as the library's are."""
+def normalised_spectra(flux, error, wavelength):
+    """Spectra (float32, no auxiliary features) divided by their median flux (over the unmasked pixels), as the library's are."""
     with np.errstate(invalid="ignore", divide="ignore"):
         median = np.nanmedian(np.where(np.isfinite(error), flux, np.nan), axis=1, keepdims=True)
         flux, error = flux / median, error / np.abs(median)
@@ -95,7 +95,7 @@ def _normalised(flux, error, wavelength):
                    np.asarray(wavelength, dtype=float), np.empty((len(flux), 0)), ())
 
 
-def label_file(path, models, outputs, *, block_rows=20_000, metadata=None, threads=1, progress=True):
+def label_file(path, models, outputs, *, block_rows=5_000, metadata=None, threads=1, progress=True):
     """Label every source of a survey file with every model and write one catalogue per model.
 
     Parameters

@@ -65,7 +65,9 @@ rule label_survey_chunk:
         seed=config["seed"],
         block_rows=SURVEY["block_rows"],
         metadata={"data_release": SURVEY["data_release"], "survey": SURVEY},
-    threads: config["threads"]["predict"]
+    # one thread: reading the chunk's text is most of the job and does not run in parallel; a node
+    # labels as many chunks at once as it has cores
+    threads: 1
     resources:
         mem_mb=SURVEY["mem_mb"],
     conda:

@@ -25,8 +25,6 @@ _BANDS = ("bp", "rp")
 _N_CORRELATIONS = N_COEFFICIENTS * (N_COEFFICIENTS - 1) // 2
 _COLUMNS = ("source_id", *(f"{band}_{name}" for band in _BANDS
                            for name in ("coefficients", "coefficient_errors", "coefficient_correlations")))
-#: Characters of an array cell that are not numbers or separators.
-_BRACKETS = str.maketrans("[]()", "    ")
 
 
 class XPBulkFormatError(SurveyFormatError):
@@ -57,7 +55,7 @@ class XPBlock:
         return np.isfinite(self.coefficients[:, :, 0])
 
 
-def read_xp_blocks(path, block_rows=20_000):
+def read_xp_blocks(path, block_rows=5_000):
     """Yield the sources of an XP continuous file ``block_rows`` at a time, as :class:`XPBlock`.
 
     Rows with neither band are left out, counted and logged with an example.
@@ -81,7 +79,8 @@ def read_xp_blocks(path, block_rows=20_000):
                                 path, frame.loc[empty, "source_id"].iloc[0])
                 empty_rows += int(empty.sum())
             if (~empty).any():
-                yield _block(frame[~empty], path)
+                yield _block(frame[~empty] if empty.any() else frame, path)
+            del frame  # the block's text, freed before the next is read
     except (OSError, EOFError, UnicodeDecodeError, pd.errors.ParserError) as error:
         raise XPBulkFormatError(f"{path}: cannot read the XP continuous table, it is truncated or damaged "
                                 f"({type(error).__name__}: {error})") from error
@@ -112,7 +111,7 @@ def _arrays(cells, length, column, source_ids, path):
     """Array cells ``"[v1,...]"`` (or ``(...)``) of one column as a (n, length) float array."""
     if len(cells) == 0:
         return np.empty((0, length))
-    text = ",".join(cells.astype(str)).translate(_BRACKETS)
+    text = ",".join(cell[1:-1] for cell in cells)  # without the brackets: one copy of the text
     with np.errstate(all="ignore"):
         values = np.array(text.replace("null", "nan").split(","), dtype=float) if "null" in text \
             else np.fromstring(text, sep=",")

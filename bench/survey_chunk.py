@@ -1,0 +1,178 @@
+"""One survey chunk end to end: read the gzipped CSV, convert, label, flag, write; where the time goes.
+
+Builds a chunk in the Gaia DR3 bulk layout (``XpContinuousMeanSpectrum_*.csv.gz``) of ``--sources``
+sources made from a finished run's spectra (2,000 drawn, given a real source's coefficient
+correlations and noise at their own errors, :mod:`labeltransfer.xp_synthetic`, then repeated with
+new source_ids), then
+times each stage of the chunk job on it with the run's trained models that read the flux alone
+(and, with ``--networks``, flux-only copies of the run's MLP and CNN trained for one epoch here:
+their speed does not depend on their training): reading and parsing the text, the conversion to
+spectra, each model's labelling, its flags and its catalogue; then the whole chunk job
+(``labeltransfer label``) in a fresh process per model, with its wall time and peak memory (the
+process's maximum resident set size); one thread, as the workflow's chunk jobs::
+
+    python bench/survey_chunk.py results/xp_from_apogee --sources 20000 --networks
+"""
+
+import argparse
+import gzip
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from labeltransfer.io.gaia_xp_bulk import read_xp_blocks  # noqa: E402
+from labeltransfer.methods import load_model_file, make_method  # noqa: E402
+from labeltransfer.pipeline.modelling import training_reference  # noqa: E402
+from labeltransfer.sample import LabelledSample  # noqa: E402
+from labeltransfer.split import read_split, split_fingerprint  # noqa: E402
+from labeltransfer.io.xp_library import XP_WAVELENGTH  # noqa: E402
+from labeltransfer.survey import SurveyModel, label_file, normalised_spectra  # noqa: E402
+from labeltransfer.xp_basis import XPSampler  # noqa: E402
+from labeltransfer.xp_synthetic import synthetic_sources, write_bulk_chunk  # noqa: E402
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real" / "gaia_xp" / "XP_CONTINUOUS_RAW.csv"
+
+
+def build_chunk(sample, path, n_sources, seed, n_unique=2000):
+    """A bulk-layout chunk of ``n_sources`` sources: ``n_unique`` made from spectra drawn from the sample,
+    repeated with new source_ids (the cost of every stage does not depend on the values); seconds taken."""
+    start = time.perf_counter()
+    rows = np.random.default_rng(seed).integers(0, len(sample.ids), min(n_unique, n_sources))
+    part = sample.spectra.subset(rows)
+    unique = path.with_name("unique.csv.gz")
+    made = synthetic_sources(part.flux, part.flux_err, part.wavelength, next(read_xp_blocks(REAL)),
+                             np.random.default_rng(seed))
+    write_bulk_chunk(unique, np.arange(len(rows)), *made)
+    lines = gzip.open(unique, "rt").read().splitlines()
+    header = [line for line in lines if line.startswith("#")] + [lines[sum(1 for x in lines if x.startswith("#"))]]
+    body = [line.split(",", 1)[1] for line in lines[len(header):]]
+    with gzip.open(path, "wt", compresslevel=1) as handle:
+        handle.write("\n".join(header) + "\n")
+        for i in range(n_sources):
+            handle.write(f"{i * 2 ** 35 + 1},{body[i % len(body)]}\n")
+    unique.unlink()
+    return time.perf_counter() - start
+
+
+def network_copies(results, config, sample, rows, seed):
+    """Flux-only copies of the run's MLP and CNN settings trained for one epoch, saved beside the run's models."""
+    paths = []
+    provenance = {"sample": sample.fingerprint(), "split": split_fingerprint(sample.ids, rows), "seed": seed}
+    train, val = sample.subset(rows["train"]), sample.subset(rows["validation"])
+    for name in ("mlp", "cnn"):
+        params = {**config["method_settings"][name]["params"], "epochs": 1, "n_members": 1, "snr_input": False,
+                  "random_state": seed, "threads": 1}
+        model = make_method(config["method_settings"][name]["type"], params).fit(
+            train.spectra.select_aux([]), train.labels, train.label_err, train.label_names,
+            validation=(val.spectra.select_aux([]), val.labels, val.label_err))
+        model.provenance_ = provenance
+        path = Path(results) / "models" / f"bench_{name}_flux.npz"
+        model.save(path)
+        paths.append(path)
+    return paths
+
+
+def stage_times(chunk, models, block_rows):
+    """Seconds of each stage over the chunk: read and parse, convert, and per model labels, flags, write."""
+    start = time.perf_counter()
+    read = list(read_xp_blocks(chunk, block_rows))
+    times = {"read and parse": time.perf_counter() - start}
+    sampler = XPSampler(XP_WAVELENGTH)
+    sampler.sample(*(a[:1] for a in (read[0].coefficients, read[0].errors, read[0].correlations)))  # gaiaxpy once
+    start = time.perf_counter()
+    blocks = []
+    for block in read:
+        flux, error = sampler.sample(block.coefficients, block.errors, block.correlations)
+        blocks.append((block.source_id, normalised_spectra(flux, error, XP_WAVELENGTH), None))
+    times["convert"] = time.perf_counter() - start
+    for survey_model in models:
+        labelled = flagged = 0.0
+        for _, spectra, _ in blocks:
+            start = time.perf_counter()
+            labels, sigma = survey_model.model.predict(spectra)
+            labelled += time.perf_counter() - start
+            start = time.perf_counter()
+            misfit = survey_model.model.misfit_flags(spectra, labels, sigma, survey_model.reference_spectra)
+            survey_model.reference.flags(spectra, labels, misfit, workers=1)
+            flagged += time.perf_counter() - start
+        times[f"{survey_model.name}: labels"] = labelled
+        times[f"{survey_model.name}: flags"] = flagged
+    return times
+
+
+def chunk_job(model_path, chunk, sample_path, split_path, seed, block_rows, out):
+    """Wall time and peak memory (MB) of ``labeltransfer label`` on the chunk, in a fresh process."""
+    code = ("import resource, sys, time; from labeltransfer.cli import main; start = time.perf_counter(); "
+            "main(sys.argv[1:]); print('WALL', time.perf_counter() - start); "
+            "print('PEAK_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    result = subprocess.run([sys.executable, "-c", code, "label", "--model", str(model_path), "--spectra", str(chunk),
+                             "--out", str(out), "--sample", str(sample_path), "--split", str(split_path), "--seed",
+                             str(seed), "--block-rows", str(block_rows), "--threads", "1"],
+                            capture_output=True, text=True, check=True)
+    values = dict(line.split() for line in result.stdout.splitlines() if line.startswith(("WALL", "PEAK_MB")))
+    return float(values["WALL"]), float(values["PEAK_MB"])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("results", help="a finished run's task folder, e.g. results/xp_from_apogee")
+    parser.add_argument("--config", default="config/config.yaml")
+    parser.add_argument("--sources", type=int, default=20_000, help="sources in the chunk")
+    parser.add_argument("--block-rows", type=int, default=5_000)
+    parser.add_argument("--methods", nargs="*", default=["knn", "cannon_quadratic"],
+                        help="the run's methods that read the flux alone")
+    parser.add_argument("--networks", action="store_true", help="also flux-only MLP and CNN (one epoch)")
+    parser.add_argument("--chunk", type=Path, help="an existing chunk to reuse instead of building one")
+    parser.add_argument("--json", type=Path, help="write the numbers here too")
+    args = parser.parse_args(argv)
+    config = yaml.safe_load(Path(args.config).read_text())
+    results = Path(args.results)
+    sample_path, split_path = results / "data" / "sample.npz", results / "data" / "split.csv"
+    sample = LabelledSample.load(sample_path)
+    rows = read_split(split_path, sample.ids)
+    folder = Path(tempfile.mkdtemp(prefix="survey_chunk_"))
+    chunk = args.chunk or folder / "XpContinuousMeanSpectrum_bench.csv.gz"
+    if args.chunk is None:
+        print(f"built a chunk of {args.sources:,} sources in {build_chunk(sample, chunk, args.sources, 0):.0f} s "
+              f"({chunk.stat().st_size / 1e6:,.0f} MB)")
+    n_sources = sum(len(block) for block in read_xp_blocks(chunk, args.block_rows))
+    model_paths = [results / "models" / f"{name}.npz" for name in args.methods]
+    if args.networks:
+        model_paths += network_copies(results, config, sample, rows, config["seed"])
+    models = []
+    for path in model_paths:
+        model = load_model_file(path).set_params(threads=1)
+        spectra, reference = training_reference(sample_path, split_path, model, path, config["seed"])
+        models.append(SurveyModel(path.stem, model, path, reference, spectra))
+    times = stage_times(chunk, models, args.block_rows)
+    start = time.perf_counter()
+    label_file(chunk, models, [folder / f"{m.name}.parquet" for m in models], block_rows=args.block_rows, threads=1,
+               progress=False)
+    times["all models, one job (read once)"] = time.perf_counter() - start
+    print(f"{n_sources:,} sources, blocks of {args.block_rows:,}, 1 thread (as the chunk jobs); stage: seconds, sources/s")
+    for stage, seconds in times.items():
+        print(f"  {stage}: {seconds:.1f} s, {n_sources / seconds:,.0f} sources/s")
+    jobs = {}
+    for survey_model in models:
+        wall, peak = chunk_job(survey_model.path, chunk, sample_path, split_path, config["seed"], args.block_rows,
+                               folder / f"{survey_model.name}_job.parquet")
+        jobs[survey_model.name] = {"seconds": wall, "sources_per_second": n_sources / wall, "peak_mb": peak}
+        print(f"  chunk job with {survey_model.name} alone: {wall:.1f} s, {n_sources / wall:,.0f} sources/s, "
+              f"peak memory {peak:,.0f} MB")
+    if args.json:
+        args.json.write_text(json.dumps({"n_sources": n_sources, "block_rows": args.block_rows, "stages": times,
+                                         "jobs": jobs, "bench_peak_mb": resource.getrusage(
+                                             resource.RUSAGE_SELF).ru_maxrss / 1024}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

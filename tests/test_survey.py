@@ -2,6 +2,8 @@
 gaiaxpy.calibrate), labelled into Parquet catalogues with provenance; bad input named; the CLI."""
 
 import gzip
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -208,3 +210,63 @@ def test_the_gather_counts_flags_and_places_sources_on_the_sky(tmp_path):
     accumulator = SurveyAccumulator({k: v["range"] for k, v in LABELS.items()})
     accumulator.add(pd.read_parquet(chunks[0]))
     assert accumulator.sky_count.sum() == 490 and (tmp_path / "survey.png").stat().st_size > 10_000
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A task folder as a finished run leaves it: sample, split and a flux-only model trained on them."""
+    from labeltransfer.split import read_split, split_fingerprint, split_sample, write_split
+
+    task = tmp_path_factory.mktemp("results") / "tiny"
+    (task / "data").mkdir(parents=True)
+    (task / "models").mkdir()
+    sample = build_sample(synthetic_stars(600, seed=8), LABELS, {"min_snr": 5, "max_masked_fraction": 0.1}, [])
+    sample.save(task / "data" / "sample.npz")
+    write_split(split_sample(sample.ids, {"train": 0.7, "validation": 0.15, "test": 0.15}, 42),
+                task / "data" / "split.csv")
+    rows = read_split(task / "data" / "split.csv", sample.ids)
+    train = sample.subset(rows["train"])
+    model = make_method("knn", {"n_components": 5}).fit(train.spectra.select_aux([]), train.labels, train.label_err,
+                                                         train.label_names)
+    model.provenance_ = {"sample": sample.fingerprint(), "split": split_fingerprint(sample.ids, rows), "seed": 42}
+    model.save(task / "models" / "knn.npz")
+    return task
+
+
+def _bench(name):
+    import importlib.util
+
+    from conftest import REPO
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def test_the_synthetic_survey_bench_labels_every_spectrum(finished_run, capsys):
+    _bench("synthetic_survey").main([str(finished_run), str(finished_run / "models" / "knn.npz"), "--sources", "900",
+                                     "--files", "3", "--jobs", "2"])
+    output = capsys.readouterr().out
+    folder = Path(output.split("files written in ")[1].split("(")[1].split(")")[0])
+    catalogue = read_catalogue(sorted(folder.glob("*.parquet")))
+    assert len(catalogue) == 900 and catalogue["source_id"].is_unique and catalogue["teff"].notna().all()
+    assert "labelled by knn.npz, 2 jobs at a time" in output and "peak memory" in output
+
+
+@pytest.mark.skipif(not REAL_XP.exists(), reason="../shared/fixtures/real is not here")
+def test_the_chunk_bench_times_every_stage_and_the_chunk_job(finished_run, tmp_path, capsys):
+    _bench("survey_chunk").main([str(finished_run), "--config", str(_config_file(tmp_path)), "--sources", "300",
+                                 "--block-rows", "100", "--methods", "knn", "--json", str(tmp_path / "bench.json")])
+    numbers = json.loads((tmp_path / "bench.json").read_text())
+    assert numbers["n_sources"] == 300 and numbers["jobs"]["knn"]["peak_mb"] > 0
+    assert {"read and parse", "convert", "knn: labels", "knn: flags"} <= set(numbers["stages"])
+    assert all(seconds > 0 for seconds in numbers["stages"].values())
+
+
+def _config_file(folder):
+    import yaml
+
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump({"seed": 42, "method_settings": {}}))
+    return path

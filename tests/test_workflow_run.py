@@ -6,6 +6,7 @@ The downloads land in resources/ of the repository (a later run reuses the verif
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -239,3 +240,73 @@ def test_the_survey_stage_resumes_and_a_corrupt_chunk_fails_only_its_job(ci_run,
     finally:
         downloaded.write_bytes(whole)
         assert _snakemake(archive).returncode == 0
+
+
+SLURM_CONF = Path("/etc/slurm/slurm.conf")
+
+
+def _start_single_node_slurm():
+    """Install (Debian's slurm-wlm and munge) and start a one-node SLURM cluster on this machine; the
+    reason it cannot, or None. The config goes where job steps find it without SLURM_CONF."""
+    import os
+    import shutil
+    import socket
+
+    if shutil.which("sbatch") is None:
+        if os.geteuid() != 0 or shutil.which("apt-get") is None:
+            return "sbatch is not installed and apt-get cannot install slurm-wlm here (not root or not Debian)"
+        installed = subprocess.run(["apt-get", "install", "-y", "-q", "slurm-wlm", "munge"], capture_output=True,
+                                   text=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        if installed.returncode != 0:
+            return f"apt-get install slurm-wlm munge failed: {installed.stderr[-300:]}"
+    if subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True).stdout.strip() in ("idle", "mix"):
+        return None  # a cluster is up already
+    if SLURM_CONF.exists() and "ClusterName=labeltransfer" not in SLURM_CONF.read_text():
+        return f"{SLURM_CONF} is another cluster's config: not replaced"
+    host = socket.gethostname()
+    SLURM_CONF.parent.mkdir(parents=True, exist_ok=True)
+    for folder in ("/var/spool/slurmctld", "/var/spool/slurmd", "/var/log/slurm", "/run/munge"):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    # root daemons, no cgroups and no accounting database: what runs on a bare machine; MinJobAge keeps
+    # finished jobs in squeue, which the executor plugin then reads for their status
+    SLURM_CONF.write_text("\n".join([
+        "ClusterName=labeltransfer", f"SlurmctldHost={host}", "SlurmUser=root", "SlurmdUser=root",
+        "AuthType=auth/munge", "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none",
+        "JobAcctGatherType=jobacct_gather/none", "SelectType=select/cons_tres", "SelectTypeParameters=CR_Core_Memory",
+        "StateSaveLocation=/var/spool/slurmctld", "SlurmdSpoolDir=/var/spool/slurmd",
+        "SlurmctldLogFile=/var/log/slurm/slurmctld.log", "SlurmdLogFile=/var/log/slurm/slurmd.log",
+        "ReturnToService=2", "MinJobAge=3600",
+        f"NodeName={host} CPUs={os.cpu_count()} RealMemory=16000 State=UNKNOWN",
+        "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP", ""]))
+    if not Path("/etc/munge/munge.key").exists():
+        subprocess.run(["mungekey", "-f"], capture_output=True)
+    subprocess.run(["chown", "-R", "munge:munge", "/run/munge", "/etc/munge"], capture_output=True)
+    for command in (["runuser", "-u", "munge", "--", "/usr/sbin/munged"], ["slurmctld"], ["slurmd"]):
+        subprocess.run(command, capture_output=True)
+    for _ in range(30):
+        if subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True).stdout.strip() in ("idle", "mix"):
+            return None
+        time.sleep(1)
+    return "slurmctld and slurmd started but the node never came up (see /var/log/slurm/)"
+
+
+def test_the_survey_stage_runs_on_a_real_slurm_cluster(ci_run, bulk_archive):
+    """The CI config's survey stage (labelling and gather) submitted through snakemake-executor-plugin-slurm
+    to a one-node SLURM cluster started here; skipped, with the reason, where one cannot be."""
+    pytest.importorskip("snakemake_executor_plugin_slurm", reason="pip install snakemake-executor-plugin-slurm")
+    reason = _start_single_node_slurm()
+    if reason:
+        pytest.skip(f"no SLURM cluster: {reason}")
+    task = RESULTS.parent / CONFIG["survey"]["task"]
+    targets = [f"results/{task.name}/metrics/survey/{m}.csv" for m in CONFIG["survey"]["methods"]]
+    before = {p: p.stat().st_mtime for p in SURVEY.rglob("*.parquet")}
+    logs = REPO / ".snakemake" / "slurm_logs" / "rule_label_survey_chunk"
+    result = _snakemake(bulk_archive[0], "--executor", "slurm", "--jobs", "4", "--slurm-no-account",
+                        "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1",
+                        "--slurm-keep-successful-logs", "--forcerun", "label_survey_chunk", "--", *targets)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "has been submitted with SLURM jobid" in result.stdout + result.stderr
+    assert len(list(logs.rglob("*.log"))) >= 2  # a SLURM log per chunk job
+    assert before and all(p.stat().st_mtime > t for p, t in before.items())  # every catalogue written again
+    assert pd.read_csv(task / "metrics" / "survey" / f"{CONFIG['survey']['methods'][0]}.csv").set_index(
+        "quantity").loc["n_sources", "value"] == 300

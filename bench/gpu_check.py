@@ -125,7 +125,7 @@ def main(argv=None):
             torch.set_num_threads(threads)
             rates[f"cpu_{threads}"] = _throughput(on_cpu, val, min(args.n_stars, 100_000), repeat=2)
         entry["stars_per_second"] = rates
-        print(f"  prediction: " + ", ".join(f"{k} {v:,.0f} stars/s" for k, v in rates.items()), flush=True)
+        print("  prediction: " + ", ".join(f"{k} {v:,.0f} stars/s" for k, v in rates.items()), flush=True)
         report[name] = entry
         (out / "gpu_check.json").write_text(json.dumps(report, indent=1))
     print(f"done in {time.perf_counter() - start:.0f} s", flush=True)

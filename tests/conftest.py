@@ -44,3 +44,13 @@ def assert_same_after_reload(model, spectra, path):
     for a, b in zip(loaded.predict(spectra), model.predict(spectra)):
         np.testing.assert_array_equal(a, b)
     return loaded
+
+
+def load_bench(name):
+    """The module of bench/<name>.py (the benches are scripts, not package modules)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

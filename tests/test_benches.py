@@ -6,14 +6,13 @@ bench that asks for them fails); the test stars must not be among those taken. T
 is scored once, by the workflow.
 """
 
-import importlib.util
 import json
 
 import numpy as np
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import load_bench
 from labeltransfer.methods import make_method
 from labeltransfer.sample import LabelledSample, build_sample
 from labeltransfer.selection import selection_rows
@@ -66,12 +65,6 @@ def taken(monkeypatch):
     return ids
 
 
-def _bench(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_selection_rows_hold_out_part_of_training_and_score_on_validation(workdir):
     tmp_path, test_ids = workdir
@@ -87,7 +80,7 @@ def test_selection_rows_hold_out_part_of_training_and_score_on_validation(workdi
 @pytest.mark.parametrize("method", ["mlp", "knn"])
 def test_method_variants_bench_never_reads_a_test_star(workdir, taken, capsys, method):
     _, test_ids = workdir
-    _bench("method_variants").main([method, "{}", '{"random_state": 1}', "--config", "config.yaml", "--task", "tiny",
+    load_bench("method_variants").main([method, "{}", '{"random_state": 1}', "--config", "config.yaml", "--task", "tiny",
                                     "--threads", "1"])
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()[1:]]
     assert len(lines) == 3 and all(len(line["scatter"]) == len(LABELS) for line in lines[:2])
@@ -105,7 +98,7 @@ def test_neural_methods_bench_never_reads_a_test_star(workdir, taken, capsys):
     model.fit(spectra.subset(train), sample.labels[train], sample.label_err[train], sample.label_names,
               validation=(spectra.subset(validation), sample.labels[validation], sample.label_err[validation]))
     model.save(tmp_path / "mlp.npz")
-    _bench("neural_methods").main(["results/tiny/data/sample.npz", "results/tiny/data/split.csv",
+    load_bench("neural_methods").main(["results/tiny/data/sample.npz", "results/tiny/data/split.csv",
                                    f"mlp={tmp_path / 'mlp.npz'}", "--n-stars", "200", "--repeat", "1",
                                    "--threads", "1"])
     assert "2 members: scatter" in capsys.readouterr().out
@@ -114,7 +107,7 @@ def test_neural_methods_bench_never_reads_a_test_star(workdir, taken, capsys):
 
 def test_cannon_bench_never_reads_a_test_star(workdir, taken, capsys, monkeypatch):
     _, test_ids = workdir
-    bench = _bench("cannon_test_step")
+    bench = load_bench("cannon_test_step")
     # the PyPI package TheCannon (the bench extra) stands in as our own linear Cannon here
     monkeypatch.setattr(bench, "_thecannon_run", lambda train, test, names: lambda: make_method(
         "cannon", {"order": 1}).fit(train.spectra.select_aux([]), train.labels, train.label_err,
@@ -144,7 +137,7 @@ def test_calibration_bench_never_reads_a_test_star(workdir, taken, capsys):
     tmp_path, test_ids = workdir
     _save_trained(tmp_path, "knn", "knn", METHODS["knn"]["params"])
     taken.clear()
-    _bench("calibration_choices").main(["results/tiny", "--config", "config.yaml", "--threads", "1"])
+    load_bench("calibration_choices").main(["results/tiny", "--config", "config.yaml", "--threads", "1"])
     output = capsys.readouterr().out
     assert all(f"knn {rule:>6}:" in output for rule in ("core", "scale", "power"))
     assert taken and not taken & test_ids
@@ -155,7 +148,7 @@ def test_cannon_uncertainty_bench_never_reads_a_test_star(workdir, taken, capsys
     _save_trained(tmp_path, "cannon", "cannon", {**METHODS["cannon"]["params"],
                                                  "regimes": {"label": "teff", "edges": [5000], "overlap": 200}})
     taken.clear()
-    _bench("cannon_uncertainty").main(["results/tiny", "--config", "config.yaml", "--stars", "50"])
+    load_bench("cannon_uncertainty").main(["results/tiny", "--config", "config.yaml", "--stars", "50"])
     output = capsys.readouterr().out
     assert "cannon: 50 validation stars" in output
     assert all(f"{rule}: " in output for rule in ("formal", "per regime", "mixture T=10", "spread"))
@@ -166,7 +159,7 @@ def test_ladder_noise_bench_never_reads_a_test_star(workdir, taken, capsys):
     tmp_path, test_ids = workdir
     _save_trained(tmp_path, "knn", "knn", METHODS["knn"]["params"])
     taken.clear()
-    _bench("ladder_noise").main(["results/tiny", "--config", "config.yaml", "--stars", "50", "--levels", "20",
+    load_bench("ladder_noise").main(["results/tiny", "--config", "config.yaml", "--stars", "50", "--levels", "20",
                                  "--threads", "1"])
     assert "knn S/N 20" in capsys.readouterr().out
     assert taken and not taken & test_ids
@@ -183,7 +176,7 @@ def test_band_retraining_bench_never_reads_a_test_star(workdir, taken, capsys, m
     monkeypatch.setattr(labeltransfer.pipeline.modelling, "read_split", labeltransfer.split.read_split)  # no test rows
     monkeypatch.setattr(labeltransfer.pipeline.modelling, "split_fingerprint", lambda ids, rows: "split")
     taken.clear()
-    _bench("band_retraining").main(["results/tiny/data/sample.npz", "results/tiny/data/split.csv", "--config",
+    load_bench("band_retraining").main(["results/tiny/data/sample.npz", "results/tiny/data/split.csv", "--config",
                                     "bands.yaml", "--methods", "knn", "--reference",
                                     "knn=results/tiny/models/knn.npz", "--out", "bands.json"])
     assert "knn red teff:" in capsys.readouterr().out
@@ -201,7 +194,7 @@ def test_gpu_check_bench_runs_the_training_step_and_never_reads_a_test_star(work
     (tmp_path / "gpu.yaml").write_text(yaml.safe_dump(config))
     monkeypatch.setattr(labeltransfer.pipeline.modelling, "read_split", labeltransfer.split.read_split)  # no test rows
     monkeypatch.setattr(labeltransfer.pipeline.modelling, "split_fingerprint", lambda ids, rows: "split")
-    _bench("gpu_check").main(["results/tiny/data/sample.npz", "results/tiny/data/split.csv", "--config", "gpu.yaml",
+    load_bench("gpu_check").main(["results/tiny/data/sample.npz", "results/tiny/data/split.csv", "--config", "gpu.yaml",
                               "--methods", "mlp", "--n-stars", "500", "--out", "gpu_check"])
     output = capsys.readouterr().out
     assert "mlp: trained on cpu" in output and "prediction: cpu" in output

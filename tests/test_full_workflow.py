@@ -74,12 +74,15 @@ def full_run(tmp_path_factory):
     with FakeArchive(tmp_path / "server") as archive:
         test_config = tmp_path / "archive.yaml"
         (tmp_path / "build").mkdir()
-        # 400 made-up stars: too few for the default Cannon's three Teff regimes; one ladder level and
-        # no learning-curve subset keep the three tasks' diagnostics quick (config/ci.yaml runs them)
+        # 400 made-up stars: too few for the default Cannon's three Teff regimes; one ladder level, no
+        # learning-curve subset, small wavelength subsets and no survey keep the three tasks'
+        # diagnostics quick (config/ci.yaml runs them all)
         test_config.write_text(yaml.safe_dump({"archives": _publish(archive, tmp_path / "build"),
                                                "method_settings": {"cannon": {"params": {"regimes": None}}},
                                                "snr_ladder": {"levels": [20], "max_stars": 60},
-                                               "learning_curve": {"sizes": [], "max_stars": 60}}))
+                                               "learning_curve": {"sizes": [], "max_stars": 60},
+                                               "wavelength_subsets": {"train_size": 150, "max_stars": 60},
+                                               "survey": {"files": 0}}))
         workdir = tmp_path / "work"
         (workdir / "config").mkdir(parents=True)
         (workdir / "config" / "config.yaml").write_text((REPO / "config" / "config.yaml").read_text())

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import SHARED_FIXTURES
+from conftest import SHARED_FIXTURES, load_bench
 from fake_archive import FakeArchive
 from labeltransfer.cli import main as cli
 from labeltransfer.io.checksums import ChecksumError
@@ -233,19 +233,8 @@ def finished_run(tmp_path_factory):
     return task
 
 
-def _bench(name):
-    import importlib.util
-
-    from conftest import REPO
-
-    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
-
-
 def test_the_synthetic_survey_bench_labels_every_spectrum(finished_run, capsys):
-    _bench("synthetic_survey").main([str(finished_run), str(finished_run / "models" / "knn.npz"), "--sources", "900",
+    load_bench("synthetic_survey").main([str(finished_run), str(finished_run / "models" / "knn.npz"), "--sources", "900",
                                      "--files", "3", "--jobs", "2"])
     output = capsys.readouterr().out
     folder = Path(output.split("files written in ")[1].split("(")[1].split(")")[0])
@@ -256,7 +245,7 @@ def test_the_synthetic_survey_bench_labels_every_spectrum(finished_run, capsys):
 
 @pytest.mark.skipif(not REAL_XP.exists(), reason="../shared/fixtures/real is not here")
 def test_the_chunk_bench_times_every_stage_and_the_chunk_job(finished_run, tmp_path, capsys):
-    _bench("survey_chunk").main([str(finished_run), "--config", str(_config_file(tmp_path)), "--sources", "300",
+    load_bench("survey_chunk").main([str(finished_run), "--config", str(_config_file(tmp_path)), "--sources", "300",
                                  "--block-rows", "100", "--methods", "knn", "--json", str(tmp_path / "bench.json")])
     numbers = json.loads((tmp_path / "bench.json").read_text())
     assert numbers["n_sources"] == 300 and numbers["jobs"]["knn"]["peak_mb"] > 0

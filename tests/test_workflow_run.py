@@ -301,9 +301,9 @@ def test_the_survey_stage_runs_on_a_real_slurm_cluster(ci_run, bulk_archive):
     targets = [f"results/{task.name}/metrics/survey/{m}.csv" for m in CONFIG["survey"]["methods"]]
     before = {p: p.stat().st_mtime for p in SURVEY.rglob("*.parquet")}
     logs = REPO / ".snakemake" / "slurm_logs" / "rule_label_survey_chunk"
-    result = _snakemake(bulk_archive[0], "--executor", "slurm", "--jobs", "4", "--slurm-no-account",
+    result = _snakemake(bulk_archive[0], *targets, "--executor", "slurm", "--jobs", "4", "--slurm-no-account",
                         "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1",
-                        "--slurm-keep-successful-logs", "--forcerun", "label_survey_chunk", "--", *targets)
+                        "--slurm-keep-successful-logs", "--forcerun", "label_survey_chunk")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "has been submitted with SLURM jobid" in result.stdout + result.stderr
     assert len(list(logs.rglob("*.log"))) >= 2  # a SLURM log per chunk job

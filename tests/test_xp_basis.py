@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import SHARED_FIXTURES
+from conftest import SHARED_FIXTURES, load_bench
 from labeltransfer.degrade import degrade_to_snr
 from labeltransfer.io.gaia_xp import array_cell, read_xp_covariances
 from labeltransfer.io.xp_library import XP_WAVELENGTH
@@ -104,14 +104,7 @@ def test_the_ladder_with_xp_noise_has_the_claimed_snr_and_correlated_noise():
 
 @pytest.mark.skipif(not REAL_XP.exists(), reason="../shared/fixtures/real is not here")
 def test_the_conversion_bench_agrees_with_gaiaxpy_and_times_both(capsys):
-    import importlib.util
-
-    from conftest import REPO
-
-    spec = importlib.util.spec_from_file_location("xp_conversion", REPO / "bench" / "xp_conversion.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    bench.main(["--rows", "2000", "--chunk", "500", "--calibrate-rows", "20", "--repeat", "1"])
+    load_bench("xp_conversion").main(["--rows", "2000", "--chunk", "500", "--calibrate-rows", "20", "--repeat", "1"])
     output = capsys.readouterr().out
     assert float(output.split("max flux = ")[1].split(";")[0]) < 1e-6
     assert float(output.split("gaiaxpy - 1| = ")[1].split()[0]) < 1e-6

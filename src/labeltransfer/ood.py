@@ -132,19 +132,8 @@ class OODReference:
 
 
 def ood_flags(train_spectra, train_labels, spectra, predicted, model_flags, seed):
-    """The ``ood_flags`` bits of each star of ``spectra`` (:class:`OODReference`).
-
-    Parameters
-    ----------
-    train_spectra : Spectra
-    train_labels : ndarray, shape (n_train, n_labels)
-        Reference labels of the training stars (NaN where missing).
-    spectra : Spectra
-    predicted : ndarray, shape (n_stars, n_labels)
-    model_flags : ndarray of bool, shape (n_stars,)
-        The model's own flags (``LabelTransferMethod.misfit_flags``).
-    seed : int
-    """
+    """The ``ood_flags`` bits of each star of ``spectra`` with labels ``predicted`` and the model's own
+    flags: ``OODReference(train_spectra, train_labels, seed).flags(spectra, predicted, model_flags)``."""
     return OODReference(train_spectra, train_labels, seed).flags(spectra, predicted, model_flags)
 
 

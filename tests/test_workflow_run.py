@@ -238,8 +238,7 @@ def test_the_survey_stage_resumes_and_a_corrupt_chunk_fails_only_its_job(ci_run,
         log = (REPO / "logs" / "survey" / "label" / f"{chunks[1]}.log").read_text()
         assert f"{names[1]}: cannot read the XP continuous table, it is truncated or damaged" in log
     finally:
-        downloaded.write_bytes(whole)
-        assert _snakemake(archive).returncode == 0
+        downloaded.write_bytes(whole)  # the next run (the SLURM test's, or the user's) labels it again
 
 
 SLURM_CONF = Path("/etc/slurm/slurm.conf")

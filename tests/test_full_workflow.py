@@ -77,14 +77,13 @@ def full_run(tmp_path_factory):
         test_config = tmp_path / "archive.yaml"
         (tmp_path / "build").mkdir()
         # 400 made-up stars: too few for the default Cannon's three Teff regimes; one method of each
-        # kind, one ladder level, no learning-curve subset, one small wavelength subset and no survey
+        # kind, one ladder level, no learning-curve subset, small wavelength subsets and no survey
         # keep the three tasks quick (config/ci.yaml runs every method and diagnostic)
         test_config.write_text(yaml.safe_dump({"archives": _publish(archive, tmp_path / "build"),
                                                "method_settings": {"cannon": {"params": {"regimes": None}}},
                                                "snr_ladder": {"levels": [20], "max_stars": 60},
                                                "learning_curve": {"sizes": [], "max_stars": 60},
-                                               "wavelength_subsets": {"bands": {"bp": [336, 640]}, "train_size": 150,
-                                                                      "max_stars": 60},
+                                               "wavelength_subsets": {"train_size": 150, "max_stars": 60},
                                                "influence": {"max_stars": 30}, "survey": {"files": 0},
                                                "methods": METHODS}))
         workdir = tmp_path / "work"
@@ -114,7 +113,7 @@ def test_the_xp_task_s_ladder_noise_has_each_star_s_xp_correlations(full_run):
     for task, kind in (("xp_from_allstar", "each star's XP covariance"), ("rvs_from_allstar", "independent pixels")):
         assert f"the added noise: {kind}" in (workdir / "logs" / task / "snr_ladder" / "mlp.log").read_text()
     bands = pd.read_csv(workdir / "results" / "rvs_from_allstar" / "metrics" / "wavelength_subsets.csv")
-    assert set(bands["band"]) == {"all"}  # the RVS spectra have no pixel in the BP band: it is left out
+    assert set(bands["band"]) == {"all", "rp"}  # the RVS spectra have no pixel in the BP band
 
 
 def test_samples_have_each_survey_s_pixels_and_stars(full_run):

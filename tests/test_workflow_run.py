@@ -4,6 +4,7 @@ The downloads land in resources/ of the repository (a later run reuses the verif
 """
 
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -293,9 +294,21 @@ def test_the_survey_stage_runs_on_a_real_slurm_cluster(ci_run, bulk_archive):
     """The CI config's survey stage (labelling and gather) submitted through snakemake-executor-plugin-slurm
     to a one-node SLURM cluster started here; skipped, with the reason, where one cannot be."""
     pytest.importorskip("snakemake_executor_plugin_slurm", reason="pip install snakemake-executor-plugin-slurm")
+    already_up = shutil.which("sinfo") is not None and subprocess.run(
+        ["sinfo", "-h", "-o", "%t"], capture_output=True, text=True).stdout.strip() in ("idle", "mix")
     reason = _start_single_node_slurm()
     if reason:
         pytest.skip(f"no SLURM cluster: {reason}")
+    try:
+        _run_survey_on_slurm(bulk_archive)
+    finally:
+        if not already_up:  # leave the machine as it was: stop the daemons this test started
+            subprocess.run(["scontrol", "shutdown"], capture_output=True)
+            subprocess.run(["pkill", "-x", "slurmd"], capture_output=True)
+            subprocess.run(["pkill", "-x", "munged"], capture_output=True)
+
+
+def _run_survey_on_slurm(bulk_archive):
     task = RESULTS.parent / CONFIG["survey"]["task"]
     targets = [f"results/{task.name}/metrics/survey/{m}.csv" for m in CONFIG["survey"]["methods"]]
     before = {p: p.stat().st_mtime for p in SURVEY.rglob("*.parquet")}

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labeltransfer.io.gaia_xp_bulk import read_xp_blocks  # noqa: E402
 from labeltransfer.methods import load_model_file, make_method  # noqa: E402
-from labeltransfer.pipeline.modelling import training_reference  # noqa: E402
+from labeltransfer.pipeline.modelling import training_references  # noqa: E402
 from labeltransfer.sample import LabelledSample  # noqa: E402
 from labeltransfer.split import read_split, split_fingerprint  # noqa: E402
 from labeltransfer.io.xp_library import XP_WAVELENGTH  # noqa: E402
@@ -148,11 +148,10 @@ def main(argv=None):
     model_paths = [results / "models" / f"{name}.npz" for name in args.methods]
     if args.networks:
         model_paths += network_copies(results, config, sample, rows, config["seed"])
-    models = []
-    for path in model_paths:
-        model = load_model_file(path).set_params(threads=1)
-        spectra, reference = training_reference(sample_path, split_path, model, path, config["seed"])
-        models.append(SurveyModel(path.stem, model, path, reference, spectra))
+    trained = [load_model_file(path).set_params(threads=1) for path in model_paths]
+    references = training_references(sample_path, split_path, trained, model_paths, config["seed"])
+    models = [SurveyModel(path.stem, model, path, reference, spectra)
+              for model, path, (spectra, reference) in zip(trained, model_paths, references)]
     times = stage_times(chunk, models, args.block_rows)
     start = time.perf_counter()
     label_file(chunk, models, [folder / f"{m.name}.parquet" for m in models], block_rows=args.block_rows, threads=1,

@@ -11,19 +11,17 @@ __all__ = ["main"]
 def _label(args):
     """Label a file of spectra with trained models, outside Snakemake."""
     from .methods import load_model_file
-    from .pipeline.modelling import training_reference
+    from .pipeline.modelling import training_references
     from .survey import SurveyModel, label_file
 
     if len(args.model) > 1 and not args.out.is_dir() and args.out.suffix:
         sys.exit(f"labeltransfer label: {len(args.model)} models need a folder for --out, not {args.out}")
-    models = []
-    for path in args.model:
-        model = load_model_file(path).set_params(threads=args.threads)
-        survey_model = SurveyModel(Path(path).stem, model, Path(path))
-        if args.sample:
-            survey_model.reference_spectra, survey_model.reference = training_reference(args.sample, args.split,
-                                                                                         model, path, args.seed)
-        models.append(survey_model)
+    trained = [load_model_file(path).set_params(threads=args.threads) for path in args.model]
+    models = [SurveyModel(Path(path).stem, model, Path(path)) for model, path in zip(trained, args.model)]
+    if args.sample:
+        references = training_references(args.sample, args.split, trained, args.model, args.seed)
+        for survey_model, (spectra, reference) in zip(models, references):
+            survey_model.reference_spectra, survey_model.reference = spectra, reference
     outputs = [args.out] if len(models) == 1 and args.out.suffix else [args.out / f"{m.name}.parquet" for m in models]
     label_file(args.spectra, models, outputs, block_rows=args.block_rows, threads=args.threads,
                metadata={"data_release": args.data_release})

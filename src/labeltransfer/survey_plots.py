@@ -15,7 +15,8 @@ def plot_survey(accumulator, method, path):
 
     from .pipeline.survey_summary import SKY_LEVEL
 
-    fig = plt.figure(figsize=(15, 4.4))
+    fig = plt.figure(figsize=(16, 4.4))
+    fig.subplots_adjust(wspace=0.45)
     for k, ((x, y), counts) in enumerate(accumulator.pairs.items()):
         ax = fig.add_subplot(1, 3, k + 1)
         shown = np.where(counts > 0, counts, np.nan).T

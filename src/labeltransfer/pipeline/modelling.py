@@ -15,7 +15,7 @@ from ..split import read_split, split_fingerprint
 from ._json import write_json
 
 __all__ = ["ProvenanceError", "load_features", "train_method", "predict_method", "label_table", "load_trained",
-           "set_for_job", "trained_models", "training_reference"]
+           "set_for_job", "trained_models", "training_references"]
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +52,21 @@ def _check_provenance(model, provenance, seed, model_path):
                               f"({show(expected)}): retrain it (delete the file) or use its run's data")
 
 
-def training_reference(sample_path, split_path, model, model_path, seed):
-    """The training stars of ``model`` (with its auxiliary features) and their side of the
-    out-of-distribution flags (``OODReference``); refused unless the model was trained on this
-    sample and split with this seed."""
+def training_references(sample_path, split_path, models, model_paths, seed):
+    """For each model, its training stars' spectra (with its auxiliary features) and their side of
+    the out-of-distribution flags (``OODReference``; one per feature set), the sample read once;
+    a model not trained on this sample and split with this seed is refused."""
     sample = LabelledSample.load(sample_path)
     rows = read_split(split_path, sample.ids)
-    _check_provenance(model, {"sample": sample.fingerprint(), "split": split_fingerprint(sample.ids, rows)}, seed,
-                      model_path)
+    provenance = {"sample": sample.fingerprint(), "split": split_fingerprint(sample.ids, rows)}
     train = sample.subset(rows["train"])
-    train.spectra = train.spectra.select_aux(list(model.aux_names_))
-    return train.spectra, OODReference(train.spectra, train.labels, seed)
+    references = {}
+    for model, model_path in zip(models, model_paths):
+        _check_provenance(model, provenance, seed, model_path)
+        if model.aux_names_ not in references:
+            spectra = train.spectra.select_aux(list(model.aux_names_))
+            references[model.aux_names_] = spectra, OODReference(spectra, train.labels, seed)
+    return [references[model.aux_names_] for model in models]
 
 
 def set_for_job(model, threads, gpus):

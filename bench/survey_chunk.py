@@ -9,9 +9,12 @@ times each stage of the chunk job on it with the run's trained models that read 
 their speed does not depend on their training): reading and parsing the text, the conversion to
 spectra, each model's labelling, its flags and its catalogue; then the whole chunk job
 (``labeltransfer label``) in a fresh process per model, with its wall time and peak memory (the
-process's maximum resident set size); one thread, as the workflow's chunk jobs::
+process's maximum resident set size); one thread, as the workflow's chunk jobs. With
+``--parallel 2`` two such jobs run at once (two cores, as two chunk jobs of the workflow), and
+the sources/s are those of both together; ``--jobs-only`` leaves out the in-process stage times,
+which hold the whole chunk in memory (for chunks of hundreds of thousands of sources)::
 
-    python bench/survey_chunk.py results/xp_from_apogee --sources 20000 --networks
+    python bench/survey_chunk.py results/xp_from_apogee --sources 20000 --networks --parallel 2
 """
 
 import argparse
@@ -26,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from isal import igzip
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -81,6 +85,17 @@ def network_copies(results, config, sample, rows, seed):
     return paths
 
 
+def count_rows(chunk):
+    """The rows (sources) of a gzipped bulk chunk: its lines but the ``#`` header and the column names."""
+    with igzip.open(chunk, "rb") as handle:
+        lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 24), b""))
+        handle.seek(0)
+        header = 1  # the column names
+        while handle.readline().startswith(b"#"):
+            header += 1
+    return lines - header
+
+
 def stage_times(chunk, models, block_rows):
     """Seconds of each stage over the chunk: read and parse, convert, and per model labels, flags, write."""
     start = time.perf_counter()
@@ -109,17 +124,24 @@ def stage_times(chunk, models, block_rows):
     return times
 
 
-def chunk_job(model_path, chunk, sample_path, split_path, seed, block_rows, out):
-    """Wall time and peak memory (MB) of ``labeltransfer label`` on the chunk, in a fresh process."""
-    code = ("import resource, sys, time; from labeltransfer.cli import main; start = time.perf_counter(); "
-            "main(sys.argv[1:]); print('WALL', time.perf_counter() - start); "
-            "print('PEAK_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
-    result = subprocess.run([sys.executable, "-c", code, "label", "--model", str(model_path), "--spectra", str(chunk),
-                             "--out", str(out), "--sample", str(sample_path), "--split", str(split_path), "--seed",
-                             str(seed), "--block-rows", str(block_rows), "--threads", "1"],
-                            capture_output=True, text=True, check=True)
-    values = dict(line.split() for line in result.stdout.splitlines() if line.startswith(("WALL", "PEAK_MB")))
-    return float(values["WALL"]), float(values["PEAK_MB"])
+def chunk_jobs(model_path, chunk, sample_path, split_path, seed, block_rows, out, parallel=1):
+    """Wall time of ``parallel`` runs at once of ``labeltransfer label`` on the chunk, each in a fresh
+    process, and the largest peak memory (MB) of one."""
+    code = ("import resource, sys, time; from labeltransfer.cli import main; "
+            "main(sys.argv[1:]); print('PEAK_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    start = time.perf_counter()
+    jobs = [subprocess.Popen([sys.executable, "-c", code, "label", "--model", str(model_path), "--spectra", str(chunk),
+                              "--out", str(out.with_name(f"{out.stem}_{k}.parquet")), "--sample", str(sample_path),
+                              "--split", str(split_path), "--seed", str(seed), "--block-rows", str(block_rows),
+                              "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for k in range(parallel)]
+    peaks = []
+    for job in jobs:
+        stdout, stderr = job.communicate()
+        if job.returncode:
+            raise RuntimeError(f"labeltransfer label failed:\n{stderr}")
+        peaks += [float(line.split()[1]) for line in stdout.splitlines() if line.startswith("PEAK_MB")]
+    return time.perf_counter() - start, max(peaks)
 
 
 def main(argv=None):
@@ -132,6 +154,8 @@ def main(argv=None):
                         help="the run's methods that read the flux alone")
     parser.add_argument("--networks", action="store_true", help="also flux-only MLP and CNN (one epoch)")
     parser.add_argument("--chunk", type=Path, help="an existing chunk to reuse instead of building one")
+    parser.add_argument("--parallel", type=int, default=1, help="chunk jobs run at once (one thread each)")
+    parser.add_argument("--jobs-only", action="store_true", help="only the chunk jobs, not the stage times")
     parser.add_argument("--json", type=Path, help="write the numbers here too")
     args = parser.parse_args(argv)
     config = yaml.safe_load(Path(args.config).read_text())
@@ -144,7 +168,7 @@ def main(argv=None):
     if args.chunk is None:
         print(f"built a chunk of {args.sources:,} sources in {build_chunk(sample, chunk, args.sources, 0):.0f} s "
               f"({chunk.stat().st_size / 1e6:,.0f} MB)")
-    n_sources = sum(len(block) for block in read_xp_blocks(chunk, args.block_rows))
+    n_sources = count_rows(chunk)
     model_paths = [results / "models" / f"{name}.npz" for name in args.methods]
     if args.networks:
         model_paths += network_copies(results, config, sample, rows, config["seed"])
@@ -152,21 +176,25 @@ def main(argv=None):
     references = training_references(sample_path, split_path, trained, model_paths, config["seed"])
     models = [SurveyModel(path.stem, model, path, reference, spectra)
               for model, path, (spectra, reference) in zip(trained, model_paths, references)]
-    times = stage_times(chunk, models, args.block_rows)
-    start = time.perf_counter()
-    label_file(chunk, models, [folder / f"{m.name}.parquet" for m in models], block_rows=args.block_rows, threads=1,
-               progress=False)
-    times["all models, one job (read once)"] = time.perf_counter() - start
     print(f"{n_sources:,} sources, blocks of {args.block_rows:,}, 1 thread (as the chunk jobs); stage: seconds, sources/s")
+    times = {}
+    if not args.jobs_only:
+        times = stage_times(chunk, models, args.block_rows)
+        start = time.perf_counter()
+        label_file(chunk, models, [folder / f"{m.name}.parquet" for m in models], block_rows=args.block_rows,
+                   threads=1, progress=False)
+        times["all models, one job (read once)"] = time.perf_counter() - start
     for stage, seconds in times.items():
         print(f"  {stage}: {seconds:.1f} s, {n_sources / seconds:,.0f} sources/s")
     jobs = {}
     for survey_model in models:
-        wall, peak = chunk_job(survey_model.path, chunk, sample_path, split_path, config["seed"], args.block_rows,
-                               folder / f"{survey_model.name}_job.parquet")
-        jobs[survey_model.name] = {"seconds": wall, "sources_per_second": n_sources / wall, "peak_mb": peak}
-        print(f"  chunk job with {survey_model.name} alone: {wall:.1f} s, {n_sources / wall:,.0f} sources/s, "
-              f"peak memory {peak:,.0f} MB")
+        wall, peak = chunk_jobs(survey_model.path, chunk, sample_path, split_path, config["seed"], args.block_rows,
+                                folder / f"{survey_model.name}_job.parquet", args.parallel)
+        rate = args.parallel * n_sources / wall
+        jobs[survey_model.name] = {"seconds": wall, "parallel": args.parallel, "sources_per_second": rate,
+                                   "peak_mb": peak}
+        print(f"  {args.parallel} chunk job(s) at once with {survey_model.name} alone: {wall:.1f} s, "
+              f"{rate:,.0f} sources/s together, peak memory {peak:,.0f} MB a job")
     if args.json:
         args.json.write_text(json.dumps({"n_sources": n_sources, "block_rows": args.block_rows, "stages": times,
                                          "jobs": jobs, "bench_peak_mb": resource.getrusage(

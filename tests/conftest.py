@@ -1,5 +1,7 @@
-"""Shared fixtures: small files in the real formats, written by the tests themselves."""
+"""Shared fixtures: small files in the real formats, written by the tests themselves; the CI
+config's workflow run, shared by the tests of its outputs and the SLURM test, which runs last."""
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +13,43 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
+#: The bulk-download folder of the survey stage, as the Gaia archive lays it out.
+BULK_FOLDER = "Gaia/gdr3/Spectroscopy/xp_continuous_mean_spectrum"
+
+
+def pytest_collection_modifyitems(items):
+    """The tests marked ``slurm`` run last: once Slurm is installed, and its controller stopped again,
+    every Snakemake start-up waits about 9 s (the SLURM executor plugin asks ``scontrol`` for the
+    cluster's config when it is imported), which would slow every later workflow test."""
+    items.sort(key=lambda item: item.get_closest_marker("slurm") is not None)
+
+
+@pytest.fixture(scope="session")
+def bulk_archive(tmp_path_factory):
+    """The Gaia XP bulk-download area in miniature, served from 127.0.0.1: three chunks (the CI
+    config labels the first two) of sources made from synthetic spectra, and the folder's manifest."""
+    from fake_archive import FakeArchive
+    from survey_factory import write_survey_area, xp_template
+
+    root = tmp_path_factory.mktemp("archive")
+    names = write_survey_area(root / BULK_FOLDER, 3, 150, xp_template(root))
+    with FakeArchive(root) as archive:
+        yield archive, names
+
+
+def ci_snakemake(archive, *args):
+    """Snakemake on config/ci.yaml in the repository, its survey chunks served by ``archive``."""
+    survey = f"survey={{base_url: '{archive.url}/{BULK_FOLDER}/'}}"
+    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *args, "--configfile",
+                           "config/ci.yaml", "--config", survey], cwd=REPO, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="session")
+def ci_run(bulk_archive):
+    """The whole workflow on config/ci.yaml (real data, capped), once for the session."""
+    result = ci_snakemake(bulk_archive[0], "--forcerun", "crossmatch")
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    return result
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,9 @@
 """Each rule reruns when the package code its script runs changes, and only then."""
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from labeltransfer.code_version import code_digest, imported_modules, package_files
@@ -49,3 +52,17 @@ def test_every_rule_with_a_script_passes_its_code_digest():
             script = re.search(r'script:\s+"\.\./scripts/(\w+)\.py"', block)
             if script:
                 assert f'code=script_code("{script.group(1)}")' in block, block.split(":", 1)[0]
+
+
+def test_a_method_job_imports_only_its_own_method_s_libraries():
+    """torch and xgboost take seconds to import: a job of the Cannon or the kNN does not pay for them,
+    and each registered type still gives its own class."""
+    code = ("import sys; from labeltransfer.methods import METHODS, load_model_file; "
+            "import labeltransfer.pipeline.modelling, labeltransfer.pipeline.diagnostics; "
+            "assert METHODS['cannon'].__name__ == 'TheCannon' and METHODS['knn'].__name__ == 'NearestNeighbours'; "
+            "assert not {'torch', 'xgboost'} & set(sys.modules), 'torch or xgboost imported'; "
+            "assert all(METHODS[t].method_type == t for t in METHODS); "
+            "from labeltransfer.methods import MLP; assert MLP is METHODS['mlp'] and 'torch' in sys.modules")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    assert result.returncode == 0, result.stderr

@@ -3,6 +3,7 @@ gaiaxpy.calibrate), labelled into Parquet catalogues with provenance; bad input 
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +86,33 @@ def test_a_truncated_chunk_and_a_short_array_are_errors_naming_the_file(tmp_path
         handle.write("\n".join(lines) + "\n")
     with pytest.raises(XPBulkFormatError, match="long.csv.gz: bp_coefficients of source 3 has 56 values"):
         list(read_xp_blocks(tmp_path / "long.csv.gz"))
+
+
+@pytest.mark.skipif(not REAL_XP.exists(), reason="../shared/fixtures/real is not here")
+def test_a_datalink_csv_reads_as_its_bulk_layout_does(tmp_path):
+    real = REAL_XP / "XP_CONTINUOUS_RAW_with_missing_BP.csv"
+    xp_as_bulk_ecsv(pd.read_csv(real), tmp_path / "bulk.csv.gz")
+    datalink, bulk = next(read_xp_blocks(real)), next(read_xp_blocks(tmp_path / "bulk.csv.gz"))
+    assert len(datalink) == 3 and not datalink.has_band()[:, 0].all() and datalink.has_band()[:, 1].all()
+    for name in ("source_id", "coefficients", "errors", "correlations"):
+        np.testing.assert_array_equal(getattr(datalink, name), getattr(bulk, name))
+
+
+def test_an_undefined_array_element_is_nan_and_text_is_an_error_naming_the_column(tmp_path):
+    write_xp_continuous(tmp_path / "xp.csv", [1, 2, 3], seed=2)
+    xp_as_bulk_ecsv(pd.read_csv(tmp_path / "xp.csv"), tmp_path / "whole.csv.gz")
+    lines = gzip.open(tmp_path / "whole.csv.gz", "rt").read().splitlines()
+    row = next(i for i, line in enumerate(lines) if line.startswith("2,"))
+    for name, element in (("undefined", "null"), ("text", "abc")):
+        changed = lines.copy()
+        changed[row] = re.sub(r'"\[[^,]*,', f'"[{element},', changed[row], count=1)  # source 2's first BP value
+        with gzip.open(tmp_path / f"{name}.csv.gz", "wt") as handle:
+            handle.write("\n".join(changed) + "\n")
+    block = next(read_xp_blocks(tmp_path / "undefined.csv.gz"))
+    assert np.isnan(block.coefficients[1, 0, 0]) and np.isfinite(block.coefficients[1, 0, 1:]).all()
+    assert np.isfinite(block.coefficients[[0, 2]]).all()
+    with pytest.raises(XPBulkFormatError, match="text.csv.gz: bp_coefficients"):
+        list(read_xp_blocks(tmp_path / "text.csv.gz"))
 
 
 @pytest.fixture(scope="module")
@@ -245,9 +273,11 @@ def test_the_synthetic_survey_bench_labels_every_spectrum(finished_run, capsys):
 @pytest.mark.skipif(not REAL_XP.exists(), reason="../shared/fixtures/real is not here")
 def test_the_chunk_bench_times_every_stage_and_the_chunk_job(finished_run, tmp_path, capsys):
     load_bench("survey_chunk").main([str(finished_run), "--config", str(_config_file(tmp_path)), "--sources", "300",
-                                 "--block-rows", "100", "--methods", "knn", "--json", str(tmp_path / "bench.json")])
+                                 "--block-rows", "100", "--methods", "knn", "--parallel", "2",
+                                 "--json", str(tmp_path / "bench.json")])
     numbers = json.loads((tmp_path / "bench.json").read_text())
     assert numbers["n_sources"] == 300 and numbers["jobs"]["knn"]["peak_mb"] > 0
+    assert numbers["jobs"]["knn"]["parallel"] == 2 and "2 chunk job(s) at once" in capsys.readouterr().out
     assert {"read and parse", "convert", "knn: labels", "knn: flags"} <= set(numbers["stages"])
     assert all(seconds > 0 for seconds in numbers["stages"].values())
 

@@ -6,7 +6,6 @@ The downloads land in resources/ of the repository (a later run reuses the verif
 import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,42 +16,14 @@ import yaml
 from PIL import Image
 from snakemake.utils import update_config
 
-from fake_archive import FakeArchive
+from conftest import ci_snakemake as _snakemake
 from labeltransfer.survey import catalogue_metadata, read_catalogue
-from survey_factory import write_survey_area, xp_template
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 update_config(CONFIG, yaml.safe_load((REPO / "config" / "ci.yaml").read_text()))  # as Snakemake merges them
 RESULTS = REPO / "results" / CONFIG["tasks"][0]
-
-
 SURVEY = RESULTS.parent / CONFIG["survey"]["task"] / "survey"
-#: The bulk-download folder of the survey stage, as the Gaia archive lays it out.
-BULK_FOLDER = "Gaia/gdr3/Spectroscopy/xp_continuous_mean_spectrum"
-
-
-@pytest.fixture(scope="module")
-def bulk_archive(tmp_path_factory):
-    """The Gaia XP bulk-download area in miniature, served from 127.0.0.1: three chunks (the CI
-    config labels the first two) of sources made from synthetic spectra, and the folder's manifest."""
-    root = tmp_path_factory.mktemp("archive")
-    names = write_survey_area(root / BULK_FOLDER, 3, 150, xp_template(root))
-    with FakeArchive(root) as archive:
-        yield archive, names
-
-
-def _snakemake(archive, *args):
-    survey = f"survey={{base_url: '{archive.url}/{BULK_FOLDER}/'}}"
-    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *args, "--configfile",
-                           "config/ci.yaml", "--config", survey], cwd=REPO, capture_output=True, text=True)
-
-
-@pytest.fixture(scope="module")
-def ci_run(bulk_archive):
-    result = _snakemake(bulk_archive[0], "--forcerun", "crossmatch")
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
-    return result
 
 
 def test_summary_table(ci_run):
@@ -255,7 +226,8 @@ def _start_single_node_slurm():
     if shutil.which("sbatch") is None:
         if os.geteuid() != 0 or shutil.which("apt-get") is None:
             return "sbatch is not installed and apt-get cannot install slurm-wlm here (not root or not Debian)"
-        installed = subprocess.run(["apt-get", "install", "-y", "-q", "slurm-wlm", "munge"], capture_output=True,
+        installed = subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends",
+                                    "slurm-wlm", "munge"], capture_output=True,
                                    text=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
         if installed.returncode != 0:
             return f"apt-get install slurm-wlm munge failed: {installed.stderr[-300:]}"
@@ -290,6 +262,7 @@ def _start_single_node_slurm():
     return "slurmctld and slurmd started but the node never came up (see /var/log/slurm/)"
 
 
+@pytest.mark.slurm
 def test_the_survey_stage_runs_on_a_real_slurm_cluster(ci_run, bulk_archive):
     """The CI config's survey stage (labelling and gather) submitted through snakemake-executor-plugin-slurm
     to a one-node SLURM cluster started here; skipped, with the reason, where one cannot be."""

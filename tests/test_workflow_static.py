@@ -19,7 +19,7 @@ SCHEMA = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
 #: Not third-party: snakemake itself and the helper modules beside the scripts.
 LOCAL_MODULES = {"snakemake"} | {p.stem for p in (REPO / "workflow" / "scripts").glob("_*.py")}
 CONDA_NAMES = {"torch": "pytorch", "yaml": "pyyaml", "sklearn": "scikit-learn", "matplotlib": "matplotlib-base", "erfa": "pyerfa",
-               "astropy_healpix": "astropy-healpix"}
+               "astropy_healpix": "astropy-healpix", "isal": "python-isal"}
 
 
 def _config(name="config.yaml"):

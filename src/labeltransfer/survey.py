@@ -55,19 +55,20 @@ class SurveyModel:
                 "trained_on": self.model.provenance_, "method_type": self.model.method_type}
 
 
-def survey_blocks(path, block_rows):
+def survey_blocks(path, block_rows, threads=1):
     """Yield ``(source_id, Spectra, missing_band)`` of a survey file, ``block_rows`` sources at a time.
 
     ``path``: XP continuous coefficients (``.csv``, ``.csv.gz``, ``.ecsv``: the bulk chunks'
     ECSV or a DataLink CSV) or sampled spectra (``.npz`` with ``source_id``, ``flux``,
     ``flux_error``, ``wavelength``). Flux and errors are divided by each spectrum's median flux.
+    ``threads`` > 1: the XP text is parsed on Arrow's thread pool.
     """
     path = Path(path)
     if path.suffix == ".npz":
         yield from _sampled_blocks(path, block_rows)
         return
     sampler = XPSampler(XP_WAVELENGTH)
-    for block in read_xp_blocks(path, block_rows):
+    for block in read_xp_blocks(path, block_rows, threads):
         flux, error = sampler.sample(block.coefficients, block.errors, block.correlations)
         yield block.source_id, normalised_spectra(flux, error, XP_WAVELENGTH), ~block.has_band().all(axis=1)
 
@@ -110,7 +111,7 @@ def label_file(path, models, outputs, *, block_rows=5_000, metadata=None, thread
     metadata : dict, optional
         Added to each catalogue's provenance (the data release, the config).
     threads : int
-        Threads of the neighbour searches of the flags (the models have theirs).
+        Threads of the text parsing and of the neighbour searches of the flags (the models have theirs).
 
     Returns
     -------
@@ -121,7 +122,7 @@ def label_file(path, models, outputs, *, block_rows=5_000, metadata=None, thread
     tables = [[] for _ in models]
     bar = tqdm(desc=f"labelling {Path(path).name}", unit="star", mininterval=2.0, disable=not progress)
     n_sources = 0
-    for source_id, spectra, missing_band in survey_blocks(path, block_rows):
+    for source_id, spectra, missing_band in survey_blocks(path, block_rows, threads):
         for survey_model, parts in zip(models, tables):
             parts.append(_label_block(survey_model, source_id, spectra, missing_band, threads))
         n_sources += len(source_id)

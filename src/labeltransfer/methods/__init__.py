@@ -2,25 +2,61 @@
 
 Adding a method: one module with a subclass of ``LabelTransferMethod`` and one entry in
 ``METHODS`` (and in the ``type`` enum of the workflow's config schema).
+
+A method's module is imported when its class is first asked for (``METHODS[type]``, or
+``labeltransfer.methods.MLP``): torch and xgboost take seconds to import, and a job of
+another method need not pay for them.
 """
 
+import importlib
 import json
 import zipfile
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .base import IncompatibleDataError, LabelTransferMethod, NotFittedError, TooFewStarsError
-from .cannon import TheCannon
-from .knn import NearestNeighbours
-from .neural import CNN, MLP
-from .xgb import XGBoostRegressor
+
+if TYPE_CHECKING:  # read, not run: by type checkers, and by the rules' code digest (code_version)
+    from .cannon import TheCannon
+    from .knn import NearestNeighbours
+    from .neural import CNN, MLP
+    from .xgb import XGBoostRegressor
 
 __all__ = ["METHODS", "make_method", "load_method", "load_model_file", "LabelTransferMethod", "NotFittedError",
            "IncompatibleDataError", "TooFewStarsError", "TheCannon", "XGBoostRegressor", "MLP", "CNN",
            "NearestNeighbours"]
 
+#: Method type -> (module of this package, class).
+_CLASSES = {"cannon": ("cannon", "TheCannon"), "xgboost": ("xgb", "XGBoostRegressor"), "mlp": ("neural", "MLP"),
+            "cnn": ("neural", "CNN"), "knn": ("knn", "NearestNeighbours")}
+
+
+class _MethodRegistry(Mapping):
+    """Method type (the ``type`` of a config entry) -> class, each module imported when first asked for."""
+
+    def __getitem__(self, method_type):
+        module, name = _CLASSES[method_type]
+        return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+    def __iter__(self):
+        return iter(_CLASSES)
+
+    def __len__(self):
+        return len(_CLASSES)
+
+
 #: Method type (the ``type`` of a config entry) -> class.
-METHODS = {cls.method_type: cls for cls in (TheCannon, XGBoostRegressor, MLP, CNN, NearestNeighbours)}
+METHODS = _MethodRegistry()
+
+
+def __getattr__(name):
+    """The method classes (``TheCannon``, ``MLP``, ...), imported on first use."""
+    for method_type, (_, class_name) in _CLASSES.items():
+        if class_name == name:
+            return METHODS[method_type]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _method_class(method_type):

@@ -18,7 +18,6 @@ import pandas as pd
 
 from ..degrade import degrade_to_snr
 from ..methods import TooFewStarsError, make_method
-from ..methods.networks import spanned_components
 from ..influence import giant_dwarf_masks, pixel_shares
 from ..split import draw_test_rows
 from ..xp_noise import XPNoise
@@ -141,6 +140,8 @@ def within_span(method, spectra, band):
     wanted = method["params"].get("flux_components")
     if not wanted:
         return method
+    from ..methods.networks import spanned_components  # torch: only for the networks' jobs
+
     flux = spectra.masked_flux()
     spanned = spanned_components(np.nan_to_num((flux - np.nanmean(flux, axis=0)) / (np.nanstd(flux, axis=0) + 1e-6)))
     if spanned >= wanted:

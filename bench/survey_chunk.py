@@ -18,7 +18,6 @@ which hold the whole chunk in memory (for chunks of hundreds of thousands of sou
 """
 
 import argparse
-import gzip
 import json
 import resource
 import subprocess
@@ -56,10 +55,10 @@ def build_chunk(sample, path, n_sources, seed, n_unique=2000):
     made = synthetic_sources(part.flux, part.flux_err, part.wavelength, next(read_xp_blocks(REAL)),
                              np.random.default_rng(seed))
     write_bulk_chunk(unique, np.arange(len(rows)), *made)
-    lines = gzip.open(unique, "rt").read().splitlines()
+    lines = igzip.open(unique, "rt").read().splitlines()
     header = [line for line in lines if line.startswith("#")] + [lines[sum(1 for x in lines if x.startswith("#"))]]
     body = [line.split(",", 1)[1] for line in lines[len(header):]]
-    with gzip.open(path, "wt", compresslevel=1) as handle:
+    with igzip.open(path, "wt", compresslevel=1) as handle:  # ISA-L: several times faster to write
         handle.write("\n".join(header) + "\n")
         for i in range(n_sources):
             handle.write(f"{i * 2 ** 35 + 1},{body[i % len(body)]}\n")

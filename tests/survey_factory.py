@@ -118,11 +118,12 @@ def write_xp_continuous(path, source_ids, no_bp=(), no_coefficients=(), seed=0):
     pd.DataFrame(rows).to_csv(path, index=False)
 
 
-def xp_as_bulk_ecsv(table, path):
-    """Write XP continuous rows (as DataLink's CSV has them) in the layout of the Gaia DR3 bulk files.
+def as_bulk_ecsv(table, path):
+    """Write XP continuous or RVS rows (as DataLink's CSV has them) in the layout of the Gaia DR3 bulk files.
 
-    ``XpContinuousMeanSpectrum_*.csv.gz``: gzipped ECSV, ``#`` header lines (the ECSV
-    metadata), arrays written ``"[v1,v2,...]"``, missing values ``null``.
+    ``XpContinuousMeanSpectrum_*.csv.gz``, ``RvsMeanSpectrum_*.csv.gz``: gzipped ECSV, ``#``
+    header lines (the ECSV metadata), arrays written ``"[v1,v2,...]"``, missing values (cells and
+    array elements) ``null``.
     """
     header = ["# %ECSV 1.0", "# ---", "# delimiter: ','", "# datatype:"]
     header += [f"# - {{name: {c}, datatype: {'string' if table[c].dtype == object else table[c].dtype}}}"
@@ -131,7 +132,7 @@ def xp_as_bulk_ecsv(table, path):
 
     def cell(value):
         if isinstance(value, str) and value.startswith("("):
-            return '"[' + ",".join(v.strip() for v in value.strip("()").split(",")) + ']"'
+            return '"[' + ",".join(v.strip() or "null" for v in value.strip("()").split(",")) + ']"'
         return "null" if pd.isna(value) else str(value)
 
     lines = [",".join(table.columns)] + [",".join(cell(v) for v in row) for row in table.itertuples(index=False)]

@@ -14,7 +14,7 @@ from labeltransfer.io.gaia_archive import datalink_batches, datalink_form, query
 from labeltransfer.io.gaia_rvs import RVSFormatError, read_rvs
 from labeltransfer.io.gaia_xp import read_xp_continuous
 from labeltransfer.io.remote import HTTPStatusError, RemoteFile, download, download_many
-from survey_factory import rvs_rows, write_xp_continuous, xp_as_bulk_ecsv
+from survey_factory import as_bulk_ecsv, rvs_rows, write_xp_continuous
 
 FAST = dict(backoff=0.01, timeout=5, progress=False)
 GAIA_SOURCE = pd.DataFrame({
@@ -108,7 +108,7 @@ def test_xp_spectra_are_sampled_one_batch_at_a_time(tmp_path, monkeypatch):
 
 def test_bulk_ecsv_file_samples_like_the_datalink_csv(tmp_path, xp_table):
     """The bulk download's layout: '#' header lines, '[...]' arrays, null for a missing band, gzipped."""
-    xp_as_bulk_ecsv(xp_table, tmp_path / "XpContinuousMeanSpectrum_000000-003111.csv.gz")
+    as_bulk_ecsv(xp_table, tmp_path / "XpContinuousMeanSpectrum_000000-003111.csv.gz")
     bulk = read_xp_continuous(tmp_path / "XpContinuousMeanSpectrum_000000-003111.csv.gz")
     direct = read_xp_continuous(tmp_path / "all.csv")
     np.testing.assert_array_equal(bulk["source_id"], direct["source_id"])
@@ -119,7 +119,7 @@ def test_bulk_ecsv_file_samples_like_the_datalink_csv(tmp_path, xp_table):
 @pytest.mark.skipif(not REAL_XP.exists(), reason="../shared/fixtures/real is not here")
 def test_real_xp_rows_in_the_bulk_layout_sample_like_the_archive_csv(tmp_path):
     table = pd.read_csv(REAL_XP / "XP_CONTINUOUS_RAW_with_missing_BP.csv")
-    xp_as_bulk_ecsv(table, tmp_path / "bulk.csv.gz")
+    as_bulk_ecsv(table, tmp_path / "bulk.csv.gz")
     bulk = read_xp_continuous(tmp_path / "bulk.csv.gz")
     direct = read_xp_continuous(REAL_XP / "XP_CONTINUOUS_RAW_with_missing_BP.csv")
     np.testing.assert_array_equal(bulk["source_id"], direct["source_id"])

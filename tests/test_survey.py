@@ -14,6 +14,8 @@ from conftest import SHARED_FIXTURES, load_bench
 from fake_archive import FakeArchive
 from labeltransfer.cli import main as cli
 from labeltransfer.io.checksums import ChecksumError
+from labeltransfer.io import SurveyFormatError
+from labeltransfer.io.gaia_rvs import RVS_WAVELENGTH, read_rvs
 from labeltransfer.io.gaia_xp_bulk import XPBulkFormatError, read_xp_blocks
 from labeltransfer.io.remote import HTTPStatusError
 from labeltransfer.io.xp_library import XP_WAVELENGTH
@@ -22,10 +24,11 @@ from labeltransfer.ood import OODReference
 from labeltransfer.pipeline.archives import fetch_survey_file
 from labeltransfer.pipeline.survey_summary import SurveyAccumulator, gather_survey
 from labeltransfer.sample import build_sample
+from labeltransfer.spectra import Spectra
 from labeltransfer.survey import SURVEY_FLAGS, SurveyModel, catalogue_metadata, label_file, read_catalogue
 from labeltransfer.xp_basis import XPSampler, design_matrix
 from library_factory import synthetic_stars
-from survey_factory import write_bulk_chunk_of, write_xp_continuous, xp_as_bulk_ecsv, xp_template
+from survey_factory import as_bulk_ecsv, rvs_rows, write_bulk_chunk_of, write_xp_continuous, xp_template
 
 REAL_XP = SHARED_FIXTURES / "real" / "gaia_xp"
 LABELS = {"teff": {"range": [3000, 7000], "max_err": 300, "err_floor": 10, "required": True},
@@ -39,7 +42,7 @@ def _check_sampler_against_gaiaxpy(csv_path, bulk_path):
     table = pd.read_csv(csv_path)
     sampled, _ = calibrate(table.copy(), sampling=XP_WAVELENGTH, save_file=False)
     sampled = sampled.set_index("source_id")
-    xp_as_bulk_ecsv(table, bulk_path)
+    as_bulk_ecsv(table, bulk_path)
     block = next(read_xp_blocks(bulk_path))
     flux, error = XPSampler(XP_WAVELENGTH).sample(block.coefficients, block.errors, block.correlations)
     for i, source_id in enumerate(block.source_id):
@@ -66,7 +69,7 @@ def test_the_sampler_gives_gaiaxpy_s_flux_and_errors_on_generated_rows(tmp_path)
 
 def test_blocks_bound_the_rows_read_and_rows_without_spectra_are_counted(tmp_path, caplog):
     write_xp_continuous(tmp_path / "xp.csv", list(range(1, 12)), no_coefficients=[5], seed=2)
-    xp_as_bulk_ecsv(pd.read_csv(tmp_path / "xp.csv"), tmp_path / "xp.csv.gz")
+    as_bulk_ecsv(pd.read_csv(tmp_path / "xp.csv"), tmp_path / "xp.csv.gz")
     blocks = list(read_xp_blocks(tmp_path / "xp.csv.gz", block_rows=4))
     assert [len(b) for b in blocks] == [4, 3, 3] and 5 not in np.concatenate([b.source_id for b in blocks])
     assert "1 sources without BP and RP coefficients left out" in caplog.text
@@ -74,7 +77,7 @@ def test_blocks_bound_the_rows_read_and_rows_without_spectra_are_counted(tmp_pat
 
 def test_a_truncated_chunk_and_a_short_array_are_errors_naming_the_file(tmp_path):
     write_xp_continuous(tmp_path / "xp.csv", list(range(1, 40)), seed=2)
-    xp_as_bulk_ecsv(pd.read_csv(tmp_path / "xp.csv"), tmp_path / "whole.csv.gz")
+    as_bulk_ecsv(pd.read_csv(tmp_path / "xp.csv"), tmp_path / "whole.csv.gz")
     data = (tmp_path / "whole.csv.gz").read_bytes()
     (tmp_path / "cut.csv.gz").write_bytes(data[: len(data) // 2])
     with pytest.raises(XPBulkFormatError, match="cut.csv.gz.*truncated or damaged"):
@@ -86,12 +89,15 @@ def test_a_truncated_chunk_and_a_short_array_are_errors_naming_the_file(tmp_path
         handle.write("\n".join(lines) + "\n")
     with pytest.raises(XPBulkFormatError, match="long.csv.gz: bp_coefficients of source 3 has 56 values"):
         list(read_xp_blocks(tmp_path / "long.csv.gz"))
+    as_bulk_ecsv(pd.read_csv(tmp_path / "xp.csv").drop(columns="rp_coefficient_correlations"), tmp_path / "cols.csv.gz")
+    with pytest.raises(XPBulkFormatError, match=r"cols.csv.gz: missing required column\(s\) rp_coefficient_corr"):
+        list(read_xp_blocks(tmp_path / "cols.csv.gz"))
 
 
 @pytest.mark.skipif(not REAL_XP.exists(), reason="../shared/fixtures/real is not here")
 def test_a_datalink_csv_reads_as_its_bulk_layout_does(tmp_path):
     real = REAL_XP / "XP_CONTINUOUS_RAW_with_missing_BP.csv"
-    xp_as_bulk_ecsv(pd.read_csv(real), tmp_path / "bulk.csv.gz")
+    as_bulk_ecsv(pd.read_csv(real), tmp_path / "bulk.csv.gz")
     datalink, bulk = next(read_xp_blocks(real)), next(read_xp_blocks(tmp_path / "bulk.csv.gz"))
     assert len(datalink) == 3 and not datalink.has_band()[:, 0].all() and datalink.has_band()[:, 1].all()
     for name in ("source_id", "coefficients", "errors", "correlations"):
@@ -100,7 +106,7 @@ def test_a_datalink_csv_reads_as_its_bulk_layout_does(tmp_path):
 
 def test_an_undefined_array_element_is_nan_and_text_is_an_error_naming_the_column(tmp_path):
     write_xp_continuous(tmp_path / "xp.csv", [1, 2, 3], seed=2)
-    xp_as_bulk_ecsv(pd.read_csv(tmp_path / "xp.csv"), tmp_path / "whole.csv.gz")
+    as_bulk_ecsv(pd.read_csv(tmp_path / "xp.csv"), tmp_path / "whole.csv.gz")
     lines = gzip.open(tmp_path / "whole.csv.gz", "rt").read().splitlines()
     row = next(i for i, line in enumerate(lines) if line.startswith("2,"))
     for name, element in (("undefined", "null"), ("text", "abc")):
@@ -189,6 +195,55 @@ def test_the_command_line_labels_coefficients_and_sampled_spectra(trained, capsy
     with pytest.raises(IncompatibleDataError, match="partial.npz: .*missing flux_error, wavelength"):
         cli(["label", "--model", str(folder / "knn.npz"), "--spectra", str(folder / "partial.npz"), "--out",
              str(folder / "partial.parquet")])
+
+
+def _rvs_stars(n, rng):
+    """Labels and RVS-like spectra whose three lines follow them (the first 20 pixels empty)."""
+    labels = np.column_stack([rng.uniform(4000, 6500, n), rng.uniform(1, 5, n), rng.uniform(-1, 0.3, n)])
+    pixel = np.arange(RVS_WAVELENGTH.size)
+
+    def line(centre, width):
+        return np.exp(-0.5 * ((pixel - centre) / width) ** 2)
+
+    flux = (1 - (0.3 + 0.2 * labels[:, 2:3]) * line(1200, 15) - 0.3 * (labels[:, 0:1] - 4000) / 2500 * line(600, 10)
+            - 0.05 * labels[:, 1:2] * line(1800, 20) + rng.normal(0, 0.01, (n, pixel.size)))
+    flux[:, :20] = np.nan
+    return labels, flux
+
+
+def test_an_rvs_bulk_chunk_is_labelled_as_its_datalink_spectra_are(tmp_path, trained):
+    labels, flux = _rvs_stars(300, np.random.default_rng(5))
+    error = np.where(np.isnan(flux), np.inf, 0.01)
+    spectra = Spectra(np.nan_to_num(flux).astype(np.float32), error.astype(np.float32), RVS_WAVELENGTH,
+                      np.empty((300, 0)), ())
+    model = make_method("knn", {"n_neighbours": 5, "n_components": 10}).fit(
+        spectra.subset(np.arange(250)), labels[:250], np.full((250, 3), 0.01), ("teff", "logg", "fe_h"))
+    model.provenance_ = {"sample": "s", "split": "p", "seed": 0}
+    model.save(tmp_path / "rvs_knn.npz")
+    ids = np.arange(250, 300, dtype=np.int64) * 2 ** 35 + 3
+    datalink = pd.DataFrame({"source_id": ids, "solution_id": 1, "ra": 10.0, "dec": -5.0,
+                             "flux": ["(" + ", ".join("" if np.isnan(v) else f"{v:.6f}" for v in row) + ")"
+                                      for row in flux[250:]],
+                             "flux_error": ["(" + ", ".join(["0.01"] * RVS_WAVELENGTH.size) + ")"] * 50})
+    datalink.to_csv(tmp_path / "rvs_datalink.csv", index=False)
+    as_bulk_ecsv(datalink, tmp_path / "RvsMeanSpectrum_000000-003111.csv.gz")
+    label_file(tmp_path / "RvsMeanSpectrum_000000-003111.csv.gz", [SurveyModel("knn", model, tmp_path / "rvs_knn.npz")],
+               [tmp_path / "rvs.parquet"], block_rows=20, progress=False)
+    catalogue = read_catalogue([tmp_path / "rvs.parquet"])
+    read = read_rvs(tmp_path / "rvs_datalink.csv")
+    expected = model.predict(Spectra(read["flux"], read["flux_error"], RVS_WAVELENGTH, np.empty((50, 0)), ()))[0]
+    assert list(catalogue["source_id"]) == list(ids) and (catalogue["flags"] == 0).all()
+    np.testing.assert_allclose(catalogue[["teff", "logg", "fe_h"]], expected, rtol=1e-5)
+    truth = labels[250:, 0]
+    assert np.median(np.abs(catalogue["teff"] - truth)) < 0.5 * np.median(np.abs(truth - np.median(truth)))
+    folder, xp_model = trained[:2]
+    with pytest.raises(IncompatibleDataError, match="knn.npz: "):  # an XP model on RVS spectra
+        label_file(tmp_path / "RvsMeanSpectrum_000000-003111.csv.gz", [SurveyModel("knn", xp_model, folder / "knn.npz")],
+                   [tmp_path / "refused.parquet"], progress=False)
+    datalink[["source_id", "ra"]].to_csv(tmp_path / "neither.csv", index=False)
+    with pytest.raises(SurveyFormatError, match="neither.csv: neither XP continuous coefficients"):
+        label_file(tmp_path / "neither.csv", [SurveyModel("knn", model, tmp_path / "rvs_knn.npz")],
+                   [tmp_path / "neither.parquet"], progress=False)
 
 
 def test_survey_files_are_verified_against_the_archive_s_manifest(tmp_path):

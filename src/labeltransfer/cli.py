@@ -39,8 +39,9 @@ def main(argv=None):
                     "and write a Parquet catalogue per model: source_id, snr, each label with its calibrated "
                     "1-sigma <label>_err, and flags (1 spectrum, 2 labels, 4 model out of distribution, 8 one XP "
                     "band missing); the provenance is in the file's metadata. Spectra: Gaia XP continuous "
-                    "coefficients (the bulk download's XpContinuousMeanSpectrum_*.csv.gz, or a DataLink CSV) or "
-                    "sampled spectra (.npz with source_id, flux, flux_error, wavelength).")
+                    "coefficients (the bulk download's XpContinuousMeanSpectrum_*.csv.gz, or a DataLink CSV), Gaia "
+                    "RVS mean spectra (RvsMeanSpectrum_*.csv.gz, or a DataLink RAW CSV) or sampled spectra (.npz "
+                    "with source_id, flux, flux_error, wavelength).")
     label.add_argument("--model", action="append", required=True, type=Path, help="a trained model (repeatable)")
     label.add_argument("--spectra", required=True, type=Path, help="the file of spectra to label")
     label.add_argument("--out", required=True, type=Path, help="the catalogue (.parquet), or a folder for several models")

@@ -1,9 +1,9 @@
 """Label stars that have no labels: a survey's spectra, block by block, with trained models.
 
-A survey file (a Gaia XP bulk chunk, a DataLink reply, or sampled spectra in ``.npz``) is read
-``block_rows`` sources at a time; each block is put on the model's pixel grid (XP: one matrix
-product with the XP basis, :class:`labeltransfer.xp_basis.XPSampler`), divided by its median flux
-as the training library is, labelled by every model, flagged, and appended to each model's
+A survey file (a Gaia XP or RVS bulk chunk, a DataLink reply, or sampled spectra in ``.npz``) is
+read ``block_rows`` sources at a time; each block is put on the model's pixel grid (XP: one matrix
+product with the XP basis, :class:`labeltransfer.xp_basis.XPSampler`, then divided by its median
+flux as the training library is), labelled by every model, flagged, and appended to each model's
 catalogue. Memory is bounded by the block, not by the file. A catalogue is a Parquet file: one row
 per source with ``source_id``, ``snr``, each label and its calibrated 1-sigma ``<label>_err``, and
 ``flags`` (:data:`SURVEY_FLAGS`); its metadata (key ``labeltransfer``) hold the provenance: the
@@ -23,7 +23,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import __version__
+from .io import SurveyFormatError
 from .io.checksums import file_checksum
+from .io.gaia_bulk import bulk_columns
+from .io.gaia_rvs import RVS_WAVELENGTH
+from .io.gaia_rvs_bulk import read_rvs_blocks
 from .io.gaia_xp_bulk import read_xp_blocks
 from .io.xp_library import XP_WAVELENGTH
 from .methods import IncompatibleDataError
@@ -58,19 +62,36 @@ class SurveyModel:
 def survey_blocks(path, block_rows, threads=1):
     """Yield ``(source_id, Spectra, missing_band)`` of a survey file, ``block_rows`` sources at a time.
 
-    ``path``: XP continuous coefficients (``.csv``, ``.csv.gz``, ``.ecsv``: the bulk chunks'
-    ECSV or a DataLink CSV) or sampled spectra (``.npz`` with ``source_id``, ``flux``,
-    ``flux_error``, ``wavelength``). Flux and errors are divided by each spectrum's median flux.
-    ``threads`` > 1: the XP text is parsed on Arrow's thread pool.
+    ``path``, told apart by its columns:
+
+    - XP continuous coefficients (``bp_coefficients``, ...: a ``XpContinuousMeanSpectrum`` bulk
+      chunk or a DataLink CSV), sampled on the XP library's grid and divided by each spectrum's
+      median flux, as the library's and the XP archive tasks' spectra are;
+    - RVS mean spectra (``flux``, ``flux_error``: a ``RvsMeanSpectrum`` bulk chunk or a ``RAW``
+      DataLink CSV), as the archive gives them (normalised to the pseudo-continuum), as the RVS
+      tasks' are;
+    - sampled spectra (``.npz`` with ``source_id``, ``flux``, ``flux_error``, ``wavelength``),
+      divided by their median flux.
+
+    ``threads`` > 1: the text is parsed on Arrow's thread pool.
     """
     path = Path(path)
     if path.suffix == ".npz":
         yield from _sampled_blocks(path, block_rows)
         return
-    sampler = XPSampler(XP_WAVELENGTH)
-    for block in read_xp_blocks(path, block_rows, threads):
-        flux, error = sampler.sample(block.coefficients, block.errors, block.correlations)
-        yield block.source_id, normalised_spectra(flux, error, XP_WAVELENGTH), ~block.has_band().all(axis=1)
+    columns = set(bulk_columns(path))
+    if "bp_coefficients" in columns:
+        sampler = XPSampler(XP_WAVELENGTH)
+        for block in read_xp_blocks(path, block_rows, threads):
+            flux, error = sampler.sample(block.coefficients, block.errors, block.correlations)
+            yield block.source_id, normalised_spectra(flux, error, XP_WAVELENGTH), ~block.has_band().all(axis=1)
+    elif {"flux", "flux_error"} <= columns:
+        for source_id, flux, error in read_rvs_blocks(path, block_rows, threads):
+            yield source_id, Spectra(flux, error, RVS_WAVELENGTH.copy(), np.empty((len(flux), 0)), ()), \
+                np.zeros(len(source_id), bool)
+    else:
+        raise SurveyFormatError(f"{path}: neither XP continuous coefficients (bp_coefficients, ...) nor RVS "
+                                f"spectra (flux, flux_error); its columns: {', '.join(sorted(columns))}")
 
 
 def _sampled_blocks(path, block_rows):

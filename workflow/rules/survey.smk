@@ -1,6 +1,6 @@
-# Label a whole survey (config: survey): the Gaia DR3 XP bulk-download area's checksum manifest
-# (a checkpoint: it decides the chunks), one download and one labelling job per chunk (scatter),
-# and a summary and figure per method over all chunks (gather). A chunk job's memory is bounded
+# Label a whole survey (config: survey): a Gaia DR3 bulk-download folder's checksum manifest (XP
+# continuous or RVS mean spectra; a checkpoint: it decides the chunks), one download and one
+# labelling job per chunk (scatter), and a summary and figure per method over all chunks (gather). A chunk job's memory is bounded
 # by survey.block_rows; a failed chunk fails only its job (--keep-going labels the others), and a
 # rerun does only the chunks whose catalogues are missing.
 

@@ -1,13 +1,16 @@
 """Gaia DR3 RVS mean spectra (DataLink ``RVS``, CSV): 846-870 nm, 0.01 nm steps, 2,401 pixels.
 
 The spectra are already normalised to the pseudo-continuum. Two layouts are read, as the
-DataLink ``DATA_STRUCTURE`` gives them (:mod:`labeltransfer.io.gaia_archive`):
+DataLink ``DATA_STRUCTURE`` gives them (:mod:`labeltransfer.io.gaia_archive`), by
+:func:`read_rvs`:
 
 - ``RAW``: one row per source, ``flux`` and ``flux_error`` written as arrays in one CSV cell
   (``(v1, v2, ...)`` or ``[v1, v2, ...]``);
 - ``INDIVIDUAL``: one file per source (``RVS-Gaia DR3 <source_id>.csv``), one row per pixel
   with ``wavelength`` (nm), ``flux`` and ``flux_error``; the source_id is taken from its
   column where there is one, else from the file name.
+
+The bulk-download files are read, block by block, by :mod:`labeltransfer.io.gaia_rvs_bulk`.
 
 NaN (or an empty value) marks a pixel without data, which gets an infinite error here.
 """
@@ -20,7 +23,7 @@ import pandas as pd
 
 from . import SurveyFormatError, path_list, table_files
 
-__all__ = ["RVS_WAVELENGTH", "RVSFormatError", "read_rvs"]
+__all__ = ["RVS_WAVELENGTH", "RVSFormatError", "read_rvs", "masked_error"]
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +63,7 @@ def read_rvs(paths):
             for source_id, flux, error in (_per_pixel(table, name) if per_pixel else _per_source(table, name)):
                 ids.append(source_id)
                 fluxes.append(flux.astype(np.float32))
-                errors.append(np.where(np.isfinite(flux) & np.isfinite(error) & (error > 0), error, np.inf
-                                       ).astype(np.float32))
+                errors.append(masked_error(flux, error))
     ids = np.asarray(ids, dtype=np.int64)
     _, first = np.unique(ids, return_index=True)
     if len(first) < len(ids):
@@ -70,6 +72,11 @@ def read_rvs(paths):
     flux = np.array(fluxes)[first]
     return {"source_id": ids[first], "flux": np.where(np.isfinite(flux), flux, 0.0).astype(np.float32),
             "flux_error": np.array(errors)[first], "wavelength": RVS_WAVELENGTH.copy()}
+
+
+def masked_error(flux, error):
+    """The flux error, infinite where the flux or its error is missing (float32)."""
+    return np.where(np.isfinite(flux) & np.isfinite(error) & (error > 0), error, np.inf).astype(np.float32)
 
 
 def _need(table, columns, name):

@@ -1,0 +1,41 @@
+"""Gaia DR3 RVS mean spectra as the bulk-download area publishes them, read block by block.
+
+``RvsMeanSpectrum_*.csv.gz`` (https://cdn.gea.esac.esa.int/Gaia/gdr3/Spectroscopy/
+rvs_mean_spectrum/, listed with their MD5 in ``_MD5SUM.txt``): gzipped ECSV
+(:mod:`labeltransfer.io.gaia_bulk`), one row per source with its ``flux`` and ``flux_error``
+arrays of 2,401 pixels (:data:`labeltransfer.io.gaia_rvs.RVS_WAVELENGTH`). The DataLink ``RAW``
+CSV layout is read the same way.
+"""
+
+import numpy as np
+import pyarrow as pa
+
+from .gaia_bulk import array_column, read_bulk_tables
+from .gaia_rvs import RVS_WAVELENGTH, RVSFormatError, masked_error
+
+__all__ = ["read_rvs_blocks"]
+
+
+def read_rvs_blocks(path, block_rows=5_000, threads=1):
+    """Yield ``(source_id, flux, flux_error)`` of a bulk RVS file (or a ``RAW`` DataLink CSV),
+    ``block_rows`` sources at a time: flux (float32, (n, 2401)) 0 and its error infinite where
+    the archive has no value, as :func:`labeltransfer.io.gaia_rvs.read_rvs` gives them.
+
+    Raises
+    ------
+    RVSFormatError
+        A truncated or damaged file, a missing column, an array of another length (its source
+        named); the message names the file.
+    """
+    columns = ("source_id", "flux", "flux_error")
+    try:
+        for table in read_bulk_tables(path, columns, block_rows, threads, RVSFormatError):
+            if table["source_id"].null_count:
+                raise RVSFormatError(f"{path}: {table['source_id'].null_count} rows without a numeric source_id")
+            source_id = table["source_id"].to_numpy()
+            flux, error = (array_column(table[name], RVS_WAVELENGTH.size, name, source_id, path, RVSFormatError)
+                           for name in ("flux", "flux_error"))
+            yield source_id, np.where(np.isfinite(flux), flux, 0.0).astype(np.float32), masked_error(flux, error)
+    except (OSError, EOFError, UnicodeDecodeError, pa.ArrowException) as error:
+        raise RVSFormatError(f"{path}: cannot read the RVS spectra, the file is truncated or damaged "
+                             f"({type(error).__name__}: {error})") from error

@@ -18,6 +18,7 @@ which hold the whole chunk in memory (for chunks of hundreds of thousands of sou
 """
 
 import argparse
+import os
 import json
 import resource
 import subprocess
@@ -42,6 +43,8 @@ from labeltransfer.survey import SurveyModel, label_file, normalised_spectra  # 
 from labeltransfer.xp_basis import XPSampler  # noqa: E402
 from labeltransfer.xp_synthetic import synthetic_sources, write_bulk_chunk  # noqa: E402
 
+#: What Snakemake sets for a job of one thread: the chunk jobs' BLAS and OpenMP use one core each.
+ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 REAL = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real" / "gaia_xp" / "XP_CONTINUOUS_RAW.csv"
 
 
@@ -126,13 +129,16 @@ def stage_times(chunk, models, block_rows):
 def chunk_jobs(model_path, chunk, sample_path, split_path, seed, block_rows, out, parallel=1):
     """Wall time of ``parallel`` runs at once of ``labeltransfer label`` on the chunk, each in a fresh
     process, and the largest peak memory (MB) of one."""
-    code = ("import resource, sys, time; from labeltransfer.cli import main; "
-            "main(sys.argv[1:]); print('PEAK_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    # VmHWM, the high-water mark of the job's own memory (ru_maxrss would count this process's,
+    # inherited through fork and exec; Linux)
+    code = ("import re, sys; from labeltransfer.cli import main; main(sys.argv[1:]); "
+            "print('PEAK_MB', int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) / 1024)")
     start = time.perf_counter()
     jobs = [subprocess.Popen([sys.executable, "-c", code, "label", "--model", str(model_path), "--spectra", str(chunk),
                               "--out", str(out.with_name(f"{out.stem}_{k}.parquet")), "--sample", str(sample_path),
                               "--split", str(split_path), "--seed", str(seed), "--block-rows", str(block_rows),
-                              "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, **ONE_THREAD})
             for k in range(parallel)]
     peaks = []
     for job in jobs:
@@ -148,7 +154,7 @@ def main(argv=None):
     parser.add_argument("results", help="a finished run's task folder, e.g. results/xp_from_apogee")
     parser.add_argument("--config", default="config/config.yaml")
     parser.add_argument("--sources", type=int, default=20_000, help="sources in the chunk")
-    parser.add_argument("--block-rows", type=int, default=5_000)
+    parser.add_argument("--block-rows", type=int, default=2_000)
     parser.add_argument("--methods", nargs="*", default=["knn", "cannon_quadratic"],
                         help="the run's methods that read the flux alone")
     parser.add_argument("--networks", action="store_true", help="also flux-only MLP and CNN (one epoch)")

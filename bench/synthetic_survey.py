@@ -11,6 +11,7 @@ wall time, the rate and each job's peak memory::
 """
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -24,8 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labeltransfer.sample import LabelledSample  # noqa: E402
 
-_JOB = ("import resource, sys; from labeltransfer.cli import main; main(sys.argv[1:]); "
-        "print('PEAK_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+#: What Snakemake sets for a job of one thread: the chunk jobs' BLAS and OpenMP use one core each.
+ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+
+#: A chunk job that prints its peak resident memory: VmHWM, the high-water mark of its own memory
+#: (ru_maxrss would count the parent's, inherited through fork and exec; Linux).
+_JOB = ("import re, sys; from labeltransfer.cli import main; main(sys.argv[1:]); "
+        "print('PEAK_MB', int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) / 1024)")
 
 
 def write_survey(sample, folder, n_sources, n_files, seed):
@@ -51,7 +57,7 @@ def label_one(path, model, results, seed):
     result = subprocess.run([sys.executable, "-c", _JOB, "label", "--model", str(model), "--spectra", str(path),
                              "--out", str(path.with_suffix(".parquet")), "--sample", str(results / "data/sample.npz"),
                              "--split", str(results / "data/split.csv"), "--seed", str(seed), "--threads", "1"],
-                            capture_output=True, text=True, check=True)
+                            capture_output=True, text=True, check=True, env={**os.environ, **ONE_THREAD})
     peak = float(next(line.split()[1] for line in result.stdout.splitlines() if line.startswith("PEAK_MB")))
     return time.perf_counter() - start, peak
 

@@ -48,7 +48,7 @@ def main(argv=None):
     label.add_argument("--sample", type=Path, help="the run's data/sample.npz: adds the out-of-distribution flags")
     label.add_argument("--split", type=Path, help="the run's data/split.csv (with --sample)")
     label.add_argument("--seed", type=int, default=42, help="seed of the flags' thresholds (the run's; default 42)")
-    label.add_argument("--block-rows", type=int, default=5_000, help="sources read and labelled at a time")
+    label.add_argument("--block-rows", type=int, default=2_000, help="sources read and labelled at a time")
     label.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
     label.add_argument("--data-release", default="Gaia DR3", help="recorded in the catalogue's provenance")
     args = parser.parse_args(argv)

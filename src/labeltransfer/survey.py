@@ -117,7 +117,7 @@ def normalised_spectra(flux, error, wavelength):
                    np.asarray(wavelength, dtype=float), np.empty((len(flux), 0)), ())
 
 
-def label_file(path, models, outputs, *, block_rows=5_000, metadata=None, threads=1, progress=True):
+def label_file(path, models, outputs, *, block_rows=2_000, metadata=None, threads=1, progress=True):
     """Label every source of a survey file with every model and write one catalogue per model.
 
     Parameters

@@ -109,8 +109,11 @@ class XPSampler:
             has = np.isfinite(coefficients[:, b, 0])
             e = np.where(has[:, None], errors[:, b], 0.0)
             flux += np.where(has[:, None], coefficients[:, b], 0.0) @ band.T
-            variance[:, self._touches[b]] += ((e ** 2) @ self._square[b] + (
-                e[:, rows] * e[:, cols] * np.where(has[:, None], correlations[:, b], 0.0)) @ self._cross[b])
+            pairs = np.take(e, rows, axis=1)  # e_i e_j r_ij over the pairs i > j, in place
+            pairs *= np.take(e, cols, axis=1)
+            pairs *= correlations[:, b]
+            pairs[~has] = 0.0  # a missing band's correlations are NaN
+            variance[:, self._touches[b]] += (e ** 2) @ self._square[b] + pairs @ self._cross[b]
             missing |= ~has[:, None] & self._touches[b]
         flux[missing] = np.nan
         error = np.sqrt(np.clip(variance, 0.0, None))

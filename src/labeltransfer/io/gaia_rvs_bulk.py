@@ -10,13 +10,13 @@ CSV layout is read the same way.
 import numpy as np
 import pyarrow as pa
 
-from .gaia_bulk import array_column, read_bulk_tables
+from .gaia_bulk import array_column, read_bulk_blocks
 from .gaia_rvs import RVS_WAVELENGTH, RVSFormatError, masked_error
 
 __all__ = ["read_rvs_blocks"]
 
 
-def read_rvs_blocks(path, block_rows=5_000, threads=1):
+def read_rvs_blocks(path, block_rows=2_000, threads=1):
     """Yield ``(source_id, flux, flux_error)`` of a bulk RVS file (or a ``RAW`` DataLink CSV),
     ``block_rows`` sources at a time: flux (float32, (n, 2401)) 0 and its error infinite where
     the archive has no value, as :func:`labeltransfer.io.gaia_rvs.read_rvs` gives them.
@@ -27,15 +27,19 @@ def read_rvs_blocks(path, block_rows=5_000, threads=1):
         A truncated or damaged file, a missing column, an array of another length (its source
         named); the message names the file.
     """
-    columns = ("source_id", "flux", "flux_error")
+    def arrays(table):
+        if table["source_id"].null_count:
+            raise RVSFormatError(f"{path}: {table['source_id'].null_count} rows without a numeric source_id")
+        source_id = table["source_id"].to_numpy()
+        flux, error = (array_column(table[name], RVS_WAVELENGTH.size, name, source_id, path, RVSFormatError)
+                       for name in ("flux", "flux_error"))
+        return {"source_id": source_id, "flux": np.where(np.isfinite(flux), flux, 0.0).astype(np.float32),
+                "flux_error": masked_error(flux, error)}
+
     try:
-        for table in read_bulk_tables(path, columns, block_rows, threads, RVSFormatError):
-            if table["source_id"].null_count:
-                raise RVSFormatError(f"{path}: {table['source_id'].null_count} rows without a numeric source_id")
-            source_id = table["source_id"].to_numpy()
-            flux, error = (array_column(table[name], RVS_WAVELENGTH.size, name, source_id, path, RVSFormatError)
-                           for name in ("flux", "flux_error"))
-            yield source_id, np.where(np.isfinite(flux), flux, 0.0).astype(np.float32), masked_error(flux, error)
+        for block in read_bulk_blocks(path, ("source_id", "flux", "flux_error"), block_rows, arrays, threads,
+                                      RVSFormatError):
+            yield block["source_id"], block["flux"], block["flux_error"]
     except (OSError, EOFError, UnicodeDecodeError, pa.ArrowException) as error:
         raise RVSFormatError(f"{path}: cannot read the RVS spectra, the file is truncated or damaged "
                              f"({type(error).__name__}: {error})") from error

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import SurveyFormatError
-from .gaia_bulk import array_column, read_bulk_tables
+from .gaia_bulk import array_column, read_bulk_blocks
 from ..xp_basis import N_COEFFICIENTS
 
 __all__ = ["XPBulkFormatError", "XPBlock", "read_xp_blocks"]
@@ -58,7 +58,7 @@ class XPBlock:
         return np.isfinite(self.coefficients[:, :, 0])
 
 
-def read_xp_blocks(path, block_rows=5_000, threads=1):
+def read_xp_blocks(path, block_rows=2_000, threads=1):
     """Yield the sources of an XP continuous file ``block_rows`` at a time, as :class:`XPBlock`.
 
     Rows with neither band are left out, counted and logged with an example. ``threads`` > 1
@@ -71,18 +71,23 @@ def read_xp_blocks(path, block_rows=5_000, threads=1):
         (its source named); the message names the file.
     """
     empty_rows = 0
+
+    def arrays(table):
+        nonlocal empty_rows
+        empty = pc.and_(*(pc.is_null(table[f"{band}_coefficients"]) for band in _BANDS)).to_numpy(
+            zero_copy_only=False)
+        if empty.any():
+            if not empty_rows:
+                log.warning("%s: source %s has neither BP nor RP coefficients: left out (and every such row)",
+                            path, table["source_id"][int(np.argmax(empty))])
+            empty_rows += int(empty.sum())
+            table = table.filter(pa.array(~empty))
+        return _arrays(table, path)
+
     try:
-        for table in read_bulk_tables(path, _COLUMNS, block_rows, threads, XPBulkFormatError):
-            empty = pc.and_(*(pc.is_null(table[f"{band}_coefficients"]) for band in _BANDS)).to_numpy(
-                zero_copy_only=False)
-            if empty.any():
-                if not empty_rows:
-                    log.warning("%s: source %s has neither BP nor RP coefficients: left out (and every such row)",
-                                path, table["source_id"][int(np.argmax(empty))])
-                empty_rows += int(empty.sum())
-                table = table.filter(pa.array(~empty))
-            if table.num_rows:
-                yield _block(table, path)
+        for block in read_bulk_blocks(path, _COLUMNS, block_rows, arrays, threads, XPBulkFormatError):
+            if len(block["source_id"]):
+                yield XPBlock(**block)
     except (OSError, EOFError, UnicodeDecodeError, pa.ArrowException) as error:
         raise XPBulkFormatError(f"{path}: cannot read the XP continuous table, it is truncated or damaged "
                                 f"({type(error).__name__}: {error})") from error
@@ -90,7 +95,8 @@ def read_xp_blocks(path, block_rows=5_000, threads=1):
         log.warning("%s: %d sources without BP and RP coefficients left out", path, empty_rows)
 
 
-def _block(table, path):
+def _arrays(table, path):
+    """The coefficients, their errors and correlations of a table of rows (each with a band at least)."""
     n = table.num_rows
     if table["source_id"].null_count:
         raise XPBulkFormatError(f"{path}: {table['source_id'].null_count} rows without a numeric source_id")
@@ -104,4 +110,4 @@ def _block(table, path):
             column = f"{band}_{name}"
             target[present, b] = array_column(table[column].filter(pa.array(present)), length, column,
                                               source_id[present], path, XPBulkFormatError)
-    return XPBlock(source_id, coefficients, errors, correlations)
+    return {"source_id": source_id, "coefficients": coefficients, "errors": errors, "correlations": correlations}

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import SHARED_FIXTURES, load_bench
-from fake_archive import FakeArchive
+from fake_archive import FakeArchive, datalink
 from labeltransfer.cli import main as cli
 from labeltransfer.io.checksums import ChecksumError
 from labeltransfer.io import SurveyFormatError
@@ -244,6 +244,26 @@ def test_an_rvs_bulk_chunk_is_labelled_as_its_datalink_spectra_are(tmp_path, tra
     with pytest.raises(SurveyFormatError, match="neither.csv: neither XP continuous coefficients"):
         label_file(tmp_path / "neither.csv", [SurveyModel("knn", model, tmp_path / "rvs_knn.npz")],
                    [tmp_path / "neither.parquet"], progress=False)
+
+
+def test_the_command_line_labels_a_list_of_source_ids_fetched_from_datalink(trained, tmp_path):
+    folder, model = trained[:2]
+    write_xp_continuous(tmp_path / "xp.csv", [11, 12, 13, 14], no_bp=[13], seed=4)
+    (tmp_path / "ids.txt").write_text("# my stars\n11\n12\n13\n14\n99\n")  # 99 has no spectrum
+    with FakeArchive(tmp_path / "served") as archive:
+        archive.services["data-server/data"] = datalink({"XP_CONTINUOUS": pd.read_csv(tmp_path / "xp.csv")})
+        cli(["label", "--model", str(folder / "knn.npz"), "--source-ids", str(tmp_path / "ids.txt"), "--out",
+             str(tmp_path / "mine.parquet"), "--data-url", f"{archive.url}/data-server/data"])
+    label_file(tmp_path / "xp.csv", [SurveyModel("knn", model, folder / "knn.npz")], [tmp_path / "direct.parquet"],
+               progress=False)
+    fetched = read_catalogue([tmp_path / "mine.parquet"])
+    pd.testing.assert_frame_equal(fetched, read_catalogue([tmp_path / "direct.parquet"]))
+    assert list(fetched["source_id"]) == [11, 12, 13, 14] and fetched["flags"].tolist() == [0, 0, 8, 0]
+    assert catalogue_metadata(tmp_path / "mine.parquet")["survey_file"].endswith("XP_CONTINUOUS_RAW.csv")
+    (tmp_path / "table.csv").write_text("source_id,ra\n11,10.0\n")
+    with pytest.raises(SystemExit, match="table.csv: not a list of Gaia source_ids, one per line"):
+        cli(["label", "--model", str(folder / "knn.npz"), "--source-ids", str(tmp_path / "table.csv"), "--out",
+             str(tmp_path / "refused.parquet")])
 
 
 def test_survey_files_are_verified_against_the_archive_s_manifest(tmp_path):

@@ -23,10 +23,26 @@ def _label(args):
         for survey_model, (spectra, reference) in zip(models, references):
             survey_model.reference_spectra, survey_model.reference = spectra, reference
     outputs = [args.out] if len(models) == 1 and args.out.suffix else [args.out / f"{m.name}.parquet" for m in models]
-    label_file(args.spectra, models, outputs, block_rows=args.block_rows, threads=args.threads,
+    spectra = args.spectra if args.spectra else _fetched_spectra(args)
+    label_file(spectra, models, outputs, block_rows=args.block_rows, threads=args.threads,
                metadata={"data_release": args.data_release})
     for output in outputs:
         print(output)
+
+
+def _fetched_spectra(args):
+    """The spectra of the ``--source-ids`` fetched from the Gaia archive's DataLink service (one CSV per
+    batch of 5,000, as the archive tasks fetch them), beside ``--out``."""
+    import numpy as np
+
+    from .pipeline.archives import fetch_datalink_tables
+
+    try:
+        source_ids = np.loadtxt(args.source_ids, dtype=np.int64, comments="#", ndmin=1)
+    except ValueError as error:
+        sys.exit(f"labeltransfer label: {args.source_ids}: not a list of Gaia source_ids, one per line ({error})")
+    folder = (args.out.parent if args.out.suffix else args.out) / f"{args.source_ids.stem}_datalink"
+    return fetch_datalink_tables(source_ids, args.product, args.data_url, folder)
 
 
 def main(argv=None):
@@ -41,9 +57,18 @@ def main(argv=None):
                     "band missing); the provenance is in the file's metadata. Spectra: Gaia XP continuous "
                     "coefficients (the bulk download's XpContinuousMeanSpectrum_*.csv.gz, or a DataLink CSV), Gaia "
                     "RVS mean spectra (RvsMeanSpectrum_*.csv.gz, or a DataLink RAW CSV) or sampled spectra (.npz "
-                    "with source_id, flux, flux_error, wavelength).")
+                    "with source_id, flux, flux_error, wavelength), or those of a list of source_ids fetched from the "
+                    "Gaia archive (--source-ids).")
     label.add_argument("--model", action="append", required=True, type=Path, help="a trained model (repeatable)")
-    label.add_argument("--spectra", required=True, type=Path, help="the file of spectra to label")
+    spectra = label.add_mutually_exclusive_group(required=True)
+    spectra.add_argument("--spectra", type=Path, help="the file of spectra to label")
+    spectra.add_argument("--source-ids", type=Path,
+                         help="a file of Gaia DR3 source_ids (one per line): their spectra are fetched from the "
+                              "Gaia archive's DataLink service (--product, --data-url), then labelled")
+    label.add_argument("--product", choices=["xp_continuous", "rvs"], default="xp_continuous",
+                       help="the spectra fetched for --source-ids (default xp_continuous)")
+    label.add_argument("--data-url", default="https://gea.esac.esa.int/data-server/data",
+                       help="the Gaia archive's DataLink service (with --source-ids)")
     label.add_argument("--out", required=True, type=Path, help="the catalogue (.parquet), or a folder for several models")
     label.add_argument("--sample", type=Path, help="the run's data/sample.npz: adds the out-of-distribution flags")
     label.add_argument("--split", type=Path, help="the run's data/split.csv (with --sample)")

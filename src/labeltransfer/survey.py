@@ -23,7 +23,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import __version__
-from .io import SurveyFormatError
+from .io import SurveyFormatError, path_list
 from .io.checksums import file_checksum
 from .io.gaia_bulk import bulk_columns
 from .io.gaia_rvs import RVS_WAVELENGTH
@@ -59,10 +59,10 @@ class SurveyModel:
                 "trained_on": self.model.provenance_, "method_type": self.model.method_type}
 
 
-def survey_blocks(path, block_rows, threads=1):
-    """Yield ``(source_id, Spectra, missing_band)`` of a survey file, ``block_rows`` sources at a time.
+def survey_blocks(paths, block_rows, threads=1):
+    """Yield ``(source_id, Spectra, missing_band)`` of survey files, ``block_rows`` sources at a time.
 
-    ``path``, told apart by its columns:
+    ``paths``, one file or several, each told apart by its columns:
 
     - XP continuous coefficients (``bp_coefficients``, ...: a ``XpContinuousMeanSpectrum`` bulk
       chunk or a DataLink CSV), sampled on the XP library's grid and divided by each spectrum's
@@ -75,7 +75,11 @@ def survey_blocks(path, block_rows, threads=1):
 
     ``threads`` > 1: the text is parsed on Arrow's thread pool.
     """
-    path = Path(path)
+    for path in path_list(paths):
+        yield from _file_blocks(Path(path), block_rows, threads)
+
+
+def _file_blocks(path, block_rows, threads):
     if path.suffix == ".npz":
         yield from _sampled_blocks(path, block_rows)
         return
@@ -122,8 +126,8 @@ def label_file(path, models, outputs, *, block_rows=2_000, metadata=None, thread
 
     Parameters
     ----------
-    path : path
-        The survey file (:func:`survey_blocks`).
+    path : path or list of path
+        The survey file, or files labelled into one catalogue (:func:`survey_blocks`).
     models : list of SurveyModel
     outputs : list of path
         One Parquet catalogue per model, written whole or not at all (``.part`` then renamed).
@@ -141,7 +145,9 @@ def label_file(path, models, outputs, *, block_rows=2_000, metadata=None, thread
     """
     start = time.perf_counter()
     tables = [[] for _ in models]
-    bar = tqdm(desc=f"labelling {Path(path).name}", unit="star", mininterval=2.0, disable=not progress)
+    files = [str(p) for p in path_list(path)]
+    name = Path(files[0]).name if len(files) == 1 else f"{len(files)} files"
+    bar = tqdm(desc=f"labelling {name}", unit="star", mininterval=2.0, disable=not progress)
     n_sources = 0
     for source_id, spectra, missing_band in survey_blocks(path, block_rows, threads):
         for survey_model, parts in zip(models, tables):
@@ -150,12 +156,12 @@ def label_file(path, models, outputs, *, block_rows=2_000, metadata=None, thread
         bar.update(len(source_id))
     bar.close()
     seconds = time.perf_counter() - start
-    provenance = {"package_version": __version__, "survey_file": str(path), "n_sources": n_sources,
-                  **(metadata or {})}
+    provenance = {"package_version": __version__, "survey_file": files[0] if len(files) == 1 else files,
+                  "n_sources": n_sources, **(metadata or {})}
     for survey_model, parts, output in zip(models, tables, outputs):
         table = pd.concat(parts, ignore_index=True) if parts else _empty_table(survey_model)
         _write_catalogue(table, output, {**provenance, **survey_model.provenance()})
-    log.info("%s: %d sources labelled by %d models in %.1f s (%.0f sources/s)", path, n_sources, len(models),
+    log.info("%s: %d sources labelled by %d models in %.1f s (%.0f sources/s)", name, n_sources, len(models),
              seconds, n_sources / max(seconds, 1e-9))
     return {"n_sources": n_sources, "seconds": seconds}
 

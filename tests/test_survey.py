@@ -28,7 +28,7 @@ from labeltransfer.spectra import Spectra
 from labeltransfer.survey import SURVEY_FLAGS, SurveyModel, catalogue_metadata, label_file, read_catalogue
 from labeltransfer.xp_basis import XPSampler, design_matrix
 from library_factory import synthetic_stars
-from survey_factory import as_bulk_ecsv, rvs_rows, write_bulk_chunk_of, write_xp_continuous, xp_template
+from survey_factory import as_bulk_ecsv, write_bulk_chunk_of, write_xp_continuous, xp_template
 
 REAL_XP = SHARED_FIXTURES / "real" / "gaia_xp"
 LABELS = {"teff": {"range": [3000, 7000], "max_err": 300, "err_floor": 10, "required": True},
@@ -259,7 +259,7 @@ def test_the_command_line_labels_a_list_of_source_ids_fetched_from_datalink(trai
     fetched = read_catalogue([tmp_path / "mine.parquet"])
     pd.testing.assert_frame_equal(fetched, read_catalogue([tmp_path / "direct.parquet"]))
     assert list(fetched["source_id"]) == [11, 12, 13, 14] and fetched["flags"].tolist() == [0, 0, 8, 0]
-    assert catalogue_metadata(tmp_path / "mine.parquet")["survey_file"].endswith("XP_CONTINUOUS_RAW.csv")
+    assert catalogue_metadata(tmp_path / "mine.parquet")["survey_file"].endswith(".zip")  # the reply, read as it is
     (tmp_path / "table.csv").write_text("source_id,ra\n11,10.0\n")
     with pytest.raises(SystemExit, match="table.csv: not a list of Gaia source_ids, one per line"):
         cli(["label", "--model", str(folder / "knn.npz"), "--source-ids", str(tmp_path / "table.csv"), "--out",

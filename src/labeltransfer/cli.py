@@ -31,18 +31,18 @@ def _label(args):
 
 
 def _fetched_spectra(args):
-    """The spectra of the ``--source-ids`` fetched from the Gaia archive's DataLink service (one CSV per
-    batch of 5,000, as the archive tasks fetch them), beside ``--out``."""
+    """The spectra of the ``--source-ids`` fetched from the Gaia archive's DataLink service (one zip
+    reply per batch of 5,000, as the archive tasks fetch them), beside ``--out``."""
     import numpy as np
 
-    from .pipeline.archives import fetch_datalink_tables
+    from .pipeline.archives import fetch_datalink_replies
 
     try:
         source_ids = np.loadtxt(args.source_ids, dtype=np.int64, comments="#", ndmin=1)
     except ValueError as error:
         sys.exit(f"labeltransfer label: {args.source_ids}: not a list of Gaia source_ids, one per line ({error})")
     folder = (args.out.parent if args.out.suffix else args.out) / f"{args.source_ids.stem}_datalink"
-    return fetch_datalink_tables(source_ids, args.product, args.data_url, folder)
+    return fetch_datalink_replies(source_ids, args.product, args.data_url, folder)
 
 
 def main(argv=None):
@@ -55,8 +55,8 @@ def main(argv=None):
                     "and write a Parquet catalogue per model: source_id, snr, each label with its calibrated "
                     "1-sigma <label>_err, and flags (1 spectrum, 2 labels, 4 model out of distribution, 8 one XP "
                     "band missing); the provenance is in the file's metadata. Spectra: Gaia XP continuous "
-                    "coefficients (the bulk download's XpContinuousMeanSpectrum_*.csv.gz, or a DataLink CSV), Gaia "
-                    "RVS mean spectra (RvsMeanSpectrum_*.csv.gz, or a DataLink RAW CSV) or sampled spectra (.npz "
+                    "coefficients (the bulk download's XpContinuousMeanSpectrum_*.csv.gz, or a DataLink reply), Gaia "
+                    "RVS mean spectra (RvsMeanSpectrum_*.csv.gz, or a DataLink RAW reply) or sampled spectra (.npz "
                     "with source_id, flux, flux_error, wavelength), or those of a list of source_ids fetched from the "
                     "Gaia archive (--source-ids).")
     label.add_argument("--model", action="append", required=True, type=Path, help="a trained model (repeatable)")

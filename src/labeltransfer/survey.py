@@ -25,10 +25,10 @@ from tqdm.auto import tqdm
 from . import __version__
 from .io import SurveyFormatError, path_list
 from .io.checksums import file_checksum
-from .io.gaia_bulk import bulk_columns
+from .io.gaia_bulk import bulk_tables
 from .io.gaia_rvs import RVS_WAVELENGTH
-from .io.gaia_rvs_bulk import read_rvs_blocks
-from .io.gaia_xp_bulk import read_xp_blocks
+from .io.gaia_rvs_bulk import rvs_blocks
+from .io.gaia_xp_bulk import xp_blocks
 from .io.xp_library import XP_WAVELENGTH
 from .methods import IncompatibleDataError
 from .ood import SURVEY_FLAGS, OODReference
@@ -65,10 +65,10 @@ def survey_blocks(paths, block_rows, threads=1):
     ``paths``, one file or several, each told apart by its columns:
 
     - XP continuous coefficients (``bp_coefficients``, ...: a ``XpContinuousMeanSpectrum`` bulk
-      chunk or a DataLink CSV), sampled on the XP library's grid and divided by each spectrum's
+      chunk, a DataLink CSV or its zip reply), sampled on the XP library's grid and divided by each spectrum's
       median flux, as the library's and the XP archive tasks' spectra are;
-    - RVS mean spectra (``flux``, ``flux_error``: a ``RvsMeanSpectrum`` bulk chunk or a ``RAW``
-      DataLink CSV), as the archive gives them (normalised to the pseudo-continuum), as the RVS
+    - RVS mean spectra (``flux``, ``flux_error``: a ``RvsMeanSpectrum`` bulk chunk, a ``RAW``
+      DataLink CSV or its zip reply), as the archive gives them (normalised to the pseudo-continuum), as the RVS
       tasks' are;
     - sampled spectra (``.npz`` with ``source_id``, ``flux``, ``flux_error``, ``wavelength``),
       divided by their median flux.
@@ -83,19 +83,19 @@ def _file_blocks(path, block_rows, threads):
     if path.suffix == ".npz":
         yield from _sampled_blocks(path, block_rows)
         return
-    columns = set(bulk_columns(path))
-    if "bp_coefficients" in columns:
-        sampler = XPSampler(XP_WAVELENGTH)
-        for block in read_xp_blocks(path, block_rows, threads):
-            flux, error = sampler.sample(block.coefficients, block.errors, block.correlations)
-            yield block.source_id, normalised_spectra(flux, error, XP_WAVELENGTH), ~block.has_band().all(axis=1)
-    elif {"flux", "flux_error"} <= columns:
-        for source_id, flux, error in read_rvs_blocks(path, block_rows, threads):
-            yield source_id, Spectra(flux, error, RVS_WAVELENGTH.copy(), np.empty((len(flux), 0)), ()), \
-                np.zeros(len(source_id), bool)
-    else:
-        raise SurveyFormatError(f"{path}: neither XP continuous coefficients (bp_coefficients, ...) nor RVS "
-                                f"spectra (flux, flux_error); its columns: {', '.join(sorted(columns))}")
+    for name, handle, columns in bulk_tables(path):
+        if "bp_coefficients" in columns:
+            sampler = XPSampler(XP_WAVELENGTH)
+            for block in xp_blocks(handle, columns, name, block_rows, threads):
+                flux, error = sampler.sample(block.coefficients, block.errors, block.correlations)
+                yield block.source_id, normalised_spectra(flux, error, XP_WAVELENGTH), ~block.has_band().all(axis=1)
+        elif {"flux", "flux_error"} <= set(columns):
+            for source_id, flux, error in rvs_blocks(handle, columns, name, block_rows, threads):
+                yield source_id, Spectra(flux, error, RVS_WAVELENGTH.copy(), np.empty((len(flux), 0)), ()), \
+                    np.zeros(len(source_id), bool)
+        else:
+            raise SurveyFormatError(f"{name}: neither XP continuous coefficients (bp_coefficients, ...) nor RVS "
+                                    f"spectra (flux, flux_error); its columns: {', '.join(sorted(columns))}")
 
 
 def _sampled_blocks(path, block_rows):

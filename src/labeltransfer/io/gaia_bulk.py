@@ -19,9 +19,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from isal import igzip
 
-from . import SurveyFormatError, require
+from . import SurveyFormatError, require, table_files
 
-__all__ = ["bulk_columns", "read_bulk_blocks", "array_column"]
+__all__ = ["bulk_tables", "read_bulk_blocks", "array_column"]
 
 #: Elements of an array cell that the archive leaves undefined (read as NaN).
 _UNDEFINED = ("null", "NaN", "nan", "")
@@ -32,60 +32,62 @@ def _open(path):
     return igzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
-def _layout(handle):
-    """The ``#`` lines before the column names, the names, and the length of the first row in bytes."""
-    comment_lines = 0
+def _column_names(handle):
+    """The column names, read past the ``#`` lines before them (the handle is left at the first row)."""
     line = handle.readline()
     while line.startswith(b"#"):
-        comment_lines += 1
         line = handle.readline()
-    names = line.decode(errors="replace").strip().split(",")
-    return comment_lines, names, max(len(handle.readline()), len(line))
+    return line.decode(errors="replace").strip().split(",")
 
 
-def bulk_columns(path):
-    """The column names of a bulk file (or a DataLink CSV)."""
-    with _open(path) as handle:
-        return _layout(handle)[1]
+def bulk_tables(path, error=SurveyFormatError):
+    """Yield ``(name, handle, columns)`` for each table of ``path``, its handle at the first row.
+
+    ``path`` is a bulk file or a CSV (gzipped or not), or a zip archive of such files (a DataLink
+    reply: each member in turn, read from the archive); ``name`` is ``path`` or
+    ``path:member``, for messages. A zip archive without a table raises ``error``.
+    """
+    for name, source in table_files(path, error):
+        if isinstance(source, Path):
+            with _open(source) as handle:
+                yield name, handle, _column_names(handle)
+        else:
+            yield name, source, _column_names(source)
 
 
-#: Text handed to Arrow at a time (bytes), about a hundred XP sources: its copies and the parse
-#: temporaries stay a few times this, whatever the block of rows the caller asks for (reads of
-#: 32 MB peaked at 1.6 GB, of 4 MB at 0.5 GB, and were no faster).
+#: Text handed to Arrow at a time (bytes), about a hundred XP sources (a row must fit: an XP row is
+#: about 40 kB, an RVS row 50 kB): its copies and the parse temporaries stay a few times this,
+#: whatever the block of rows the caller asks for (reads of 32 MB peaked at 1.6 GB, of 4 MB at
+#: 0.5 GB, and were no faster).
 _READ_BYTES = 4 << 20
 
 
-def read_bulk_blocks(path, columns, block_rows, convert, threads=1, error=SurveyFormatError):
-    """Yield the file's rows ``block_rows`` at a time (the last block shorter), as ``convert`` makes them.
+def read_bulk_blocks(handle, names, name, columns, block_rows, convert, threads=1, error=SurveyFormatError):
+    """Yield a table's rows ``block_rows`` at a time (the last block shorter), as ``convert`` makes them.
 
-    The text is read and parsed a few tens of MB at a time: ``convert`` gets an Arrow table of
-    ``columns`` (``source_id`` int64, the others strings, null where the cell is ``null`` or
-    empty) and returns a dict of NumPy arrays, one row per row it keeps; the pieces of a block are
-    joined. So memory is bounded by the block's arrays, not by its text or by the file.
-    ``threads`` > 1 lets Arrow split and convert the text on its thread pool. A missing column
-    raises ``error`` naming the file and the column; errors of reading (a truncated gzip, a
-    damaged row) are left to the caller to name the file.
+    ``handle``, ``names`` and ``name`` are what :func:`bulk_tables` yields. The text is read and
+    parsed a few MB at a time: ``convert`` gets an Arrow table of ``columns`` (``source_id``
+    int64, the others strings, null where the cell is ``null`` or empty) and returns a dict of
+    NumPy arrays, one row per row it keeps; the pieces of a block are joined. So memory is bounded
+    by the block's arrays, not by its text or by the file. ``threads`` > 1 lets Arrow split and
+    convert the text on its thread pool. A missing column raises ``error`` naming the table and
+    the column; errors of reading (a truncated gzip, a damaged row) are left to the caller.
     """
-    with _open(path) as handle:
-        comment_lines, names, row_bytes = _layout(handle)
-    require(names, columns, str(path), error)
-    # a read must hold the longest row: never fewer than a few rows' worth
-    block_size = int(min(block_rows * row_bytes * 1.1, _READ_BYTES) + 4 * row_bytes)
-    read_options = pa_csv.ReadOptions(skip_rows=comment_lines, block_size=block_size, use_threads=threads > 1)
+    require(names, columns, name, error)
+    read_options = pa_csv.ReadOptions(column_names=names, block_size=_READ_BYTES, use_threads=threads > 1)
     convert_options = pa_csv.ConvertOptions(
         include_columns=list(columns), strings_can_be_null=True,
-        column_types={name: pa.int64() if name == "source_id" else pa.string() for name in columns})
+        column_types={column: pa.int64() if column == "source_id" else pa.string() for column in columns})
     pieces, n_rows = [], 0
-    with _open(path) as handle:
-        for batch in pa_csv.open_csv(handle, read_options=read_options, convert_options=convert_options):
-            table, start = pa.Table.from_batches([batch]), 0
-            while start < table.num_rows:
-                take = min(block_rows - n_rows, table.num_rows - start)
-                pieces.append(convert(table.slice(start, take)))
-                n_rows, start = n_rows + take, start + take
-                if n_rows == block_rows:
-                    yield _joined(pieces)
-                    pieces, n_rows = [], 0
+    for batch in pa_csv.open_csv(handle, read_options=read_options, convert_options=convert_options):
+        table, start = pa.Table.from_batches([batch]), 0
+        while start < table.num_rows:
+            take = min(block_rows - n_rows, table.num_rows - start)
+            pieces.append(convert(table.slice(start, take)))
+            n_rows, start = n_rows + take, start + take
+            if n_rows == block_rows:
+                yield _joined(pieces)
+                pieces, n_rows = [], 0
     if n_rows:
         yield _joined(pieces)
 

@@ -4,22 +4,30 @@
 rvs_mean_spectrum/, listed with their MD5 in ``_MD5SUM.txt``): gzipped ECSV
 (:mod:`labeltransfer.io.gaia_bulk`), one row per source with its ``flux`` and ``flux_error``
 arrays of 2,401 pixels (:data:`labeltransfer.io.gaia_rvs.RVS_WAVELENGTH`). The DataLink ``RAW``
-CSV layout is read the same way.
+CSV layout, and its zip reply, are read the same way.
 """
 
 import numpy as np
 import pyarrow as pa
 
-from .gaia_bulk import array_column, read_bulk_blocks
+from .gaia_bulk import array_column, bulk_tables, read_bulk_blocks
 from .gaia_rvs import RVS_WAVELENGTH, RVSFormatError, masked_error
 
-__all__ = ["read_rvs_blocks"]
+__all__ = ["read_rvs_blocks", "rvs_blocks"]
 
 
 def read_rvs_blocks(path, block_rows=2_000, threads=1):
-    """Yield ``(source_id, flux, flux_error)`` of a bulk RVS file (or a ``RAW`` DataLink CSV),
-    ``block_rows`` sources at a time: flux (float32, (n, 2401)) 0 and its error infinite where
-    the archive has no value, as :func:`labeltransfer.io.gaia_rvs.read_rvs` gives them.
+    """Yield ``(source_id, flux, flux_error)`` of an RVS file (a bulk chunk, a ``RAW`` DataLink CSV or
+    its zip reply) ``block_rows`` sources at a time (:func:`rvs_blocks`)."""
+    for name, handle, columns in bulk_tables(path, RVSFormatError):
+        yield from rvs_blocks(handle, columns, name, block_rows, threads)
+
+
+def rvs_blocks(handle, columns, name, block_rows=2_000, threads=1):
+    """Yield ``(source_id, flux, flux_error)`` of one RVS table (as
+    :func:`labeltransfer.io.gaia_bulk.bulk_tables` gives it), ``block_rows`` sources at a time: flux
+    (float32, (n, 2401)) 0 and its error infinite where the archive has no value, as
+    :func:`labeltransfer.io.gaia_rvs.read_rvs` gives them.
 
     Raises
     ------
@@ -29,17 +37,17 @@ def read_rvs_blocks(path, block_rows=2_000, threads=1):
     """
     def arrays(table):
         if table["source_id"].null_count:
-            raise RVSFormatError(f"{path}: {table['source_id'].null_count} rows without a numeric source_id")
+            raise RVSFormatError(f"{name}: {table['source_id'].null_count} rows without a numeric source_id")
         source_id = table["source_id"].to_numpy()
-        flux, error = (array_column(table[name], RVS_WAVELENGTH.size, name, source_id, path, RVSFormatError)
-                       for name in ("flux", "flux_error"))
+        flux, error = (array_column(table[column], RVS_WAVELENGTH.size, column, source_id, name, RVSFormatError)
+                       for column in ("flux", "flux_error"))
         return {"source_id": source_id, "flux": np.where(np.isfinite(flux), flux, 0.0).astype(np.float32),
                 "flux_error": masked_error(flux, error)}
 
     try:
-        for block in read_bulk_blocks(path, ("source_id", "flux", "flux_error"), block_rows, arrays, threads,
-                                      RVSFormatError):
+        for block in read_bulk_blocks(handle, columns, name, ("source_id", "flux", "flux_error"), block_rows,
+                                      arrays, threads, RVSFormatError):
             yield block["source_id"], block["flux"], block["flux_error"]
     except (OSError, EOFError, UnicodeDecodeError, pa.ArrowException) as error:
-        raise RVSFormatError(f"{path}: cannot read the RVS spectra, the file is truncated or damaged "
+        raise RVSFormatError(f"{name}: cannot read the RVS spectra, the file is truncated or damaged "
                              f"({type(error).__name__}: {error})") from error

@@ -16,10 +16,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import SurveyFormatError
-from .gaia_bulk import array_column, read_bulk_blocks
+from .gaia_bulk import array_column, bulk_tables, read_bulk_blocks
 from ..xp_basis import N_COEFFICIENTS
 
-__all__ = ["XPBulkFormatError", "XPBlock", "read_xp_blocks"]
+__all__ = ["XPBulkFormatError", "XPBlock", "read_xp_blocks", "xp_blocks"]
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,15 @@ class XPBlock:
 
 
 def read_xp_blocks(path, block_rows=2_000, threads=1):
-    """Yield the sources of an XP continuous file ``block_rows`` at a time, as :class:`XPBlock`.
+    """Yield the sources of an XP continuous file (a bulk chunk, a DataLink CSV or its zip reply)
+    ``block_rows`` at a time, as :class:`XPBlock` (:func:`xp_blocks`)."""
+    for name, handle, columns in bulk_tables(path, XPBulkFormatError):
+        yield from xp_blocks(handle, columns, name, block_rows, threads)
+
+
+def xp_blocks(handle, columns, name, block_rows=2_000, threads=1):
+    """Yield the sources of one XP continuous table (as :func:`labeltransfer.io.gaia_bulk.bulk_tables`
+    gives it) ``block_rows`` at a time, as :class:`XPBlock`.
 
     Rows with neither band are left out, counted and logged with an example. ``threads`` > 1
     lets Arrow split and parse the text on its thread pool.
@@ -79,20 +87,21 @@ def read_xp_blocks(path, block_rows=2_000, threads=1):
         if empty.any():
             if not empty_rows:
                 log.warning("%s: source %s has neither BP nor RP coefficients: left out (and every such row)",
-                            path, table["source_id"][int(np.argmax(empty))])
+                            name, table["source_id"][int(np.argmax(empty))])
             empty_rows += int(empty.sum())
             table = table.filter(pa.array(~empty))
-        return _arrays(table, path)
+        return _arrays(table, name)
 
     try:
-        for block in read_bulk_blocks(path, _COLUMNS, block_rows, arrays, threads, XPBulkFormatError):
+        for block in read_bulk_blocks(handle, columns, name, _COLUMNS, block_rows, arrays, threads,
+                                      XPBulkFormatError):
             if len(block["source_id"]):
                 yield XPBlock(**block)
     except (OSError, EOFError, UnicodeDecodeError, pa.ArrowException) as error:
-        raise XPBulkFormatError(f"{path}: cannot read the XP continuous table, it is truncated or damaged "
+        raise XPBulkFormatError(f"{name}: cannot read the XP continuous table, it is truncated or damaged "
                                 f"({type(error).__name__}: {error})") from error
     if empty_rows:
-        log.warning("%s: %d sources without BP and RP coefficients left out", path, empty_rows)
+        log.warning("%s: %d sources without BP and RP coefficients left out", name, empty_rows)
 
 
 def _arrays(table, path):

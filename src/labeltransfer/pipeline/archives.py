@@ -8,14 +8,12 @@ every other task's (:func:`labeltransfer.pipeline.data.prepare_sample`).
 
 import json
 import logging
-import zipfile
 from pathlib import Path
 
 import pandas as pd
 
 from .. import plots
 from ..crossmatch import separation_percentiles
-from ..io import TABLE_SUFFIXES
 from ..io.allstar import read_allstar
 from ..io.checksums import read_checksum_manifest
 from ..io.gaia_archive import datalink_batches, query_sources
@@ -32,7 +30,7 @@ from ..sources.lamost import match_lamost
 from ._json import write_json
 
 __all__ = ["GAIA_PRODUCTS", "fetch_file", "fetch_survey_file", "read_labels", "query_gaia", "fetch_gaia_spectra",
-           "fetch_datalink_tables", "crossmatch_lamost",
+           "fetch_datalink_replies", "crossmatch_lamost",
            "fetch_lamost_spectra", "xp_noise_model"]
 
 log = logging.getLogger(__name__)
@@ -89,21 +87,15 @@ def fetch_gaia_spectra(*, sources_path, product, gaia, max_workers, timeout, off
                    manifest_path)
 
 
-def fetch_datalink_tables(source_ids, product, data_url, folder, timeout=600):
-    """The CSV tables of one Gaia product (``xp_continuous`` or ``rvs``) for ``source_ids``, fetched from
-    the DataLink service ``data_url`` in batches of 5,000 (``RAW``: one row per source) and taken out
-    of the replies' zip archives into ``folder``; a list of paths."""
+def fetch_datalink_replies(source_ids, product, data_url, folder, timeout=600):
+    """The DataLink replies (zip archives of ``RAW`` CSV tables, one row per source) of one Gaia
+    product (``xp_continuous`` or ``rvs``) for ``source_ids``, fetched from ``data_url`` in batches of
+    5,000 into ``folder``, as the archive tasks fetch them; a list of paths."""
     retrieval_type, _ = GAIA_PRODUCTS[product]
-    replies = download_many(datalink_batches(data_url, source_ids, retrieval_type, Path(folder) / "batches"),
-                            max_workers=2, timeout=timeout)
-    tables = []
-    for reply in replies:
-        with zipfile.ZipFile(reply) as archive:
-            for member in archive.namelist():
-                if member.lower().endswith(TABLE_SUFFIXES):
-                    tables.append(Path(archive.extract(member, Path(folder) / Path(reply).stem)))
-    log.info("%d source_ids: %d %s tables from %s", len(source_ids), len(tables), retrieval_type, data_url)
-    return tables
+    replies = download_many(datalink_batches(data_url, source_ids, retrieval_type, folder), max_workers=2,
+                            timeout=timeout)
+    log.info("%d source_ids: %d %s replies from %s", len(source_ids), len(replies), retrieval_type, data_url)
+    return replies
 
 
 def crossmatch_lamost(*, labels_path, catalogue_path, sources_path, settings, matches_path, stats_path, figure_path):

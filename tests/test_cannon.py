@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 from scipy.optimize import least_squares
@@ -37,7 +39,7 @@ def _stars(n, seed):
 @pytest.fixture(scope="module")
 def fitted():
     spectra, labels = _stars(1500, seed=1)
-    model = TheCannon(order=2).fit(
+    model = TheCannon(order=2, guess_disagreement=False).fit(
         spectra, labels, np.full_like(labels, 0.01), NAMES)
     return model
 
@@ -63,6 +65,21 @@ def test_recovers_known_labels_within_noise(fitted):
     assert np.all(np.abs(np.median(z, axis=0)) < 0.3)
     assert np.all((np.percentile(np.abs(z), 68.3, axis=0) > 0.7) & (np.percentile(np.abs(z), 68.3, axis=0) < 1.4))
     assert np.all(fitted.scatter_ < 3 * NOISE)
+
+
+def test_sigma_adds_the_disagreement_with_the_first_guess(fitted):
+    """With ``guess_disagreement`` each star's sigma is its formal sigma and its first guess's
+    distance from the fitted labels in quadrature: a star whose guess lies far from the fit gets
+    a wider sigma (no calibration in this model: the sigmas are compared as they come)."""
+    spectra, _ = _stars(200, seed=5)
+    labels, formal = fitted.predict(spectra)
+    with_guess = copy.deepcopy(fitted).set_params(guess_disagreement=True)
+    same_labels, sigma = with_guess.predict(spectra)
+    np.testing.assert_array_equal(same_labels, labels)
+    flux, var = fitted._transformed(spectra)
+    guess = fitted.first_guess(flux, var, fitted._extra(spectra))
+    np.testing.assert_allclose(sigma, np.sqrt(formal ** 2 + (labels - guess) ** 2), rtol=1e-12)
+    assert np.all(sigma >= formal) and np.all(np.median(sigma / formal, axis=0) > 1.5)
 
 
 def test_batched_test_step_agrees_with_per_star_scipy_fit(fitted):
@@ -131,7 +148,7 @@ def test_uncertainties_are_calibrated_on_the_validation_set():
     val_spectra, val_labels = _stars(600, seed=10)
     test_spectra, test_labels = _stars(600, seed=11)
     val_spectra, test_spectra = _with_correlated_noise(val_spectra, 12), _with_correlated_noise(test_spectra, 13)
-    model = TheCannon(order=2, calibration_stars=500).fit(
+    model = TheCannon(order=2, guess_disagreement=False, calibration_stars=500).fit(  # the formal sigma, too narrow
         spectra, labels, np.full_like(labels, 0.01), NAMES,
         validation=(val_spectra, val_labels, np.full_like(val_labels, 0.01)))
     predicted, sigma = model.predict(test_spectra)

@@ -1,8 +1,8 @@
 """The calibration of every method's uncertainties on held-out (validation) stars.
 
 Each label's sigma becomes ``scale * pivot * (sigma / pivot) ** power``, the scale and power
-chosen so that the fractions of the held-out stars within 1 and 2 sigma fall inside
-``COVERAGE_WINDOWS`` (:func:`calibrate_uncertainties`); the base class applies it in ``predict``.
+chosen so that the fractions of the held-out stars within 1 and 2 sigma fall as far inside
+``COVERAGE_WINDOWS`` as they can (:func:`calibrate_uncertainties`); the base class applies it in ``predict``.
 """
 
 import logging
@@ -30,14 +30,15 @@ def calibrate_uncertainties(predicted, sigma, labels, label_names, who, powers=C
     sigma: the scale sets the width at the typical star and the power how much of the method's
     own star-to-star range of sigma is kept (1: all of it, 0: none, one sigma for every star).
     For a Gaussian 68.3% of the stars lie within 1 sigma and 95.4% within 2; the residuals here
-    have heavier tails, and a method whose sigma ranks its stars' errors poorly (the Cannon's
-    [alpha/M]) has heavier tails still in residual / sigma, so that no single scale puts both
-    fractions in their windows (60-76% and 92-98%). Of the ``powers`` tried, the one that leaves
-    the widest range of scales inside both windows is taken, and the geometric middle of that
-    range; where no power leaves one, the middle of the two
-    conflicting bounds of the least conflicting power, which misses both windows (logged). A
-    label with fewer than ``MIN_CALIBRATION_STARS`` reference values, or too many exact
-    predictions for the bounds to be positive, keeps sigma as it is (with a warning).
+    have heavier tails, and a method whose sigma ranks its stars' errors poorly has heavier tails
+    still in residual / sigma, so that no single scale puts both fractions in their windows
+    (60-76% and 92-98%). Of the ``powers`` tried and a fine grid of scales, the pair taken is the
+    one whose two fractions lie farthest from the nearest window edge, counted in binomial
+    standard errors of each fraction (``sqrt(f (1 - f) / n)``): the choice that other stars of
+    the same kind (the test split, a survey) are least likely to push out of a window. Where no
+    pair puts both fractions inside, the pair that misses by the fewest standard errors is taken
+    (logged). A label with fewer than ``MIN_CALIBRATION_STARS`` reference values, or too many
+    exact predictions for a positive scale, keeps sigma as it is (with a warning).
 
     Parameters
     ----------
@@ -65,34 +66,37 @@ def calibrate_uncertainties(predicted, sigma, labels, label_names, who, powers=C
             continue
         r, s = residual[usable, k], sigma[usable, k]
         pivot = float(np.median(s))
-        room, power, lower, upper = max(_scale_range(r / (pivot * (s / pivot) ** power), power)
-                                        for power in powers)
-        if not (lower > 0 and upper > 0):
+        margin, scale, power = max(_best_scale(np.sort(r / (pivot * (s / pivot) ** power)), power)
+                                   for power in powers)
+        if not scale > 0:
             log.warning("%s: the %s residuals are mostly exactly zero on the validation stars; its uncertainty "
                         "is not calibrated", who, name)
             continue
-        calibration[:, k] = np.sqrt(lower * upper), power, pivot
-        if room < 0:
-            log.info("%s: no scale and power put the %s coverage in both windows (tails heavier than "
-                     "allowed); the middle of the conflicting bounds %.3g and %.3g is taken", who, name, upper, lower)
+        calibration[:, k] = scale, power, pivot
+        if margin < 0:
+            log.info("%s: no scale and power put the %s coverage in both windows (tails heavier than allowed); "
+                     "the pair missing them by the fewest standard errors (%.1f) is taken", who, name, -margin)
     log.info("%s: uncertainties calibrated on validation stars (coverage windows of residual / sigma): "
              "scale %s, power %s", who, dict(zip(label_names, np.round(calibration[0], 3).tolist())),
              dict(zip(label_names, calibration[1].tolist())))
     return calibration
 
 
-def _scale_range(z, power):
-    """(log-width, power, lower, upper) of the scales that put ``|z|`` inside ``COVERAGE_WINDOWS``.
-
-    A scale ``a`` puts a fraction ``p`` of the stars within ``k`` sigma where
-    ``a = quantile(|z|, p) / k``; the range is empty (negative width) where the windows conflict.
-    """
-    bounds = {(k_sigma, p): np.quantile(z, p) / k_sigma for k_sigma, window in COVERAGE_WINDOWS.items()
-              for p in window}
-    lower = max(bounds[(k_sigma, window[0])] for k_sigma, window in COVERAGE_WINDOWS.items())
-    upper = min(bounds[(k_sigma, window[1])] for k_sigma, window in COVERAGE_WINDOWS.items())
-    width = np.log(upper / lower) if lower > 0 and upper > 0 else -np.inf
-    return width, power, lower, upper
+def _best_scale(z, power, n_scales=512):
+    """(margin, scale, power): the scale of sorted ``|z|`` whose fractions within 1 and 2 sigma lie
+    farthest inside ``COVERAGE_WINDOWS``, the margin in binomial standard errors (negative where
+    the windows cannot both be met)."""
+    bounds = [np.quantile(z, p) / k_sigma for k_sigma, window in COVERAGE_WINDOWS.items() for p in window]
+    if not min(bounds) > 0:
+        return -np.inf, 0.0, power
+    scales = np.geomspace(0.9 * min(bounds), 1.1 * max(bounds), n_scales)
+    margin = np.full(n_scales, np.inf)
+    for k_sigma, (low, high) in COVERAGE_WINDOWS.items():
+        within = np.searchsorted(z, k_sigma * scales) / len(z)
+        standard_error = np.sqrt(np.clip(within * (1 - within), 1 / len(z), None) / len(z))
+        margin = np.minimum(margin, np.minimum(within - low, high - within) / standard_error)
+    best = int(np.argmax(margin))
+    return float(margin[best]), float(scales[best]), power
 
 
 def no_calibration(n_labels):

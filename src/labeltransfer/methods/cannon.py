@@ -17,9 +17,13 @@ it fall inside their own regime, the one of the highest likelihood, the lowest
 ``s`` differ, and by chi-square alone the model with the larger scatter would win the stars it
 fits worst); only a star that no model places inside its regime takes the highest likelihood
 of all.
-Extra labels (for example colours) are held fixed at their observed values. The per-star
-covariance is ``(J^T W J)^-1`` times the reduced chi-square; its 1-sigma uncertainties are
-then calibrated per label on validation stars, as every method's
+Extra labels (for example colours) are held fixed at their observed values. The formal
+covariance is ``(J^T W J)^-1`` times the reduced chi-square. It knows the curvature of the
+chi-square at the best fit, not whether the fit found the right minimum, and ranks the stars'
+errors poorly; by default (``guess_disagreement``) each label's sigma adds to it, in
+quadrature, the star's disagreement with the first guess, ``|label - guess|``: a second estimate
+of the same labels from the same flux by another model, which disagrees most where the fit went
+wrong. Those sigmas are then calibrated per label on validation stars, as every method's
 (``calibration.calibrate_uncertainties``).
 """
 
@@ -85,6 +89,11 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
         many as the training spectra span).
     max_iter : int
         Levenberg-Marquardt iterations of the test step.
+    guess_disagreement : bool
+        Add each star's disagreement with its first guess to the formal sigma, in quadrature
+        (chosen on the validation split of the XP library, docs/validation.md: it ranks the
+        stars the fit gets wrong; where the model describes the spectra to their noise and the
+        guess is the poorer estimate, the formal sigma alone is the better one).
     calibration_stars : int
         Validation stars (at most this many, drawn at random) on which the formal
         uncertainties are calibrated (``calibration.calibrate_uncertainties``, over the stars with each
@@ -100,7 +109,7 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
 
     def __init__(self, *, order=2, extra_labels=(), flux_transform="linear", regimes=None,
                  regularization=0.0, scatter_iterations=3, clip_chi2=0.0, guess_components=20,
-                 max_iter=40, calibration_stars=4000, threads=1, random_state=0):
+                 max_iter=40, guess_disagreement=True, calibration_stars=4000, threads=1, random_state=0):
         self.order = order
         self.extra_labels = list(extra_labels)
         self.flux_transform = flux_transform
@@ -110,6 +119,7 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
         self.clip_chi2 = clip_chi2
         self.guess_components = guess_components
         self.max_iter = max_iter
+        self.guess_disagreement = guess_disagreement
         self.calibration_stars = calibration_stars
         self.threads = threads
         self.random_state = random_state
@@ -229,12 +239,16 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
 
     # ------------------------------------------------------------------ test step
     def _predict(self, spectra):
-        """Labels and formal 1-sigma uncertainties (before calibration)."""
-        labels, sigma, _ = self._best_fits(spectra)
-        return labels, sigma
+        """Labels and 1-sigma uncertainties before calibration: the formal sigma, and the
+        disagreement with the first guess added in quadrature (``guess_disagreement``)."""
+        labels, formal, _, guess = self._best_fits(spectra)
+        if not self.guess_disagreement:
+            return labels, formal
+        return labels, np.sqrt(formal ** 2 + np.nan_to_num(labels - guess) ** 2)
 
     def _best_fits(self, spectra):
-        """Labels, formal 1-sigma uncertainties and the reduced chi-square of each star's best model."""
+        """Labels, formal 1-sigma uncertainties and the reduced chi-square of each star's best
+        model, and its first guess."""
         n_labels = len(self.label_names_)
         extra = self._extra(spectra)
         has_extra = np.all(np.isfinite(extra), axis=1)
@@ -264,7 +278,7 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
                 reduced_chi2[take] = reduced[better]
                 sigma[take] = (np.sqrt(np.diagonal(cov[better], axis1=1, axis2=2)[:, :n_labels])
                                * self.scale_[r, :n_labels])
-        return labels, sigma, reduced_chi2
+        return labels, sigma, reduced_chi2, guess
 
     def first_guess(self, flux, var, extra):
         """The test step's starting labels (``FirstGuess``) of stars' modelled flux and variance and

@@ -33,7 +33,7 @@ class CannonDiagnostics:
     def fitted_labels_and_misfit(self, spectra):
         """Each star's best-fitting labels, their formal (uncalibrated) sigma and the reduced
         chi-square of its best model."""
-        return self._best_fits(spectra)
+        return self._best_fits(spectra)[:3]
 
     def misfit_flags(self, spectra, labels, sigma, reference_spectra):
         """Stars that the model at their predicted ``labels`` fits worse (reduced chi-square) than

@@ -6,11 +6,10 @@ are printed, for three rules:
 
 - ``core``: one scale, making the robust width of residual / sigma one (68% within 1 sigma for
   a Gaussian);
-- ``scale``: one scale, the geometric middle of the scales that put 60-76% within 1 sigma and
-  92-98% within 2;
+- ``scale``: the workflow's rule with one power (1: the method's own sigma, scaled);
 - ``power``: the workflow's rule (:func:`labeltransfer.methods.calibration.calibrate_uncertainties`),
-  a scale and a power of the method's sigma, those leaving the widest range of scales inside
-  both windows.
+  a scale and a power of the method's sigma, those whose fractions within 1 and 2 sigma lie
+  farthest inside the windows (60-76% and 92-98%), counted in binomial standard errors.
 
 The test split is not read. Run after the workflow::
 

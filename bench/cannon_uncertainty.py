@@ -5,12 +5,17 @@ sigma covers (docs/validation.md). This bench fits every regime model to each st
 random subset of the validation split and compares, calibrated on one half of it and scored
 on the other (per label, % within 1 / 2 sigma; the windows are 60-76 / 92-98):
 
-- ``formal``: the workflow's sigma (the best in-regime model's), calibrated as in the workflow;
+- ``formal``: the best in-regime model's formal sigma, calibrated as in the workflow;
 - ``per regime``: the same sigma, calibrated separately for the stars of each regime model;
 - ``mixture T``: the models as a mixture weighted by ``exp(-(-2 ln L - min) / 2T)`` (the
   likelihoods' differences tempered by ``T``), sigma the mixture's spread about the best
   model's labels (regime ambiguity added to the formal sigma);
-- ``spread``: the formal sigma plus the standard deviation of the regime models' labels.
+- ``spread``: the formal sigma plus the standard deviation of the regime models' labels;
+- ``guess``: the formal sigma plus the disagreement with the first guess (``|label - guess|``),
+  in quadrature: the workflow's since 2026-11-30 (``guess_disagreement``).
+
+It then prints, per label, how well the formal sigma and the guess's rank the stars' errors
+(Spearman's correlation of ``|residual|`` with each, over all the stars).
 
 The test split is not read. Run after the workflow::
 
@@ -23,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -34,7 +40,8 @@ from labeltransfer.split import read_split  # noqa: E402
 
 def regime_fits(model, spectra):
     """Labels, formal sigma and -2 ln L of every regime model for every star, and whether the
-    labels fall in the model's own regime; arrays of shape (n_models, n_stars[, n_labels])."""
+    labels fall in the model's own regime (arrays of shape (n_models, n_stars[, n_labels])); and
+    the first guess, shape (n_stars, n_labels)."""
     n_labels = len(model.label_names_)
     extra = model._extra(spectra)
     flux, var = model._transformed(spectra)
@@ -45,7 +52,7 @@ def regime_fits(model, spectra):
         labels = x[:, :n_labels] * model.scale_[r, :n_labels] + model.offset_[r, :n_labels]
         sigma = np.sqrt(np.diagonal(cov, axis1=1, axis2=2)[:, :n_labels]) * model.scale_[r, :n_labels]
         fits.append((labels, sigma, neg2_log_likelihood, model._in_regime(r, labels)))
-    return [np.stack(parts) for parts in zip(*fits)]
+    return [np.stack(parts) for parts in zip(*fits)], guess
 
 
 def coverage(predicted, sigma, reference, halves, names, groups=None):
@@ -59,6 +66,12 @@ def coverage(predicted, sigma, reference, halves, names, groups=None):
     z = np.abs(predicted - reference)[~halves] / scaled[~halves]
     return ", ".join(f"{100 * np.nanmean(z[:, k] < 1):.1f}/{100 * np.nanmean(z[:, k] < 2):.1f}"
                      for k in range(len(names)))
+
+
+def rank_correlation(residual, sigma, k):
+    """Spearman's rank correlation of ``|residual|`` with ``sigma`` in column ``k`` (stars with both)."""
+    usable = np.isfinite(residual[:, k]) & np.isfinite(sigma[:, k])
+    return spearmanr(np.abs(residual[usable, k]), sigma[usable, k])[0]
 
 
 def main(argv=None):
@@ -77,7 +90,7 @@ def main(argv=None):
     validation = validation.subset(rows)
     model = load_method(settings["type"], results / "models" / f"{args.method}.npz")
     spectra = validation.spectra.select_aux(feature_names(settings["feature_set"], config["colours"]))
-    labels, sigma, neg2_log_likelihood, in_regime = regime_fits(model, spectra)
+    (labels, sigma, neg2_log_likelihood, in_regime), guess = regime_fits(model, spectra)
     best = np.argmin(neg2_log_likelihood + 1e12 * ~in_regime, axis=0)
     star = np.arange(len(best))
     predicted, formal = labels[best, star], sigma[best, star]
@@ -94,6 +107,11 @@ def main(argv=None):
         print(f"{f'mixture T={temperature}':>14}: {coverage(predicted, np.sqrt(spread), reference, halves, names)}")
     added = np.sqrt(formal ** 2 + labels.std(axis=0) ** 2)
     print(f"{'spread':>14}: {coverage(predicted, added, reference, halves, names)}")
+    with_guess = np.sqrt(formal ** 2 + (predicted - guess) ** 2)
+    print(f"{'guess':>14}: {coverage(predicted, with_guess, reference, halves, names)}")
+    print("Spearman rank correlation of |residual| with the formal sigma / with the guess's: "
+          + ", ".join(f"{name} {rank_correlation(predicted - reference, formal, k):.2f} / "
+                      f"{rank_correlation(predicted - reference, with_guess, k):.2f}" for k, name in enumerate(names)))
 
 
 if __name__ == "__main__":

@@ -151,7 +151,8 @@ def test_cannon_uncertainty_bench_never_reads_a_test_star(workdir, taken, capsys
     load_bench("cannon_uncertainty").main(["results/tiny", "--config", "config.yaml", "--stars", "50"])
     output = capsys.readouterr().out
     assert "cannon: 50 validation stars" in output
-    assert all(f"{rule}: " in output for rule in ("formal", "per regime", "mixture T=10", "spread"))
+    assert all(f"{rule}: " in output for rule in ("formal", "per regime", "mixture T=10", "spread", "guess"))
+    assert "Spearman rank correlation" in output
     assert taken and not taken & test_ids
 
 

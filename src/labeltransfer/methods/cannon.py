@@ -95,10 +95,9 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
         stars the fit gets wrong; where the model describes the spectra to their noise and the
         guess is the poorer estimate, the formal sigma alone is the better one).
     calibration_stars : int
-        Validation stars (at most this many, drawn at random) on which the formal
-        uncertainties are calibrated (``calibration.calibrate_uncertainties``, over the stars with each
-        label; the formal errors assume independent pixels and a perfect model; 0 turns this
-        off).
+        Validation stars (at most this many, drawn at random) on which the uncertainties are
+        calibrated (``calibration.calibrate_uncertainties``, over the stars with each label; the
+        formal errors assume independent pixels and a perfect model; 0 turns this off).
     threads : int
         CPU threads (kept for the common interface: numpy's own threading applies).
     random_state : int

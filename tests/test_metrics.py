@@ -138,7 +138,7 @@ def test_calibration_puts_gaussian_coverage_at_68_and_95_percent():
     residual = rng.normal(0, 3.0, (20000, 1))
     calibration = calibrate_uncertainties(residual, np.ones_like(residual), np.zeros_like(residual), ["x"], "test")
     sigma = calibrated(np.ones_like(residual), calibration)
-    assert sigma[0, 0] == pytest.approx(3.0, rel=0.04)  # a Gaussian's own sigma (95% mid-window at 2.04 sigma)
+    assert sigma[0, 0] == pytest.approx(3.0 * 1.96 / 2, rel=0.02)  # 95.0% within 2 sigma: the middle of 92-98%
     within_1, within_2 = _coverage(residual, sigma)
     assert within_1 == pytest.approx(0.683, abs=0.02) and within_2 == pytest.approx(0.954, abs=0.01)
 

@@ -35,7 +35,8 @@ def calibrate_uncertainties(predicted, sigma, labels, label_names, who, powers=C
     (60-76% and 92-98%). Of the ``powers`` tried and a fine grid of scales, the pair taken is the
     one whose two fractions lie farthest from the nearest window edge, counted in binomial
     standard errors of each fraction (``sqrt(f (1 - f) / n)``): the choice that other stars of
-    the same kind (the test split, a survey) are least likely to push out of a window. Where no
+    the same kind (the test split, a survey) are least likely to push out of a window (of pairs
+    that tie, as fractions of n stars can, the middle scale and the power nearest 1). Where no
     pair puts both fractions inside, the pair that misses by the fewest standard errors is taken
     (logged). A label with fewer than ``MIN_CALIBRATION_STARS`` reference values, or too many
     exact predictions for a positive scale, keeps sigma as it is (with a warning).
@@ -66,8 +67,9 @@ def calibrate_uncertainties(predicted, sigma, labels, label_names, who, powers=C
             continue
         r, s = residual[usable, k], sigma[usable, k]
         pivot = float(np.median(s))
-        margin, scale, power = max(_best_scale(np.sort(r / (pivot * (s / pivot) ** power)), power)
-                                   for power in powers)
+        # ties (the fractions move in steps of 1 / n) go to the power nearest 1: the method's own sigma
+        margin, _, scale, power = max(_best_scale(np.sort(r / (pivot * (s / pivot) ** power)), power)
+                                      for power in powers)
         if not scale > 0:
             log.warning("%s: the %s residuals are mostly exactly zero on the validation stars; its uncertainty "
                         "is not calibrated", who, name)
@@ -83,20 +85,20 @@ def calibrate_uncertainties(predicted, sigma, labels, label_names, who, powers=C
 
 
 def _best_scale(z, power, n_scales=512):
-    """(margin, scale, power): the scale of sorted ``|z|`` whose fractions within 1 and 2 sigma lie
-    farthest inside ``COVERAGE_WINDOWS``, the margin in binomial standard errors (negative where
-    the windows cannot both be met)."""
+    """(margin, -|power - 1|, scale, power): the scale of sorted ``|z|`` whose fractions within 1
+    and 2 sigma lie farthest inside ``COVERAGE_WINDOWS``, the margin in binomial standard errors
+    (negative where the windows cannot both be met); of the scales that tie, the middle one."""
     bounds = [np.quantile(z, p) / k_sigma for k_sigma, window in COVERAGE_WINDOWS.items() for p in window]
     if not min(bounds) > 0:
-        return -np.inf, 0.0, power
+        return -np.inf, -abs(power - 1), 0.0, power
     scales = np.geomspace(0.9 * min(bounds), 1.1 * max(bounds), n_scales)
     margin = np.full(n_scales, np.inf)
     for k_sigma, (low, high) in COVERAGE_WINDOWS.items():
         within = np.searchsorted(z, k_sigma * scales) / len(z)
         standard_error = np.sqrt(np.clip(within * (1 - within), 1 / len(z), None) / len(z))
         margin = np.minimum(margin, np.minimum(within - low, high - within) / standard_error)
-    best = int(np.argmax(margin))
-    return float(margin[best]), float(scales[best]), power
+    tied = np.flatnonzero(margin == margin.max())
+    return float(margin.max()), -abs(power - 1), float(scales[tied[len(tied) // 2]]), power
 
 
 def no_calibration(n_labels):

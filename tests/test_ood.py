@@ -62,6 +62,21 @@ def test_a_single_network_never_flags_disagreement(cool_and_hot):
     assert not model.misfit_flags(cool.spectra, *model.predict(cool.spectra), train.spectra).any()
 
 
+@pytest.mark.parametrize("name", ["mlp", "cannon"])
+def test_predict_and_flag_gives_predict_and_misfit_flags_in_one_call(cool_and_hot, name):
+    train, cool, hot = cool_and_hot
+    params = {"hidden_sizes": [16], "epochs": 3, "n_members": 3} if name == "mlp" else {"order": 1}
+    model = make_method(name, params).fit(train.spectra, train.labels, train.label_err, train.label_names,
+                                          validation=(cool.spectra, cool.labels, cool.label_err))
+    stars = hot.spectra.subset(np.arange(300))
+    labels, sigma = model.predict(stars)
+    expected = model.misfit_flags(stars, labels, sigma, train.spectra)
+    together = model.predict_and_flag(stars, train.spectra)
+    for got, want in zip(together, (labels, sigma, expected)):
+        np.testing.assert_array_equal(got, want)
+    assert expected.any()  # hotter than every training star: flagged, so the comparison means something
+
+
 def test_summary_gives_fractions_and_the_scatter_ratio():
     rng = np.random.default_rng(1)
     flagged = np.arange(3000) < 300

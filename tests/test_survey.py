@@ -50,7 +50,9 @@ def _check_sampler_against_gaiaxpy(csv_path, bulk_path):
         expected_error = np.asarray(sampled.loc[source_id, "flux_error"])
         both = np.isfinite(flux[i]) & np.isfinite(expected)
         assert np.max(np.abs(flux[i][both] - expected[both])) < 1e-6 * np.nanmax(np.abs(expected))
-        np.testing.assert_allclose(error[i][both], expected_error[both], rtol=1e-6)
+        # the errors in float32, as the archive's coefficient errors and correlations are: a few parts
+        # in a million where the pixel's variance is a small difference of large terms
+        np.testing.assert_allclose(error[i][both], expected_error[both], rtol=1e-5)
         # one band missing: its pixels are masked here (a superset of gaiaxpy's NaN: the overlap too)
         assert np.isnan(flux[i][np.isnan(expected)]).all() and np.isinf(error[i][np.isnan(flux[i])]).all()
         assert both.sum() >= (343 if block.has_band()[i].all() else 150)
@@ -353,7 +355,7 @@ def test_the_chunk_bench_times_every_stage_and_the_chunk_job(finished_run, tmp_p
     numbers = json.loads((tmp_path / "bench.json").read_text())
     assert numbers["n_sources"] == 300 and numbers["jobs"]["knn"]["peak_mb"] > 0
     assert numbers["jobs"]["knn"]["parallel"] == 2 and "2 chunk job(s) at once" in capsys.readouterr().out
-    assert {"read and parse", "convert", "knn: labels", "knn: flags"} <= set(numbers["stages"])
+    assert {"read and parse", "convert", "knn: labels", "knn: labels and flags"} <= set(numbers["stages"])
     assert all(seconds > 0 for seconds in numbers["stages"].values())
 
 

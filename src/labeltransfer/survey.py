@@ -113,12 +113,22 @@ def _sampled_blocks(path, block_rows):
 
 def normalised_spectra(flux, error, wavelength):
     """Spectra (float32, no auxiliary features) divided by their median flux (over the unmasked pixels), as the library's are."""
+    usable = np.isfinite(flux) & np.isfinite(error)
+    median = np.empty(len(flux))
+    whole = usable.all(axis=1)
+    median[whole] = np.median(flux[whole], axis=1, overwrite_input=True)  # a copy already
+    partial = np.flatnonzero(~whole)  # a missing band or masked pixels: the median of the rest
+    if len(partial):
+        median[partial] = np.nanmedian(np.where(usable[partial], flux[partial], np.nan), axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        median = np.nanmedian(np.where(np.isfinite(error), flux, np.nan), axis=1, keepdims=True)
-        flux, error = flux / median, error / np.abs(median)
-    error = np.where(np.isfinite(flux), error, np.inf)
-    return Spectra(np.nan_to_num(flux, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32), error.astype(np.float32),
-                   np.asarray(wavelength, dtype=float), np.empty((len(flux), 0)), ())
+        scale = 1.0 / median[:, None]
+        normalised = np.multiply(flux, scale, out=np.empty(flux.shape, np.float32), casting="same_kind")
+        normalised_error = np.multiply(error, np.abs(scale), out=np.empty(flux.shape, np.float32),
+                                       casting="same_kind")
+    masked = ~np.isfinite(normalised)
+    normalised[masked] = 0.0
+    normalised_error[masked] = np.inf
+    return Spectra(normalised, normalised_error, np.asarray(wavelength, dtype=float), np.empty((len(flux), 0)), ())
 
 
 def label_file(path, models, outputs, *, block_rows=2_000, metadata=None, threads=1, progress=True):
@@ -172,10 +182,11 @@ def _label_block(survey_model, source_id, spectra, missing_band, threads):
         model.check_compatible(spectra)
     except IncompatibleDataError as error:
         raise IncompatibleDataError(f"{survey_model.path}: {error}") from error
-    labels, sigma = model.predict(spectra)
     flags = SURVEY_FLAGS["missing_band"] * missing_band.astype(np.int64)
-    if survey_model.reference is not None:
-        misfit = model.misfit_flags(spectra, labels, sigma, survey_model.reference_spectra)
+    if survey_model.reference is None:
+        labels, sigma = model.predict(spectra)
+    else:
+        labels, sigma, misfit = model.predict_and_flag(spectra, survey_model.reference_spectra)
         flags = flags + survey_model.reference.flags(spectra, labels, misfit, workers=threads)
     table = pd.DataFrame({"source_id": source_id, "snr": spectra.snr().astype(np.float32)})
     for k, name in enumerate(model.label_names_):

@@ -25,8 +25,10 @@ log = logging.getLogger(__name__)
 
 _BANDS = ("bp", "rp")
 _N_CORRELATIONS = N_COEFFICIENTS * (N_COEFFICIENTS - 1) // 2
-_ARRAYS = {"coefficients": N_COEFFICIENTS, "coefficient_errors": N_COEFFICIENTS,
-           "coefficient_correlations": _N_CORRELATIONS}
+#: The arrays of a band: their lengths and types (the archive's: double coefficients, float errors
+#: and correlations; parsed as float64, which Arrow does faster, then stored in these).
+_ARRAYS = {"coefficients": (N_COEFFICIENTS, np.float64), "coefficient_errors": (N_COEFFICIENTS, np.float32),
+           "coefficient_correlations": (_N_CORRELATIONS, np.float32)}
 _COLUMNS = ("source_id", *(f"{band}_{name}" for band in _BANDS for name in _ARRAYS))
 
 
@@ -41,8 +43,8 @@ class XPBlock:
     ----------
     source_id : ndarray of int64, shape (n,)
     coefficients, errors : ndarray, shape (n, 2, 55)
-        BP then RP; NaN for a missing band.
-    correlations : ndarray, shape (n, 2, 1485)
+        BP then RP (float64 and float32, as the archive's); NaN for a missing band.
+    correlations : ndarray of float32, shape (n, 2, 1485)
         Each band's lower triangle of the correlation matrix, row by row, as the archive writes it.
     """
 
@@ -110,12 +112,11 @@ def _arrays(table, path):
     if table["source_id"].null_count:
         raise XPBulkFormatError(f"{path}: {table['source_id'].null_count} rows without a numeric source_id")
     source_id = table["source_id"].to_numpy()
-    coefficients = np.full((n, 2, N_COEFFICIENTS), np.nan)
-    errors = np.full_like(coefficients, np.nan)
-    correlations = np.full((n, 2, _N_CORRELATIONS), np.nan)
+    coefficients, errors, correlations = (np.full((n, 2, length), np.nan, dtype=dtype)
+                                          for length, dtype in _ARRAYS.values())
     for b, band in enumerate(_BANDS):
         present = table[f"{band}_coefficients"].is_valid().to_numpy(zero_copy_only=False)
-        for (name, length), target in zip(_ARRAYS.items(), (coefficients, errors, correlations)):
+        for (name, (length, _)), target in zip(_ARRAYS.items(), (coefficients, errors, correlations)):
             column = f"{band}_{name}"
             target[present, b] = array_column(table[column].filter(pa.array(present)), length, column,
                                               source_id[present], path, XPBulkFormatError)

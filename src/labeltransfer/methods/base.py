@@ -131,6 +131,19 @@ class LabelTransferMethod:
         labels, sigma = self._predict(spectra)
         return labels, calibrated(sigma, self.uncertainty_calibration_) if calibrate else sigma
 
+    def predict_and_flag(self, spectra, reference_spectra):
+        """Labels, calibrated sigma and :meth:`misfit_flags` of ``spectra`` in one call (a method whose
+        flags come from its prediction's own parts, such as the networks' members, computes them
+        once).
+
+        Returns
+        -------
+        labels, sigma : ndarray, shape (n_stars, n_labels)
+        misfit : ndarray of bool, shape (n_stars,)
+        """
+        labels, sigma = self.predict(spectra)
+        return labels, sigma, self.misfit_flags(spectra, labels, sigma, reference_spectra)
+
     def misfit_flags(self, spectra, labels, sigma, reference_spectra):
         """True for the stars that the model itself says it does not describe, shape (n_stars,).
 

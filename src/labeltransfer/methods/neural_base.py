@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 
 from ..metrics import robust_scatter
 from .base import IncompatibleDataError, LabelTransferMethod
+from .calibration import calibrated
 from .networks import forward_in_batches, label_nll, log10_snr, whitened_basis
 from .training import EarlyStopping, check_averaging_window, learning_rate_schedule
 
@@ -250,8 +251,7 @@ class NeuralMethod(LabelTransferMethod):
 
     def _predict(self, spectra):
         """Ensemble mean and uncalibrated sigma: mean variance (aleatoric) + variance of means."""
-        means, variances = self._member_outputs(spectra)
-        return means.mean(axis=0), np.sqrt(variances.mean(axis=0) + means.var(axis=0))
+        return _ensemble(*self._member_outputs(spectra))
 
     influence_kind = "gradient x flux error"
 
@@ -281,7 +281,16 @@ class NeuralMethod(LabelTransferMethod):
         """Stars on which the members disagree: the spread of their means above the calibrated
         ``sigma`` for some label (none with a single member)."""
         means, _ = self._member_outputs(spectra)
-        return np.any(means.std(axis=0) > sigma, axis=1)
+        return _members_disagree(means, sigma)
+
+    def predict_and_flag(self, spectra, reference_spectra):
+        """:meth:`predict` and :meth:`misfit_flags` from one pass of the members."""
+        self._check_fitted()
+        self.check_compatible(spectra)
+        means, variances = self._member_outputs(spectra)
+        labels, sigma = _ensemble(means, variances)
+        sigma = calibrated(sigma, self.uncertainty_calibration_)
+        return labels, sigma, _members_disagree(means, sigma)
 
     def sub_ensemble(self, n_members, validation):
         """A copy made of the first ``n_members`` networks, recalibrated on ``validation``.
@@ -329,3 +338,14 @@ class NeuralMethod(LabelTransferMethod):
                          for i in range(self.n_members)]
         self.history_ = [{k.split("/", 1)[1]: v.tolist() for k, v in arrays.items() if k.startswith(f"history{i}/")}
                          for i in range(self.n_members)]
+
+
+def _ensemble(means, variances):
+    """The members' mean and its uncalibrated sigma (mean variance, the aleatoric part, plus the
+    variance of the means) from each member's means and variances (n_members, n_stars, n_labels)."""
+    return means.mean(axis=0), np.sqrt(variances.mean(axis=0) + means.var(axis=0))
+
+
+def _members_disagree(means, sigma):
+    """Stars whose members' means spread by more than ``sigma`` for some label."""
+    return np.any(means.std(axis=0) > sigma, axis=1)

@@ -110,7 +110,6 @@ def stage_times(chunk, models, block_rows):
     read = list(read_xp_blocks(chunk, block_rows))
     times["read and parse"] = time.perf_counter() - start
     sampler = XPSampler(XP_WAVELENGTH)
-    sampler.sample(*(a[:1] for a in (read[0].coefficients, read[0].errors, read[0].correlations)))  # gaiaxpy once
     start = time.perf_counter()
     blocks = []
     for block in read:

@@ -88,7 +88,7 @@ def concurrent_rates(rows, chunk, jobs, repeat):
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ, **ONE_THREAD})
              for _ in range(jobs)]
     try:
-        for proc in procs:  # gaiaxpy prints its progress before the worker is ready
+        for proc in procs:  # anything a worker prints before it is ready is passed over
             if not any(line.strip() == "ready" for line in iter(proc.stdout.readline, "")):
                 raise RuntimeError("a conversion worker failed to start (see its error above)")
         best = np.full(2, np.inf)

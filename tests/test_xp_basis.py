@@ -10,7 +10,7 @@ from labeltransfer.degrade import degrade_to_snr
 from labeltransfer.io.gaia_xp import array_cell, read_xp_covariances
 from labeltransfer.io.xp_library import XP_WAVELENGTH
 from labeltransfer.spectra import Spectra
-from labeltransfer.xp_basis import LIBRARY_DESIGN, coefficient_covariance, design_matrix, gaiaxpy_design
+from labeltransfer.xp_basis import LIBRARY_DESIGN, XPSampler, coefficient_covariance, design_matrix, gaiaxpy_design
 from labeltransfer.xp_noise import XPNoise
 from survey_factory import write_xp_continuous
 
@@ -68,6 +68,74 @@ def test_the_shipped_design_matrix_is_gaiaxpy_s_on_the_library_grid():
         assert np.array_equal(file["wavelength"], XP_WAVELENGTH)
     other = XP_WAVELENGTH[1::2]  # another grid: made by gaiaxpy, not taken from the shipped file
     assert design_matrix(other).shape == (len(other), 110) and same(design_matrix(other), shipped[1::2])
+
+
+def _correlated_sources(n, seed, jitter):
+    """Coefficients, float32 errors and correlations of ``n`` sources whose correlations come from
+    three factors plus ``jitter`` (small: nearly degenerate), the second source without BP."""
+    rng = np.random.default_rng(seed)
+    lower = np.tril_indices(55, -1)
+
+    def correlations():
+        factors = rng.normal(size=(55, 3))
+        covariance = factors @ factors.T + jitter * np.eye(55)
+        scale = np.sqrt(np.diag(covariance))
+        return (covariance / np.outer(scale, scale))[lower]
+
+    coefficients = rng.normal(0, 1e3, (n, 2, 55))
+    errors = np.broadcast_to(10 + 1e4 * 0.7 ** np.arange(55)[::-1], (n, 2, 55)).astype(np.float32)
+    correlated = np.array([[correlations() for _ in range(2)] for _ in range(n)], dtype=np.float32)
+    coefficients[1, 0] = errors[1, 0] = correlated[1, 0] = np.nan
+    return coefficients, errors, correlated
+
+
+def _quadratic_form_errors(coefficients, errors, correlations, wavelength):
+    """Each pixel's flux error as sqrt(sum over bands of d_p^T C d_p), in float64, source by source."""
+    design = design_matrix(wavelength)
+    variance = np.zeros((len(coefficients), len(wavelength)))
+    for i in range(len(coefficients)):
+        for b in range(2):
+            if np.isfinite(coefficients[i, b, 0]):
+                band = design[:, 55 * b:55 * (b + 1)]
+                covariance = coefficient_covariance(errors[i, b], correlations[i, b])
+                variance[i] += np.einsum("pi,ij,pj->p", band, covariance, band)
+    return np.sqrt(variance)
+
+
+@pytest.mark.parametrize("jitter, tolerance", [(1.0, 1e-5), (1e-4, 1e-3)])
+def test_the_sampler_s_float32_errors_against_the_float64_quadratic_form(jitter, tolerance):
+    # nearly degenerate coefficients (jitter 1e-4) make a pixel's variance a small difference of
+    # large float32 terms: 2e-4 there, 2e-6 on the real rows and moderate correlations
+    coefficients, errors, correlations = _correlated_sources(40, 3, jitter)
+    flux, error = XPSampler(XP_WAVELENGTH).sample(coefficients, errors, correlations)
+    expected = _quadratic_form_errors(coefficients, errors, correlations, XP_WAVELENGTH)
+    usable = np.isfinite(flux)
+    assert flux.dtype == error.dtype == np.float64
+    assert (~usable[1, :154]).all() and usable[1, 154:].all() and usable[[0, *range(2, 40)]].all()
+    assert np.max(np.abs(error[usable] / expected[usable] - 1)) < tolerance
+    full = np.nan_to_num(coefficients.reshape(40, 110))
+    assert np.allclose(flux[usable], (full @ design_matrix(XP_WAVELENGTH).T)[usable], rtol=0,
+                       atol=1e-12 * np.max(np.abs(flux[usable])))
+
+
+def test_the_sampler_s_blocks_change_nothing_beyond_float32_rounding_and_an_empty_block_is_empty():
+    coefficients, errors, correlations = _correlated_sources(600, 5, 1.0)
+    whole = XPSampler(XP_WAVELENGTH, sub_rows=10_000).sample(coefficients, errors, correlations)
+    for sub_rows in (256, 7):
+        for got, want in zip(XPSampler(XP_WAVELENGTH, sub_rows=sub_rows).sample(coefficients, errors, correlations),
+                             whole):
+            np.testing.assert_array_equal(np.isfinite(got), np.isfinite(want))
+            np.testing.assert_allclose(got[np.isfinite(want)], want[np.isfinite(want)], rtol=1e-4)
+    empty = XPSampler(XP_WAVELENGTH).sample(coefficients[:0], errors[:0], correlations[:0])
+    assert [a.shape for a in empty] == [(0, 343), (0, 343)]
+
+
+def test_the_sampler_takes_a_grid_one_band_does_not_reach():
+    red = np.arange(700.0, 1000.0, 10.0)  # BP reaches none of it
+    coefficients, errors, correlations = _correlated_sources(3, 6, 1.0)
+    flux, error = XPSampler(red).sample(coefficients, errors, correlations)
+    expected = _quadratic_form_errors(coefficients, errors, correlations, red)
+    assert np.isfinite(flux).all() and np.allclose(error, expected, rtol=1e-5)
 
 
 def test_coefficient_covariance_reads_the_archive_s_lower_triangle():

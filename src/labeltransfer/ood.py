@@ -92,6 +92,7 @@ class _SpectralSpace:
         standard = self._standard(train_spectra)
         # the leading right singular vectors of the standardised flux, as the covariance's leading
         # eigenvectors: a tenth of the work of the SVD (a chunk job builds this at start-up)
+        n_components = min(n_components, len(standard))  # no directions beyond the training stars'
         self.basis = np.linalg.eigh(standard.T @ standard)[1][:, ::-1][:, :n_components]
         self.train = standard @ self.basis
 

@@ -57,13 +57,18 @@ def write_library_design(path=LIBRARY_DESIGN):
     """Write :data:`LIBRARY_DESIGN`: gaiaxpy's design matrix on the XP library's grid."""
     from .io.xp_library import XP_WAVELENGTH
 
-    np.savez(path, wavelength=XP_WAVELENGTH, design=gaiaxpy_design(XP_WAVELENGTH))
+    np.savez_compressed(path, wavelength=XP_WAVELENGTH, design=gaiaxpy_design(XP_WAVELENGTH))
 
 
 @lru_cache(maxsize=4)
 def _cached_design(grid):
-    with np.load(LIBRARY_DESIGN) as shipped:
-        design = shipped["design"] if np.array_equal(shipped["wavelength"], grid) else gaiaxpy_design(grid)
+    design = None
+    if LIBRARY_DESIGN.exists():
+        with np.load(LIBRARY_DESIGN) as shipped:
+            if np.array_equal(shipped["wavelength"], grid):
+                design = shipped["design"]
+    if design is None:
+        design = gaiaxpy_design(grid)
     design.setflags(write=False)
     return design
 
@@ -92,6 +97,10 @@ def coefficient_covariance(errors, correlations):
     return errors[:, None] * correlations * errors[None, :]
 
 
+#: A band's distinct covariance entries: the 55 variances, then the 1,485 pairs i > j.
+_N_ENTRIES = N_COEFFICIENTS * (N_COEFFICIENTS + 1) // 2
+
+
 class XPSampler:
     """XP coefficients of many sources to flux and flux errors on a grid, a few matrix products per block.
 
@@ -100,12 +109,14 @@ class XPSampler:
     and ``r`` the archive's correlations, lower triangle row by row: ``e_i^2`` and ``e_i e_j r_ij``,
     ``i > j``), so a block's variances are one matrix product, the entries against the products of
     the basis functions ``D_pi D_pj``. Those products have a numerical rank well below the band's
-    pixels (82 of 154 for BP, 90 of 193 for RP on the library's grid, singular values below
-    ``1e-9`` of the largest dropped; the errors change by less than float32 rounding down to
-    ``1e-8``), so the product goes through that rank: half the work. The entries and the
-    products are float32, as the archive's errors and correlations are, in blocks of ``sub_rows``
-    that stay in the core's cache: the flux errors agree with ``gaiaxpy.calibrate`` (float64) to
-    2e-6 (relative, the largest on the real rows; 2e-7 the median), the flux to float64 rounding.
+    pixels (84 of 154 for BP, 92 of 193 for RP on the library's grid, singular values below
+    ``1e-10`` of the largest dropped, which alone changes the errors by 5e-6 at most, in float64,
+    on nearly degenerate coefficients), so the product goes through that rank: half the work. The entries and the products are float32, as
+    the archive's errors and correlations are, in blocks of ``sub_rows`` that stay in the core's
+    cache. The flux is float64, equal to ``gaiaxpy.calibrate``'s to 1e-15; the flux errors agree
+    with its float64 ones to 1.9e-6 (relative, the largest on the real rows; 2e-7 the median), and
+    to 2e-4 where a band's coefficients are nearly degenerate (a pixel's variance then a small
+    difference of large float32 terms; the tests hold both).
     A source without one band has NaN flux (and infinite error) on every pixel that band
     contributes to (gaiaxpy fills the overlap from the other band alone; here those pixels are
     masked).
@@ -127,9 +138,9 @@ class XPSampler:
         self._bands = [_Band(design[:, k * N_COEFFICIENTS:(k + 1) * N_COEFFICIENTS], self._scale) for k in range(2)]
 
     def sample(self, coefficients, errors, correlations):
-        """Flux and flux error, shape (n, n_pixels) each (float64 and float32), from coefficients and
-        errors (n, 2, 55) and correlations (n, 2, 1485), NaN for a missing band (its pixels masked:
-        NaN flux, inf error)."""
+        """Flux and flux error, shape (n, n_pixels) each (float64), from coefficients and errors
+        (n, 2, 55) and correlations (n, 2, 1485), NaN for a missing band (its pixels masked: NaN
+        flux, inf error)."""
         n = len(coefficients)
         has = np.isfinite(coefficients[:, :, 0])
         flux = np.zeros((n, len(self.wavelength)))
@@ -139,20 +150,16 @@ class XPSampler:
         for b, band in enumerate(self._bands):
             flux[:, band.pixels] += np.where(has[:, b, None], coefficients[:, b], 0.0) @ band.design
             for lo in range(0, n, self.sub_rows):
-                rows = slice(lo, lo + self.sub_rows)
-                variance[rows, band.pixels] += band.variance(errors[rows, b], correlations[rows, b], ~has[rows, b],
-                                                            entries)
-        error = np.sqrt(np.maximum(variance, 0.0, out=variance), out=variance)
-        error *= np.float32(self._scale)
+                block = slice(lo, lo + self.sub_rows)
+                variance[block, band.pixels] += band.variance(errors[block, b], correlations[block, b],
+                                                              ~has[block, b], entries)
+        # float64: the errors are ~1e-19 W m^-2 nm^-1, whose squares are float32 subnormals
+        error = np.multiply(np.sqrt(np.maximum(variance, 0.0, out=variance), out=variance), self._scale, dtype=float)
         for b, band in enumerate(self._bands):
             missing = np.flatnonzero(~has[:, b])
             flux[missing, band.pixels] = np.nan
             error[missing, band.pixels] = np.inf
         return flux, error
-
-
-#: A band's distinct covariance entries: the 55 variances, then the 1,485 pairs i > j.
-_N_ENTRIES = N_COEFFICIENTS * (N_COEFFICIENTS + 1) // 2
 
 
 class _Band:
@@ -162,13 +169,13 @@ class _Band:
 
     def __init__(self, band, scale):
         reached = np.flatnonzero(np.any(band != 0, axis=1))
-        self.pixels = slice(reached[0], reached[-1] + 1)
+        self.pixels = slice(reached[0], reached[-1] + 1) if len(reached) else slice(0, 0)  # none: a grid beyond the band
         self.design = np.ascontiguousarray(band[self.pixels].T)
         band = band[self.pixels] / scale
         rows, cols = np.tril_indices(N_COEFFICIENTS, -1)
         products = np.vstack([(band ** 2).T, (2 * band[:, rows] * band[:, cols]).T])  # (1540, pixels)
         u, s, vt = np.linalg.svd(products, full_matrices=False)
-        rank = int(np.sum(s > 1e-9 * s[0]))
+        rank = int(np.sum(s > 1e-10 * s[0])) if len(s) else 0
         self._left = np.ascontiguousarray(u[:, :rank] * s[:rank], dtype=np.float32)
         self._right = np.ascontiguousarray(vt[:rank], dtype=np.float32)
 

@@ -145,7 +145,7 @@ class XPSampler:
         has = np.isfinite(coefficients[:, :, 0])
         flux = np.zeros((n, len(self.wavelength)))
         variance = np.zeros(flux.shape, dtype=np.float32)
-        errors = np.where(has[:, :, None], errors, 0.0).astype(np.float32)
+        errors = np.asarray(errors, dtype=np.float32)  # a missing band's entries are zeroed in _Band.variance
         entries = np.empty((min(self.sub_rows, n), _N_ENTRIES), dtype=np.float32)
         for b, band in enumerate(self._bands):
             flux[:, band.pixels] += np.where(has[:, b, None], coefficients[:, b], 0.0) @ band.design

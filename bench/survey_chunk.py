@@ -8,8 +8,9 @@ times each stage of the chunk job on it with the run's trained models that read 
 (and, with ``--networks``, flux-only copies of the run's MLP and CNN trained for one epoch here:
 their speed does not depend on their training): reading and parsing the text, the conversion to
 spectra, each model's labelling, its flags and its catalogue; then the whole chunk job
-(``labeltransfer label``) in a fresh process per model, with its wall time and peak memory (the
-process's maximum resident set size); one thread, as the workflow's chunk jobs. With
+(``labeltransfer label``) in a fresh process per model, with the model's flags reference saved
+once beforehand (as the workflow's ``survey_reference`` rule does), with its wall time and peak
+memory (the process's maximum resident set size); one thread, as the workflow's chunk jobs. With
 ``--parallel 2`` two such jobs run at once (two cores, as two chunk jobs of the workflow), and
 the sources/s are those of both together; ``--jobs-only`` leaves out the in-process stage times,
 which hold the whole chunk in memory (for chunks of hundreds of thousands of sources)::
@@ -34,12 +35,12 @@ from isal import igzip
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labeltransfer.io.gaia_xp_bulk import read_xp_blocks  # noqa: E402
-from labeltransfer.methods import load_model_file, make_method  # noqa: E402
-from labeltransfer.pipeline.modelling import training_references  # noqa: E402
+from labeltransfer.methods import make_method  # noqa: E402
+from labeltransfer.pipeline.survey_stage import flagging_models  # noqa: E402
 from labeltransfer.sample import LabelledSample  # noqa: E402
 from labeltransfer.split import read_split, split_fingerprint  # noqa: E402
 from labeltransfer.io.xp_library import XP_WAVELENGTH  # noqa: E402
-from labeltransfer.survey import SurveyModel, label_file, normalised_spectra  # noqa: E402
+from labeltransfer.survey import label_file, normalised_spectra  # noqa: E402
 from labeltransfer.xp_basis import XPSampler  # noqa: E402
 from labeltransfer.xp_synthetic import synthetic_sources, write_bulk_chunk  # noqa: E402
 
@@ -123,7 +124,7 @@ def stage_times(chunk, models, block_rows):
             survey_model.model.predict(spectra)
             labelled += time.perf_counter() - start
             start = time.perf_counter()  # as the chunk job: labels and the model's flags at once, then the rest
-            labels, _, misfit = survey_model.model.predict_and_flag(spectra, survey_model.reference_spectra)
+            labels, _, misfit = survey_model.model.predict_and_flag(spectra, survey_model.misfit_reference)
             survey_model.reference.flags(spectra, labels, misfit, workers=1)
             flagged += time.perf_counter() - start
         times[f"{survey_model.name}: labels"] = labelled
@@ -131,17 +132,18 @@ def stage_times(chunk, models, block_rows):
     return times
 
 
-def chunk_jobs(model_path, chunk, sample_path, split_path, seed, block_rows, out, parallel=1):
+def chunk_jobs(model_path, reference_path, chunk, block_rows, out, parallel=1):
     """Wall time of ``parallel`` runs at once of ``labeltransfer label`` on the chunk, each in a fresh
-    process, and the largest peak memory (MB) of one."""
+    process with the model's saved flags reference (as the workflow's chunk jobs), and the largest
+    peak memory (MB) of one."""
     # VmHWM, the high-water mark of the job's own memory (ru_maxrss would count this process's,
     # inherited through fork and exec; Linux)
     code = ("import re, sys; from labeltransfer.cli import main; main(sys.argv[1:]); "
             "print('PEAK_MB', int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) / 1024)")
     start = time.perf_counter()
     jobs = [subprocess.Popen([sys.executable, "-c", code, "label", "--model", str(model_path), "--spectra", str(chunk),
-                              "--out", str(out.with_name(f"{out.stem}_{k}.parquet")), "--sample", str(sample_path),
-                              "--split", str(split_path), "--seed", str(seed), "--block-rows", str(block_rows),
+                              "--out", str(out.with_name(f"{out.stem}_{k}.parquet")), "--reference", str(reference_path),
+                              "--block-rows", str(block_rows),
                               "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env={**os.environ, **ONE_THREAD})
             for k in range(parallel)]
@@ -182,10 +184,10 @@ def main(argv=None):
     model_paths = [results / "models" / f"{name}.npz" for name in args.methods]
     if args.networks:
         model_paths += network_copies(results, config, sample, rows, config["seed"])
-    trained = [load_model_file(path).set_params(threads=1) for path in model_paths]
-    references = training_references(sample_path, split_path, trained, model_paths, config["seed"])
-    models = [SurveyModel(path.stem, model, path, reference, spectra)
-              for model, path, (spectra, reference) in zip(trained, model_paths, references)]
+    models = flagging_models([path.stem for path in model_paths], model_paths, 1, sample_path, split_path,
+                             config["seed"])
+    for survey_model in models:  # as the workflow's survey_reference rule: once, for every chunk job
+        survey_model.write_reference(folder / "references" / f"{survey_model.name}.npz")
     print(f"{n_sources:,} sources, blocks of {args.block_rows:,}, 1 thread (as the chunk jobs); stage: seconds, sources/s")
     times = {}
     if not args.jobs_only:
@@ -198,8 +200,8 @@ def main(argv=None):
         print(f"  {stage}: {seconds:.1f} s, {n_sources / seconds:,.0f} sources/s")
     jobs = {}
     for survey_model in models:
-        wall, peak = chunk_jobs(survey_model.path, chunk, sample_path, split_path, config["seed"], args.block_rows,
-                                folder / f"{survey_model.name}_job.parquet", args.parallel)
+        wall, peak = chunk_jobs(survey_model.path, folder / "references" / f"{survey_model.name}.npz", chunk,
+                                args.block_rows, folder / f"{survey_model.name}_job.parquet", args.parallel)
         rate = args.parallel * n_sources / wall
         jobs[survey_model.name] = {"seconds": wall, "parallel": args.parallel, "sources_per_second": rate,
                                    "peak_mb": peak}

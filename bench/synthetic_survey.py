@@ -3,7 +3,8 @@
 Draws ``--sources`` spectra from a finished run's sample (with replacement) and adds noise at their
 published flux errors (independent pixels), written as ``--files`` files of sampled spectra
 (``.npz``: source_id, flux, flux_error, wavelength), then labels every file with ``labeltransfer
-label`` (a trained model, out-of-distribution flags from the run's training set), ``--jobs`` files
+label`` (a trained model, out-of-distribution flags from the run's training set, their reference
+saved once beforehand as the workflow's ``survey_reference`` rule does), ``--jobs`` files
 at a time as separate processes (one thread each, as the workflow's chunk jobs), and reports the
 wall time, the rate and each job's peak memory::
 
@@ -23,6 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from labeltransfer.pipeline.survey_stage import flagging_models  # noqa: E402
 from labeltransfer.sample import LabelledSample  # noqa: E402
 
 #: What Snakemake sets for a job of one thread: the chunk jobs' BLAS and OpenMP use one core each.
@@ -51,12 +53,12 @@ def write_survey(sample, folder, n_sources, n_files, seed):
     return paths
 
 
-def label_one(path, model, results, seed):
+def label_one(path, model, reference):
     """Seconds and peak memory (MB) of ``labeltransfer label`` on one file."""
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", _JOB, "label", "--model", str(model), "--spectra", str(path),
-                             "--out", str(path.with_suffix(".parquet")), "--sample", str(results / "data/sample.npz"),
-                             "--split", str(results / "data/split.csv"), "--seed", str(seed), "--threads", "1"],
+                             "--out", str(path.with_suffix(".parquet")), "--reference", str(reference),
+                             "--threads", "1"],
                             capture_output=True, text=True, check=True, env={**os.environ, **ONE_THREAD})
     peak = float(next(line.split()[1] for line in result.stdout.splitlines() if line.startswith("PEAK_MB")))
     return time.perf_counter() - start, peak
@@ -76,9 +78,13 @@ def main(argv=None):
     start = time.perf_counter()
     paths = write_survey(sample, folder, args.sources, args.files, args.seed)
     print(f"{args.sources:,} spectra in {len(paths)} files written in {time.perf_counter() - start:.0f} s ({folder})")
+    reference = folder / f"{args.model.stem}_reference.npz"
+    survey_model, = flagging_models([args.model.stem], [args.model], 1, args.results / "data" / "sample.npz",
+                                    args.results / "data" / "split.csv", args.seed)
+    survey_model.write_reference(reference)
     start = time.perf_counter()
     with ThreadPoolExecutor(args.jobs) as pool:
-        jobs = list(pool.map(lambda path: label_one(path, args.model, args.results, args.seed), paths))
+        jobs = list(pool.map(lambda path: label_one(path, args.model, reference), paths))
     wall = time.perf_counter() - start
     print(f"labelled by {args.model.name}, {args.jobs} jobs at a time: {wall:.0f} s wall, "
           f"{args.sources / wall:,.0f} spectra/s; per job {min(j[0] for j in jobs):.0f}-{max(j[0] for j in jobs):.0f} s, "

@@ -30,7 +30,8 @@ def test_stars_hotter_than_every_training_star_are_flagged(cool_and_hot):
     for stars, expect_flagged in ((cool, False), (hot, True)):
         predicted, sigma = model.predict(stars.spectra)
         flags = ood_flags(train.spectra, train.labels, stars.spectra, predicted,
-                          model.misfit_flags(stars.spectra, predicted, sigma, train.spectra), seed=0)
+                          model.misfit_flags(stars.spectra, predicted, sigma, model.misfit_reference(train.spectra)),
+                          seed=0)
         spectrum = np.mean((flags & FLAGS["spectrum"]) > 0)
         assert (spectrum > 0.9) if expect_flagged else (spectrum < 0.05), (len(stars.ids), spectrum)
         assert not np.any(flags & FLAGS["model"])  # the nearest neighbours have no misfit measure
@@ -50,7 +51,7 @@ def test_the_cannon_flags_spectra_it_cannot_fit(cool_and_hot):
         train.spectra, train.labels, train.label_err, train.label_names)
     spectra = cool.spectra.subset(np.arange(200))
     spectra.flux[:20, 100:110] *= 1.5  # an emission feature the model has never seen
-    flagged = model.misfit_flags(spectra, *model.predict(spectra), train.spectra)
+    flagged = model.misfit_flags(spectra, *model.predict(spectra), model.misfit_reference(train.spectra))
     assert flagged[:20].all() and flagged[20:].mean() < 0.05
 
 
@@ -59,7 +60,8 @@ def test_a_single_network_never_flags_disagreement(cool_and_hot):
     model = make_method("mlp", {"hidden_sizes": [16], "epochs": 3, "n_members": 1}).fit(
         train.spectra, train.labels, train.label_err, train.label_names,
         validation=(cool.spectra, cool.labels, cool.label_err))
-    assert not model.misfit_flags(cool.spectra, *model.predict(cool.spectra), train.spectra).any()
+    assert model.misfit_reference(train.spectra) is None
+    assert not model.misfit_flags(cool.spectra, *model.predict(cool.spectra), None).any()
 
 
 @pytest.mark.parametrize("name", ["mlp", "cannon"])
@@ -70,8 +72,9 @@ def test_predict_and_flag_gives_predict_and_misfit_flags_in_one_call(cool_and_ho
                                           validation=(cool.spectra, cool.labels, cool.label_err))
     stars = hot.spectra.subset(np.arange(300))
     labels, sigma = model.predict(stars)
-    expected = model.misfit_flags(stars, labels, sigma, train.spectra)
-    together = model.predict_and_flag(stars, train.spectra)
+    reference = model.misfit_reference(train.spectra)
+    expected = model.misfit_flags(stars, labels, sigma, reference)
+    together = model.predict_and_flag(stars, reference)
     for got, want in zip(together, (labels, sigma, expected)):
         np.testing.assert_array_equal(got, want)
     assert expected.any()  # hotter than every training star: flagged, so the comparison means something

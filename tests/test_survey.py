@@ -19,7 +19,7 @@ from labeltransfer.io.gaia_rvs import RVS_WAVELENGTH, read_rvs
 from labeltransfer.io.gaia_xp_bulk import XPBulkFormatError, read_xp_blocks
 from labeltransfer.io.remote import HTTPStatusError
 from labeltransfer.io.xp_library import XP_WAVELENGTH
-from labeltransfer.methods import IncompatibleDataError, make_method
+from labeltransfer.methods import IncompatibleDataError, load_model_file, make_method
 from labeltransfer.ood import OODReference
 from labeltransfer.pipeline.archives import fetch_survey_file
 from labeltransfer.pipeline.survey_summary import SurveyAccumulator, gather_survey
@@ -149,7 +149,7 @@ def trained(tmp_path_factory):
 def test_a_chunk_is_labelled_into_a_catalogue_with_its_provenance(trained):
     folder, model, train, stars, ids = trained
     survey_model = SurveyModel("knn", model, folder / "knn.npz", OODReference(train.spectra, train.labels, 0),
-                               train.spectra)
+                               model.misfit_reference(train.spectra))
     outputs = [folder / "one_block.parquet", folder / "blocks_of_40.parquet"]
     for output, block_rows in zip(outputs, (1000, 40)):
         label_file(folder / "chunk.csv.gz", [survey_model], [output], block_rows=block_rows,
@@ -168,6 +168,29 @@ def test_a_chunk_is_labelled_into_a_catalogue_with_its_provenance(trained):
     metadata = catalogue_metadata(outputs[0])
     assert metadata["model_sha256"] and metadata["trained_on"] == model.provenance_
     assert metadata["data_release"] == "Gaia DR3" and metadata["n_sources"] == 150 and metadata["package_version"]
+
+
+def test_a_saved_flags_reference_labels_as_the_training_set_itself_does(trained):
+    folder, knn, train, _, _ = trained
+    cannon = make_method("cannon", {"order": 1}).fit(train.spectra, train.labels, train.label_err, train.label_names)
+    cannon.provenance_ = knn.provenance_
+    cannon.save(folder / "cannon.npz")
+    for name in ("knn", "cannon"):
+        path, reference = folder / f"{name}.npz", folder / "references" / f"{name}.npz"
+        direct = SurveyModel(name, load_model_file(path), path, OODReference(train.spectra, train.labels, 0))
+        direct.misfit_reference = direct.model.misfit_reference(train.spectra)
+        direct.write_reference(reference)
+        saved = SurveyModel(name, load_model_file(path), path).read_reference(reference)
+        assert saved.misfit_reference == direct.misfit_reference and (saved.misfit_reference is None) == (name == "knn")
+        outputs = [folder / f"{name}_direct.parquet", folder / f"{name}_saved.parquet"]
+        label_file(folder / "chunk.csv.gz", [direct, saved], outputs, progress=False)
+        table = read_catalogue(outputs[1:])
+        pd.testing.assert_frame_equal(read_catalogue(outputs[:1]), table)
+    # every bit of the flags is set somewhere, so the comparison means something
+    assert all((table["flags"] & bit).any() for bit in (SURVEY_FLAGS["spectrum"], SURVEY_FLAGS["labels"],
+                                                        SURVEY_FLAGS["model"]))
+    with pytest.raises(IncompatibleDataError, match=r"references/knn.npz holds .* another model than .*cannon.npz"):
+        SurveyModel("cannon", cannon, folder / "cannon.npz").read_reference(folder / "references" / "knn.npz")
 
 
 def test_a_model_trained_with_other_features_is_refused_naming_its_file(trained):
@@ -193,6 +216,10 @@ def test_the_command_line_labels_coefficients_and_sampled_spectra(trained, capsy
          str(folder / "sampled.parquet")])
     np.testing.assert_allclose(read_catalogue([folder / "sampled.parquet"])[["teff", "logg", "fe_h"]],
                                model.predict(stars.spectra)[0], rtol=1e-5)
+    with pytest.raises(SystemExit):  # a reference for each model, and not beside --sample
+        cli(["label", "--model", str(folder / "knn.npz"), "--model", str(folder / "knn.npz"), "--spectra",
+             str(folder / "sampled.npz"), "--out", str(folder), "--reference", str(folder / "knn_reference.npz")])
+    assert "--reference: one per --model" in capsys.readouterr().err
     np.savez(folder / "partial.npz", source_id=ids, flux=stars.spectra.flux)
     with pytest.raises(IncompatibleDataError, match="partial.npz: .*missing flux_error, wavelength"):
         cli(["label", "--model", str(folder / "knn.npz"), "--spectra", str(folder / "partial.npz"), "--out",

@@ -11,17 +11,19 @@ __all__ = ["main"]
 def _label(args):
     """Label a file of spectra with trained models, outside Snakemake."""
     from .methods import load_model_file
-    from .pipeline.modelling import training_references
+    from .pipeline.survey_stage import flagging_models
     from .survey import SurveyModel, label_file
 
     if len(args.model) > 1 and not args.out.is_dir() and args.out.suffix:
         sys.exit(f"labeltransfer label: {len(args.model)} models need a folder for --out, not {args.out}")
-    trained = [load_model_file(path).set_params(threads=args.threads) for path in args.model]
-    models = [SurveyModel(Path(path).stem, model, Path(path)) for model, path in zip(trained, args.model)]
+    names = [Path(path).stem for path in args.model]
     if args.sample:
-        references = training_references(args.sample, args.split, trained, args.model, args.seed)
-        for survey_model, (spectra, reference) in zip(models, references):
-            survey_model.reference_spectra, survey_model.reference = spectra, reference
+        models = flagging_models(names, args.model, args.threads, args.sample, args.split, args.seed)
+    else:
+        models = [SurveyModel(name, load_model_file(path).set_params(threads=args.threads), Path(path))
+                  for name, path in zip(names, args.model)]
+        for survey_model, reference in zip(models, args.reference or []):
+            survey_model.read_reference(reference)
     outputs = [args.out] if len(models) == 1 and args.out.suffix else [args.out / f"{m.name}.parquet" for m in models]
     spectra = args.spectra if args.spectra else _fetched_spectra(args)
     label_file(spectra, models, outputs, block_rows=args.block_rows, threads=args.threads,
@@ -73,12 +75,17 @@ def main(argv=None):
     label.add_argument("--sample", type=Path, help="the run's data/sample.npz: adds the out-of-distribution flags")
     label.add_argument("--split", type=Path, help="the run's data/split.csv (with --sample)")
     label.add_argument("--seed", type=int, default=42, help="seed of the flags' thresholds (the run's; default 42)")
+    label.add_argument("--reference", action="append", type=Path,
+                       help="instead of --sample and --split: the flags' reference of each --model, in the same "
+                            "order, as the workflow saves them (results/<task>/survey/references/<method>.npz)")
     label.add_argument("--block-rows", type=int, default=2_000, help="sources read and labelled at a time")
     label.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
     label.add_argument("--data-release", default="Gaia DR3", help="recorded in the catalogue's provenance")
     args = parser.parse_args(argv)
     if args.command == "label" and bool(args.sample) != bool(args.split):
         parser.error("--sample and --split go together")
+    if args.command == "label" and args.reference and (args.sample or len(args.reference) != len(args.model)):
+        parser.error("--reference: one per --model, and not with --sample")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     _label(args)
 

@@ -58,6 +58,13 @@ class _Beyond:
         self.threshold = np.quantile(_mean_nearest_distance(self.tree, train_points[reference], k, skip_first=True),
                                      quantile)
 
+    @classmethod
+    def from_arrays(cls, train_points, threshold, k=K):
+        """The same test rebuilt from what :attr:`tree` holds and the threshold, as saved."""
+        beyond = cls.__new__(cls)
+        beyond.tree, beyond.k, beyond.threshold = cKDTree(train_points), k, float(threshold)
+        return beyond
+
     def __call__(self, points, workers=1):
         usable = np.all(np.isfinite(points), axis=1)
         flagged = np.zeros(len(points), dtype=bool)
@@ -96,6 +103,13 @@ class _SpectralSpace:
         self.basis = np.linalg.eigh(standard.T @ standard)[1][:, ::-1][:, :n_components]
         self.train = standard @ self.basis
 
+    @classmethod
+    def from_arrays(cls, mean, std, basis, train):
+        """The same space rebuilt from its saved arrays."""
+        space = cls.__new__(cls)
+        space.mean, space.std, space.basis, space.train = mean, std, basis, train
+        return space
+
     def _standard(self, spectra):
         return np.nan_to_num((spectra.masked_flux().astype(float) - self.mean) / self.std)
 
@@ -124,6 +138,25 @@ class OODReference:
         self.label_std[~(self.label_std > 0)] = 1.0
         self.spectrum_beyond = _Beyond(self.space.train, rng)
         self.labels_beyond = _Beyond((train_labels - self.label_mean) / self.label_std, rng)
+
+    def to_arrays(self):
+        """The reference as arrays (for ``numpy.savez``; :meth:`from_arrays` rebuilds it): the spectral
+        space, the standardised training labels, and both thresholds."""
+        return {"space_mean": self.space.mean, "space_std": self.space.std, "space_basis": self.space.basis,
+                "space_train": self.space.train, "label_mean": self.label_mean, "label_std": self.label_std,
+                "label_points": self.labels_beyond.tree.data, "spectrum_threshold": self.spectrum_beyond.threshold,
+                "label_threshold": self.labels_beyond.threshold}
+
+    @classmethod
+    def from_arrays(cls, arrays):
+        """The reference that :meth:`to_arrays` gave (its neighbour trees rebuilt: a fraction of a second)."""
+        reference = cls.__new__(cls)
+        reference.space = _SpectralSpace.from_arrays(*(arrays[f"space_{key}"] for key in ("mean", "std", "basis",
+                                                                                          "train")))
+        reference.label_mean, reference.label_std = arrays["label_mean"], arrays["label_std"]
+        reference.spectrum_beyond = _Beyond.from_arrays(reference.space.train, arrays["spectrum_threshold"])
+        reference.labels_beyond = _Beyond.from_arrays(arrays["label_points"], arrays["label_threshold"])
+        return reference
 
     def flags(self, spectra, predicted, model_flags, workers=1):
         """The ``ood_flags`` bits of each star of ``spectra`` with labels ``predicted`` and the model's

@@ -45,18 +45,48 @@ METADATA_KEY = b"labeltransfer"
 
 @dataclass
 class SurveyModel:
-    """A trained model, where it came from, and (optionally) its training set's side of the flags."""
+    """A trained model, where it came from, and (optionally) its training set's side of the flags:
+    ``reference`` for the spectrum and label flags, ``misfit_reference`` (the model's
+    ``misfit_reference`` of its training stars) for its own."""
 
     name: str
     model: object
     path: Path
     reference: OODReference = None
-    reference_spectra: Spectra = None
+    misfit_reference: object = None
 
     def provenance(self):
         """The model's file, its SHA-256, and what it was trained on."""
         return {"method": self.name, "model_file": str(self.path), "model_sha256": file_checksum(self.path),
                 "trained_on": self.model.provenance_, "method_type": self.model.method_type}
+
+    def write_reference(self, path):
+        """Save the training set's side of the flags (``.npz``), for chunk jobs to :meth:`read_reference`
+        instead of each reading the training set."""
+        misfit = np.nan if self.misfit_reference is None else float(self.misfit_reference)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part = path.with_name(path.name + ".part.npz")
+        np.savez(part, **self.reference.to_arrays(), misfit_reference=misfit,
+                 model_sha256=file_checksum(self.path))
+        os.replace(part, path)
+
+    def read_reference(self, path):
+        """Take the flags' reference that :meth:`write_reference` saved for this model file; return self.
+
+        Raises
+        ------
+        IncompatibleDataError
+            The file was saved for another model file (another training, or another method).
+        """
+        with np.load(path) as arrays:
+            if str(arrays["model_sha256"]) != file_checksum(self.path):
+                raise IncompatibleDataError(f"{path} holds the flags' reference of another model than {self.path} "
+                                            "(retrained since?): make it anew")
+            self.reference = OODReference.from_arrays(arrays)
+            misfit = float(arrays["misfit_reference"])
+        self.misfit_reference = None if np.isnan(misfit) else misfit
+        return self
 
 
 def survey_blocks(paths, block_rows, threads=1):
@@ -186,7 +216,7 @@ def _label_block(survey_model, source_id, spectra, missing_band, threads):
     if survey_model.reference is None:
         labels, sigma = model.predict(spectra)
     else:
-        labels, sigma, misfit = model.predict_and_flag(spectra, survey_model.reference_spectra)
+        labels, sigma, misfit = model.predict_and_flag(spectra, survey_model.misfit_reference)
         flags = flags + survey_model.reference.flags(spectra, labels, misfit, workers=threads)
     table = pd.DataFrame({"source_id": source_id, "snr": spectra.snr().astype(np.float32)})
     for k, name in enumerate(model.label_names_):

@@ -49,12 +49,38 @@ rule download_survey_chunk:
         "../scripts/download_survey_file.py"
 
 
+# the training set's side of a method's flags, once for all chunks (a chunk job then reads
+# neither the sample nor the split: seconds less a job, and less memory)
+rule survey_reference:
+    input:
+        model="results/{task}/models/{method}.npz",
+        sample="results/{task}/data/sample.npz",
+        split="results/{task}/data/split.csv",
+    output:
+        reference="results/{task}/survey/references/{method}.npz",
+    wildcard_constraints:
+        task=SURVEY_TASK,
+    log:
+        "logs/{task}/survey/reference_{method}.log",
+    params:
+        code=script_code("write_survey_reference"),
+        seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/methods.yaml"
+    benchmark:
+        "benchmarks/{task}/survey/reference_{method}.tsv"
+    script:
+        "../scripts/write_survey_reference.py"
+
+
 rule label_survey_chunk:
     input:
         chunk=rules.download_survey_chunk.output.chunk,
         models=expand("results/{task}/models/{method}.npz", task=SURVEY_TASK, method=SURVEY["methods"]),
-        sample=f"results/{SURVEY_TASK}/data/sample.npz",
-        split=f"results/{SURVEY_TASK}/data/split.csv",
+        references=expand(rules.survey_reference.output.reference, task=SURVEY_TASK, method=SURVEY["methods"]),
     output:
         catalogues=expand("results/{task}/survey/{method}/{{chunk}}.parquet", task=SURVEY_TASK, method=SURVEY["methods"]),
     log:
@@ -62,7 +88,6 @@ rule label_survey_chunk:
     params:
         code=script_code("label_survey_chunk"),
         methods=SURVEY["methods"],
-        seed=config["seed"],
         block_rows=SURVEY["block_rows"],
         metadata={"data_release": SURVEY["data_release"], "survey": SURVEY},
     # one thread: reading the chunk's text is most of the job and does not run in parallel; a node

@@ -5,7 +5,7 @@ from labeltransfer.logs import log_to
 from labeltransfer.pipeline.survey_stage import label_chunk
 
 with log_to(snakemake.log[0]):
-    label_chunk(chunk_path=snakemake.input.chunk, model_paths=snakemake.input.models, methods=snakemake.params.methods,
-                sample_path=snakemake.input.sample, split_path=snakemake.input.split, seed=snakemake.params.seed,
+    label_chunk(chunk_path=snakemake.input.chunk, model_paths=snakemake.input.models,
+                reference_paths=snakemake.input.references, methods=snakemake.params.methods,
                 block_rows=snakemake.params.block_rows, threads=snakemake.threads,
                 metadata=snakemake.params.metadata, catalogue_paths=snakemake.output.catalogues)

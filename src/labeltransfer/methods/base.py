@@ -131,10 +131,10 @@ class LabelTransferMethod:
         labels, sigma = self._predict(spectra)
         return labels, calibrated(sigma, self.uncertainty_calibration_) if calibrate else sigma
 
-    def predict_and_flag(self, spectra, reference_spectra):
+    def predict_and_flag(self, spectra, misfit_reference):
         """Labels, calibrated sigma and :meth:`misfit_flags` of ``spectra`` in one call (a method whose
         flags come from its prediction's own parts, such as the networks' members, computes them
-        once).
+        once); ``misfit_reference`` is :meth:`misfit_reference` of training stars.
 
         Returns
         -------
@@ -142,14 +142,21 @@ class LabelTransferMethod:
         misfit : ndarray of bool, shape (n_stars,)
         """
         labels, sigma = self.predict(spectra)
-        return labels, sigma, self.misfit_flags(spectra, labels, sigma, reference_spectra)
+        return labels, sigma, self.misfit_flags(spectra, labels, sigma, misfit_reference)
 
-    def misfit_flags(self, spectra, labels, sigma, reference_spectra):
+    def misfit_reference(self, reference_spectra):
+        """What :meth:`misfit_flags` measures a star against, from training stars
+        (``reference_spectra``): computed once, then used for any number of stars (a survey, block
+        by block). A method without such a measure needs none (this default: None)."""
+        self._check_fitted()
+        return None
+
+    def misfit_flags(self, spectra, labels, sigma, misfit_reference):
         """True for the stars that the model itself says it does not describe, shape (n_stars,).
 
         ``labels`` and ``sigma`` are this model's (calibrated) predictions for ``spectra``, so
-        that nothing is predicted twice; ``reference_spectra`` are training stars, for a method
-        whose threshold is set by them. A method without such a measure flags none (this default).
+        that nothing is predicted twice; ``misfit_reference`` is :meth:`misfit_reference` of
+        training stars. A method without such a measure flags none (this default).
         """
         self._check_fitted()
         return np.zeros(len(spectra), dtype=bool)

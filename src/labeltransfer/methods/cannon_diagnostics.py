@@ -35,14 +35,17 @@ class CannonDiagnostics:
         chi-square of its best model."""
         return self._best_fits(spectra)[:3]
 
-    def misfit_flags(self, spectra, labels, sigma, reference_spectra):
-        """Stars that the model at their predicted ``labels`` fits worse (reduced chi-square) than
-        it fits 99% of up to 1,000 ``reference_spectra`` (training stars, drawn with the model's
-        seed) at their own best-fitting labels."""
+    def misfit_reference(self, reference_spectra):
+        """The reduced chi-square that the model beats for 99% of up to 1,000 ``reference_spectra``
+        (training stars, drawn with the model's seed) at their own best-fitting labels."""
         rows = np.random.default_rng(self.random_state).permutation(len(reference_spectra))[:1000]
         reference = reference_spectra.subset(rows)
-        threshold = np.nanquantile(self._reduced_chi2(reference, self._best_fits(reference)[0]), 0.99)
-        return self._reduced_chi2(spectra, labels) > threshold
+        return float(np.nanquantile(self._reduced_chi2(reference, self._best_fits(reference)[0]), 0.99))
+
+    def misfit_flags(self, spectra, labels, sigma, misfit_reference):
+        """Stars that the model at their predicted ``labels`` fits worse (reduced chi-square) than
+        the threshold ``misfit_reference`` (:meth:`misfit_reference` of training stars)."""
+        return self._reduced_chi2(spectra, labels) > misfit_reference
 
     def _reduced_chi2(self, spectra, labels):
         """Chi-square of each star's spectrum against the model at ``labels``, per degree of freedom."""

@@ -277,13 +277,13 @@ class NeuralMethod(LabelTransferMethod):
         scale = self.label_std_[None, :] / self.flux_std_[:, None]
         return gradient / len(self.members_) * scale[None] * error[:, :, None]
 
-    def misfit_flags(self, spectra, labels, sigma, reference_spectra):
+    def misfit_flags(self, spectra, labels, sigma, misfit_reference):
         """Stars on which the members disagree: the spread of their means above the calibrated
         ``sigma`` for some label (none with a single member)."""
         means, _ = self._member_outputs(spectra)
         return _members_disagree(means, sigma)
 
-    def predict_and_flag(self, spectra, reference_spectra):
+    def predict_and_flag(self, spectra, misfit_reference):
         """:meth:`predict` and :meth:`misfit_flags` from one pass of the members."""
         self._check_fitted()
         self.check_compatible(spectra)

@@ -119,7 +119,8 @@ def predict_method(*, model_path, sample_path, split_path, method, colours, seed
     table = label_table(test, labels, sigma)
     train = sample.subset(rows["train"])
     table["ood_flags"] = ood_flags(train.spectra, train.labels, test.spectra, labels,
-                                   model.misfit_flags(test.spectra, labels, sigma, train.spectra), seed)
+                                   model.misfit_flags(test.spectra, labels, sigma,
+                                                      model.misfit_reference(train.spectra)), seed)
     log.info("out-of-distribution flags: %s", {name: int(np.sum((table["ood_flags"] & bit) > 0))
                                                for name, bit in FLAGS.items()})
     table.to_csv(predictions_path, index=False)

@@ -1,5 +1,6 @@
-"""The survey stage's chunk job: label one chunk with every selected model (the downloads:
-``archives.fetch_survey_file``; the gather: ``survey_summary``)."""
+"""The survey stage's jobs: the training side of each model's flags, computed once, and a chunk
+labelled with every selected model (the downloads: ``archives.fetch_survey_file``; the gather:
+``survey_summary``)."""
 
 from pathlib import Path
 
@@ -7,14 +8,29 @@ from ..methods import load_model_file
 from ..survey import SurveyModel, label_file
 from .modelling import training_references
 
-__all__ = ["label_chunk"]
+__all__ = ["flagging_models", "write_survey_reference", "label_chunk"]
 
 
-def label_chunk(*, chunk_path, model_paths, methods, sample_path, split_path, seed, block_rows, threads, metadata,
-                catalogue_paths):
-    """Label one chunk with each method's trained model (flags from its training set) into its catalogue."""
+def flagging_models(names, model_paths, threads, sample_path, split_path, seed):
+    """The trained models as :class:`~labeltransfer.survey.SurveyModel`, each with its training
+    set's side of the flags, from the run's sample and split (a model not trained on them with
+    this seed is refused)."""
     trained = [load_model_file(path).set_params(threads=threads) for path in model_paths]
     references = training_references(sample_path, split_path, trained, model_paths, seed)
-    models = [SurveyModel(name, model, Path(path), reference, spectra)
-              for name, model, path, (spectra, reference) in zip(methods, trained, model_paths, references)]
+    return [SurveyModel(name, model, Path(path), reference, model.misfit_reference(spectra))
+            for name, model, path, (spectra, reference) in zip(names, trained, model_paths, references)]
+
+
+def write_survey_reference(*, method, model_path, sample_path, split_path, seed, threads, reference_path):
+    """Save a method's side of the flags for the chunk jobs (:meth:`SurveyModel.write_reference`),
+    so that no chunk job reads the training set."""
+    survey_model, = flagging_models([method], [model_path], threads, sample_path, split_path, seed)
+    survey_model.write_reference(reference_path)
+
+
+def label_chunk(*, chunk_path, model_paths, reference_paths, methods, block_rows, threads, metadata,
+                catalogue_paths):
+    """Label one chunk with each method's trained model (flags from its saved reference) into its catalogue."""
+    models = [SurveyModel(name, load_model_file(path).set_params(threads=threads), Path(path)).read_reference(reference)
+              for name, path, reference in zip(methods, model_paths, reference_paths)]
     label_file(chunk_path, models, catalogue_paths, block_rows=block_rows, threads=threads, metadata=metadata)

@@ -78,6 +78,19 @@ def test_sub_ensemble_keeps_the_first_network_and_recalibrates(mlp):
         mlp.sub_ensemble(3, (spectra, labels))
 
 
+def test_the_networks_built_for_prediction_follow_the_members(mlp):
+    spectra, _, _ = _data(100, 3)
+    means = mlp._member_outputs(spectra)[0]
+    assert mlp._member_networks(torch.device("cpu")) is mlp._member_networks(torch.device("cpu"))  # built once
+    members = mlp.members_
+    try:
+        mlp.members_ = members[1:]  # other members: rebuilt
+        np.testing.assert_array_equal(mlp._member_outputs(spectra)[0], means[1:])
+    finally:
+        mlp.members_ = members
+    np.testing.assert_array_equal(mlp._member_outputs(spectra)[0], means)
+
+
 def test_cnn_fits_and_predicts():
     cnn = _fit(CNN, filters=[4, 8], dense_sizes=[32], n_members=1)
     spectra, labels, _ = _data(200, 3)

@@ -112,12 +112,13 @@ def _arrays(table, path):
     if table["source_id"].null_count:
         raise XPBulkFormatError(f"{path}: {table['source_id'].null_count} rows without a numeric source_id")
     source_id = table["source_id"].to_numpy()
-    coefficients, errors, correlations = (np.full((n, 2, length), np.nan, dtype=dtype)
-                                          for length, dtype in _ARRAYS.values())
+    coefficients, errors, correlations = (np.empty((n, 2, length), dtype=dtype) for length, dtype in _ARRAYS.values())
     for b, band in enumerate(_BANDS):
         present = table[f"{band}_coefficients"].is_valid().to_numpy(zero_copy_only=False)
+        rows = slice(None) if present.all() else present  # nearly every block has both bands: no mask then
         for (name, (length, _)), target in zip(_ARRAYS.items(), (coefficients, errors, correlations)):
             column = f"{band}_{name}"
-            target[present, b] = array_column(table[column].filter(pa.array(present)), length, column,
-                                              source_id[present], path, XPBulkFormatError)
+            cells = table[column] if present.all() else table[column].filter(pa.array(present))
+            target[rows, b] = array_column(cells, length, column, source_id[rows], path, XPBulkFormatError)
+            target[~present, b] = np.nan
     return {"source_id": source_id, "coefficients": coefficients, "errors": errors, "correlations": correlations}

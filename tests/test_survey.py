@@ -193,6 +193,20 @@ def test_a_saved_flags_reference_labels_as_the_training_set_itself_does(trained)
         SurveyModel("cannon", cannon, folder / "cannon.npz").read_reference(folder / "references" / "knn.npz")
 
 
+def test_a_saved_flags_reference_keeps_a_nan_threshold_and_refuses_another_seed_or_settings(trained, monkeypatch):
+    folder, knn, train, _, _ = trained
+    path = folder / "knn.npz"
+    saved = SurveyModel("knn", knn, path, OODReference(train.spectra, train.labels, 0), float("nan"))
+    saved.write_reference(folder / "nan.npz")
+    assert np.isnan(SurveyModel("knn", knn, path).read_reference(folder / "nan.npz").misfit_reference)
+    SurveyModel("knn", knn, path, OODReference(train.spectra, train.labels, 1)).write_reference(folder / "seed1.npz")
+    with pytest.raises(IncompatibleDataError, match=r"seed1.npz: .*drawn with seed 1, .*knn.npz was trained with seed 0"):
+        SurveyModel("knn", knn, path).read_reference(folder / "seed1.npz")
+    monkeypatch.setattr("labeltransfer.ood.K", 7)
+    with pytest.raises(IncompatibleDataError, match=r"nan.npz: made with other settings of the flags"):
+        SurveyModel("knn", knn, path).read_reference(folder / "nan.npz")
+
+
 def test_a_model_trained_with_other_features_is_refused_naming_its_file(trained):
     folder, _, train, _, _ = trained
     with_colour = train.spectra.select_aux([])

@@ -17,7 +17,9 @@ from PIL import Image
 from snakemake.utils import update_config
 
 from conftest import ci_snakemake as _snakemake
-from labeltransfer.survey import catalogue_metadata, read_catalogue
+from labeltransfer.cli import main as cli
+from labeltransfer.pipeline.survey_stage import flagging_models
+from labeltransfer.survey import catalogue_metadata, label_file, read_catalogue
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -180,6 +182,26 @@ def test_the_survey_stage_labels_the_chosen_chunks_and_gathers_them(ci_run, bulk
         assert summary.set_index("quantity").loc["n_sources", "value"] == 300
         with Image.open(RESULTS.parent / CONFIG["survey"]["task"] / "figures" / "survey" / f"{method}.png") as image:
             image.verify()
+
+
+def test_a_chunk_job_flags_as_the_training_set_itself_does(ci_run, bulk_archive, tmp_path):
+    """The chunk jobs read each method's saved reference; labelling the chunk from the training set
+    itself (the sample and split) gives the same catalogue, labels and flags."""
+    _, names = bulk_archive
+    task = RESULTS.parent / CONFIG["survey"]["task"]
+    chunk = REPO / "resources" / "survey" / names[0]
+    methods = CONFIG["survey"]["methods"]
+    models = flagging_models(methods, [task / "models" / f"{m}.npz" for m in methods], 1, task / "data" / "sample.npz",
+                             task / "data" / "split.csv", CONFIG["seed"])
+    label_file(chunk, models, [tmp_path / f"{m}.parquet" for m in methods], progress=False)
+    cli(["label", "--model", str(task / "models" / f"{methods[0]}.npz"), "--reference",
+         str(SURVEY / "references" / f"{methods[0]}.npz"), "--spectra", str(chunk), "--out", str(tmp_path / "cli.parquet")])
+    catalogue = SURVEY / methods[0] / f"{names[0].removesuffix('.csv.gz')}.parquet"
+    pd.testing.assert_frame_equal(read_catalogue([tmp_path / "cli.parquet"]), read_catalogue([catalogue]))
+    for method in methods:
+        catalogue = SURVEY / method / f"{names[0].removesuffix('.csv.gz')}.parquet"
+        pd.testing.assert_frame_equal(read_catalogue([tmp_path / f"{method}.parquet"]), read_catalogue([catalogue]))
+        assert catalogue_metadata(catalogue)["flags_reference"]["file"].endswith(f"references/{method}.npz")
 
 
 def _interrupt_survey(method, chunk):

@@ -18,7 +18,8 @@ def _label(args):
         sys.exit(f"labeltransfer label: {len(args.model)} models need a folder for --out, not {args.out}")
     names = [Path(path).stem for path in args.model]
     if args.sample:
-        models = flagging_models(names, args.model, args.threads, args.sample, args.split, args.seed)
+        models = flagging_models(names, args.model, args.threads, args.sample, args.split,
+                                 42 if args.seed is None else args.seed)
     else:
         models = [SurveyModel(name, load_model_file(path).set_params(threads=args.threads), Path(path))
                   for name, path in zip(names, args.model)]
@@ -74,7 +75,7 @@ def main(argv=None):
     label.add_argument("--out", required=True, type=Path, help="the catalogue (.parquet), or a folder for several models")
     label.add_argument("--sample", type=Path, help="the run's data/sample.npz: adds the out-of-distribution flags")
     label.add_argument("--split", type=Path, help="the run's data/split.csv (with --sample)")
-    label.add_argument("--seed", type=int, default=42, help="seed of the flags' thresholds (the run's; default 42)")
+    label.add_argument("--seed", type=int, help="with --sample: seed of the flags' thresholds (the run's; default 42)")
     label.add_argument("--reference", action="append", type=Path,
                        help="instead of --sample and --split: the flags' reference of each --model, in the same "
                             "order, as the workflow saves them (results/<task>/survey/references/<method>.npz)")
@@ -84,8 +85,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "label" and bool(args.sample) != bool(args.split):
         parser.error("--sample and --split go together")
-    if args.command == "label" and args.reference and (args.sample or len(args.reference) != len(args.model)):
-        parser.error("--reference: one per --model, and not with --sample")
+    if args.command == "label" and args.reference and (args.sample or args.seed is not None
+                                                        or len(args.reference) != len(args.model)):
+        parser.error("--reference: one per --model, and not with --sample or --seed (the reference has its seed)")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     _label(args)
 

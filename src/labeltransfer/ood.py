@@ -132,6 +132,7 @@ class OODReference:
     """
 
     def __init__(self, train_spectra, train_labels, seed):
+        self.seed = seed
         rng = np.random.default_rng(seed)
         self.space = _SpectralSpace(train_spectra)
         self.label_mean, self.label_std = np.nanmean(train_labels, axis=0), np.nanstd(train_labels, axis=0)
@@ -141,20 +142,32 @@ class OODReference:
 
     def to_arrays(self):
         """The reference as arrays (for ``numpy.savez``; :meth:`from_arrays` rebuilds it): the spectral
-        space, the standardised training labels, and both thresholds."""
+        space, both neighbour tests' points and thresholds, and the seed and settings they were made with."""
         return {"space_mean": self.space.mean, "space_std": self.space.std, "space_basis": self.space.basis,
-                "space_train": self.space.train, "label_mean": self.label_mean, "label_std": self.label_std,
-                "label_points": self.labels_beyond.tree.data, "spectrum_threshold": self.spectrum_beyond.threshold,
-                "label_threshold": self.labels_beyond.threshold}
+                "spectrum_points": self.spectrum_beyond.tree.data, "spectrum_threshold": self.spectrum_beyond.threshold,
+                "label_mean": self.label_mean, "label_std": self.label_std, "label_points": self.labels_beyond.tree.data,
+                "label_threshold": self.labels_beyond.threshold, "seed": self.seed,
+                "settings": np.array([K, QUANTILE, N_COMPONENTS, _N_REFERENCE], dtype=float)}
 
     @classmethod
     def from_arrays(cls, arrays):
-        """The reference that :meth:`to_arrays` gave (its neighbour trees rebuilt: a fraction of a second)."""
+        """The reference that :meth:`to_arrays` gave (its neighbour trees rebuilt: a fraction of a second).
+
+        Raises
+        ------
+        ValueError
+            The arrays were made with other settings of the flags (``K``, ``QUANTILE``, ...) than this version's.
+        """
+        settings = np.array([K, QUANTILE, N_COMPONENTS, _N_REFERENCE], dtype=float)
+        if not np.array_equal(arrays["settings"], settings):
+            raise ValueError(f"made with other settings of the flags (K, QUANTILE, N_COMPONENTS, reference stars: "
+                             f"{arrays['settings'].tolist()}, this version's {settings.tolist()})")
         reference = cls.__new__(cls)
-        reference.space = _SpectralSpace.from_arrays(*(arrays[f"space_{key}"] for key in ("mean", "std", "basis",
-                                                                                          "train")))
+        reference.seed = int(arrays["seed"])
+        reference.space = _SpectralSpace.from_arrays(arrays["space_mean"], arrays["space_std"], arrays["space_basis"],
+                                                     arrays["spectrum_points"])
         reference.label_mean, reference.label_std = arrays["label_mean"], arrays["label_std"]
-        reference.spectrum_beyond = _Beyond.from_arrays(reference.space.train, arrays["spectrum_threshold"])
+        reference.spectrum_beyond = _Beyond.from_arrays(arrays["spectrum_points"], arrays["spectrum_threshold"])
         reference.labels_beyond = _Beyond.from_arrays(arrays["label_points"], arrays["label_threshold"])
         return reference
 

@@ -53,21 +53,27 @@ class SurveyModel:
     model: object
     path: Path
     reference: OODReference = None
-    misfit_reference: object = None
+    misfit_reference: float = None
+    reference_file: dict = None
 
     def provenance(self):
         """The model's file, its SHA-256, and what it was trained on."""
-        return {"method": self.name, "model_file": str(self.path), "model_sha256": file_checksum(self.path),
-                "trained_on": self.model.provenance_, "method_type": self.model.method_type}
+        provenance = {"method": self.name, "model_file": str(self.path), "model_sha256": file_checksum(self.path),
+                      "trained_on": self.model.provenance_, "method_type": self.model.method_type}
+        if self.reference_file:
+            provenance["flags_reference"] = self.reference_file
+        return provenance
 
     def write_reference(self, path):
         """Save the training set's side of the flags (``.npz``), for chunk jobs to :meth:`read_reference`
-        instead of each reading the training set."""
-        misfit = np.nan if self.misfit_reference is None else float(self.misfit_reference)
+        instead of each reading the training set: ``reference``, ``misfit_reference`` (a number, or
+        None) and the model file's SHA-256."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         part = path.with_name(path.name + ".part.npz")
-        np.savez(part, **self.reference.to_arrays(), misfit_reference=misfit,
+        has_misfit = self.misfit_reference is not None
+        np.savez(part, **self.reference.to_arrays(), has_misfit_reference=has_misfit,
+                 misfit_reference=float(self.misfit_reference) if has_misfit else np.nan,
                  model_sha256=file_checksum(self.path))
         os.replace(part, path)
 
@@ -77,15 +83,24 @@ class SurveyModel:
         Raises
         ------
         IncompatibleDataError
-            The file was saved for another model file (another training, or another method).
+            The file was saved for another model file (another training, or another method), with
+            another seed than the model's, or by a version with other settings of the flags.
         """
         with np.load(path) as arrays:
             if str(arrays["model_sha256"]) != file_checksum(self.path):
                 raise IncompatibleDataError(f"{path} holds the flags' reference of another model than {self.path} "
                                             "(retrained since?): make it anew")
-            self.reference = OODReference.from_arrays(arrays)
-            misfit = float(arrays["misfit_reference"])
-        self.misfit_reference = None if np.isnan(misfit) else misfit
+            try:
+                reference = OODReference.from_arrays(arrays)
+            except ValueError as error:
+                raise IncompatibleDataError(f"{path}: {error}: make it anew") from error
+            misfit = float(arrays["misfit_reference"]) if bool(arrays["has_misfit_reference"]) else None
+        seed = (self.model.provenance_ or {}).get("seed")
+        if seed is not None and reference.seed != seed:
+            raise IncompatibleDataError(f"{path}: the flags' thresholds were drawn with seed {reference.seed}, "
+                                        f"{self.path} was trained with seed {seed}: make it anew")
+        self.reference, self.misfit_reference = reference, misfit
+        self.reference_file = {"file": str(path), "sha256": file_checksum(path)}
         return self
 
 

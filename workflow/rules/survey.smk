@@ -61,7 +61,7 @@ rule survey_reference:
     wildcard_constraints:
         task=SURVEY_TASK,
     log:
-        "logs/{task}/survey/reference_{method}.log",
+        "logs/{task}/survey/references/{method}.log",
     params:
         code=script_code("write_survey_reference"),
         seed=config["seed"],
@@ -71,7 +71,7 @@ rule survey_reference:
     conda:
         "../../envs/methods.yaml"
     benchmark:
-        "benchmarks/{task}/survey/reference_{method}.tsv"
+        "benchmarks/{task}/survey/references/{method}.tsv"
     script:
         "../scripts/write_survey_reference.py"
 

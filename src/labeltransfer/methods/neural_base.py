@@ -248,8 +248,9 @@ class NeuralMethod(LabelTransferMethod):
 
     def _member_networks(self, device):
         """The members as networks on ``device`` in evaluation mode, built once for as long as the
-        members stay the same (a survey is labelled block after block: building them each time was
-        a tenth of a chunk job's labelling)."""
+        members stay the same objects (a survey is labelled block after block: building them each
+        time was a tenth of a chunk job's labelling); a member's arrays changed in place are not
+        noticed: replace the member instead."""
         built = getattr(self, "_built_members", None)
         if (built is None or built[0] != str(device) or len(built[1]) != len(self.members_)
                 or any(state is not kept for state, kept in zip(self.members_, built[1]))):

@@ -7,6 +7,7 @@ from conftest import assert_same_after_reload
 
 from labeltransfer.methods import IncompatibleDataError, NearestNeighbours, make_method
 from labeltransfer.metrics import robust_scatter
+from labeltransfer.neighbours import CHUNK, nearest
 from labeltransfer.spectra import Spectra
 
 NAMES = ("teff", "fe_h")
@@ -101,3 +102,13 @@ def test_set_params_sets_constructor_arguments_and_refuses_others():
     assert model.get_params()["threads"] == 4 and model.n_neighbours == 3
     with pytest.raises(ValueError, match=r"NearestNeighbours has no parameter\(s\) \['n_jobs'\]"):
         model.set_params(n_jobs=4)
+
+
+def test_the_neighbour_search_in_chunks_finds_what_a_full_sort_finds():
+    rng = np.random.default_rng(3)
+    reference, query = rng.standard_normal((500, 12)), rng.standard_normal((3 * CHUNK + 5, 12))
+    indices, distances = nearest(reference, query, 4)
+    full = np.linalg.norm(query[:, None, :] - reference[None, :, :], axis=2)
+    expected = np.argsort(full, axis=1)[:, :4]
+    np.testing.assert_array_equal(np.sort(indices, axis=1), np.sort(expected, axis=1))
+    np.testing.assert_allclose(np.sort(distances, axis=1), np.take_along_axis(full, expected, axis=1), rtol=1e-6)

@@ -202,6 +202,9 @@ def test_a_saved_flags_reference_keeps_a_nan_threshold_and_refuses_another_seed_
     SurveyModel("knn", knn, path, OODReference(train.spectra, train.labels, 1)).write_reference(folder / "seed1.npz")
     with pytest.raises(IncompatibleDataError, match=r"seed1.npz: .*drawn with seed 1, .*knn.npz was trained with seed 0"):
         SurveyModel("knn", knn, path).read_reference(folder / "seed1.npz")
+    np.savez(folder / "other.npz", flux=np.ones(3))
+    with pytest.raises(IncompatibleDataError, match=r"other.npz is no flags reference of this version \(no has_misfit"):
+        SurveyModel("knn", knn, path).read_reference(folder / "other.npz")
     monkeypatch.setattr("labeltransfer.ood.K", 7)
     with pytest.raises(IncompatibleDataError, match=r"nan.npz: made with other settings of the flags"):
         SurveyModel("knn", knn, path).read_reference(folder / "nan.npz")

@@ -87,6 +87,11 @@ class SurveyModel:
             another seed than the model's, or by a version with other settings of the flags.
         """
         with np.load(path) as arrays:
+            missing = sorted({"model_sha256", "misfit_reference", "has_misfit_reference", "settings"}
+                             - set(arrays.files))
+            if missing:
+                raise IncompatibleDataError(f"{path} is no flags reference of this version (no {', '.join(missing)}): "
+                                            "make it anew")
             if str(arrays["model_sha256"]) != file_checksum(self.path):
                 raise IncompatibleDataError(f"{path} holds the flags' reference of another model than {self.path} "
                                             "(retrained since?): make it anew")

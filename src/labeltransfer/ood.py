@@ -49,20 +49,21 @@ def _mean_nearest_distance(tree, query, k, skip_first=False, workers=1):
 
 
 class _Beyond:
-    """Whether points lie farther from the training points than ``quantile`` of the training points do."""
+    """Whether points lie farther from the training points (finite ones) than ``threshold``, in
+    the mean distance to their ``k`` nearest."""
 
-    def __init__(self, train_points, rng, k=K, quantile=QUANTILE):
-        train_points = train_points[np.all(np.isfinite(train_points), axis=1)]
-        self.tree, self.k = cKDTree(train_points), k
-        reference = rng.permutation(len(train_points))[:_N_REFERENCE]
-        self.threshold = np.quantile(_mean_nearest_distance(self.tree, train_points[reference], k, skip_first=True),
-                                     quantile)
+    def __init__(self, train_points, threshold, k=K):
+        self.tree, self.threshold, self.k = cKDTree(train_points), float(threshold), k
 
     @classmethod
-    def from_arrays(cls, train_points, threshold, k=K):
-        """The same test rebuilt from what :attr:`tree` holds and the threshold, as saved."""
-        beyond = cls.__new__(cls)
-        beyond.tree, beyond.k, beyond.threshold = cKDTree(train_points), k, float(threshold)
+    def fitted(cls, train_points, rng, k=K, quantile=QUANTILE):
+        """The test whose threshold is ``quantile`` of the training points' own distances (of up to
+        ``_N_REFERENCE`` of them, drawn with ``rng``); rows with a NaN are left out."""
+        train_points = train_points[np.all(np.isfinite(train_points), axis=1)]
+        beyond = cls(train_points, np.inf, k)
+        reference = rng.permutation(len(train_points))[:_N_REFERENCE]
+        beyond.threshold = np.quantile(_mean_nearest_distance(beyond.tree, train_points[reference], k,
+                                                              skip_first=True), quantile)
         return beyond
 
     def __call__(self, points, workers=1):
@@ -83,7 +84,7 @@ def beyond_training(train_points, points, rng, k=K, quantile=QUANTILE):
     rng : numpy.random.Generator
         Draws the training points whose own distances set the threshold.
     """
-    return _Beyond(train_points, rng, k, quantile)(points)
+    return _Beyond.fitted(train_points, rng, k, quantile)(points)
 
 
 class _SpectralSpace:
@@ -92,23 +93,22 @@ class _SpectralSpace:
     whitened, the faint components, mostly noise, would drown a star that lies beyond the training
     set along the first few)."""
 
-    def __init__(self, train_spectra, n_components=N_COMPONENTS):
-        train_flux = train_spectra.masked_flux().astype(float)
-        self.mean, self.std = np.nanmean(train_flux, axis=0), np.nanstd(train_flux, axis=0)
-        self.std[~(self.std > 0)] = 1.0
-        standard = self._standard(train_spectra)
-        # the leading right singular vectors of the standardised flux, as the covariance's leading
-        # eigenvectors: a tenth of the work of the SVD (a chunk job builds this at start-up)
-        n_components = min(n_components, len(standard))  # no directions beyond the training stars'
-        self.basis = np.linalg.eigh(standard.T @ standard)[1][:, ::-1][:, :n_components]
-        self.train = standard @ self.basis
+    def __init__(self, mean, std, basis):
+        self.mean, self.std, self.basis = mean, std, basis
 
     @classmethod
-    def from_arrays(cls, mean, std, basis, train):
-        """The same space rebuilt from its saved arrays."""
-        space = cls.__new__(cls)
-        space.mean, space.std, space.basis, space.train = mean, std, basis, train
-        return space
+    def fitted(cls, train_spectra, n_components=N_COMPONENTS):
+        """The space of the training spectra, and their coordinates in it."""
+        train_flux = train_spectra.masked_flux().astype(float)
+        mean, std = np.nanmean(train_flux, axis=0), np.nanstd(train_flux, axis=0)
+        std[~(std > 0)] = 1.0
+        space = cls(mean, std, None)
+        standard = space._standard(train_spectra)
+        # the leading right singular vectors of the standardised flux, as the covariance's leading
+        # eigenvectors: a tenth of the work of the SVD
+        n_components = min(n_components, len(standard))  # no directions beyond the training stars'
+        space.basis = np.linalg.eigh(standard.T @ standard)[1][:, ::-1][:, :n_components]
+        return space, standard @ space.basis
 
     def _standard(self, spectra):
         return np.nan_to_num((spectra.masked_flux().astype(float) - self.mean) / self.std)
@@ -134,11 +134,11 @@ class OODReference:
     def __init__(self, train_spectra, train_labels, seed):
         self.seed = seed
         rng = np.random.default_rng(seed)
-        self.space = _SpectralSpace(train_spectra)
+        self.space, train_coordinates = _SpectralSpace.fitted(train_spectra)
         self.label_mean, self.label_std = np.nanmean(train_labels, axis=0), np.nanstd(train_labels, axis=0)
         self.label_std[~(self.label_std > 0)] = 1.0
-        self.spectrum_beyond = _Beyond(self.space.train, rng)
-        self.labels_beyond = _Beyond((train_labels - self.label_mean) / self.label_std, rng)
+        self.spectrum_beyond = _Beyond.fitted(train_coordinates, rng)
+        self.labels_beyond = _Beyond.fitted((train_labels - self.label_mean) / self.label_std, rng)
 
     def to_arrays(self):
         """The reference as arrays (for ``numpy.savez``; :meth:`from_arrays` rebuilds it): the spectral
@@ -146,8 +146,7 @@ class OODReference:
         return {"space_mean": self.space.mean, "space_std": self.space.std, "space_basis": self.space.basis,
                 "spectrum_points": self.spectrum_beyond.tree.data, "spectrum_threshold": self.spectrum_beyond.threshold,
                 "label_mean": self.label_mean, "label_std": self.label_std, "label_points": self.labels_beyond.tree.data,
-                "label_threshold": self.labels_beyond.threshold, "seed": self.seed,
-                "settings": np.array([K, QUANTILE, N_COMPONENTS, _N_REFERENCE], dtype=float)}
+                "label_threshold": self.labels_beyond.threshold, "seed": self.seed, "settings": _settings()}
 
     @classmethod
     def from_arrays(cls, arrays):
@@ -158,17 +157,16 @@ class OODReference:
         ValueError
             The arrays were made with other settings of the flags (``K``, ``QUANTILE``, ...) than this version's.
         """
-        settings = np.array([K, QUANTILE, N_COMPONENTS, _N_REFERENCE], dtype=float)
+        settings = _settings()
         if not np.array_equal(arrays["settings"], settings):
             raise ValueError(f"made with other settings of the flags (K, QUANTILE, N_COMPONENTS, reference stars: "
                              f"{arrays['settings'].tolist()}, this version's {settings.tolist()})")
         reference = cls.__new__(cls)
         reference.seed = int(arrays["seed"])
-        reference.space = _SpectralSpace.from_arrays(arrays["space_mean"], arrays["space_std"], arrays["space_basis"],
-                                                     arrays["spectrum_points"])
+        reference.space = _SpectralSpace(arrays["space_mean"], arrays["space_std"], arrays["space_basis"])
         reference.label_mean, reference.label_std = arrays["label_mean"], arrays["label_std"]
-        reference.spectrum_beyond = _Beyond.from_arrays(arrays["spectrum_points"], arrays["spectrum_threshold"])
-        reference.labels_beyond = _Beyond.from_arrays(arrays["label_points"], arrays["label_threshold"])
+        reference.spectrum_beyond = _Beyond(arrays["spectrum_points"], arrays["spectrum_threshold"])
+        reference.labels_beyond = _Beyond(arrays["label_points"], arrays["label_threshold"])
         return reference
 
     def flags(self, spectra, predicted, model_flags, workers=1):
@@ -178,6 +176,11 @@ class OODReference:
         flags += FLAGS["labels"] * self.labels_beyond((predicted - self.label_mean) / self.label_std, workers)
         flags += FLAGS["model"] * np.asarray(model_flags, dtype=bool)
         return flags.astype(np.int64)
+
+
+def _settings():
+    """The flags' settings that a saved reference must share with this version."""
+    return np.array([K, QUANTILE, N_COMPONENTS, _N_REFERENCE], dtype=float)
 
 
 def ood_flags(train_spectra, train_labels, spectra, predicted, model_flags, seed):

@@ -70,11 +70,12 @@ class SurveyModel:
         None) and the model file's SHA-256."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        part = path.with_name(path.name + ".part.npz")
+        part = path.with_name(path.name + ".part")
         has_misfit = self.misfit_reference is not None
-        np.savez(part, **self.reference.to_arrays(), has_misfit_reference=has_misfit,
-                 misfit_reference=float(self.misfit_reference) if has_misfit else np.nan,
-                 model_sha256=file_checksum(self.path))
+        with open(part, "wb") as handle:
+            np.savez(handle, **self.reference.to_arrays(), has_misfit_reference=has_misfit,
+                     misfit_reference=float(self.misfit_reference) if has_misfit else np.nan,
+                     model_sha256=file_checksum(self.path))
         os.replace(part, path)
 
     def read_reference(self, path):

@@ -115,10 +115,11 @@ def _arrays(table, path):
     coefficients, errors, correlations = (np.empty((n, 2, length), dtype=dtype) for length, dtype in _ARRAYS.values())
     for b, band in enumerate(_BANDS):
         present = table[f"{band}_coefficients"].is_valid().to_numpy(zero_copy_only=False)
-        rows = slice(None) if present.all() else present  # nearly every block has both bands: no mask then
+        whole = present.all()  # nearly every block has both bands: no mask then
+        rows = slice(None) if whole else present
         for (name, (length, _)), target in zip(_ARRAYS.items(), (coefficients, errors, correlations)):
             column = f"{band}_{name}"
-            cells = table[column] if present.all() else table[column].filter(pa.array(present))
+            cells = table[column] if whole else table[column].filter(pa.array(present))
             target[rows, b] = array_column(cells, length, column, source_id[rows], path, XPBulkFormatError)
             target[~present, b] = np.nan
     return {"source_id": source_id, "coefficients": coefficients, "errors": errors, "correlations": correlations}

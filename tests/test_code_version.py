@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from labeltransfer.code_version import code_digest, imported_modules, package_files
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,6 +33,18 @@ def test_training_runs_the_methods_and_not_the_figures():
     assert "labeltransfer/plots.py" not in train
     figures = _names("plot_comparison")
     assert "labeltransfer/plots.py" in figures and "labeltransfer/methods/cannon.py" not in figures
+
+
+UPSTREAM_OF_THE_MODELS = ["download_dataset", "download_archive_catalogue", "query_gaia_sources", "read_apogee_labels",
+                          "fetch_gaia_spectra", "fetch_lamost_spectra", "xp_noise_model", "crossmatch",
+                          "prepare_sample", "download_survey_file"]
+
+
+@pytest.mark.parametrize("script", UPSTREAM_OF_THE_MODELS)
+def test_no_figure_code_upstream_of_the_models(script):
+    """A figure's style is changed often: it must not download the archives again, nor remake the
+    sample (and so retrain every model); the cross-match's figure has a rule of its own."""
+    assert not {name for name in _names(script) if name.endswith("plots.py")}
 
 
 def test_the_digest_follows_the_code_a_script_runs(tmp_path):

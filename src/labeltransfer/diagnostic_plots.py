@@ -5,7 +5,7 @@ import matplotlib.ticker
 import numpy as np
 
 from .influence import SUBSETS
-from .plots import LABEL_TEXT  # also the Agg backend and the figures' style
+from .plots import LABEL_TEXT, plain_log_ticks  # also the Agg backend and the figures' style
 
 __all__ = ["snr_ladder", "learning_curve", "residual_trends", "information", "influence", "anomalies"]
 
@@ -41,6 +41,7 @@ def snr_ladder(table, magnitudes, labels):
             row[2].plot(whole["level"], whole["z_width"], marker="o", ms=3, color=colours[method])
         text = LABEL_TEXT.get(label, label)
         row[0].set(yscale="log", ylabel=f"scatter {text}")
+        plain_log_ticks(row[0].yaxis)
         row[1].axhline(0, color="k", lw=0.8)
         row[1].set(ylabel=f"bias {text}")
         row[2].axhline(1, color="k", lw=0.8)
@@ -84,6 +85,7 @@ def learning_curve(table, labels):
                             alpha=0.15, lw=0)
             ax.axhline(1.2 * curve["scatter"].iloc[-1], color=f"C{i}", ls=":", lw=0.8)
         ax.set(xscale="log", yscale="log", xlabel="training stars", ylabel=f"scatter {LABEL_TEXT.get(label, label)}")
+        plain_log_ticks(ax.yaxis)
         sizes = np.sort(whole["n_train"].unique())
         ax.set_xticks(sizes, [f"{v:,}" for v in sizes], rotation=45)
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
@@ -161,6 +163,7 @@ def information(efficiency, pixels, labels):
         top.axhline(1, color="k", lw=0.8)
         top.set(xscale="log", yscale="log", xlabel="injected S/N",
                 ylabel=f"bound / scatter, {LABEL_TEXT.get(label, label)}")
+        plain_log_ticks(top.yaxis)
         levels = np.sort(efficiency["level"].unique())
         top.set_xticks(levels, [f"{v:g}" for v in levels])
         top.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())

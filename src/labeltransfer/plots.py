@@ -10,7 +10,8 @@ from scipy import special  # noqa: E402
 from .metrics import fraction_beyond, label_metrics, robust_scatter, snr_bin_masks, widths_within  # noqa: E402
 
 __all__ = ["LABEL_TEXT", "one_to_one", "scatter_vs_snr", "kiel_diagram", "alpha_iron",
-           "calibration", "ensemble_calibration", "separation_histogram", "costs", "loss_curves", "save"]
+           "calibration", "ensemble_calibration", "separation_histogram", "costs", "loss_curves", "save",
+           "plain_log_ticks"]
 
 #: Axis text (with units) of the labels.
 LABEL_TEXT = {"teff": r"$T_\mathrm{eff}$ [K]", "logg": r"$\log g$ [dex]",
@@ -28,6 +29,19 @@ def _text(label):
 
 def _value(label, value):
     return _FORMAT.get(label, "{:.3f} dex").format(value)
+
+
+def plain_log_ticks(axis, text="{:g}"):
+    """Label the log-scaled ``axis`` in plain numbers (``text``) at 1, 2 and 5 times the powers of
+    ten and leave its other ticks bare: matplotlib's own labels (3x10^3, 4x10^3, ... where an axis
+    spans little more than a decade) run into one another."""
+    def label(value, _position):
+        mantissa = value / 10.0 ** np.floor(np.log10(value) + 1e-9)
+        return text.format(value) if np.isclose(mantissa, (1, 2, 5), rtol=1e-6).any() else ""
+
+    formatter = matplotlib.ticker.FuncFormatter(label)
+    axis.set_major_formatter(formatter)
+    axis.set_minor_formatter(formatter)
 
 
 def one_to_one(table, method, labels):
@@ -246,6 +260,7 @@ def costs(cost_table, summary, labels):
     time_ax.set(xlabel="training time [s]")
     speed_ax.barh(methods, cost_table["stars_per_second"], color="tab:green")
     speed_ax.set(xlabel="prediction throughput [stars/s]", xscale="log")
+    plain_log_ticks(speed_ax.xaxis, "{:,.0f}")
     for ax in (time_ax, speed_ax):
         ax.grid(axis="x", alpha=0.3)
     speed = cost_table.set_index("method")["stars_per_second"]
@@ -255,8 +270,8 @@ def costs(cost_table, summary, labels):
             ax.errorbar(speed[method], row["scatter"], yerr=_interval(row.to_frame().T), fmt="o", color=f"C{j}",
                         capsize=2, label=method)
         ax.set(xscale="log", yscale="log", xlabel="stars/s", ylabel=f"robust scatter {_text(label)}")
-        for axis in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
-            axis(matplotlib.ticker.FormatStrFormatter("%g"))
+        plain_log_ticks(ax.xaxis, "{:,.0f}")
+        plain_log_ticks(ax.yaxis)
         ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     return fig

@@ -282,3 +282,33 @@ rule plot_anomalies:
         "benchmarks/{task}/plots/anomalies.tsv"
     script:
         "../scripts/plot_anomalies.py"
+
+
+rule plot_crossmatch:
+    input:
+        matches="results/{task}/crossmatch/matches.csv",
+        stats="results/{task}/crossmatch/stats.json",
+    output:
+        figure=report(
+            "results/{task}/crossmatch/separation.png",
+            caption="../report/crossmatch.rst",
+            category="1. Data",
+            subcategory="Cross-match",
+        ),
+    wildcard_constraints:
+        task=one_of(CROSSMATCH_TASKS),
+    log:
+        "logs/{task}/plots/crossmatch.log",
+    params:
+        code=script_code("plot_crossmatch"),
+        source=lambda wildcards: SOURCES[wildcards.task],
+        radius_arcsec=config["crossmatch"]["radius_arcsec"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        "../../envs/science.yaml"
+    benchmark:
+        "benchmarks/{task}/plots/crossmatch.tsv"
+    script:
+        "../scripts/plot_crossmatch.py"

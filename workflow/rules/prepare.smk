@@ -6,12 +6,6 @@ rule crossmatch:
     output:
         matches="results/{task}/crossmatch/matches.csv",
         stats="results/{task}/crossmatch/stats.json",
-        figure=report(
-            "results/{task}/crossmatch/separation.png",
-            caption="../report/crossmatch.rst",
-            category="1. Data",
-            subcategory="Cross-match",
-        ),
     log:
         "logs/{task}/crossmatch.log",
     params:

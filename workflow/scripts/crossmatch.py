@@ -7,5 +7,4 @@ from labeltransfer.pipeline.data import crossmatch
 with log_to(snakemake.log[0]):
     crossmatch(source=snakemake.params.source, inputs=dict(snakemake.input.items()),
                radius_arcsec=snakemake.params.radius_arcsec, lamost=snakemake.params.lamost,
-               matches_path=snakemake.output.matches, stats_path=snakemake.output.stats,
-               figure_path=snakemake.output.figure)
+               matches_path=snakemake.output.matches, stats_path=snakemake.output.stats)

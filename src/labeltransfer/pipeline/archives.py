@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import plots
 from ..crossmatch import separation_percentiles
 from ..io.allstar import read_allstar
 from ..io.checksums import read_checksum_manifest
@@ -98,13 +97,14 @@ def fetch_datalink_replies(source_ids, product, data_url, folder, timeout=600):
     return replies
 
 
-def crossmatch_lamost(*, labels_path, catalogue_path, sources_path, settings, matches_path, stats_path, figure_path):
+def crossmatch_lamost(*, labels_path, catalogue_path, sources_path, settings, matches_path, stats_path):
     """The best LAMOST spectrum of each labelled star (source_id, else position at the LAMOST epoch)."""
     labels = read_apogee_labels(labels_path)
     catalogue = read_lamost_catalogue(catalogue_path, min_snr=settings["min_snr"])
     matches = match_lamost(labels, catalogue, pd.read_csv(sources_path), settings["radius_arcsec"], settings["epoch"])
-    matches.to_csv(matches_path, index=False)
     positional = matches["how"] == "position"
+    matches["nearest_arcsec"] = matches["separation_arcsec"].where(positional)
+    matches.to_csv(matches_path, index=False)
     separation = matches.loc[positional, "separation_arcsec"].to_numpy()
     stats = {"n_labelled_stars": len(labels), "n_catalogue_spectra": len(catalogue),
              "n_matched_stars": len(matches), "n_by_source_id": int((~positional).sum()),
@@ -112,7 +112,6 @@ def crossmatch_lamost(*, labels_path, catalogue_path, sources_path, settings, ma
              "epoch": settings["epoch"], "separation_percentiles_arcsec": separation_percentiles(separation)}
     log.info("LAMOST cross-match: %s", json.dumps(stats))
     write_json(stats_path, stats)
-    plots.save(plots.separation_histogram(separation, settings["radius_arcsec"]), figure_path)
 
 
 def fetch_lamost_spectra(*, matches_path, spectrum_url, max_workers, timeout, offline, manifest_path):

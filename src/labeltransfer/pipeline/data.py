@@ -15,7 +15,6 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .. import plots
 from ..crossmatch import crossmatch as match_on_sky
 from ..crossmatch import decode_apogee_id, match_statistics
 from ..io.parallax_catalogue import read_parallax_catalogue
@@ -34,10 +33,12 @@ log = logging.getLogger(__name__)
 SOURCES_WITH_CROSSMATCH = ("xp_library", "lamost")
 
 
-def crossmatch(*, source, inputs, radius_arcsec, lamost, matches_path, stats_path, figure_path):
+def crossmatch(*, source, inputs, radius_arcsec, lamost, matches_path, stats_path):
     """The cross-match of a task: ``inputs`` holds ``library`` and ``catalogue`` (xp_library)
-    or ``labels``, ``catalogue`` and ``sources`` (lamost)."""
-    outputs = {"matches_path": matches_path, "stats_path": stats_path, "figure_path": figure_path}
+    or ``labels``, ``catalogue`` and ``sources`` (lamost). The matches' ``nearest_arcsec`` column
+    (the separation to the nearest catalogue entry, where a star was matched on the sky) is what
+    the separation figure (:func:`labeltransfer.pipeline.evaluation.plot_separation`) draws."""
+    outputs = {"matches_path": matches_path, "stats_path": stats_path}
     if source == "xp_library":
         crossmatch_parallax(library_path=inputs["library"], catalogue_path=inputs["catalogue"],
                             radius_arcsec=radius_arcsec, **outputs)
@@ -48,8 +49,7 @@ def crossmatch(*, source, inputs, radius_arcsec, lamost, matches_path, stats_pat
         raise ValueError(f"a {source} task has no cross-match (sources with one: {SOURCES_WITH_CROSSMATCH})")
 
 
-def crossmatch_parallax(*, library_path, catalogue_path, radius_arcsec, matches_path, stats_path,
-                        figure_path):
+def crossmatch_parallax(*, library_path, catalogue_path, radius_arcsec, matches_path, stats_path):
     """Match the library stars (positions decoded from APOGEE IDs) to the parallax catalogue."""
     library = read_xp_library(library_path)
     catalogue = read_parallax_catalogue(catalogue_path)
@@ -67,6 +67,7 @@ def crossmatch_parallax(*, library_path, catalogue_path, radius_arcsec, matches_
     table = pd.DataFrame({
         "apogee_id": ids, "ra": ra, "dec": dec, "matched": matched,
         "separation_arcsec": np.where(matched, separation, np.nan),
+        "nearest_arcsec": separation,
         "parallax": np.where(matched, catalogue["parallax"][row], np.nan),
         "parallax_error": np.where(matched, catalogue["parallax_error"][row], np.nan),
         "gaia_dr2_g": np.where(matched, catalogue["g"][row], np.nan),
@@ -78,7 +79,6 @@ def crossmatch_parallax(*, library_path, catalogue_path, radius_arcsec, matches_
     log.info("cross-match: %s", json.dumps(stats))
     table.to_csv(matches_path, index=False)
     write_json(stats_path, stats)
-    plots.save(plots.separation_histogram(separation, radius_arcsec), figure_path)
 
 
 def prepare_sample(*, source, inputs, lamost, settings, sample_path, split_path):

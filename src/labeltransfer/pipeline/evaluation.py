@@ -126,6 +126,12 @@ def _fmt(label, value):
     return f"{value:.1f}" if label == "teff" else f"{value:.4f}"
 
 
+def plot_separation(*, matches_path, stats_path, figure_path):
+    """The cross-match's separations (``nearest_arcsec`` of its matches) with its match radius."""
+    separation = pd.read_csv(matches_path, usecols=["nearest_arcsec"])["nearest_arcsec"].to_numpy()
+    plots.save(plots.separation_histogram(separation, read_json(stats_path)["radius_arcsec"]), figure_path)
+
+
 def plot_one_to_one(*, predictions_path, method, labels, figure_path):
     """One-to-one figure of one method."""
     plots.save(plots.one_to_one(pd.read_csv(predictions_path), method, labels), figure_path)

@@ -48,6 +48,8 @@ def test_summary_table(ci_run):
     assert "| method |" in markdown and "Data: APOGEE DR17 labels and Gaia DR3 XP" in markdown
     costs = pd.read_csv(RESULTS / "metrics" / "costs.csv")
     assert set(costs["method"]) == methods and (costs["stars_per_second"] > 0).all()
+    log = (REPO / "logs" / RESULTS.name / "evaluate.log").read_text()
+    assert re.search(r"1,000 bootstrap resamples and \d+ paired comparisons in [\d.]+ s", log), log
 
 
 def test_every_figure_is_a_valid_png(ci_run):
@@ -152,6 +154,11 @@ def test_crossmatch_statistics(ci_run):
     stats = yaml.safe_load((RESULTS / "crossmatch" / "stats.json").read_text())
     assert stats["n_undecoded"] == 0 and 0.3 < stats["matched_fraction"] < 0.5
     assert stats["separation_percentiles_arcsec"]["50"] < 0.2
+    matches = pd.read_csv(RESULTS / "crossmatch" / "matches.csv")  # what the separation figure draws
+    matched = matches[matches["matched"]]
+    assert np.allclose(matched["nearest_arcsec"], matched["separation_arcsec"])
+    assert (matched["nearest_arcsec"] <= stats["radius_arcsec"]).all()
+    assert (matches.loc[~matches["matched"], "nearest_arcsec"] > 0).all()
 
 
 def test_report_contains_every_figure(ci_run, bulk_archive, tmp_path):

@@ -1,13 +1,14 @@
 """Workflow steps that evaluate the methods and draw the figures."""
 
 import logging
+import time
 
 import numpy as np
 import pandas as pd
 
 from .. import diagnostic_plots, plots
 from ..abundance import abundance_or_correlation
-from ..bootstrap import summarise
+from ..bootstrap import N_RESAMPLES, summarise
 from ..metrics import COVERAGE_SIGMAS
 from ..ood import ood_summary
 from ..trends import QUANTITIES, residual_trends, trend_quantities
@@ -41,7 +42,11 @@ def evaluate_methods(*, methods, prediction_paths, fit_paths, predict_paths, sam
     parallax = sample.spectra.select_aux(["parallax"]).aux[:, 0]
     test_ids = next(iter(predictions.values()))["apogee_id"].to_numpy()
     has_parallax = np.isfinite(parallax[sample.rows_of(test_ids)])
+    start = time.perf_counter()
     summary, comparison = summarise(predictions, labels, snr_bins, has_parallax=has_parallax, seed=seed)
+    log.info("%s test stars, %d methods, %d labels, %d subsets: metrics with %s bootstrap resamples and %d "
+             "paired comparisons in %.1f s", f"{len(test_ids):,}", len(methods), len(labels),
+             summary["subset"].nunique(), f"{N_RESAMPLES:,}", len(comparison), time.perf_counter() - start)
     summary.to_csv(summary_path, index=False)
     comparison.to_csv(comparison_path, index=False)
     costs = []

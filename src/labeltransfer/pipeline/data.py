@@ -35,9 +35,10 @@ SOURCES_WITH_CROSSMATCH = ("xp_library", "lamost")
 
 def crossmatch(*, source, inputs, radius_arcsec, lamost, matches_path, stats_path):
     """The cross-match of a task: ``inputs`` holds ``library`` and ``catalogue`` (xp_library)
-    or ``labels``, ``catalogue`` and ``sources`` (lamost). The matches' ``nearest_arcsec`` column
-    (the separation to the nearest catalogue entry, where a star was matched on the sky) is what
-    the separation figure (:func:`labeltransfer.pipeline.evaluation.plot_separation`) draws."""
+    or ``labels``, ``catalogue`` and ``sources`` (lamost). The matches' ``nearest_arcsec`` column,
+    the separation to the nearest catalogue entry of each star looked up on the sky (every library
+    star; the LAMOST stars matched by position), is what the separation figure
+    (:func:`labeltransfer.pipeline.evaluation.plot_separation`) draws."""
     outputs = {"matches_path": matches_path, "stats_path": stats_path}
     if source == "xp_library":
         crossmatch_parallax(library_path=inputs["library"], catalogue_path=inputs["catalogue"],

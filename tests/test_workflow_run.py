@@ -155,10 +155,9 @@ def test_crossmatch_statistics(ci_run):
     assert stats["n_undecoded"] == 0 and 0.3 < stats["matched_fraction"] < 0.5
     assert stats["separation_percentiles_arcsec"]["50"] < 0.2
     matches = pd.read_csv(RESULTS / "crossmatch" / "matches.csv")  # what the separation figure draws
-    matched = matches[matches["matched"]]
-    assert np.allclose(matched["nearest_arcsec"], matched["separation_arcsec"])
-    assert (matched["nearest_arcsec"] <= stats["radius_arcsec"]).all()
-    assert (matches.loc[~matches["matched"], "nearest_arcsec"] > 0).all()
+    assert np.isclose(matches["matched"].mean(), stats["matched_fraction"])
+    assert (matches.loc[matches["matched"], "separation_arcsec"] <= stats["radius_arcsec"]).all()
+    assert (matches.loc[~matches["matched"], "separation_arcsec"] > 0).all()  # the nearest entry's, unmatched too
 
 
 def test_report_contains_every_figure(ci_run, bulk_archive, tmp_path):

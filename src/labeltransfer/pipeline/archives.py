@@ -102,9 +102,8 @@ def crossmatch_lamost(*, labels_path, catalogue_path, sources_path, settings, ma
     labels = read_apogee_labels(labels_path)
     catalogue = read_lamost_catalogue(catalogue_path, min_snr=settings["min_snr"])
     matches = match_lamost(labels, catalogue, pd.read_csv(sources_path), settings["radius_arcsec"], settings["epoch"])
-    positional = matches["how"] == "position"
-    matches["nearest_arcsec"] = matches["separation_arcsec"].where(positional)
     matches.to_csv(matches_path, index=False)
+    positional = matches["how"] == "position"
     separation = matches.loc[positional, "separation_arcsec"].to_numpy()
     stats = {"n_labelled_stars": len(labels), "n_catalogue_spectra": len(catalogue),
              "n_matched_stars": len(matches), "n_by_source_id": int((~positional).sum()),

@@ -35,9 +35,9 @@ SOURCES_WITH_CROSSMATCH = ("xp_library", "lamost")
 
 def crossmatch(*, source, inputs, radius_arcsec, lamost, matches_path, stats_path):
     """The cross-match of a task: ``inputs`` holds ``library`` and ``catalogue`` (xp_library)
-    or ``labels``, ``catalogue`` and ``sources`` (lamost). The matches' ``nearest_arcsec`` column,
+    or ``labels``, ``catalogue`` and ``sources`` (lamost). The matches' ``separation_arcsec``,
     the separation to the nearest catalogue entry of each star looked up on the sky (every library
-    star; the LAMOST stars matched by position), is what the separation figure
+    star, matched or not; the LAMOST stars matched by position), is what the separation figure
     (:func:`labeltransfer.pipeline.evaluation.plot_separation`) draws."""
     outputs = {"matches_path": matches_path, "stats_path": stats_path}
     if source == "xp_library":
@@ -67,8 +67,7 @@ def crossmatch_parallax(*, library_path, catalogue_path, radius_arcsec, matches_
     row = np.where(matched, cat_rows[np.maximum(index, 0)], 0)
     table = pd.DataFrame({
         "apogee_id": ids, "ra": ra, "dec": dec, "matched": matched,
-        "separation_arcsec": np.where(matched, separation, np.nan),
-        "nearest_arcsec": separation,
+        "separation_arcsec": separation,  # to the nearest entry, also beyond the radius (not matched)
         "parallax": np.where(matched, catalogue["parallax"][row], np.nan),
         "parallax_error": np.where(matched, catalogue["parallax_error"][row], np.nan),
         "gaia_dr2_g": np.where(matched, catalogue["g"][row], np.nan),

@@ -132,8 +132,8 @@ def _fmt(label, value):
 
 
 def plot_separation(*, matches_path, stats_path, figure_path):
-    """The cross-match's separations (``nearest_arcsec`` of its matches) with its match radius."""
-    separation = pd.read_csv(matches_path, usecols=["nearest_arcsec"])["nearest_arcsec"].to_numpy()
+    """The cross-match's separations (``separation_arcsec`` of its matches) with its match radius."""
+    separation = pd.read_csv(matches_path, usecols=["separation_arcsec"])["separation_arcsec"].to_numpy()
     plots.save(plots.separation_histogram(separation, read_json(stats_path)["radius_arcsec"]), figure_path)
 
 

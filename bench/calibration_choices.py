@@ -46,7 +46,7 @@ def main(argv=None):
     config = yaml.safe_load(Path(args.config).read_text())
     results = Path(args.results)
     sample = LabelledSample.load(results / "data" / "sample.npz")
-    validation = sample.subset(read_split(results / "data" / "split.csv", sample.ids)["validation"])
+    validation = sample.subset(read_split(results / "data" / "split.csv", sample)["validation"])
     halves = np.random.default_rng(0).permutation(len(validation.ids)) % 2 == 0
     print(f"{halves.sum()} validation stars set the scale, {(~halves).sum()} are scored; per label, % within "
           f"1 / 2 / 3 sigma ({', '.join(sample.label_names)})")

@@ -72,7 +72,7 @@ def main():
     args = parser.parse_args()
 
     sample = LabelledSample.load(args.sample)
-    rows = read_split(args.split, sample.ids)
+    rows = read_split(args.split, sample)
     complete = np.all(np.isfinite(sample.labels), axis=1)
     train = sample.subset(rows["train"][complete[rows["train"]]][: args.n_train])
     test = sample.subset(rows["validation"][: args.n_test])

@@ -44,7 +44,7 @@ def main(argv=None):
     config = yaml.safe_load(Path(args.config).read_text())
     results = Path(args.results)
     sample = LabelledSample.load(results / "data" / "sample.npz")
-    rows = read_split(results / "data" / "split.csv", sample.ids)
+    rows = read_split(results / "data" / "split.csv", sample)
     basis = flux_basis(sample.subset(rows["train"]).spectra.masked_flux())
     validation = sample.subset(np.sort(np.random.default_rng(0).permutation(rows["validation"])[: args.stars]))
     print(f"{len(validation.ids)} validation stars; robust scatter with independent / band-limited noise (ratio), "

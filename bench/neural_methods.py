@@ -63,7 +63,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     sample = LabelledSample.load(args.sample)
-    validation = read_split(args.split, sample.ids)["validation"]
+    validation = read_split(args.split, sample)["validation"]
     halves = np.random.default_rng(0).permutation(validation)
     calibration, scored = sample.subset(np.sort(halves[::2])), sample.subset(np.sort(halves[1::2]))
     print(f"{len(calibration.ids)} validation stars to calibrate on, {len(scored.ids)} to score; labels "

@@ -174,7 +174,7 @@ def main(argv=None):
     results = Path(args.results)
     sample_path, split_path = results / "data" / "sample.npz", results / "data" / "split.csv"
     sample = LabelledSample.load(sample_path)
-    rows = read_split(split_path, sample.ids)
+    rows = read_split(split_path, sample)
     folder = Path(tempfile.mkdtemp(prefix="survey_chunk_"))
     chunk = args.chunk or folder / "XpContinuousMeanSpectrum_bench.csv.gz"
     if args.chunk is None:

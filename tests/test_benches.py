@@ -16,7 +16,7 @@ from conftest import load_bench
 from labeltransfer.methods import make_method
 from labeltransfer.sample import LabelledSample, build_sample
 from labeltransfer.selection import selection_rows
-from labeltransfer.split import read_split, split_sample, write_split
+from labeltransfer.split import freeze_split, read_split, split_sample
 from library_factory import synthetic_stars
 
 LABELS = {"teff": {"range": [3000, 7000], "max_err": 300, "err_floor": 10, "required": True},
@@ -35,12 +35,12 @@ def workdir(tmp_path, monkeypatch):
     sample = build_sample(synthetic_stars(400, seed=4), LABELS, {"min_snr": 5, "max_masked_fraction": 0.1}, COLOURS)
     data = tmp_path / "results" / "tiny" / "data"
     data.mkdir(parents=True)
-    sample.save(data / "sample.npz")
-    write_split(split_sample(sample.ids, {"train": 0.7, "validation": 0.15, "test": 0.15}, 3), data / "split.csv")
+    split = split_sample(sample.ids, {"train": 0.7, "validation": 0.15, "test": 0.15}, 3)
+    freeze_split(sample, split, data / "sample.npz", data / "split.csv")
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({"colours": COLOURS, "seed": 3, "method_settings": METHODS,
                                                           "methods": ["knn"], "snr_bins": [5, 50, float("inf")]}))
     monkeypatch.chdir(tmp_path)
-    test_ids = set(sample.ids[read_split(data / "split.csv", sample.ids)["test"]])
+    test_ids = set(split.loc[split["split"] == "test", "apogee_id"])
     return tmp_path, test_ids
 
 
@@ -57,8 +57,8 @@ def taken(monkeypatch):
         ids.update(np.atleast_1d(self.ids[rows]).tolist())
         return subset(self, rows)
 
-    def without_test(path, sample_ids):
-        return {name: rows for name, rows in read(path, sample_ids).items() if name != "test"}
+    def without_test(path, sample):
+        return {name: rows for name, rows in read(path, sample).items() if name != "test"}
     monkeypatch.setattr(LabelledSample, "subset", recording)
     monkeypatch.setattr(labeltransfer.split, "read_split", without_test)
     monkeypatch.setattr(labeltransfer.selection, "read_split", without_test)
@@ -70,7 +70,7 @@ def test_selection_rows_hold_out_part_of_training_and_score_on_validation(workdi
     tmp_path, test_ids = workdir
     sample = LabelledSample.load("results/tiny/data/sample.npz")
     rows = selection_rows("results/tiny/data/split.csv", sample, seed=3)
-    split = read_split("results/tiny/data/split.csv", sample.ids)
+    split = read_split("results/tiny/data/split.csv", sample)
     np.testing.assert_array_equal(np.sort(np.r_[rows["fit"], rows["stop"]]), split["train"])
     np.testing.assert_array_equal(rows["score"], split["validation"])
     assert len(rows["stop"]) == round(0.1 * len(split["train"]))
@@ -91,7 +91,7 @@ def test_method_variants_bench_never_reads_a_test_star(workdir, taken, capsys, m
 def test_neural_methods_bench_never_reads_a_test_star(workdir, taken, capsys):
     tmp_path, test_ids = workdir
     sample = LabelledSample.load("results/tiny/data/sample.npz")
-    rows = read_split("results/tiny/data/split.csv", sample.ids)
+    rows = read_split("results/tiny/data/split.csv", sample)
     spectra = sample.spectra.select_aux(["bp_rp", "g_h", "parallax", "reduced_parallax_h"])
     train, validation = rows["train"], rows["validation"]
     model = make_method("mlp", METHODS["mlp"]["params"])
@@ -123,7 +123,7 @@ def _save_trained(tmp_path, name, method_type, params):
     """A model fitted on the tiny sample's training split (validated on its validation split),
     saved where the benches read a run's models."""
     sample = LabelledSample.load("results/tiny/data/sample.npz")
-    rows = read_split("results/tiny/data/split.csv", sample.ids)
+    rows = read_split("results/tiny/data/split.csv", sample)
     train, validation = rows["train"], rows["validation"]
     spectra = sample.spectra.select_aux([])
     model = make_method(method_type, params)
@@ -175,7 +175,6 @@ def test_band_retraining_bench_never_reads_a_test_star(workdir, taken, capsys, m
     config["wavelength_subsets"] = {"bands": {"blue": [336, 600], "red": [602, 1020]}}
     (tmp_path / "bands.yaml").write_text(yaml.safe_dump(config))
     monkeypatch.setattr(labeltransfer.pipeline.modelling, "read_split", labeltransfer.split.read_split)  # no test rows
-    monkeypatch.setattr(labeltransfer.pipeline.modelling, "split_fingerprint", lambda ids, rows: "split")
     taken.clear()
     load_bench("band_retraining").main(["results/tiny/data/sample.npz", "results/tiny/data/split.csv", "--config",
                                     "bands.yaml", "--methods", "knn", "--reference",
@@ -194,7 +193,6 @@ def test_gpu_check_bench_runs_the_training_step_and_never_reads_a_test_star(work
     config["method_settings"]["mlp"]["feature_set"] = "flux"
     (tmp_path / "gpu.yaml").write_text(yaml.safe_dump(config))
     monkeypatch.setattr(labeltransfer.pipeline.modelling, "read_split", labeltransfer.split.read_split)  # no test rows
-    monkeypatch.setattr(labeltransfer.pipeline.modelling, "split_fingerprint", lambda ids, rows: "split")
     load_bench("gpu_check").main(["results/tiny/data/sample.npz", "results/tiny/data/split.csv", "--config", "gpu.yaml",
                               "--methods", "mlp", "--n-stars", "500", "--out", "gpu_check"])
     output = capsys.readouterr().out

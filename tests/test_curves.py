@@ -11,7 +11,7 @@ from labeltransfer.pipeline.diagnostics import learning_curve, wavelength_subset
 from labeltransfer.pipeline.modelling import train_method
 from labeltransfer.methods import load_method
 from labeltransfer.sample import LabelledSample, build_sample
-from labeltransfer.split import split_sample, write_split
+from labeltransfer.split import freeze_split, split_sample
 from library_factory import synthetic_stars
 
 LABELS = {"teff": {"range": [3000, 7000], "max_err": 300, "err_floor": 10, "required": True},
@@ -24,8 +24,8 @@ CANNON = {"type": "cannon", "feature_set": "flux", "params": {"order": 3}}
 def run(tmp_path_factory):
     path = tmp_path_factory.mktemp("curve")
     sample = build_sample(synthetic_stars(600, seed=3), LABELS, {"min_snr": 5, "max_masked_fraction": 0.1}, [])
-    sample.save(path / "sample.npz")
-    write_split(split_sample(sample.ids, {"train": 0.6, "validation": 0.2, "test": 0.2}, seed=1), path / "split.csv")
+    freeze_split(sample, split_sample(sample.ids, {"train": 0.6, "validation": 0.2, "test": 0.2}, seed=1),
+                 path / "sample.npz", path / "split.csv")
     for name, method in (("knn", KNN), ("cannon", CANNON)):
         train_method(sample_path=path / "sample.npz", split_path=path / "split.csv", method=method, colours=[],
                      seed=1, threads=1, gpus=0, model_path=path / f"{name}.npz", timing_path=path / f"{name}.json")

@@ -8,7 +8,7 @@ from labeltransfer.methods import IncompatibleDataError, load_method
 from labeltransfer.pipeline.ensemble import plot_ensemble_calibration
 from labeltransfer.pipeline.modelling import ProvenanceError, predict_method, train_method
 from labeltransfer.sample import build_sample
-from labeltransfer.split import split_sample, write_split
+from labeltransfer.split import freeze_split, split_sample
 from library_factory import synthetic_stars
 
 LABELS = {"teff": {"range": [3000, 7000], "max_err": 300, "err_floor": 10, "required": True},
@@ -20,17 +20,18 @@ FRACTIONS = {"train": 0.7, "validation": 0.15, "test": 0.15}
 @pytest.fixture
 def run(tmp_path):
     sample = build_sample(synthetic_stars(200, seed=2), LABELS, {"min_snr": 5, "max_masked_fraction": 0.1}, ["bp_rp"])
-    sample.save(tmp_path / "sample.npz")
-    write_split(split_sample(sample.ids, FRACTIONS, seed=42), tmp_path / "split.csv")
-    write_split(split_sample(sample.ids, FRACTIONS, seed=7), tmp_path / "split_seed7.csv")
+    freeze_split(sample, split_sample(sample.ids, FRACTIONS, seed=42), tmp_path / "sample.npz", tmp_path / "split.csv")
+    (tmp_path / "seed7").mkdir()  # the same stars split with another seed: another run's data
+    freeze_split(sample, split_sample(sample.ids, FRACTIONS, seed=7), tmp_path / "seed7" / "sample.npz",
+                 tmp_path / "seed7" / "split.csv")
     train_method(sample_path=tmp_path / "sample.npz", split_path=tmp_path / "split.csv", method=METHOD, colours=["bp_rp"],
                  seed=42, threads=1, gpus=0, model_path=tmp_path / "knn.npz", timing_path=tmp_path / "knn.fit.json")
     return tmp_path
 
 
-def _predict(path, split="split.csv", seed=42):
-    predict_method(model_path=path / "knn.npz", sample_path=path / "sample.npz", split_path=path / split,
-                   method=METHOD, colours=["bp_rp"], seed=seed, threads=1, gpus=0,
+def _predict(path, data=".", seed=42):
+    predict_method(model_path=path / "knn.npz", sample_path=path / data / "sample.npz",
+                   split_path=path / data / "split.csv", method=METHOD, colours=["bp_rp"], seed=seed, threads=1, gpus=0,
                    predictions_path=path / "knn.csv", timing_path=path / "knn.json")
 
 
@@ -42,7 +43,7 @@ def test_a_model_of_this_run_predicts(run):
 def test_a_model_of_another_split_or_seed_is_refused_naming_both(run):
     with pytest.raises(ProvenanceError, match=r"knn\.npz was trained on another run \(split [0-9a-f]{12}\) than this "
                                               r"one \(split [0-9a-f]{12}\)"):
-        _predict(run, split="split_seed7.csv")
+        _predict(run, data="seed7")
     with pytest.raises(ProvenanceError, match=r"\(seed 42\) than this one \(seed 7\)"):
         _predict(run, seed=7)
 

@@ -4,6 +4,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,12 @@ class LabelledSample:
     provenance : dict
         Where the stars come from (:class:`labeltransfer.stars.SurveyStars`): source, data
         releases, input files with their sha256.
+    split_fingerprint : str or None
+        :func:`labeltransfer.split.split_fingerprint` of the split made with the sample
+        (:func:`labeltransfer.split.freeze_split`), which :func:`labeltransfer.split.read_split`
+        checks; None until the split is made, and for a subset.
+    path : Path or None
+        The file the sample was read from (None for a sample made in memory).
     """
 
     ids: np.ndarray
@@ -57,30 +64,39 @@ class LabelledSample:
     dec: np.ndarray
     extinction_k: np.ndarray
     provenance: dict
+    split_fingerprint: str = None
+    path: Path = None
 
     def save(self, path):
-        """Write the sample as one ``.npz`` file."""
+        """Write the sample and its split's fingerprint as one ``.npz`` file (see
+        :func:`labeltransfer.split.freeze_split`)."""
+        if self.split_fingerprint is None:
+            raise ValueError(f"{path}: a sample is saved with the fingerprint of its split "
+                             "(labeltransfer.split.freeze_split)")
         np.savez(path, ids=self.ids, source_id=self.source_id, flux=self.spectra.flux, flux_err=self.spectra.flux_err,
                  wavelength=self.spectra.wavelength, aux=self.spectra.aux,
                  aux_names=np.array(self.spectra.aux_names), labels=self.labels,
                  label_err=self.label_err, label_names=np.array(self.label_names), snr=self.snr,
-                 g_mag=self.g_mag, ra=self.ra, dec=self.dec, extinction_k=self.extinction_k, provenance=np.array(json.dumps(self.provenance)))
+                 g_mag=self.g_mag, ra=self.ra, dec=self.dec, extinction_k=self.extinction_k,
+                 provenance=np.array(json.dumps(self.provenance)), split_fingerprint=np.array(self.split_fingerprint))
 
     @classmethod
     def load(cls, path):
         """Read a sample written by ``save``."""
         with np.load(path, allow_pickle=False) as a:
-            if "extinction_k" not in a.files:
-                raise ValueError(f"{path}: a sample written by an older version of the workflow; "
-                                 "delete it and rerun")
+            missing = [key for key in ("extinction_k", "split_fingerprint") if key not in a.files]
+            if missing:
+                raise ValueError(f"{path}: a sample written by an older version of the workflow (no "
+                                 f"{', '.join(missing)}); delete {Path(path).parent}/ and rerun snakemake")
             spectra = Spectra(a["flux"], a["flux_err"], a["wavelength"], a["aux"],
                               tuple(str(n) for n in a["aux_names"]))
             return cls(a["ids"].astype(str), a["source_id"], spectra, a["labels"], a["label_err"],
                        tuple(str(n) for n in a["label_names"]), a["snr"], a["g_mag"], a["ra"], a["dec"],
-                       a["extinction_k"], json.loads(str(a["provenance"])))
+                       a["extinction_k"], json.loads(str(a["provenance"])),
+                       split_fingerprint=str(a["split_fingerprint"]), path=Path(path))
 
     def subset(self, rows):
-        """The stars selected by ``rows``."""
+        """The stars selected by ``rows`` (no split of theirs recorded, no file)."""
         return LabelledSample(self.ids[rows], self.source_id[rows], self.spectra.subset(rows), self.labels[rows],
                               self.label_err[rows], self.label_names, self.snr[rows], self.g_mag[rows], self.ra[rows],
                               self.dec[rows], self.extinction_k[rows], self.provenance)

@@ -35,7 +35,7 @@ def selection_rows(split_path, sample, seed, stop_fraction=STOP_FRACTION):
     dict ``fit`` (training rows less the held-out ones), ``stop`` (held out: early stopping
     and calibration), ``score`` (the validation split); no test row.
     """
-    rows = read_split(split_path, sample.ids)
+    rows = read_split(split_path, sample)
     train = rows["train"]
     groups = star_groups(len(train), sample.source_id[train], sample.spectra.flux[train])
     order = np.random.default_rng(seed).permutation(groups.max() + 1)

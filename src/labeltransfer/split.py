@@ -3,27 +3,36 @@
 Rows of one physical star never straddle two splits: rows that share a Gaia source_id or an
 identical spectrum (two APOGEE IDs joined to one Gaia source, or to one LAMOST spectrum) form
 one group, and groups are assigned whole. (A repeated APOGEE ID cannot reach a sample: the
-readers keep one row per ID, and the split file is keyed by it.) Reading a split requires every
-sample row exactly once and no split empty, so that an edited ``split.csv`` cannot put test
-stars into the training set unnoticed; the fingerprints of a sample and of its split are
-recorded in every model trained on them (:mod:`labeltransfer.pipeline.modelling`).
+readers keep one row per ID, and the split file is keyed by it.)
+
+The split is written with its sample (:func:`freeze_split`), which records the split's
+fingerprint: which IDs are in which split. Reading it (:func:`read_split`) requires every sample
+row exactly once and no split empty, and then the recorded fingerprint, so that any edit of
+``split.csv`` that moves a star to another split (test stars re-marked ``train``, a train and a
+test star swapped, a validation star marked ``test``) is refused: the test split is never
+chosen by hand. An edit that moves no star (rows re-ordered, CRLF line endings, quoting) leaves
+the fingerprint as it was and is accepted. The fingerprints of a sample and of its split are
+also recorded in every model trained on them (:mod:`labeltransfer.pipeline.modelling`).
 """
 
 import hashlib
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["SPLITS", "SplitError", "star_groups", "split_sample", "write_split", "read_split", "split_fingerprint",
-           "draw_test_rows"]
+__all__ = ["SPLITS", "SplitError", "star_groups", "split_sample", "write_split", "freeze_split", "read_split",
+           "split_fingerprint", "table_fingerprint", "draw_test_rows"]
 
 SPLITS = ("train", "validation", "test")
 
 
 class SplitError(ValueError):
-    """A split file that does not assign every sample row to exactly one non-empty split."""
+    """A split file that does not assign every sample row to exactly one non-empty split, or not
+    the split made with the sample."""
 
 
 def star_groups(n, source_ids=None, flux=None):
@@ -100,15 +109,31 @@ def write_split(split, path):
     split.to_csv(path, index=False)
 
 
-def read_split(path, sample_ids):
-    """Row numbers of each split, after checking the file against the sample's IDs.
+def freeze_split(sample, split, sample_path, split_path):
+    """Write a sample and its split together, the split's fingerprint recorded in the sample.
+
+    Parameters
+    ----------
+    sample : LabelledSample
+    split : pandas.DataFrame
+        :func:`split_sample`'s table of the sample's IDs.
+    sample_path, split_path : path
+        Where the sample (``.npz``) and the split (``.csv``) are written.
+    """
+    replace(sample, split_fingerprint=table_fingerprint(split)).save(sample_path)
+    write_split(split, split_path)
+
+
+def read_split(path, sample):
+    """Row numbers of each split, after checking the file against the sample and its recorded split.
 
     Parameters
     ----------
     path : path
         A split file (``apogee_id``, ``split``).
-    sample_ids : array of str
-        The IDs of the sample, in its row order.
+    sample : LabelledSample
+        The sample read from the file written with the split (:func:`freeze_split`): its IDs,
+        in row order, and the split's recorded fingerprint.
 
     Returns
     -------
@@ -118,8 +143,9 @@ def read_split(path, sample_ids):
     ------
     SplitError
         A missing column, an unknown split name, an ID listed twice, an ID that is not in the
-        sample, a sample row the file does not list, or an empty split; the file and up to
-        five offending IDs are named.
+        sample, a sample row the file does not list, or an empty split (the file and up to five
+        offending IDs are named); or a split other than the one made with the sample (the file,
+        the sample's file and how to make a split anew are named).
     """
     table = pd.read_csv(path, dtype={"apogee_id": str, "split": str})
     missing = [c for c in ("apogee_id", "split") if c not in table.columns]
@@ -128,20 +154,27 @@ def read_split(path, sample_ids):
     unknown = sorted(set(table["split"].dropna()) - set(SPLITS))
     if unknown or table["split"].isna().any():
         raise SplitError(f"{path}: unknown or empty split name(s) {unknown}; use {', '.join(SPLITS)}")
+    sample_ids = pd.Series(sample.ids)
     problems = {
         "listed more than once": table.loc[table["apogee_id"].duplicated(), "apogee_id"],
         "not in the sample": table.loc[~table["apogee_id"].isin(sample_ids), "apogee_id"],
-        "in the sample but not in the file": pd.Series(sample_ids)[~pd.Series(sample_ids).isin(table["apogee_id"])],
+        "in the sample but not in the file": sample_ids[~sample_ids.isin(table["apogee_id"])],
     }
     for what, offending in problems.items():
         if len(offending):
             raise SplitError(f"{path}: {len(offending)} IDs {what} (e.g. {', '.join(offending.unique()[:5])}); "
                              "every star of the sample must be in exactly one split")
-    position = pd.Index(sample_ids).get_indexer(table["apogee_id"])
+    position = pd.Index(sample.ids).get_indexer(table["apogee_id"])
     rows = {name: np.sort(position[(table["split"] == name).to_numpy()]) for name in SPLITS}
     empty = [name for name, r in rows.items() if r.size == 0]
     if empty:
         raise SplitError(f"{path}: the {', '.join(empty)} split(s) hold no star")
+    if split_fingerprint(sample.ids, rows) != sample.split_fingerprint:
+        counts = ", ".join(f"{len(r)} {name}" for name, r in rows.items())
+        sample_file = sample.path or "the sample"
+        raise SplitError(f"{path} ({counts}) is not the split made with {sample_file}: the split is frozen (the "
+                         f"test stars are never chosen by hand); to make one anew, delete "
+                         f"{Path(sample.path or path).parent}/ and rerun snakemake, or change `seed` in the config")
     return rows
 
 
@@ -151,6 +184,12 @@ def split_fingerprint(sample_ids, rows):
     for name in SPLITS:
         digest.update(name.encode() + b":" + "\n".join(np.sort(np.asarray(sample_ids)[rows[name]])).encode())
     return digest.hexdigest()
+
+
+def table_fingerprint(split):
+    """:func:`split_fingerprint` of a split table (``apogee_id``, ``split``), whatever its row order."""
+    ids, names = split["apogee_id"].to_numpy(), split["split"].to_numpy()
+    return split_fingerprint(ids, {name: np.flatnonzero(names == name) for name in SPLITS})
 
 
 def draw_test_rows(rows, max_stars, seed):

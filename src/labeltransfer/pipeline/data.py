@@ -21,7 +21,7 @@ from ..io.parallax_catalogue import read_parallax_catalogue
 from ..io.xp_library import read_xp_library
 from ..sample import build_sample
 from ..sources import read_stars
-from ..split import split_sample, star_groups, write_split
+from ..split import freeze_split, split_sample, star_groups
 from ._json import write_json
 from .archives import crossmatch_lamost
 
@@ -96,7 +96,8 @@ def prepare_sample(*, source, inputs, lamost, settings, sample_path, split_path)
 
 
 def finish_sample(sample, settings, sample_path, split_path):
-    """Cap the sample at ``max_stars`` (seeded), log the labels it has, write it and its split (grouped by star)."""
+    """Cap the sample at ``max_stars`` (seeded), log the labels it has, write it and its split (grouped by star;
+    the split's fingerprint recorded in the sample, so that an edit of the split is refused)."""
     max_stars, seed = settings["max_stars"], settings["seed"]
     if max_stars is not None and len(sample.ids) > max_stars:
         rows = np.sort(np.random.default_rng(seed).choice(len(sample.ids), max_stars, replace=False))
@@ -111,5 +112,4 @@ def finish_sample(sample, settings, sample_path, split_path):
                  "one split)", len(groups), groups.max() + 1)
     table = split_sample(sample.ids, settings["split"], seed, groups=groups)
     log.info("split: %s", table["split"].value_counts().to_dict())
-    sample.save(sample_path)
-    write_split(table, split_path)
+    freeze_split(sample, table, sample_path, split_path)

@@ -193,7 +193,7 @@ def evaluate_abundance(*, methods, prediction_paths, sample_path, split_path, la
     """Whether each method measures [alpha/M] from the spectrum (:mod:`labeltransfer.abundance`)."""
     predictions = read_predictions(methods, prediction_paths)
     sample = LabelledSample.load(sample_path)
-    train = read_split(split_path, sample.ids)["train"]
+    train = read_split(split_path, sample)["train"]
     table = abundance_or_correlation(predictions, sample.labels[train], sample.label_names, seed=seed)
     table.to_csv(table_path, index=False)
     for _, r in table.iterrows():

@@ -11,7 +11,7 @@ from ..device import FRAMEWORK_OF_METHOD, select_device
 from ..methods import load_method, make_method
 from ..ood import FLAGS, OODReference, ood_flags
 from ..sample import LabelledSample, feature_names
-from ..split import read_split, split_fingerprint
+from ..split import read_split
 from ._json import write_json
 
 __all__ = ["ProvenanceError", "load_features", "train_method", "predict_method", "label_table", "load_trained",
@@ -27,11 +27,17 @@ class ProvenanceError(ValueError):
 def load_features(sample_path, split_path, method, colours):
     """The sample with the auxiliary features of the method's feature set, the split rows, and
     the provenance of both (``{"sample": sha256, "split": sha256}``)."""
-    sample = LabelledSample.load(sample_path)
-    rows = read_split(split_path, sample.ids)
-    provenance = {"sample": sample.fingerprint(), "split": split_fingerprint(sample.ids, rows)}
+    sample, rows, provenance = _sample_and_split(sample_path, split_path)
     sample.spectra = sample.spectra.select_aux(feature_names(method["feature_set"], colours))
     return sample, rows, provenance
+
+
+def _sample_and_split(sample_path, split_path):
+    """The sample, its split's rows (an edited split is refused: :func:`labeltransfer.split.read_split`)
+    and the provenance of both."""
+    sample = LabelledSample.load(sample_path)
+    rows = read_split(split_path, sample)
+    return sample, rows, {"sample": sample.fingerprint(), "split": sample.split_fingerprint}
 
 
 def load_trained(method, model_path, provenance, seed):
@@ -56,9 +62,7 @@ def training_references(sample_path, split_path, models, model_paths, seed):
     """For each model, its training stars' spectra (with its auxiliary features) and their side of
     the out-of-distribution flags (``OODReference``; one per feature set), the sample read once;
     a model not trained on this sample and split with this seed is refused."""
-    sample = LabelledSample.load(sample_path)
-    rows = read_split(split_path, sample.ids)
-    provenance = {"sample": sample.fingerprint(), "split": split_fingerprint(sample.ids, rows)}
+    sample, rows, provenance = _sample_and_split(sample_path, split_path)
     train = sample.subset(rows["train"])
     references = {}
     for model, model_path in zip(models, model_paths):

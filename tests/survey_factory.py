@@ -1,10 +1,15 @@
 """Small generated survey files in the real formats (for tests that must run without ../shared).
 
 Column names, HDU layout and header keywords follow the real APOGEE DR17 allStar catalogue
-and LAMOST low-resolution spectra (see ``../shared/fixtures/real``); the values are made up.
+and LAMOST low-resolution spectra (see ``../shared/fixtures/real``), and the Gaia DR3 XP and RVS
+files as the archive writes them: DataLink's CSV (the 26 columns of an XP continuous row) and the
+bulk download's gzipped ECSV chunks (their long YAML header, ``[...]`` arrays, ``null`` cells), in a
+folder with the ``_MD5SUM.txt`` manifest that also lists ``_citation.txt`` and ``_disclaimer.txt``;
+the values are made up.
 """
 
 import gzip
+import re
 
 import numpy as np
 import pandas as pd
@@ -90,54 +95,135 @@ def write_lamost_image(path, obsid=1234, ra=138.0, dec=27.9, seed=0):
     fits.PrimaryHDU(image, header=_lamost_header(obsid, ra, dec)).writeto(path, overwrite=True)
 
 
-def _tuple_text(values):
-    return "(" + ", ".join(f"{v:.8g}" for v in values) + ")"
+#: The columns of an XP continuous row as the archive writes them (DataLink CSV and bulk chunks: 26),
+#: each with its ECSV datatype (and subtype), description and UCD, as the real headers describe them
+#: (GaiaXPy's tests/files/xp_continuous/*.ecsv, the archive's ECSV).
+_BAND_COLUMNS = {
+    "basis_function_id": ("int16", None, "Identifier defining the set of basis functions for the {B} spectrum "
+                                         "representation", "meta.id"),
+    "degrees_of_freedom": ("int16", None, "Degrees of freedom for the {B} spectrum representation", "stat.fit.dof"),
+    "n_parameters": ("int16", None, "Number of parameters for the {B} spectrum representation", "stat.fit.param"),
+    "n_measurements": ("int16", None, "Number of measurements used for the {B} spectrum generation", "meta.number"),
+    "n_rejected_measurements": ("int16", None, "Number of rejected measurements in the {B} spectrum generation",
+                                "meta.number"),
+    "standard_deviation": ("float32", None, "Standard deviation for the {B} spectrum representation", "stat.stdev"),
+    "chi_squared": ("float32", None, "Chi squared for the {B} spectrum representation", "stat.fit.chi2"),
+    "coefficients": ("string", "float64[null]", "Basis function coefficients for the {B} spectrum representation",
+                     "stat.fit.param"),
+    "coefficient_errors": ("string", "float32[null]", "Basis function coefficient errors for the {B} spectrum "
+                                                      "representation", "stat.error"),
+    "coefficient_correlations": ("string", "float32[null]", "Correlation matrix for {B} coefficients",
+                                 "stat.correlation"),
+    "n_relevant_bases": ("int16", None, "Number of bases that are relevant for the representation of this mean {B} "
+                                        "spectrum", "meta.number"),
+    "relative_shrinking": ("float32", None, "Measure of the relative shrinking of the coefficient vector when "
+                                            "truncation is applied for the mean {B} spectrum", "stat.fit.param"),
+}
+_COLUMN_HEADERS = {
+    "source_id": ("int64", None, "Unique source identifier (unique within a particular Data Release)",
+                  "meta.id;meta.main", None),
+    "solution_id": ("int64", None, "Solution Identifier", "meta.version", None),
+    **{f"{band}_{name}": (datatype, subtype, description.format(B=band.upper()), ucd, None)
+       for band in ("bp", "rp") for name, (datatype, subtype, description, ucd) in _BAND_COLUMNS.items()},
+    "ra": ("float64", None, "Right ascension", "pos.eq.ra;meta.main", "deg"),
+    "dec": ("float64", None, "Declination", "pos.eq.dec;meta.main", "deg"),
+    "flux": ("string", "float32[null]", "Mean RVS spectrum flux (normalised to the pseudo-continuum)", "phot.flux",
+             None),
+    "flux_error": ("string", "float32[null]", "Uncertainty on the mean RVS spectrum flux", "stat.error;phot.flux",
+                   None),
+}
+
+
+def _array_text(values, brackets="()", separator=", "):
+    """An array cell as the archive writes it: shortest digits, Java's exponents (``5.273979E-4``)."""
+    text = separator.join(f"{v:.9g}" for v in values)
+    text = re.sub(r"e([-+])0*(\d+)", lambda m: "E" + m[1].replace("+", "") + m[2], text)
+    return brackets[0] + text.replace("nan", "") + brackets[1]
+
+
+def xp_rows(source_ids, coefficients, errors, correlations, missing_bp=()):
+    """XP continuous rows with the archive's 26 columns, arrays in DataLink's ``"(v1, v2, ...)"``; a
+    band whose first coefficient is NaN, or BP for the sources in ``missing_bp``, absent (null cells)."""
+    rows = []
+    for i, source_id in enumerate(np.asarray(source_ids, dtype=np.int64)):
+        row = {"source_id": source_id, "solution_id": 4545469030156206080}
+        for b, band in enumerate(("bp", "rp")):
+            absent = np.isnan(coefficients[i, b, 0]) or (band == "bp" and source_id in set(missing_bp))
+            cells = dict(basis_function_id=56 + b, degrees_of_freedom=2320 + 100 * b, n_parameters=55,
+                         n_measurements=2375 + 100 * b, n_rejected_measurements=11, standard_deviation=1.05,
+                         chi_squared=2547.7, coefficients=_array_text(coefficients[i, b]),
+                         coefficient_errors=_array_text(errors[i, b]),
+                         coefficient_correlations=_array_text(correlations[i, b]), n_relevant_bases=50,
+                         relative_shrinking=1.0)
+            row.update({f"{band}_{name}": None if absent else value for name, value in cells.items()})
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    integers = [c for c in table.columns if _COLUMN_HEADERS[c][0].startswith("int")]
+    return table.astype(dict.fromkeys(integers, "Int64"))
 
 
 def write_xp_continuous(path, source_ids, no_bp=(), no_coefficients=(), seed=0):
-    """An archive ``xp_continuous_mean_spectrum`` CSV: 55 BP and 55 RP coefficients per source.
+    """An archive ``xp_continuous_mean_spectrum`` CSV (DataLink's RAW layout, its 26 columns): 55 BP
+    and 55 RP coefficients per source, uncorrelated.
 
     Sources in ``no_bp`` lack the BP spectrum; those in ``no_coefficients`` lack both.
     """
     rng = np.random.default_rng(seed)
-    rows = []
-    for source_id in source_ids:
-        row = {"source_id": source_id, "solution_id": 4545469030156206080}
-        for band, basis, scale in (("bp", 56, 5e4), ("rp", 57, 7e5)):
-            absent = source_id in no_coefficients or (band == "bp" and source_id in no_bp)
-            coefficients = scale * rng.uniform(0.8, 1.2) * 0.5 ** np.arange(55) * rng.choice([-1, 1], 55)
-            coefficients[0] = abs(coefficients[0])
-            row.update({
-                f"{band}_basis_function_id": basis, f"{band}_n_parameters": None if absent else 55,
-                f"{band}_standard_deviation": None if absent else 1.1,
-                f"{band}_coefficients": None if absent else _tuple_text(coefficients),
-                f"{band}_coefficient_errors": None if absent else _tuple_text(np.abs(coefficients) * 0.01 + 10),
-                f"{band}_coefficient_correlations": None if absent else _tuple_text(np.zeros(55 * 54 // 2)),
-                f"{band}_n_relevant_bases": None if absent else 50, f"{band}_relative_shrinking": None if absent else 1.0})
-        rows.append(row)
-    pd.DataFrame(rows).to_csv(path, index=False)
+    n = len(source_ids)
+    coefficients = np.empty((n, 2, 55))
+    for i, source_id in enumerate(source_ids):
+        for b, scale in enumerate((5e4, 7e5)):
+            coefficients[i, b] = scale * rng.uniform(0.8, 1.2) * 0.5 ** np.arange(55) * rng.choice([-1, 1], 55)
+            coefficients[i, b, 0] = abs(coefficients[i, b, 0])
+            if source_id in no_coefficients or (b == 0 and source_id in no_bp):
+                coefficients[i, b, 0] = np.nan
+    xp_rows(source_ids, coefficients, np.abs(coefficients) * 0.01 + 10, np.zeros((n, 2, 55 * 54 // 2))
+            ).to_csv(path, index=False)
+
+
+def _column_header(table, column):
+    """(datatype, subtype, description, UCD, unit) of a column: the archive's, else its pandas type's."""
+    if column in _COLUMN_HEADERS:
+        return _COLUMN_HEADERS[column]
+    kind = table[column].dtype
+    return ("string" if kind == object or pd.api.types.is_string_dtype(kind) else str(kind).lower(), None, column,
+            "meta.code", None)
+
+
+def _ecsv_header(table):
+    """The long YAML header of a Gaia DR3 bulk file: every column with its datatype, description and UCD."""
+    lines = ["%ECSV 1.0", "---", "delimiter: ','", "datatype:"]
+    for column in table.columns:
+        datatype, subtype, description, ucd, unit = _column_header(table, column)
+        lines += ["-", f"  name: {column}", f"  datatype: {datatype}"]
+        lines += [f"  subtype: '{subtype}'"] if subtype else []
+        lines += [f"  unit: {unit}"] if unit else []
+        lines += [f"  description: {description}", "  meta:", f"    ucd: {ucd}"]
+    lines += ["meta: !!omap", "- {Gaia data release: Gaia DR3}", "- {producer: Gaia DPAC (bulk download)}",
+              "schema: astropy-2.0"]
+    return ["# " + line for line in lines]
 
 
 def as_bulk_ecsv(table, path):
     """Write XP continuous or RVS rows (as DataLink's CSV has them) in the layout of the Gaia DR3 bulk files.
 
-    ``XpContinuousMeanSpectrum_*.csv.gz``, ``RvsMeanSpectrum_*.csv.gz``: gzipped ECSV, ``#``
-    header lines (the ECSV metadata), arrays written ``"[v1,v2,...]"``, missing values (cells and
-    array elements) ``null``.
+    ``XpContinuousMeanSpectrum_*.csv.gz``, ``RvsMeanSpectrum_*.csv.gz``: gzipped ECSV, a long YAML
+    header (``#`` lines: every column's datatype, description and UCD, and the table's meta), arrays
+    written ``"[v1,v2,...]"``, missing values (cells and array elements) ``null``, whole numbers as
+    such (DataLink's CSV read by pandas has them as floats where a band is missing).
     """
-    header = ["# %ECSV 1.0", "# ---", "# delimiter: ','", "# datatype:"]
-    header += [f"# - {{name: {c}, datatype: {'string' if table[c].dtype == object else table[c].dtype}}}"
-               for c in table.columns]
-    header += ["# meta: !!omap", "# - {Gaia data release: DR3}", "# schema: astropy-2.0"]
-
-    def cell(value):
+    def cell(value, datatype):
         if isinstance(value, str) and value.startswith("("):
             return '"[' + ",".join(v.strip() or "null" for v in value.strip("()").split(",")) + ']"'
-        return "null" if pd.isna(value) else str(value)
+        if pd.isna(value):
+            return "null"
+        return str(int(value)) if datatype.startswith("int") else str(value)
 
-    lines = [",".join(table.columns)] + [",".join(cell(v) for v in row) for row in table.itertuples(index=False)]
-    with gzip.open(path, "wt") as handle:
-        handle.write("\n".join(header + lines) + "\n")
+    types = [_column_header(table, c)[0] for c in table.columns]
+    lines = [",".join(table.columns)] + [",".join(cell(v, t) for v, t in zip(row, types))
+                                         for row in table.itertuples(index=False)]
+    with gzip.open(path, "wt", compresslevel=1) as handle:  # fast: the tests' chunks are written often
+        handle.write("\n".join(_ecsv_header(table) + lines) + "\n")
 
 
 def rvs_rows(source_ids, seed=0):
@@ -167,19 +253,25 @@ def xp_template(tmp_path):
 
 
 def write_bulk_chunk_of(path, spectra, source_ids, template, seed=0, missing_bp=()):
-    """A bulk-layout XP chunk of sources made from sampled ``spectra`` (``labeltransfer.xp_synthetic``)."""
-    from labeltransfer.xp_synthetic import synthetic_sources, write_bulk_chunk
+    """A bulk-layout XP chunk (:func:`as_bulk_ecsv`, the archive's 26 columns) of sources made from
+    sampled ``spectra`` (``labeltransfer.xp_synthetic``)."""
+    from labeltransfer.xp_synthetic import synthetic_sources
 
     coefficients, errors, correlations = synthetic_sources(spectra.flux, spectra.flux_err, spectra.wavelength,
                                                            template, np.random.default_rng(seed))
-    write_bulk_chunk(path, source_ids, coefficients, errors, correlations, missing_bp=missing_bp)
+    as_bulk_ecsv(xp_rows(source_ids, coefficients, errors, correlations, missing_bp), path)
+
+
+#: The files a Gaia bulk-download folder's manifest lists beside the chunks.
+AREA_NOTES = {"_citation.txt": "Gaia Collaboration, Vallenari et al. (2023), A&A 674, A1\n",
+              "_disclaimer.txt": "Gaia DR3 data are provided as they are, see the Gaia archive's terms of use\n"}
 
 
 def write_survey_area(folder, n_chunks, per_chunk, template, seed=0, missing_bp_per_chunk=2):
     """A Gaia XP bulk-download folder: ``n_chunks`` chunks (``XpContinuousMeanSpectrum_<from>-<to>.csv.gz``)
     of sources made from synthetic stars' spectra as XP sources can have them (projected on the XP
-    basis, divided by their median), and the ``_MD5SUM.txt`` manifest of the folder. Returns the
-    chunk names in order."""
+    basis, divided by their median), the folder's ``_citation.txt`` and ``_disclaimer.txt``, and its
+    ``_MD5SUM.txt`` manifest listing them all, as the archive's does. Returns the chunk names in order."""
     import hashlib
     from pathlib import Path
 
@@ -194,7 +286,7 @@ def write_survey_area(folder, n_chunks, per_chunk, template, seed=0, missing_bp_
     design = design_matrix(XP_WAVELENGTH)
     flux = (design @ np.linalg.lstsq(design, columns["flux"].T.astype(float), rcond=1e-6)[0]).T
     median = np.median(flux, axis=1, keepdims=True)
-    names, manifest = [], []
+    names = []
     for c in range(n_chunks):
         rows = slice(c * per_chunk, (c + 1) * per_chunk)
         # source_ids of HEALPix level-12 pixels spread over the sky, as a chunk's are (one level-8 range)
@@ -204,6 +296,8 @@ def write_survey_area(folder, n_chunks, per_chunk, template, seed=0, missing_bp_
                           np.empty((per_chunk, 0)), ())
         write_bulk_chunk_of(folder / name, spectra, ids, template, seed=seed + c, missing_bp=ids[:missing_bp_per_chunk])
         names.append(name)
-        manifest.append(f"{hashlib.md5((folder / name).read_bytes()).hexdigest()}  {name}")
-    (folder / "_MD5SUM.txt").write_text("\n".join(manifest) + "\n")
+    for name, text in AREA_NOTES.items():
+        (folder / name).write_text(text)
+    (folder / "_MD5SUM.txt").write_text("".join(f"{hashlib.md5((folder / name).read_bytes()).hexdigest()}  {name}\n"
+                                                for name in sorted([*names, *AREA_NOTES])))
     return names

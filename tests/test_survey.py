@@ -1,6 +1,7 @@
 """Survey labelling: XP bulk chunks read block by block, converted by the XP basis (checked against
 gaiaxpy.calibrate), labelled into Parquet catalogues with provenance; bad input named; the CLI."""
 
+import csv
 import gzip
 import json
 import re
@@ -8,13 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from conftest import SHARED_FIXTURES, load_bench
 from fake_archive import FakeArchive, datalink
 from labeltransfer.cli import main as cli
-from labeltransfer.io.checksums import ChecksumError
+from labeltransfer.catalogue import CatalogueNameError, write_catalogue
+from labeltransfer.io.checksums import ChecksumError, file_checksum, read_checksum_manifest, verify_checksum
 from labeltransfer.io import SurveyFormatError
+from labeltransfer.io import SkippedRows
 from labeltransfer.io.gaia_rvs import RVS_WAVELENGTH, read_rvs
 from labeltransfer.io.gaia_xp_bulk import XPBulkFormatError, read_xp_blocks
 from labeltransfer.io.remote import HTTPStatusError
@@ -28,7 +32,7 @@ from labeltransfer.spectra import Spectra
 from labeltransfer.survey import SURVEY_FLAGS, SurveyModel, catalogue_metadata, label_file, read_catalogue
 from labeltransfer.xp_basis import XPSampler, design_matrix
 from library_factory import synthetic_stars
-from survey_factory import as_bulk_ecsv, write_bulk_chunk_of, write_xp_continuous, xp_template
+from survey_factory import as_bulk_ecsv, write_bulk_chunk_of, write_survey_area, write_xp_continuous, xp_template
 
 REAL_XP = SHARED_FIXTURES / "real" / "gaia_xp"
 LABELS = {"teff": {"range": [3000, 7000], "max_err": 300, "err_floor": 10, "required": True},
@@ -77,23 +81,88 @@ def test_blocks_bound_the_rows_read_and_rows_without_spectra_are_counted(tmp_pat
     assert "1 sources without BP and RP coefficients left out" in caplog.text
 
 
-def test_a_truncated_chunk_and_a_short_array_are_errors_naming_the_file(tmp_path):
+def _edited_chunk(source, path, edit):
+    """A copy of a gzipped bulk chunk with ``edit(lines)`` applied to its lines."""
+    lines = gzip.open(source, "rt").read().splitlines()
+    edit(lines)
+    with gzip.open(path, "wt") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return path
+
+
+def _row(lines, source_id):
+    return next(i for i, line in enumerate(lines) if line.startswith(f"{source_id},"))
+
+
+def test_a_truncated_chunk_and_a_missing_column_are_errors_naming_the_file(tmp_path):
     write_xp_continuous(tmp_path / "xp.csv", list(range(1, 40)), seed=2)
     as_bulk_ecsv(pd.read_csv(tmp_path / "xp.csv"), tmp_path / "whole.csv.gz")
     data = (tmp_path / "whole.csv.gz").read_bytes()
     (tmp_path / "cut.csv.gz").write_bytes(data[: len(data) // 2])
     with pytest.raises(XPBulkFormatError, match="cut.csv.gz.*truncated or damaged"):
         list(read_xp_blocks(tmp_path / "cut.csv.gz"))
-    lines = gzip.open(tmp_path / "whole.csv.gz", "rt").read().splitlines()
-    row = next(i for i, line in enumerate(lines) if line.startswith("3,"))
-    lines[row] = lines[row].replace('"[', '"[1.0,', 1)  # 56 BP coefficients for source 3
-    with gzip.open(tmp_path / "long.csv.gz", "wt") as handle:
-        handle.write("\n".join(lines) + "\n")
-    with pytest.raises(XPBulkFormatError, match="long.csv.gz: bp_coefficients of source 3 has 56 values"):
-        list(read_xp_blocks(tmp_path / "long.csv.gz"))
     as_bulk_ecsv(pd.read_csv(tmp_path / "xp.csv").drop(columns="rp_coefficient_correlations"), tmp_path / "cols.csv.gz")
     with pytest.raises(XPBulkFormatError, match=r"cols.csv.gz: missing required column\(s\) rp_coefficient_corr"):
         list(read_xp_blocks(tmp_path / "cols.csv.gz"))
+
+
+#: Damage of one row each, as it can be found in a bulk chunk: the row of
+#: XpContinuousMeanSpectrum_614517-614573 whose bp_basis_function_id cannot be parsed, a cut row, a
+#: source_id, an array element or an array length that is wrong, an empty array of a band the row has.
+ROW_DAMAGE = {
+    3: lambda line: line.replace('"[', '"[1.0,', 1),  # 56 BP coefficients
+    5: lambda line: re.sub(r'"\[[^,]*,', '"[abc,', line, count=1),  # a coefficient that is no number
+    7: lambda line: line.replace(",56,", ",56a,", 1),  # bp_basis_function_id that is no number
+    9: lambda line: line[: line.index('"[')],  # cut short: too few cells
+    11: lambda line: "11x" + line[2:],  # a source_id that is no number
+    13: lambda line: re.sub(r'("\[[^"]*\]",)("\[[^"]*\]")', r"\1null", line, count=1),  # BP errors empty
+}
+
+
+def test_damaged_rows_are_left_out_counted_and_named_and_the_rest_labelled(tmp_path, caplog, trained):
+    write_xp_continuous(tmp_path / "xp.csv", list(range(1, 40)), seed=2)
+    as_bulk_ecsv(pd.read_csv(tmp_path / "xp.csv"), tmp_path / "whole.csv.gz")
+
+    def damage(lines):
+        for source_id, change in ROW_DAMAGE.items():
+            lines[_row(lines, source_id)] = change(lines[_row(lines, source_id)])
+
+    damaged = _edited_chunk(tmp_path / "whole.csv.gz", tmp_path / "damaged.csv.gz", damage)
+    skipped = SkippedRows()
+    blocks = list(read_xp_blocks(damaged, block_rows=10, skipped=skipped))
+    kept = np.concatenate([block.source_id for block in blocks])
+    assert list(kept) == [i for i in range(1, 40) if i not in ROW_DAMAGE] and skipped.counts["damaged"] == 6
+    assert "damaged.csv.gz: 6 damaged rows left out of 39" in caplog.text
+    assert "damaged.csv.gz: a damaged row left out: " in caplog.text
+    whole = {sid: row for block in read_xp_blocks(tmp_path / "whole.csv.gz") for sid, row in
+             zip(block.source_id, block.coefficients)}
+    for block in blocks:  # the rows kept are read as they are in the undamaged file
+        for sid, row in zip(block.source_id, block.coefficients):
+            np.testing.assert_array_equal(row, whole[sid])
+    folder, model = trained[:2]
+    label_file(damaged, [SurveyModel("knn", model, folder / "knn.npz")], [tmp_path / "damaged.parquet"], progress=False)
+    metadata = catalogue_metadata(tmp_path / "damaged.parquet")
+    assert metadata["n_sources"] == 33 and metadata["skipped_rows"] == {"damaged": 6, "no_spectrum": 0}
+
+
+def test_a_mostly_damaged_chunk_is_refused_naming_the_file(tmp_path):
+    write_xp_continuous(tmp_path / "xp.csv", list(range(1, 8)), seed=2)
+    as_bulk_ecsv(pd.read_csv(tmp_path / "xp.csv"), tmp_path / "whole.csv.gz")
+
+    def damage(lines):
+        for source_id in (1, 3, 5, 7):
+            lines[_row(lines, source_id)] = ROW_DAMAGE[3](lines[_row(lines, source_id)])
+
+    damaged = _edited_chunk(tmp_path / "whole.csv.gz", tmp_path / "mostly.csv.gz", damage)
+    with pytest.raises(XPBulkFormatError, match=r"mostly.csv.gz: 4 of the 7 rows read are damaged \(the first: "
+                                                r"bp_coefficients of source 1 has 56 values"):
+        list(read_xp_blocks(damaged))
+    rows = gzip.open(tmp_path / "whole.csv.gz", "rt").read().splitlines()
+    rows += [",".join(["x"] * 26)] * 3000  # a good start, then garbage: refused once half of the rows read are bad
+    with gzip.open(tmp_path / "tail.csv.gz", "wt") as handle:
+        handle.write("\n".join(rows) + "\n")
+    with pytest.raises(XPBulkFormatError, match=r"tail.csv.gz: \d+ of the \d+ rows read are damaged"):
+        list(read_xp_blocks(tmp_path / "tail.csv.gz", block_rows=100))
 
 
 @pytest.mark.skipif(not REAL_XP.exists(), reason="../shared/fixtures/real is not here")
@@ -106,21 +175,30 @@ def test_a_datalink_csv_reads_as_its_bulk_layout_does(tmp_path):
         np.testing.assert_array_equal(getattr(datalink, name), getattr(bulk, name))
 
 
-def test_an_undefined_array_element_is_nan_and_text_is_an_error_naming_the_column(tmp_path):
+def test_an_undefined_array_element_is_nan(tmp_path):
     write_xp_continuous(tmp_path / "xp.csv", [1, 2, 3], seed=2)
     as_bulk_ecsv(pd.read_csv(tmp_path / "xp.csv"), tmp_path / "whole.csv.gz")
-    lines = gzip.open(tmp_path / "whole.csv.gz", "rt").read().splitlines()
-    row = next(i for i, line in enumerate(lines) if line.startswith("2,"))
-    for name, element in (("undefined", "null"), ("text", "abc")):
-        changed = lines.copy()
-        changed[row] = re.sub(r'"\[[^,]*,', f'"[{element},', changed[row], count=1)  # source 2's first BP value
-        with gzip.open(tmp_path / f"{name}.csv.gz", "wt") as handle:
-            handle.write("\n".join(changed) + "\n")
-    block = next(read_xp_blocks(tmp_path / "undefined.csv.gz"))
+
+    def undefine(lines):
+        lines[_row(lines, 2)] = re.sub(r'"\[[^,]*,', '"[null,', lines[_row(lines, 2)], count=1)  # source 2's BP 0
+
+    block = next(read_xp_blocks(_edited_chunk(tmp_path / "whole.csv.gz", tmp_path / "undefined.csv.gz", undefine)))
     assert np.isnan(block.coefficients[1, 0, 0]) and np.isfinite(block.coefficients[1, 0, 1:]).all()
     assert np.isfinite(block.coefficients[[0, 2]]).all()
-    with pytest.raises(XPBulkFormatError, match="text.csv.gz: bp_coefficients"):
-        list(read_xp_blocks(tmp_path / "text.csv.gz"))
+
+
+def test_the_factory_s_bulk_area_is_laid_out_as_the_archive_s(tmp_path):
+    names = write_survey_area(tmp_path / "area", 2, 4, xp_template(tmp_path), missing_bp_per_chunk=1)
+    listed = read_checksum_manifest((tmp_path / "area" / "_MD5SUM.txt").read_text())
+    assert sorted(listed) == sorted([*names, "_citation.txt", "_disclaimer.txt"])
+    for name, checksum in listed.items():
+        verify_checksum(tmp_path / "area" / name, checksum)
+    lines = gzip.open(tmp_path / "area" / names[0], "rt").read().splitlines()
+    header = [line for line in lines if line.startswith("#")]
+    assert header[0] == "# %ECSV 1.0" and len(header) > 26 * 6  # every one of the 26 columns described
+    assert "#   name: bp_basis_function_id" in header and "#   subtype: 'float32[null]'" in header
+    assert len(lines[len(header)].split(",")) == 26 and len(lines) == len(header) + 1 + 4
+    assert sum(len(block) for block in read_xp_blocks(tmp_path / "area" / names[0])) == 4
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +246,148 @@ def test_a_chunk_is_labelled_into_a_catalogue_with_its_provenance(trained):
     metadata = catalogue_metadata(outputs[0])
     assert metadata["model_sha256"] and metadata["trained_on"] == model.provenance_
     assert metadata["data_release"] == "Gaia DR3" and metadata["n_sources"] == 150 and metadata["package_version"]
+
+
+def _edit_cells(chunk, path, edits):
+    """A copy of a bulk chunk with cells replaced: ``edits`` maps a source_id to ``{column: function of
+    the cell's text}`` (an array's text ``[v1,...]``, or ``null``)."""
+    def edit(lines):
+        names = next(line for line in lines if not line.startswith("#")).split(",")
+        for source_id, changes in edits.items():
+            row = _row(lines, source_id)
+            cells = next(csv.reader([lines[row]]))
+            for column, change in changes.items():
+                cells[names.index(column)] = change(cells[names.index(column)])
+            lines[row] = ",".join(f'"{cell}"' if "," in cell else cell for cell in cells)
+
+    return _edited_chunk(chunk, path, edit)
+
+
+def _element(k, value):
+    """A cell edit: element ``k`` of an array becomes ``value`` (text)."""
+    def change(cell):
+        values = cell[1:-1].split(",")
+        values[k] = value
+        return "[" + ",".join(values) + "]"
+    return change
+
+
+def test_a_band_with_a_nan_infinite_or_overflowing_value_is_masked_and_flagged_as_a_missing_band(trained, tmp_path):
+    folder, model, _, _, ids = trained
+    band_arrays = ("coefficients", "coefficient_errors", "coefficient_correlations")
+    edits = {ids[10]: {"bp_coefficients": _element(5, "NaN")},  # undefined in one coefficient
+             ids[11]: {"rp_coefficient_errors": _element(7, "1e400")},  # overflows float64 and float32
+             ids[12]: {"bp_coefficient_correlations": _element(100, "Infinity")},
+             ids[13]: {"bp_coefficients": _element(0, "nan"), "rp_coefficients": _element(3, "inf")}}  # both bands
+    bad = _edit_cells(folder / "chunk.csv.gz", tmp_path / "bad.csv.gz", edits)
+    without = {ids[10]: dict.fromkeys([f"bp_{name}" for name in band_arrays], lambda cell: "null"),
+               ids[11]: dict.fromkeys([f"rp_{name}" for name in band_arrays], lambda cell: "null"),
+               ids[12]: dict.fromkeys([f"bp_{name}" for name in band_arrays], lambda cell: "null")}
+    missing = _edit_cells(folder / "chunk.csv.gz", tmp_path / "missing.csv.gz", without)
+    survey_model = SurveyModel("knn", model, folder / "knn.npz")
+    for chunk in (bad, missing, folder / "chunk.csv.gz"):
+        label_file(chunk, [survey_model], [tmp_path / f"{chunk.name}.parquet"], progress=False)
+    labelled, expected, whole = (read_catalogue([tmp_path / f"{name}.parquet"]).set_index("source_id")
+                                 for name in ("bad.csv.gz", "missing.csv.gz", "chunk.csv.gz"))
+    assert ids[13] not in labelled.index and len(labelled) == 149  # no usable band: left out, counted
+    assert catalogue_metadata(tmp_path / "bad.csv.gz.parquet")["skipped_rows"] == {"damaged": 0, "no_spectrum": 1}
+    rows = list(ids[10:13])
+    assert (labelled.loc[rows, "flags"] == SURVEY_FLAGS["missing_band"]).all()
+    pd.testing.assert_frame_equal(labelled.loc[rows], expected.loc[rows])  # as if the band were missing
+    assert np.all(labelled.loc[rows, "snr"] > 0) and not np.allclose(labelled.loc[rows, "teff"], whole.loc[rows, "teff"])
+    unchanged = [i for i in ids if i not in edits]
+    pd.testing.assert_frame_equal(labelled.loc[unchanged], whole.loc[unchanged])
+
+
+def test_a_pixel_whose_error_is_not_positive_is_masked_and_flagged(trained, tmp_path):
+    folder, model, _, stars, ids = trained
+    flux, error = stars.spectra.flux[:20].copy(), stars.spectra.flux_err[:20].copy()
+    error[0, 10], error[1, 20:25], error[2, 30] = 0.0, -0.01, np.nan  # NaN: a masked pixel, not flagged
+    masked = error.copy()
+    masked[0, 10], masked[1, 20:25] = np.inf, np.inf
+    for name, errors in (("given", error), ("masked", masked)):
+        np.savez(tmp_path / f"{name}.npz", source_id=ids[:20], flux=flux, flux_error=errors,
+                 wavelength=stars.spectra.wavelength)
+        label_file(tmp_path / f"{name}.npz", [SurveyModel("knn", model, folder / "knn.npz")],
+                   [tmp_path / f"{name}.parquet"], progress=False)
+    given, expected = (read_catalogue([tmp_path / f"{name}.parquet"]) for name in ("given", "masked"))
+    assert given["flags"].tolist() == [16, 16] + [0] * 18 and (given["snr"] > 0).all()
+    pd.testing.assert_frame_equal(given.drop(columns="flags"), expected.drop(columns="flags"))
+
+
+def test_a_source_id_given_twice_is_refused_and_nothing_written(trained, tmp_path):
+    folder, model, _, stars, ids = trained
+    repeated = ids[:10].copy()
+    repeated[7] = repeated[2]
+    np.savez(tmp_path / "twice.npz", source_id=repeated, flux=stars.spectra.flux[:10],
+             flux_error=stars.spectra.flux_err[:10], wavelength=stars.spectra.wavelength)
+    with pytest.raises(SurveyFormatError, match=rf"twice.npz: source_id {ids[2]} appears 2 times \(1 source_ids repeat"):
+        label_file(tmp_path / "twice.npz", [SurveyModel("knn", model, folder / "knn.npz")],
+                   [tmp_path / "twice.parquet"], progress=False)
+    assert not list(tmp_path.glob("*twice.parquet*"))
+
+
+def test_a_catalogue_describes_its_columns_flags_and_provenance_in_every_format(trained, tmp_path):
+    from astropy.io import fits
+    from astropy.table import Table
+
+    folder, model, train, _, _ = trained
+    flagged = SurveyModel("knn", model, folder / "knn.npz", OODReference(train.spectra, train.labels, 0))
+    flagged.write_reference(tmp_path / "reference.npz")
+    flagged = SurveyModel("knn", model, folder / "knn.npz").read_reference(tmp_path / "reference.npz")
+    outputs = [tmp_path / name for name in ("labels.parquet", "labels.fits", "labels.ecsv")]
+    label_file(folder / "chunk.csv.gz", [flagged] * 3, outputs, progress=False)
+    parquet = read_catalogue(outputs[:1])
+    for output in outputs:
+        metadata = catalogue_metadata(output)
+        assert metadata["out_of_distribution_flags"] == {"computed": True, "against": {
+            "flags_reference": {"file": str(tmp_path / "reference.npz"), "sha256": file_checksum(tmp_path / "reference.npz")}}}
+        assert set(metadata["flag_bits"]) == {"1", "2", "4", "8", "16"} and "band" in metadata["flag_bits"]["8"]
+        table = Table.read(output, unit_parse_strict="silent") if output.suffix == ".fits" else Table.read(output)
+        assert str(table["teff"].unit) == "K" and str(table["teff_err"].unit) == "K" and table["flags"].unit is None
+        assert str(table["fe_h"].unit) == "dex" and str(table["logg"].unit) in ("dex(cm / s2)", "log(cm.s**-2)")
+        np.testing.assert_array_equal(np.asarray(table["teff"]), parquet["teff"].to_numpy())
+    schema = pq.read_schema(outputs[0])
+    assert schema.field("teff").metadata == {b"unit": b"K", b"description": schema.field("teff").metadata[b"description"]}
+    assert b"effective temperature" in schema.field("teff").metadata[b"description"]
+    attrs = pd.read_parquet(outputs[0]).attrs
+    assert attrs["units"]["logg_err"] == "dex(cm / s2)" and "16 nonpositive_error" in attrs["descriptions"]["flags"]
+    assert Table.read(outputs[0])["snr"].description.startswith("median per-pixel S/N")
+    header = fits.getheader(outputs[1], 1)
+    columns = [header[f"TTYPE{k}"] for k in range(1, header["TFIELDS"] + 1)]
+    assert header[f"TUNIT{columns.index('fe_h') + 1}"] == "dex" and header[f"TCOMM{columns.index('flags') + 1}"]
+    assert header["FLAG8"].startswith("missing_band: one XP band missing, or unusable")
+    pd.testing.assert_frame_equal(pd.read_csv(outputs[2], comment="#"), parquet, check_dtype=False)
+    unflagged = tmp_path / "unflagged.parquet"
+    label_file(folder / "chunk.csv.gz", [SurveyModel("knn", model, folder / "knn.npz")], [unflagged], progress=False)
+    assert catalogue_metadata(unflagged)["out_of_distribution_flags"]["computed"] is False
+    with pytest.raises(CatalogueNameError, match=r"labels.csv: a .csv file cannot hold .* name it .ecsv"):
+        label_file(folder / "chunk.csv.gz", [flagged], [tmp_path / "labels.csv"], progress=False)
+
+
+def test_a_killed_write_leaves_no_file_a_reader_of_the_folder_finds(trained, tmp_path, monkeypatch):
+    folder, model, train, _, _ = trained
+    survey_model = SurveyModel("knn", model, folder / "knn.npz", OODReference(train.spectra, train.labels, 0))
+    catalogues = tmp_path / "catalogues"
+    label_file(folder / "chunk.csv.gz", [survey_model], [catalogues / "a.parquet"], progress=False)
+    monkeypatch.setattr("os.replace", lambda source, target: None)  # killed before the rename
+    label_file(folder / "chunk.csv.gz", [survey_model], [catalogues / "b.parquet"], progress=False)
+    survey_model.write_reference(tmp_path / "references" / "knn.npz")
+    monkeypatch.undo()
+    assert sorted(p.name for p in catalogues.iterdir()) == [".b.parquet.part", "a.parquet"]
+    assert [p.name for p in (tmp_path / "references").iterdir()] == [".knn.npz.part"]
+    pd.testing.assert_frame_equal(pd.read_parquet(catalogues), read_catalogue([catalogues / "a.parquet"]))
+    (catalogues / ".b.parquet.part").write_bytes(b"")  # killed at its start
+    assert len(pd.read_parquet(catalogues)) == 150
+
+    def broken(table, path, provenance, columns):
+        path.write_bytes(b"PAR1")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("labeltransfer.catalogue._write_parquet", broken)
+    with pytest.raises(OSError, match="No space left"):
+        label_file(folder / "chunk.csv.gz", [survey_model], [catalogues / "c.parquet"], progress=False)
+    assert sorted(p.name for p in catalogues.iterdir()) == [".b.parquet.part", "a.parquet"]
 
 
 def test_a_saved_flags_reference_labels_as_the_training_set_itself_does(trained):
@@ -238,7 +458,7 @@ def test_the_command_line_labels_coefficients_and_sampled_spectra(trained, capsy
              str(folder / "sampled.npz"), "--out", str(folder), "--reference", str(folder / "knn_reference.npz")])
     assert "--reference: one per --model" in capsys.readouterr().err
     np.savez(folder / "partial.npz", source_id=ids, flux=stars.spectra.flux)
-    with pytest.raises(IncompatibleDataError, match="partial.npz: .*missing flux_error, wavelength"):
+    with pytest.raises(SystemExit, match=r"partial.npz: sampled spectra: missing required array\(s\) flux_error, wave"):
         cli(["label", "--model", str(folder / "knn.npz"), "--spectra", str(folder / "partial.npz"), "--out",
              str(folder / "partial.parquet")])
 
@@ -286,6 +506,15 @@ def test_an_rvs_bulk_chunk_is_labelled_as_its_datalink_spectra_are(tmp_path, tra
     with pytest.raises(IncompatibleDataError, match="knn.npz: "):  # an XP model on RVS spectra
         label_file(tmp_path / "RvsMeanSpectrum_000000-003111.csv.gz", [SurveyModel("knn", xp_model, folder / "knn.npz")],
                    [tmp_path / "refused.parquet"], progress=False)
+    edits = {ids[4]: {"flux": lambda cell: cell[: cell.rindex(",")] + "]"},  # 2,400 values: damaged, left out
+             ids[5]: {"flux_error": _element(600, "0.0")}, ids[6]: {"flux_error": _element(700, "-0.01")}}
+    edited = _edit_cells(tmp_path / "RvsMeanSpectrum_000000-003111.csv.gz", tmp_path / "edited.csv.gz", edits)
+    label_file(edited, [SurveyModel("knn", model, tmp_path / "rvs_knn.npz")], [tmp_path / "edited.parquet"],
+               progress=False)
+    labelled = read_catalogue([tmp_path / "edited.parquet"]).set_index("source_id")
+    assert ids[4] not in labelled.index and catalogue_metadata(tmp_path / "edited.parquet")["skipped_rows"]["damaged"] == 1
+    assert labelled.loc[ids[5:7], "flags"].tolist() == [16, 16] and (labelled.drop(ids[5:7])["flags"] == 0).all()
+    assert (labelled["snr"] > 0).all()
     datalink[["source_id", "ra"]].to_csv(tmp_path / "neither.csv", index=False)
     with pytest.raises(SurveyFormatError, match="neither.csv: neither XP continuous coefficients"):
         label_file(tmp_path / "neither.csv", [SurveyModel("knn", model, tmp_path / "rvs_knn.npz")],
@@ -295,17 +524,19 @@ def test_an_rvs_bulk_chunk_is_labelled_as_its_datalink_spectra_are(tmp_path, tra
 def test_the_command_line_labels_a_list_of_source_ids_fetched_from_datalink(trained, tmp_path):
     folder, model = trained[:2]
     write_xp_continuous(tmp_path / "xp.csv", [11, 12, 13, 14], no_bp=[13], seed=4)
-    (tmp_path / "ids.txt").write_text("# my stars\n11\n12\n13\n14\n99\n")  # 99 has no spectrum
+    (tmp_path / "ids.txt").write_text("# my stars\n11\n12\n13\n14\n99\n12\n")  # 99 has no spectrum; 12 twice
     with FakeArchive(tmp_path / "served") as archive:
         archive.services["data-server/data"] = datalink({"XP_CONTINUOUS": pd.read_csv(tmp_path / "xp.csv")})
         cli(["label", "--model", str(folder / "knn.npz"), "--source-ids", str(tmp_path / "ids.txt"), "--out",
-             str(tmp_path / "mine.parquet"), "--data-url", f"{archive.url}/data-server/data"])
+             str(tmp_path / "out" / "mine.parquet"), "--data-url", f"{archive.url}/data-server/data"])
     label_file(tmp_path / "xp.csv", [SurveyModel("knn", model, folder / "knn.npz")], [tmp_path / "direct.parquet"],
                progress=False)
-    fetched = read_catalogue([tmp_path / "mine.parquet"])
+    fetched = read_catalogue([tmp_path / "out" / "mine.parquet"])
+    assert any((tmp_path / "out" / "_ids_datalink").glob("*.zip"))  # the replies, beside the catalogue ...
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out"), fetched)  # ... where a reader of it skips them
     pd.testing.assert_frame_equal(fetched, read_catalogue([tmp_path / "direct.parquet"]))
     assert list(fetched["source_id"]) == [11, 12, 13, 14] and fetched["flags"].tolist() == [0, 0, 8, 0]
-    assert catalogue_metadata(tmp_path / "mine.parquet")["survey_file"].endswith(".zip")  # the reply, read as it is
+    assert catalogue_metadata(tmp_path / "out" / "mine.parquet")["survey_file"].endswith(".zip")  # the reply, read as it is
     (tmp_path / "table.csv").write_text("source_id,ra\n11,10.0\n")
     with pytest.raises(SystemExit, match="table.csv: not a list of Gaia source_ids, one per line"):
         cli(["label", "--model", str(folder / "knn.npz"), "--source-ids", str(tmp_path / "table.csv"), "--out",
@@ -346,12 +577,16 @@ def test_the_gather_counts_flags_and_places_sources_on_the_sky(tmp_path):
                               "logg_err": 0.1, "fe_h": np.r_[np.full(n - 10, -0.3), np.full(10, np.nan)],
                               "fe_h_err": 0.05, "flags": np.r_[np.zeros(n - 50, int), np.full(50, 9)]})
         path = tmp_path / f"chunk{c}.parquet"
-        table.to_parquet(path)
+        if c == 0:  # as label_file writes it, with the input rows it left out
+            write_catalogue(table, path, {"skipped_rows": {"damaged": 3, "no_spectrum": 1}}, ("teff", "logg", "fe_h"))
+        else:  # a catalogue without provenance still counts
+            table.to_parquet(path)
         chunks.append(path)
     gather_survey(catalogue_paths=chunks, labels=LABELS, method="knn", summary_path=tmp_path / "summary.csv",
                   figure_path=tmp_path / "survey.png")
     summary = pd.read_csv(tmp_path / "summary.csv").set_index("quantity")["value"]
     assert summary["n_sources"] == 1000 and summary["n_chunks"] == 2 and summary["fe_h_missing"] == 20
+    assert summary["n_rows_left_out_damaged"] == 3 and summary["n_rows_left_out_no_spectrum"] == 1
     assert summary["flagged_any_fraction"] == pytest.approx(0.1) and summary["flagged_missing_band_fraction"] == 0.1
     assert summary["flagged_spectrum_fraction"] == pytest.approx(0.1) and summary["flagged_labels_fraction"] == 0
     assert abs(summary["fe_h_p50"] + 0.3) < 0.01 and 4000 < summary["teff_p05"] < summary["teff_p95"] < 6000
@@ -363,20 +598,21 @@ def test_the_gather_counts_flags_and_places_sources_on_the_sky(tmp_path):
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     """A task folder as a finished run leaves it: sample, split and a flux-only model trained on them."""
-    from labeltransfer.split import read_split, split_fingerprint, split_sample, write_split
+    from labeltransfer.sample import LabelledSample
+    from labeltransfer.split import freeze_split, read_split, split_sample
 
     task = tmp_path_factory.mktemp("results") / "tiny"
     (task / "data").mkdir(parents=True)
     (task / "models").mkdir()
     sample = build_sample(synthetic_stars(600, seed=8), LABELS, {"min_snr": 5, "max_masked_fraction": 0.1}, [])
-    sample.save(task / "data" / "sample.npz")
-    write_split(split_sample(sample.ids, {"train": 0.7, "validation": 0.15, "test": 0.15}, 42),
-                task / "data" / "split.csv")
-    rows = read_split(task / "data" / "split.csv", sample.ids)
+    freeze_split(sample, split_sample(sample.ids, {"train": 0.7, "validation": 0.15, "test": 0.15}, 42),
+                 task / "data" / "sample.npz", task / "data" / "split.csv")
+    sample = LabelledSample.load(task / "data" / "sample.npz")
+    rows = read_split(task / "data" / "split.csv", sample)
     train = sample.subset(rows["train"])
     model = make_method("knn", {"n_components": 5}).fit(train.spectra.select_aux([]), train.labels, train.label_err,
                                                          train.label_names)
-    model.provenance_ = {"sample": sample.fingerprint(), "split": split_fingerprint(sample.ids, rows), "seed": 42}
+    model.provenance_ = {"sample": sample.fingerprint(), "split": sample.split_fingerprint, "seed": 42}
     model.save(task / "models" / "knn.npz")
     return task
 

@@ -22,20 +22,31 @@ from scipy.spatial import cKDTree
 
 from .metrics import robust_scatter
 
-__all__ = ["FLAGS", "SURVEY_FLAGS", "K", "N_COMPONENTS", "QUANTILE", "beyond_training", "OODReference",
-           "ood_flags", "ood_summary"]
+__all__ = ["FLAGS", "SURVEY_FLAGS", "SURVEY_FLAG_MEANINGS", "K", "N_COMPONENTS", "QUANTILE", "beyond_training",
+           "OODReference", "ood_flags", "ood_summary"]
 
 #: The bit of each flag.
 FLAGS = {"spectrum": 1, "labels": 2, "model": 4}
-#: The bits of a survey catalogue's ``flags``: these flags (0 where no training set was given) and a
-#: source with one XP band only, labelled from the pixels of the other.
-SURVEY_FLAGS = {**FLAGS, "missing_band": 8}
+#: The bits of a survey catalogue's ``flags``: these flags (0 where no training set was given), a
+#: source with one usable XP band only, and a spectrum with pixels whose flux error was not positive.
+SURVEY_FLAGS = {**FLAGS, "missing_band": 8, "nonpositive_error": 16}
 #: Neighbours whose mean distance measures how far a star is from the training set.
 K = 5
 #: Principal components of the spectral space.
 N_COMPONENTS = 20
 #: Quantile of the training stars' own distances beyond which a star is flagged.
 QUANTILE = 0.99
+#: What each bit of :data:`SURVEY_FLAGS` means (written into every catalogue).
+SURVEY_FLAG_MEANINGS = {
+    "spectrum": f"the spectrum lies beyond the training spectra (mean distance to its {K} nearest in their "
+                f"principal components beyond the {100 * QUANTILE:g}th percentile of the training stars')",
+    "labels": "the predicted labels lie where the training set has (almost) no stars",
+    "model": "the model's own misfit: The Cannon's fit worse than 99% of training stars', or an ensemble's "
+             "members disagreeing by more than the calibrated sigma",
+    "missing_band": "one XP band missing, or unusable (a NaN, infinite or overflowing coefficient, error or "
+                    "correlation): labelled from the other band's pixels alone",
+    "nonpositive_error": "pixels with a finite flux and a flux_error <= 0 (no measurement) were left out",
+}
 #: Training stars whose distances set the threshold (a random subset of them).
 _N_REFERENCE = 4000
 

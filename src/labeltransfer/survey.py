@@ -4,14 +4,16 @@ A survey file (a Gaia XP or RVS bulk chunk, a DataLink reply, or sampled spectra
 read ``block_rows`` sources at a time; each block is put on the model's pixel grid (XP: one matrix
 product with the XP basis, :class:`labeltransfer.xp_basis.XPSampler`, then divided by its median
 flux as the training library is), labelled by every model, flagged, and appended to each model's
-catalogue. Memory is bounded by the block, not by the file. A catalogue is a Parquet file: one row
-per source with ``source_id``, ``snr``, each label and its calibrated 1-sigma ``<label>_err``, and
-``flags`` (:data:`SURVEY_FLAGS`); its metadata (key ``labeltransfer``) hold the provenance: the
-model file's SHA-256, the sample, split and seed it was trained on, the package version, the
-data release and the survey file.
+catalogue. Memory is bounded by the block, not by the file. A catalogue
+(:mod:`labeltransfer.catalogue`: Parquet, FITS or ECSV) has one row per source with
+``source_id``, ``snr``, each label and its calibrated 1-sigma ``<label>_err``, and ``flags``
+(:data:`SURVEY_FLAGS`), each column with its unit and description; its provenance holds the model
+file's SHA-256, the sample, split and seed it was trained on, whether the out-of-distribution
+flags were computed and against what, the rows of the input left out, the package version, the
+data release and the survey file. A source_id that appears twice in the input is refused: a
+catalogue has one row per source.
 """
 
-import json
 import logging
 import os
 import time
@@ -23,7 +25,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import __version__
-from .io import SurveyFormatError, path_list
+from .catalogue import catalogue_metadata, hidden_part, read_catalogue, write_catalogue
+from .io import SkippedRows, SurveyFormatError, path_list, require
+from .io.arrays import load_npz, nonpositive_error
 from .io.checksums import file_checksum
 from .io.gaia_bulk import bulk_tables
 from .io.gaia_rvs import RVS_WAVELENGTH
@@ -35,19 +39,19 @@ from .ood import SURVEY_FLAGS, OODReference
 from .spectra import Spectra
 from .xp_basis import XPSampler
 
-__all__ = ["SURVEY_FLAGS", "SurveyModel", "survey_blocks", "normalised_spectra", "label_file", "read_catalogue", "catalogue_metadata"]
+__all__ = ["SURVEY_FLAGS", "SurveyModel", "survey_blocks", "normalised_spectra", "label_file", "read_catalogue",
+           "catalogue_metadata"]
 
 log = logging.getLogger(__name__)
-
-#: Metadata key of the provenance in a catalogue file.
-METADATA_KEY = b"labeltransfer"
 
 
 @dataclass
 class SurveyModel:
     """A trained model, where it came from, and (optionally) its training set's side of the flags:
     ``reference`` for the spectrum and label flags, ``misfit_reference`` (the model's
-    ``misfit_reference`` of its training stars) for its own."""
+    ``misfit_reference`` of its training stars) for its own; ``reference_file`` (the saved
+    reference read, :meth:`read_reference`) or ``training_set`` (the sample, split and seed it was
+    computed from) says against what, for the provenance."""
 
     name: str
     model: object
@@ -55,28 +59,43 @@ class SurveyModel:
     reference: OODReference = None
     misfit_reference: float = None
     reference_file: dict = None
+    training_set: dict = None
 
     def provenance(self):
-        """The model's file, its SHA-256, and what it was trained on."""
+        """The model's file, its SHA-256, what it was trained on, and whether (and against what) the
+        out-of-distribution flags were computed."""
         provenance = {"method": self.name, "model_file": str(self.path), "model_sha256": file_checksum(self.path),
                       "trained_on": self.model.provenance_, "method_type": self.model.method_type}
         if self.reference_file:
             provenance["flags_reference"] = self.reference_file
+        provenance["out_of_distribution_flags"] = self._flags_provenance()
         return provenance
+
+    def _flags_provenance(self):
+        if self.reference is None:
+            return {"computed": False, "note": "no training set or flags reference was given: bits 1, 2 and 4 are "
+                                               "0 for every source, which says nothing about them"}
+        against = ({"flags_reference": self.reference_file} if self.reference_file else
+                   {"training_set": self.training_set} if self.training_set else None)
+        return {"computed": True, "against": against}
 
     def write_reference(self, path):
         """Save the training set's side of the flags (``.npz``), for chunk jobs to :meth:`read_reference`
         instead of each reading the training set: ``reference``, ``misfit_reference`` (a number, or
-        None) and the model file's SHA-256."""
+        None) and the model file's SHA-256; written to a hidden ``.<name>.part`` first."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        part = path.with_name(path.name + ".part")
+        part = hidden_part(path)
         has_misfit = self.misfit_reference is not None
-        with open(part, "wb") as handle:
-            np.savez(handle, **self.reference.to_arrays(), has_misfit_reference=has_misfit,
-                     misfit_reference=float(self.misfit_reference) if has_misfit else np.nan,
-                     model_sha256=file_checksum(self.path))
-        os.replace(part, path)
+        try:
+            with open(part, "wb") as handle:
+                np.savez(handle, **self.reference.to_arrays(), has_misfit_reference=has_misfit,
+                         misfit_reference=float(self.misfit_reference) if has_misfit else np.nan,
+                         model_sha256=file_checksum(self.path))
+            os.replace(part, path)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
 
     def read_reference(self, path):
         """Take the flags' reference that :meth:`write_reference` saved for this model file; return self.
@@ -84,10 +103,11 @@ class SurveyModel:
         Raises
         ------
         IncompatibleDataError
-            The file was saved for another model file (another training, or another method), with
-            another seed than the model's, or by a version with other settings of the flags.
+            The file is no flags reference (not a ``.npz``, or without its arrays), was saved for
+            another model file (another training, or another method), with another seed than the
+            model's, or by a version with other settings of the flags.
         """
-        with np.load(path) as arrays:
+        with load_npz(path, "a flags reference", IncompatibleDataError) as arrays:
             missing = sorted({"model_sha256", "misfit_reference", "has_misfit_reference", "settings"}
                              - set(arrays.files))
             if missing:
@@ -98,7 +118,7 @@ class SurveyModel:
                                             "(retrained since?): make it anew")
             try:
                 reference = OODReference.from_arrays(arrays)
-            except ValueError as error:
+            except (ValueError, KeyError) as error:
                 raise IncompatibleDataError(f"{path}: {error}: make it anew") from error
             misfit = float(arrays["misfit_reference"]) if bool(arrays["has_misfit_reference"]) else None
         seed = (self.model.provenance_ or {}).get("seed")
@@ -110,56 +130,81 @@ class SurveyModel:
         return self
 
 
-def survey_blocks(paths, block_rows, threads=1):
-    """Yield ``(source_id, Spectra, missing_band)`` of survey files, ``block_rows`` sources at a time.
+def survey_blocks(paths, block_rows, threads=1, skipped=None):
+    """Yield ``(source_id, Spectra, flags)`` of survey files, ``block_rows`` sources at a time.
 
     ``paths``, one file or several, each told apart by its columns:
 
     - XP continuous coefficients (``bp_coefficients``, ...: a ``XpContinuousMeanSpectrum`` bulk
       chunk, a DataLink CSV or its zip reply), sampled on the XP library's grid and divided by each spectrum's
-      median flux, as the library's and the XP archive tasks' spectra are;
+      median flux, as the library's and the XP archive tasks' spectra are; a band missing or
+      unusable is masked (flag bit 8), a source with no usable band left out;
     - RVS mean spectra (``flux``, ``flux_error``: a ``RvsMeanSpectrum`` bulk chunk, a ``RAW``
       DataLink CSV or its zip reply), as the archive gives them (normalised to the pseudo-continuum), as the RVS
       tasks' are;
     - sampled spectra (``.npz`` with ``source_id``, ``flux``, ``flux_error``, ``wavelength``),
       divided by their median flux.
 
-    ``threads`` > 1: the text is parsed on Arrow's thread pool.
+    ``flags`` holds the bits the spectra alone decide (:data:`SURVEY_FLAGS`: ``missing_band``, and
+    ``nonpositive_error`` where a pixel with a flux had a ``flux_error <= 0``, then masked). Rows
+    left out (damaged, or without a spectrum) are counted in ``skipped``
+    (:class:`~labeltransfer.io.SkippedRows`). ``threads`` > 1: the text is parsed on
+    Arrow's thread pool.
     """
+    skipped = SkippedRows() if skipped is None else skipped
     for path in path_list(paths):
-        yield from _file_blocks(Path(path), block_rows, threads)
+        yield from _file_blocks(Path(path), block_rows, threads, skipped)
 
 
-def _file_blocks(path, block_rows, threads):
+def _file_blocks(path, block_rows, threads, skipped):
     if path.suffix == ".npz":
         yield from _sampled_blocks(path, block_rows)
         return
     for name, handle, columns in bulk_tables(path):
         if "bp_coefficients" in columns:
-            sampler = XPSampler(XP_WAVELENGTH)
-            for block in xp_blocks(handle, columns, name, block_rows, threads):
-                flux, error = sampler.sample(block.coefficients, block.errors, block.correlations)
-                yield block.source_id, normalised_spectra(flux, error, XP_WAVELENGTH), ~block.has_band().all(axis=1)
+            yield from _xp_file_blocks(xp_blocks(handle, columns, name, block_rows, threads, skipped), name, skipped)
         elif {"flux", "flux_error"} <= set(columns):
-            for source_id, flux, error in rvs_blocks(handle, columns, name, block_rows, threads):
+            for source_id, flux, error, nonpositive in rvs_blocks(handle, columns, name, block_rows, threads, skipped):
                 yield source_id, Spectra(flux, error, RVS_WAVELENGTH.copy(), np.empty((len(flux), 0)), ()), \
-                    np.zeros(len(source_id), bool)
+                    SURVEY_FLAGS["nonpositive_error"] * nonpositive
         else:
             raise SurveyFormatError(f"{name}: neither XP continuous coefficients (bp_coefficients, ...) nor RVS "
                                     f"spectra (flux, flux_error); its columns: {', '.join(sorted(columns))}")
 
 
+def _xp_file_blocks(blocks, name, skipped):
+    """The XP blocks sampled and normalised, with bit 8 where a band is missing or unusable; the
+    sources with no usable band left out and counted."""
+    sampler = XPSampler(XP_WAVELENGTH)
+    for block in blocks:
+        flux, error, usable = sampler.sample_bands(block.coefficients, block.errors, block.correlations)
+        source_id, labelled = block.source_id, usable.any(axis=1)
+        if not labelled.all():
+            log.warning("%s: %d sources (e.g. %d) have no XP band with finite coefficients, errors and correlations: "
+                        "left out", name, np.sum(~labelled), source_id[np.argmin(labelled)])
+            skipped.add("no_spectrum", np.sum(~labelled))
+            source_id, flux, error, usable = source_id[labelled], flux[labelled], error[labelled], usable[labelled]
+        yield source_id, normalised_spectra(flux, error, XP_WAVELENGTH), \
+            SURVEY_FLAGS["missing_band"] * ~usable.all(axis=1)
+
+
 def _sampled_blocks(path, block_rows):
-    with np.load(path) as arrays:
-        missing = [key for key in ("source_id", "flux", "flux_error", "wavelength") if key not in arrays.files]
-        if missing:
-            raise IncompatibleDataError(f"{path}: sampled spectra need the arrays source_id, flux, flux_error and "
-                                        f"wavelength; missing {', '.join(missing)}")
+    with load_npz(path, "sampled spectra", SurveyFormatError) as arrays:
+        require(arrays.files, ("source_id", "flux", "flux_error", "wavelength"), f"{path}: sampled spectra",
+                SurveyFormatError, "array")
         source_id, flux, error, wavelength = (arrays[key] for key in ("source_id", "flux", "flux_error", "wavelength"))
+    if (flux.ndim != 2 or error.shape != flux.shape or wavelength.shape != flux.shape[1:]
+            or source_id.shape != flux.shape[:1] or not np.issubdtype(source_id.dtype, np.integer)):
+        raise SurveyFormatError(f"{path}: flux {flux.shape}, flux_error {error.shape}, wavelength {wavelength.shape}, "
+                                f"source_id {source_id.shape} of {source_id.dtype}: sampled spectra need flux and "
+                                "flux_error (n_sources, n_pixels), wavelength (n_pixels,) and integer source_id "
+                                "(n_sources,)")
     for lo in range(0, len(source_id), block_rows):
         rows = slice(lo, lo + block_rows)
-        block_error = np.where(np.isfinite(error[rows]), error[rows], np.inf)
-        yield source_id[rows], normalised_spectra(flux[rows], block_error, wavelength), np.zeros(len(source_id[rows]), bool)
+        nonpositive = nonpositive_error(flux[rows], error[rows])
+        block_error = np.where(np.isfinite(error[rows]) & (error[rows] > 0), error[rows], np.inf)
+        yield source_id[rows], normalised_spectra(flux[rows], block_error, wavelength), \
+            SURVEY_FLAGS["nonpositive_error"] * nonpositive
 
 
 def normalised_spectra(flux, error, wavelength):
@@ -191,7 +236,8 @@ def label_file(path, models, outputs, *, block_rows=2_000, metadata=None, thread
         The survey file, or files labelled into one catalogue (:func:`survey_blocks`).
     models : list of SurveyModel
     outputs : list of path
-        One Parquet catalogue per model, written whole or not at all (``.part`` then renamed).
+        One catalogue per model (:func:`labeltransfer.catalogue.write_catalogue`: the suffix
+        decides the format), written whole or not at all.
     block_rows : int
         Sources read, converted and labelled at a time.
     metadata : dict, optional
@@ -202,38 +248,57 @@ def label_file(path, models, outputs, *, block_rows=2_000, metadata=None, thread
     Returns
     -------
     dict
-        ``{"n_sources": ..., "seconds": ...}``
+        ``{"n_sources": ..., "seconds": ..., "skipped_rows": {"damaged": ..., "no_spectrum": ...}}``
+
+    Raises
+    ------
+    SurveyFormatError
+        A source_id that appears more than once in the input (nothing is written).
     """
     start = time.perf_counter()
     tables = [[] for _ in models]
     files = [str(p) for p in path_list(path)]
     name = Path(files[0]).name if len(files) == 1 else f"{len(files)} files"
-    bar = tqdm(desc=f"labelling {name}", unit="star", mininterval=2.0, disable=not progress)
-    n_sources = 0
-    for source_id, spectra, missing_band in survey_blocks(path, block_rows, threads):
-        for survey_model, parts in zip(models, tables):
-            parts.append(_label_block(survey_model, source_id, spectra, missing_band, threads))
-        n_sources += len(source_id)
-        bar.update(len(source_id))
-    bar.close()
+    skipped, n_sources = SkippedRows(), 0
+    with tqdm(desc=f"labelling {name}", unit="star", mininterval=2.0, disable=not progress) as bar:
+        for source_id, spectra, flags in survey_blocks(path, block_rows, threads, skipped):
+            for survey_model, parts in zip(models, tables):
+                parts.append(_label_block(survey_model, source_id, spectra, flags, threads))
+            n_sources += len(source_id)
+            bar.update(len(source_id))
+    _refuse_repeated_sources(tables[0], files)
     seconds = time.perf_counter() - start
     provenance = {"package_version": __version__, "survey_file": files[0] if len(files) == 1 else files,
-                  "n_sources": n_sources, **(metadata or {})}
+                  "n_sources": n_sources, "skipped_rows": skipped.counts, **(metadata or {})}
     for survey_model, parts, output in zip(models, tables, outputs):
         table = pd.concat(parts, ignore_index=True) if parts else _empty_table(survey_model)
-        _write_catalogue(table, output, {**provenance, **survey_model.provenance()})
-    log.info("%s: %d sources labelled by %d models in %.1f s (%.0f sources/s)", name, n_sources, len(models),
-             seconds, n_sources / max(seconds, 1e-9))
-    return {"n_sources": n_sources, "seconds": seconds}
+        write_catalogue(table, output, {**provenance, **survey_model.provenance()}, survey_model.model.label_names_)
+    log.info("%s: %d sources labelled by %d models in %.1f s (%.0f sources/s); rows left out: %d damaged, %d "
+             "without a spectrum", name, n_sources, len(models), seconds, n_sources / max(seconds, 1e-9),
+             skipped.counts["damaged"], skipped.counts["no_spectrum"])
+    return {"n_sources": n_sources, "seconds": seconds, "skipped_rows": skipped.counts}
 
 
-def _label_block(survey_model, source_id, spectra, missing_band, threads):
+def _refuse_repeated_sources(parts, files):
+    """Raise SurveyFormatError when a source_id appears more than once among the labelled rows."""
+    if not parts:
+        return
+    source_ids, counts = np.unique(np.concatenate([part["source_id"].to_numpy() for part in parts]),
+                                   return_counts=True)
+    repeated = np.flatnonzero(counts > 1)
+    if len(repeated):
+        first = repeated[0]
+        raise SurveyFormatError(f"{', '.join(files)}: source_id {source_ids[first]} appears {counts[first]} times "
+                                f"({len(repeated)} source_ids repeat): a catalogue has one row per source; remove "
+                                "the repeated rows (overlapping files?)")
+
+
+def _label_block(survey_model, source_id, spectra, flags, threads):
     model = survey_model.model
     try:
         model.check_compatible(spectra)
     except IncompatibleDataError as error:
         raise IncompatibleDataError(f"{survey_model.path}: {error}") from error
-    flags = SURVEY_FLAGS["missing_band"] * missing_band.astype(np.int64)
     if survey_model.reference is None:
         labels, sigma = model.predict(spectra)
     else:
@@ -251,31 +316,3 @@ def _empty_table(survey_model):
     for name in survey_model.model.label_names_:
         columns[name], columns[f"{name}_err"] = np.empty(0, np.float32), np.empty(0, np.float32)
     return pd.DataFrame({**columns, "flags": np.empty(0, np.int16)})
-
-
-def _write_catalogue(table, output, provenance):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    arrow = pa.Table.from_pandas(table, preserve_index=False)
-    arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}),
-                                           METADATA_KEY: json.dumps(provenance, default=str).encode()})
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    part = output.with_name(output.name + ".part")
-    pq.write_table(arrow, part)
-    os.replace(part, output)
-
-
-def read_catalogue(paths, columns=None):
-    """One table of catalogue files (a method's chunks read as one), with only ``columns`` if given."""
-    import pyarrow.dataset as ds
-
-    return ds.dataset([str(p) for p in paths], format="parquet").to_table(columns=columns).to_pandas()
-
-
-def catalogue_metadata(path):
-    """The provenance written in a catalogue file."""
-    import pyarrow.parquet as pq
-
-    return json.loads(pq.read_schema(path).metadata[METADATA_KEY])

@@ -119,7 +119,10 @@ class XPSampler:
     difference of large float32 terms; the tests hold both).
     A source without one band has NaN flux (and infinite error) on every pixel that band
     contributes to (gaiaxpy fills the overlap from the other band alone; here those pixels are
-    masked).
+    masked). So has a band with a NaN, infinite or overflowing coefficient, error or correlation:
+    it is found on the band's flux and variance (any such value makes every pixel of the band
+    non-finite), one cheap pass over the band's pixels, not over its 1,485 correlations, and is
+    reported by :meth:`sample_bands` as unusable.
 
     Parameters
     ----------
@@ -139,27 +142,39 @@ class XPSampler:
 
     def sample(self, coefficients, errors, correlations):
         """Flux and flux error, shape (n, n_pixels) each (float64), from coefficients and errors
-        (n, 2, 55) and correlations (n, 2, 1485), NaN for a missing band (its pixels masked: NaN
-        flux, inf error)."""
+        (n, 2, 55) and correlations (n, 2, 1485), a missing or unusable band's pixels masked (NaN
+        flux, inf error): :meth:`sample_bands` without the bands' usability."""
+        return self.sample_bands(coefficients, errors, correlations)[:2]
+
+    def sample_bands(self, coefficients, errors, correlations):
+        """Flux, flux error (as :meth:`sample`) and whether each source's BP and RP were usable,
+        shape (n, 2): present (coefficients not NaN, as the archive's missing band reads) and with
+        a finite flux and variance on every pixel of the band (no NaN, infinite or overflowing
+        coefficient, error or correlation). An unusable band's pixels are masked."""
         n = len(coefficients)
-        has = np.isfinite(coefficients[:, :, 0])
+        usable = np.isfinite(coefficients[:, :, 0])
         flux = np.zeros((n, len(self.wavelength)))
         variance = np.zeros(flux.shape, dtype=np.float32)
         errors = np.asarray(errors, dtype=np.float32)  # a missing band's entries are zeroed in _Band.variance
         entries = np.empty((min(self.sub_rows, n), _N_ENTRIES), dtype=np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflowing value: its band is unusable
+            for b, band in enumerate(self._bands):
+                band_flux = np.where(usable[:, b, None], coefficients[:, b], 0.0) @ band.design
+                usable[:, b] &= np.isfinite(band_flux.sum(axis=1))
+                flux[:, band.pixels] += band_flux
+                for lo in range(0, n, self.sub_rows):
+                    block = slice(lo, lo + self.sub_rows)
+                    band_variance = band.variance(errors[block, b], correlations[block, b], ~usable[block, b], entries)
+                    usable[block, b] &= np.isfinite(band_variance.sum(axis=1))
+                    variance[block, band.pixels] += band_variance
+            # float64: the errors are ~1e-19 W m^-2 nm^-1, whose squares are float32 subnormals
+            error = np.multiply(np.sqrt(np.maximum(variance, 0.0, out=variance), out=variance), self._scale,
+                                dtype=float)
         for b, band in enumerate(self._bands):
-            flux[:, band.pixels] += np.where(has[:, b, None], coefficients[:, b], 0.0) @ band.design
-            for lo in range(0, n, self.sub_rows):
-                block = slice(lo, lo + self.sub_rows)
-                variance[block, band.pixels] += band.variance(errors[block, b], correlations[block, b],
-                                                              ~has[block, b], entries)
-        # float64: the errors are ~1e-19 W m^-2 nm^-1, whose squares are float32 subnormals
-        error = np.multiply(np.sqrt(np.maximum(variance, 0.0, out=variance), out=variance), self._scale, dtype=float)
-        for b, band in enumerate(self._bands):
-            missing = np.flatnonzero(~has[:, b])
-            flux[missing, band.pixels] = np.nan
-            error[missing, band.pixels] = np.inf
-        return flux, error
+            unusable = np.flatnonzero(~usable[:, b])
+            flux[unusable, band.pixels] = np.nan
+            error[unusable, band.pixels] = np.inf
+        return flux, error, usable
 
 
 class _Band:

@@ -10,6 +10,18 @@ class SurveyFormatError(ValueError):
     Each reader raises its own subclass; the message names the file and what is wrong."""
 
 
+class SkippedRows:
+    """The rows of survey files left out, by why, over every file read with it: ``damaged`` (a row
+    that cannot be parsed) and ``no_spectrum`` (nothing to label: no XP band with finite values)."""
+
+    def __init__(self):
+        self.counts = {"damaged": 0, "no_spectrum": 0}
+
+    def add(self, reason, n):
+        """Count ``n`` more rows left out for ``reason``."""
+        self.counts[reason] += int(n)
+
+
 def require(available, required, where, error, what="column"):
     """Raise ``error`` naming every one of ``required`` that ``available`` lacks.
 

@@ -10,44 +10,49 @@ CSV layout, and its zip reply, are read the same way.
 import numpy as np
 import pyarrow as pa
 
+from .arrays import nonpositive_error
 from .gaia_bulk import array_column, bulk_tables, read_bulk_blocks
 from .gaia_rvs import RVS_WAVELENGTH, RVSFormatError, masked_error
 
 __all__ = ["read_rvs_blocks", "rvs_blocks"]
 
 
-def read_rvs_blocks(path, block_rows=2_000, threads=1):
-    """Yield ``(source_id, flux, flux_error)`` of an RVS file (a bulk chunk, a ``RAW`` DataLink CSV or
-    its zip reply) ``block_rows`` sources at a time (:func:`rvs_blocks`)."""
+def read_rvs_blocks(path, block_rows=2_000, threads=1, skipped=None):
+    """Yield ``(source_id, flux, flux_error, nonpositive_error)`` of an RVS file (a bulk chunk, a
+    ``RAW`` DataLink CSV or its zip reply) ``block_rows`` sources at a time (:func:`rvs_blocks`)."""
     for name, handle, columns in bulk_tables(path, RVSFormatError):
-        yield from rvs_blocks(handle, columns, name, block_rows, threads)
+        yield from rvs_blocks(handle, columns, name, block_rows, threads, skipped)
 
 
-def rvs_blocks(handle, columns, name, block_rows=2_000, threads=1):
-    """Yield ``(source_id, flux, flux_error)`` of one RVS table (as
+def rvs_blocks(handle, columns, name, block_rows=2_000, threads=1, skipped=None):
+    """Yield ``(source_id, flux, flux_error, nonpositive_error)`` of one RVS table (as
     :func:`labeltransfer.io.gaia_bulk.bulk_tables` gives it), ``block_rows`` sources at a time: flux
-    (float32, (n, 2401)) 0 and its error infinite where the archive has no value, as
-    :func:`labeltransfer.io.gaia_rvs.read_rvs` gives them.
+    (float32, (n, 2401)) 0 and its error infinite where the archive has no value or an error that is
+    not positive, as :func:`labeltransfer.io.gaia_rvs.read_rvs` gives them, and whether a source had
+    such an error at a pixel with a flux (:func:`labeltransfer.io.arrays.nonpositive_error`). Damaged rows
+    (cells missing or too many, a source_id or value that is no number, an empty array or one of
+    another length) are left out and counted in ``skipped``
+    (:class:`~labeltransfer.io.SkippedRows`).
 
     Raises
     ------
     RVSFormatError
-        A truncated or damaged file, a missing column, an array of another length (its source
-        named); the message names the file.
+        A truncated file, a missing column, more than half of the rows read damaged; the message
+        names the file.
     """
-    def arrays(table):
-        if table["source_id"].null_count:
-            raise RVSFormatError(f"{name}: {table['source_id'].null_count} rows without a numeric source_id")
+    def arrays(table, damage):
         source_id = table["source_id"].to_numpy()
-        flux, error = (array_column(table[column], RVS_WAVELENGTH.size, column, source_id, name, RVSFormatError)
-                       for column in ("flux", "flux_error"))
+        (flux, flux_damaged), (error, error_damaged) = (
+            array_column(table[column], RVS_WAVELENGTH.size, column, source_id, damage)
+            for column in ("flux", "flux_error"))
         return {"source_id": source_id, "flux": np.where(np.isfinite(flux), flux, 0.0).astype(np.float32),
-                "flux_error": masked_error(flux, error)}
+                "flux_error": masked_error(flux, error), "nonpositive_error": nonpositive_error(flux, error),
+                "damaged": flux_damaged | error_damaged}
 
     try:
         for block in read_bulk_blocks(handle, columns, name, ("source_id", "flux", "flux_error"), block_rows,
-                                      arrays, threads, RVSFormatError):
-            yield block["source_id"], block["flux"], block["flux_error"]
+                                      arrays, threads, RVSFormatError, skipped):
+            yield block["source_id"], block["flux"], block["flux_error"], block["nonpositive_error"]
     except (OSError, EOFError, UnicodeDecodeError, pa.ArrowException) as error:
         raise RVSFormatError(f"{name}: cannot read the RVS spectra, the file is truncated or damaged "
                              f"({type(error).__name__}: {error})") from error

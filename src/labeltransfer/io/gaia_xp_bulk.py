@@ -6,7 +6,10 @@ xp_continuous_mean_spectrum/, listed with their MD5 in ``_MD5SUM.txt``): gzipped
 chunk holds up to a few hundred thousand sources of about 40 kB of text each (nearly all of it
 the 2 x 1,485 coefficient correlations), so it is read ``block_rows`` rows at a time: memory is
 bounded by the block, not by the chunk. The DataLink CSV layout is read too, so that a user's own
-DataLink reply can be labelled the same way.
+DataLink reply can be labelled the same way. A damaged row (one whose ``bp_basis_function_id``
+cannot be parsed, as in ``XpContinuousMeanSpectrum_614517-614573``, or any row
+:mod:`labeltransfer.io.gaia_bulk` calls damaged) is left out and counted; a file of mostly damaged
+rows is refused.
 """
 
 import logging
@@ -15,8 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import SurveyFormatError
-from .gaia_bulk import array_column, bulk_tables, read_bulk_blocks
+from . import SkippedRows, SurveyFormatError
+from .gaia_bulk import array_column, bulk_tables, read_bulk_blocks, unparsable_integers
 from ..xp_basis import N_COEFFICIENTS
 
 __all__ = ["XPBulkFormatError", "XPBlock", "read_xp_blocks", "xp_blocks"]
@@ -30,6 +33,8 @@ _N_CORRELATIONS = N_COEFFICIENTS * (N_COEFFICIENTS - 1) // 2
 _ARRAYS = {"coefficients": (N_COEFFICIENTS, np.float64), "coefficient_errors": (N_COEFFICIENTS, np.float32),
            "coefficient_correlations": (_N_CORRELATIONS, np.float32)}
 _COLUMNS = ("source_id", *(f"{band}_{name}" for band in _BANDS for name in _ARRAYS))
+#: Columns read, when the file has them, only to tell a damaged row: each must be a whole number or null.
+_CHECKED_COLUMNS = ("bp_basis_function_id", "rp_basis_function_id")
 
 
 class XPBulkFormatError(SurveyFormatError):
@@ -60,29 +65,33 @@ class XPBlock:
         return np.isfinite(self.coefficients[:, :, 0])
 
 
-def read_xp_blocks(path, block_rows=2_000, threads=1):
+def read_xp_blocks(path, block_rows=2_000, threads=1, skipped=None):
     """Yield the sources of an XP continuous file (a bulk chunk, a DataLink CSV or its zip reply)
     ``block_rows`` at a time, as :class:`XPBlock` (:func:`xp_blocks`)."""
     for name, handle, columns in bulk_tables(path, XPBulkFormatError):
-        yield from xp_blocks(handle, columns, name, block_rows, threads)
+        yield from xp_blocks(handle, columns, name, block_rows, threads, skipped)
 
 
-def xp_blocks(handle, columns, name, block_rows=2_000, threads=1):
+def xp_blocks(handle, columns, name, block_rows=2_000, threads=1, skipped=None):
     """Yield the sources of one XP continuous table (as :func:`labeltransfer.io.gaia_bulk.bulk_tables`
     gives it) ``block_rows`` at a time, as :class:`XPBlock`.
 
-    Rows with neither band are left out, counted and logged with an example. ``threads`` > 1
+    Rows with neither band are left out (``no_spectrum``), damaged rows too (``damaged``: cells
+    missing or too many, a source_id, basis function id or array element that is no number, an
+    array of a band the row has that is empty or of another length), each counted in ``skipped``
+    (:class:`~labeltransfer.io.SkippedRows`) and logged with an example. ``threads`` > 1
     lets Arrow split and parse the text on its thread pool.
 
     Raises
     ------
     XPBulkFormatError
-        A truncated or damaged file, a missing column (named), an array of the wrong length
-        (its source named); the message names the file.
+        A truncated file, a missing column (named), more than half of the rows read damaged; the
+        message names the file.
     """
+    skipped = SkippedRows() if skipped is None else skipped
     empty_rows = 0
 
-    def arrays(table):
+    def arrays(table, damage):
         nonlocal empty_rows
         empty = pc.and_(*(pc.is_null(table[f"{band}_coefficients"]) for band in _BANDS)).to_numpy(
             zero_copy_only=False)
@@ -92,11 +101,12 @@ def xp_blocks(handle, columns, name, block_rows=2_000, threads=1):
                             name, table["source_id"][int(np.argmax(empty))])
             empty_rows += int(empty.sum())
             table = table.filter(pa.array(~empty))
-        return _arrays(table, name)
+        return _arrays(table, damage)
 
+    read = (*_COLUMNS, *(column for column in _CHECKED_COLUMNS if column in columns))
     try:
-        for block in read_bulk_blocks(handle, columns, name, _COLUMNS, block_rows, arrays, threads,
-                                      XPBulkFormatError):
+        for block in read_bulk_blocks(handle, columns, name, read, block_rows, arrays, threads,
+                                      XPBulkFormatError, skipped):
             if len(block["source_id"]):
                 yield XPBlock(**block)
     except (OSError, EOFError, UnicodeDecodeError, pa.ArrowException) as error:
@@ -104,22 +114,33 @@ def xp_blocks(handle, columns, name, block_rows=2_000, threads=1):
                                 f"({type(error).__name__}: {error})") from error
     if empty_rows:
         log.warning("%s: %d sources without BP and RP coefficients left out", name, empty_rows)
+        skipped.add("no_spectrum", empty_rows)
 
 
-def _arrays(table, path):
-    """The coefficients, their errors and correlations of a table of rows (each with a band at least)."""
+def _arrays(table, damage):
+    """The coefficients, their errors and correlations of a table of rows (each with a band at least),
+    and which rows are damaged."""
     n = table.num_rows
-    if table["source_id"].null_count:
-        raise XPBulkFormatError(f"{path}: {table['source_id'].null_count} rows without a numeric source_id")
     source_id = table["source_id"].to_numpy()
+    damaged = np.zeros(n, dtype=bool)
     coefficients, errors, correlations = (np.empty((n, 2, length), dtype=dtype) for length, dtype in _ARRAYS.values())
     for b, band in enumerate(_BANDS):
         present = table[f"{band}_coefficients"].is_valid().to_numpy(zero_copy_only=False)
         whole = present.all()  # nearly every block has both bands: no mask then
-        rows = slice(None) if whole else present
+        rows = slice(None) if whole else np.flatnonzero(present)
         for (name, (length, _)), target in zip(_ARRAYS.items(), (coefficients, errors, correlations)):
             column = f"{band}_{name}"
             cells = table[column] if whole else table[column].filter(pa.array(present))
-            target[rows, b] = array_column(cells, length, column, source_id[rows], path, XPBulkFormatError)
+            values, bad = array_column(cells, length, column, source_id[rows], damage)
+            with np.errstate(over="ignore"):  # beyond float32: inf, and the band unusable (XPSampler)
+                target[rows, b] = values
+            damaged[rows] |= bad
             target[~present, b] = np.nan
-    return {"source_id": source_id, "coefficients": coefficients, "errors": errors, "correlations": correlations}
+    for column in _CHECKED_COLUMNS:
+        if column in table.column_names:
+            bad = unparsable_integers(table[column])
+            if bad.any():
+                damage.note(f"{column} of source {source_id[int(np.argmax(bad))]} is no number")
+                damaged |= bad
+    return {"source_id": source_id, "coefficients": coefficients, "errors": errors, "correlations": correlations,
+            "damaged": damaged}

@@ -80,11 +80,21 @@ def load_method(method_type, path):
 
 
 def load_model_file(path):
-    """A fitted method read from ``path``, of whatever type the file says it holds."""
+    """A fitted method read from ``path``, of whatever type the file says it holds.
+
+    Raises
+    ------
+    IncompatibleDataError
+        The file is no model file written by labeltransfer, or holds a method type this version
+        does not know (both named).
+    """
     try:
         with np.load(path, allow_pickle=False) as archive:
             method_type = json.loads(str(archive["header"]))["method_type"]
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError, ValueError) as error:
+    except (OSError, zipfile.BadZipFile, EOFError, KeyError, ValueError, TypeError) as error:
         raise IncompatibleDataError(f"{path} is not a model file written by labeltransfer "
                                     f"({type(error).__name__}: {error})") from error
+    if method_type not in METHODS:
+        raise IncompatibleDataError(f"{path}: unknown method type {method_type!r} in the model file's header (this "
+                                    f"version knows {', '.join(METHODS)}): written by another version?")
     return load_method(method_type, path)

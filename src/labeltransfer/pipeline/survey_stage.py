@@ -14,10 +14,11 @@ __all__ = ["flagging_models", "write_survey_reference", "label_chunk"]
 def flagging_models(names, model_paths, threads, sample_path, split_path, seed):
     """The trained models as :class:`~labeltransfer.survey.SurveyModel`, each with its training
     set's side of the flags, from the run's sample and split (a model not trained on them with
-    this seed is refused)."""
+    this seed is refused); the sample, split and seed are named in each one's provenance."""
     trained = [load_model_file(path).set_params(threads=threads) for path in model_paths]
     references = training_references(sample_path, split_path, trained, model_paths, seed)
-    return [SurveyModel(name, model, Path(path), reference, model.misfit_reference(spectra))
+    training_set = {"sample": str(sample_path), "split": str(split_path), "seed": seed}
+    return [SurveyModel(name, model, Path(path), reference, model.misfit_reference(spectra), training_set=training_set)
             for name, model, path, (spectra, reference) in zip(names, trained, model_paths, references)]
 
 

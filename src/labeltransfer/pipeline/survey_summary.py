@@ -1,10 +1,13 @@
 """The survey stage's gather: one method's catalogue chunks read one at a time into a summary and a figure."""
 
+import json
 import logging
 
 import numpy as np
 import pandas as pd
 
+from ..catalogue import METADATA_KEY
+from ..io import SkippedRows
 from ..ood import SURVEY_FLAGS
 
 __all__ = ["SKY_LEVEL", "SurveyAccumulator", "gather_survey"]
@@ -40,9 +43,13 @@ class SurveyAccumulator:
         self.n_sources, self.n_chunks = 0, 0
         self.missing = dict.fromkeys(ranges, 0)
         self.flagged = dict.fromkeys(["any", *SURVEY_FLAGS], 0)
+        self.skipped = SkippedRows()
 
-    def add(self, table):
-        """Add one catalogue chunk (a DataFrame of :func:`labeltransfer.survey.label_file`)."""
+    def add(self, table, skipped_rows=None):
+        """Add one catalogue chunk (a DataFrame of :func:`labeltransfer.survey.label_file`) and the rows of
+        its input left out (its provenance's ``skipped_rows``: ``{"damaged": n, "no_spectrum": n}``)."""
+        for reason, count in (skipped_rows or {}).items():
+            self.skipped.add(reason, count)
         self.n_chunks += 1
         self.n_sources += len(table)
         flags = table["flags"].to_numpy()
@@ -73,8 +80,10 @@ class SurveyAccumulator:
         return float(centres[np.searchsorted(cumulative, q)])
 
     def summary(self, method):
-        """A table of quantity, value: counts, flagged fractions, and each label's 5/50/95th percentiles."""
+        """A table of quantity, value: counts (sources, chunks, input rows left out by why), flagged
+        fractions, and each label's 5/50/95th percentiles."""
         rows = [("n_sources", self.n_sources), ("n_chunks", self.n_chunks)]
+        rows += [(f"n_rows_left_out_{reason}", count) for reason, count in self.skipped.counts.items()]
         rows += [(f"flagged_{name}_fraction", count / max(self.n_sources, 1)) for name, count in self.flagged.items()]
         for label in self.edges:
             rows += [(f"{label}_missing", self.missing[label])]
@@ -90,8 +99,12 @@ def gather_survey(*, catalogue_paths, labels, method, summary_path, figure_path)
 
     accumulator = SurveyAccumulator({label: settings["range"] for label, settings in labels.items()})
     for path in catalogue_paths:
-        accumulator.add(pq.read_table(path).to_pandas())
+        table = pq.read_table(path)
+        provenance = json.loads((table.schema.metadata or {}).get(METADATA_KEY, b"{}"))
+        accumulator.add(table.to_pandas(), provenance.get("skipped_rows"))
     accumulator.summary(method).to_csv(summary_path, index=False)
-    log.info("%s: %d sources in %d chunks, %.1f%% flagged", method, accumulator.n_sources, accumulator.n_chunks,
-             100 * accumulator.flagged["any"] / max(accumulator.n_sources, 1))
+    log.info("%s: %d sources in %d chunks, %.1f%% flagged; input rows left out: %d damaged, %d without a spectrum",
+             method, accumulator.n_sources, accumulator.n_chunks,
+             100 * accumulator.flagged["any"] / max(accumulator.n_sources, 1), accumulator.skipped.counts["damaged"],
+             accumulator.skipped.counts["no_spectrum"])
     plot_survey(accumulator, method, figure_path)

@@ -1,16 +1,19 @@
 """End to end: config/full.yaml (three archive tasks, a method of each kind) against a fake archive.
 
 A small allStar file, a Gaia TAP service, DataLink XP and RVS products, a LAMOST catalogue and
-LAMOST spectra, all in the real formats, are served on 127.0.0.1; the workflow downloads,
-reads, cross-matches, trains and evaluates as it would against the real archives, in a
-temporary working directory, with the small method settings of config/ci.yaml.
+LAMOST spectra (at pylamost's openapi address, behind an access token), all in the real formats,
+are served on 127.0.0.1; the workflow downloads, reads, cross-matches, trains and evaluates as it
+would against the real archives, in a temporary working directory, with the small method
+settings of config/ci.yaml.
 """
 
 import gzip
 import hashlib
 import json
+import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +29,8 @@ N_STARS = 400
 TASKS = ["xp_from_allstar", "rvs_from_allstar", "lamost_from_allstar"]
 #: A spectral model, trees and a network (the CI config's run has every method, the kNN too).
 METHODS = ["cannon", "xgboost", "mlp"]
+#: The LAMOST access token the fake archive demands, in the environment variable config/full.yaml names.
+LAMOST_TOKEN = "F2f59e87b65-not-a-real-token"
 pytestmark = pytest.mark.slow
 
 
@@ -53,11 +58,14 @@ def _publish(archive, tmp_path):
                               "rv": np.where(row % 3 == 0, -9999.0, 3.0), "z": 1e-5,
                               "gaia_source_id": np.where(row % 2 == 0, source_ids.astype(str),
                                                          np.where(row % 4 == 1, "", "-9999"))})
-    archive.put("lamost/dr10/v2.0/catdl", gzip.compress(catalogue.to_csv(index=False).encode()))
+    archive.tokens["lamost/openapi/"] = LAMOST_TOKEN
+    archive.put("lamost/dr10/v2.0/catdl?name=dr10_v2.0_LRS_stellar.csv.gz",
+                gzip.compress(catalogue.to_csv(index=False).encode()))
     for i, obsid in enumerate(obsids):
         write_lamost_dr10(tmp_path / "spec.fits", obsid=int(obsid), ra=float(ra[i]), dec=float(dec[i]), seed=i,
                           redshift=-9999.0 if i % 5 == 0 else 1e-5)  # no redshift: the catalogue's velocity
-        archive.put(f"lamost/dr10/v2.0/spectrum/fits/{obsid}", gzip.compress((tmp_path / "spec.fits").read_bytes()))
+        archive.put(f"lamost/openapi/dr10/v2.0/lrs/spectrum/fits?obsid={obsid}",
+                    gzip.compress((tmp_path / "spec.fits").read_bytes()))
     return {
         "allstar": {"url": allstar_url, "file": "allStar-dr17-synspec_rev1.fits", "min_snr": 40,
                     "checksum": "sha1:" + hashlib.sha1(allstar_bytes).hexdigest()},
@@ -65,36 +73,66 @@ def _publish(archive, tmp_path):
                  "tap_batch_size": 150, "datalink_batch_size": 150},
         "lamost": {"catalogue_url": f"{archive.url}/lamost/dr10/v2.0/catdl?name=dr10_v2.0_LRS_stellar.csv.gz",
                    "catalogue_file": "dr10_v2.0_LRS_stellar.csv.gz",
-                   "spectrum_url": archive.url + "/lamost/dr10/v2.0/spectrum/fits/{obsid}",
+                   "spectrum_url": archive.url + "/lamost/openapi/dr10/v2.0/lrs/spectrum/fits?obsid={obsid}",
                    "grid": {"start": 3900.0, "stop": 8800.0, "step_log10": 1.0e-4}},
     }
+
+
+def _run_archive_tasks(tmp_path, archive, *targets):
+    """config/full.yaml (with small settings) run against ``archive`` in a fresh working directory, the
+    LAMOST token in the environment as a user sets it; the working directory."""
+    test_config = tmp_path / "archive.yaml"
+    (tmp_path / "build").mkdir()
+    # 400 made-up stars: too few for the default Cannon's three Teff regimes; one method of each
+    # kind, one ladder level, no learning-curve subset, small wavelength subsets and no survey
+    # keep the three tasks quick (config/ci.yaml runs every method and diagnostic)
+    test_config.write_text(yaml.safe_dump({"archives": _publish(archive, tmp_path / "build"),
+                                           "method_settings": {"cannon": {"params": {"regimes": None}}},
+                                           "snr_ladder": {"levels": [20], "max_stars": 60},
+                                           "learning_curve": {"sizes": [], "max_stars": 60},
+                                           "wavelength_subsets": {"train_size": 150, "max_stars": 60},
+                                           "influence": {"max_stars": 30}, "survey": {"files": 0},
+                                           "methods": METHODS}))
+    workdir = tmp_path / "work"
+    (workdir / "config").mkdir(parents=True)
+    (workdir / "config" / "config.yaml").write_text((REPO / "config" / "config.yaml").read_text())
+    command = [sys.executable, "-m", "snakemake", *targets, "--snakefile", str(REPO / "Snakefile"), "--directory",
+               str(workdir), "--cores", "2", "--configfile", str(REPO / "config" / "ci.yaml"),
+               str(REPO / "config" / "full.yaml"), str(test_config)]
+    result = subprocess.run(command, capture_output=True, text=True, env=os.environ | {"LAMOST_TOKEN": LAMOST_TOKEN})
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-6000:]
+    return workdir
 
 
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("full")
     with FakeArchive(tmp_path / "server") as archive:
-        test_config = tmp_path / "archive.yaml"
-        (tmp_path / "build").mkdir()
-        # 400 made-up stars: too few for the default Cannon's three Teff regimes; one method of each
-        # kind, one ladder level, no learning-curve subset, small wavelength subsets and no survey
-        # keep the three tasks quick (config/ci.yaml runs every method and diagnostic)
-        test_config.write_text(yaml.safe_dump({"archives": _publish(archive, tmp_path / "build"),
-                                               "method_settings": {"cannon": {"params": {"regimes": None}}},
-                                               "snr_ladder": {"levels": [20], "max_stars": 60},
-                                               "learning_curve": {"sizes": [], "max_stars": 60},
-                                               "wavelength_subsets": {"train_size": 150, "max_stars": 60},
-                                               "influence": {"max_stars": 30}, "survey": {"files": 0},
-                                               "methods": METHODS}))
-        workdir = tmp_path / "work"
-        (workdir / "config").mkdir(parents=True)
-        (workdir / "config" / "config.yaml").write_text((REPO / "config" / "config.yaml").read_text())
-        command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-                   str(workdir), "--cores", "2", "--configfile", str(REPO / "config" / "ci.yaml"),
-                   str(REPO / "config" / "full.yaml"), str(test_config)]
-        result = subprocess.run(command, capture_output=True, text=True)
-        assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-6000:]
-        yield workdir, archive
+        yield _run_archive_tasks(tmp_path, archive), archive
+
+
+def _file_contents(path):
+    """The bytes of ``path`` and, for a zip (npz) or gzip file, of what it holds."""
+    data = path.read_bytes()
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            return [data] + [archive.read(member) for member in archive.namelist()]
+    return [data, gzip.decompress(data)] if data[:2] == b"\x1f\x8b" else [data]
+
+
+def test_the_lamost_token_is_sent_and_written_nowhere(tmp_path):
+    """Up to each task's sample (every step that asks an archive): Snakemake's records and logs, the
+    jobs' logs, the downloads, manifests and the samples' provenance never hold the token."""
+    with FakeArchive(tmp_path / "server") as archive:
+        workdir = _run_archive_tasks(tmp_path, archive, *(f"results/{task}/data/sample.npz" for task in TASKS))
+    spectra = [path for path, _ in archive.requests if path.startswith("lamost/openapi/")]
+    assert len(spectra) == N_STARS  # each with the token the archive demands (else HTTP 403)
+    written = [path for path in workdir.rglob("*") if path.is_file()]
+    assert {".snakemake", "logs", "resources", "results", "benchmarks"} <= {p.relative_to(workdir).parts[0]
+                                                                          for p in written}
+    assert [p for p in written if any(LAMOST_TOKEN.encode() in data for data in _file_contents(p))] == []
+    log = (workdir / "logs" / "lamost_from_allstar" / "lamost_spectra.log").read_text()
+    assert "LAMOST access token: from $LAMOST_TOKEN" in log
 
 
 def test_every_task_is_evaluated_for_every_method(full_run):

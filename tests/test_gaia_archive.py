@@ -1,19 +1,27 @@
 """The Gaia archive client (TAP by pyvo, DataLink through the download engine) and the XP and
 RVS readers, against a fake archive on 127.0.0.1 that answers as the real one does."""
 
+import csv
 import io
+import logging
+import re
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import SHARED_FIXTURES
-from fake_archive import FakeArchive, datalink, tap_sync
-from labeltransfer.io.gaia_archive import datalink_batches, datalink_form, query_sources
+from conftest import REPO, SHARED_FIXTURES
+from fake_archive import (OPERATIONAL_STRUCTURES, XP_RAW_COLUMNS, FakeArchive, ServiceError, datalink,
+                          tap_sync)
+from labeltransfer.io.gaia_archive import (GaiaArchiveError, datalink_batches, datalink_form, fetch_datalink,
+                                           query_sources)
 from labeltransfer.io.gaia_rvs import RVSFormatError, read_rvs
 from labeltransfer.io.gaia_xp import read_xp_continuous
 from labeltransfer.io.remote import HTTPStatusError, RemoteFile, download, download_many
+from labeltransfer.pipeline.archives import fetch_datalink_replies
 from survey_factory import as_bulk_ecsv, rvs_rows, write_xp_continuous
 
 FAST = dict(backoff=0.01, timeout=5, progress=False)
@@ -46,6 +54,71 @@ def test_tap_query_in_batches_returns_the_known_sources(archive, caplog):
     assert "1 source_ids are not in gaiadr3.gaia_source" in caplog.text
 
 
+def _tap_requests(archive):
+    return [form for path, form in archive.requests if path == "tap-server/tap/sync"]
+
+
+def test_a_tap_result_cut_at_the_archive_s_row_cap_is_an_error_naming_the_query(archive):
+    """Past its cap a synchronous query returns the first rows and QUERY_STATUS OVERFLOW: not a silent loss."""
+    archive.services["tap-server/tap/sync"] = tap_sync(GAIA_SOURCE, row_limit=2)
+    with pytest.raises(GaiaArchiveError, match=r"tap-server/tap: query 2 of 2 \(SELECT source_id, ra, .* FROM "
+                                               r"gaiadr3\.gaia_source WHERE source_id IN 3 ids 4000 \.\.\. 6000\): the "
+                                               r"archive cut the result at 2 rows \(QUERY_STATUS OVERFLOW\); lower "
+                                               r"archives: gaia: tap_batch_size"):
+        query_sources(f"{archive.url}/tap-server/tap", [98, 99, 1000, 4000, 5000, 6000], batch_size=3,
+                      backoff=0.01)  # the first query's 1 row is below the cap
+    assert len(_tap_requests(archive)) == 2 and _tap_requests(archive)[1]["MAXREC"] == "3"
+
+
+def test_an_overflow_status_on_a_complete_result_is_accepted(archive):
+    """A server that flags OVERFLOW when the rows reach MAXREC has still sent one row per ID asked."""
+    archive.services["tap-server/tap/sync"] = tap_sync(GAIA_SOURCE, row_limit=3, overflow_when_full=True)
+    table = query_sources(f"{archive.url}/tap-server/tap", [1000, 2000, 3000], batch_size=3)
+    assert list(table["source_id"]) == [1000, 2000, 3000]
+
+
+def test_the_archive_s_error_document_names_the_query_and_is_not_retried(archive):
+    with pytest.raises(GaiaArchiveError, match=r"query 1 of 1 \(SELECT source_id, no_such_column FROM gaiadr3\."
+                                               r"gaia_source WHERE source_id IN 2 ids 1000 \.\.\. 2000\): the archive "
+                                               r"refuses the query \(QUERY_STATUS ERROR\): Cannot parse query '<the "
+                                               r"query>' for job '\w+': 1 unresolved identifiers: no_such_column"):
+        query_sources(f"{archive.url}/tap-server/tap", [1000, 2000], columns=("source_id", "no_such_column"),
+                      backoff=0.01)
+    assert len(_tap_requests(archive)) == 1
+
+
+def test_transient_tap_failures_are_retried_like_downloads(archive, caplog):
+    answer, failures = tap_sync(GAIA_SOURCE), [503]
+
+    def busy_once(form):
+        if failures:
+            raise ServiceError(failures.pop(), "<html><body>Service Unavailable</body></html>", "text/html")
+        return answer(form)
+    archive.services["tap-server/tap/sync"] = busy_once
+    archive.stall["tap-server/tap/sync"] = (0, 2.0)  # the first answer falls silent past the timeout
+    table = query_sources(f"{archive.url}/tap-server/tap", [1000, 2000], backoff=0.01, timeout=0.5)
+    assert list(table["source_id"]) == [1000, 2000] and len(_tap_requests(archive)) == 3
+    assert caplog.text.count("retrying in") == 2
+    archive.services["tap-server/tap/sync"] = lambda form: (_ for _ in ()).throw(ServiceError(503, "down"))
+    with pytest.raises(GaiaArchiveError, match=r"query 1 of 1 .*: failed after 3 attempts"):
+        query_sources(f"{archive.url}/tap-server/tap", [1000], backoff=0.01, retries=2)
+
+
+def test_a_tap_batch_above_the_row_cap_is_refused_before_asking():
+    with pytest.raises(ValueError, match=r"batch_size 2001: .* at most 2000 rows \(archives: gaia: tap_batch_size\)"):
+        query_sources("http://127.0.0.1:1/tap", [1, 2], batch_size=2001)
+
+
+def test_a_tap_batch_above_the_row_cap_is_refused_at_start_up(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("archives: {gaia: {tap_batch_size: 2001}}\n")
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", "config/full.yaml", str(bad)],
+                            cwd=REPO, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "2001 is greater than the maximum of 2000" in result.stdout + result.stderr
+    assert "['archives']['properties']['gaia']['properties']['tap_batch_size']" in result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("retrieval_type", ["XP_CONTINUOUS", "RVS"])
 def test_datalink_form_is_the_reference_client_s_field_by_field(archive, tmp_path, monkeypatch, retrieval_type):
     """astroquery's Gaia.load_data, called as GaiaXPy calls it (RAW, csv, Gaia DR3), sends the same form."""
@@ -64,7 +137,7 @@ def test_datalink_form_is_the_reference_client_s_field_by_field(archive, tmp_pat
 
 
 def test_combined_structure_is_refused_with_the_server_s_own_words_and_not_retried(archive, tmp_path):
-    archive.services["data-server/data"] = datalink({"XP_CONTINUOUS": GAIA_SOURCE})
+    archive.services["data-server/data"] = datalink({"XP_CONTINUOUS": GAIA_SOURCE}, structures=OPERATIONAL_STRUCTURES)
     form = datalink_form([1000], "XP_CONTINUOUS") | {"DATA_STRUCTURE": "COMBINED"}
     with pytest.raises(HTTPStatusError, match=r"data-server/data: HTTP 500 .*the server says: Error 500: Invalid "
                                               r"Data Structure parameter: 'COMBINED', valid ones are: RAW, INDIVIDUAL"):
@@ -77,16 +150,87 @@ def test_unknown_data_structure_is_refused_before_asking(tmp_path):
         datalink_batches("http://127.0.0.1:1/data", [1], "RVS", tmp_path, data_structure="COMBINED")
 
 
-@pytest.mark.parametrize("structure", ["RAW", "INDIVIDUAL"])
+@pytest.mark.parametrize("structure, accepted, other, name", [
+    ("DATAMODEL_GAIA", OPERATIONAL_STRUCTURES, "RAW", "former"),  # the server of 2026-07
+    ("DATAMODEL_STANDARD", OPERATIONAL_STRUCTURES, "INDIVIDUAL", "former"),
+    ("RAW", ("DATAMODEL_GAIA", "DATAMODEL_STANDARD"), "DATAMODEL_GAIA", "new"),  # a server with the new names only
+])
+def test_a_refused_structure_name_is_an_error_naming_the_other(archive, tmp_path, structure, accepted, other, name):
+    archive.services["data-server/data"] = datalink({"XP_CONTINUOUS": GAIA_SOURCE}, structures=accepted)
+    with pytest.raises(GaiaArchiveError, match=rf"data-server/data refuses DATA_STRUCTURE '{structure}' \(Invalid Data "
+                                               rf"Structure parameter: '{structure}', valid ones are: "
+                                               rf"{', '.join(accepted)}\): ask for '{other}', the same layout under "
+                                               rf"its {name} name \(archives: gaia: data_structure\)"):
+        fetch_datalink(f"{archive.url}/data-server/data", [1000, 2000], "XP_CONTINUOUS", tmp_path,
+                       data_structure=structure, timeout=5)
+    assert len(archive.requests) == 1  # not retried
+
+
+def test_more_ids_than_the_data_server_takes_are_refused_with_its_words(archive, tmp_path):
+    archive.services["data-server/data"] = datalink({"XP_CONTINUOUS": GAIA_SOURCE}, max_ids=2)
+    remote = RemoteFile(f"{archive.url}/data-server/data", tmp_path / "x.zip",
+                        form=datalink_form([1000, 2000, 3000], "XP_CONTINUOUS"), zipped=True)
+    with pytest.raises(HTTPStatusError, match=r"HTTP 500 .*the server says: Error 500: Maximum number of Source Ids "
+                                              r"reached \(max: 2, found: 3\)"):
+        download(remote, **FAST)
+    assert len(archive.requests) == 1  # asking again cannot help
+    with pytest.raises(ValueError, match=r"batch_size 5001: .* at most 5000 .*archives: gaia: datalink_batch_size"):
+        datalink_batches(f"{archive.url}/data-server/data", [1], "XP_CONTINUOUS", tmp_path, batch_size=5001)
+
+
+def test_an_edited_id_list_is_fetched_anew_not_answered_from_a_stale_reply(archive, tmp_path, caplog):
+    """Same smallest ID, same count, another star: the reply on disk answers another request."""
+    caplog.set_level(logging.INFO, logger="labeltransfer")
+    archive.services["data-server/data"] = datalink({"XP_CONTINUOUS": GAIA_SOURCE})
+    url = f"{archive.url}/data-server/data"
+    first = fetch_datalink_replies([1000, 2000, 3000], "xp_continuous", url, tmp_path / "cache", timeout=5)
+    edited = fetch_datalink_replies([1000, 2000, 4000, 99], "xp_continuous", url, tmp_path / "cache", timeout=5)
+    assert list(pd.read_csv(first[0])["source_id"]) == [1000, 2000, 3000]
+    assert list(pd.read_csv(edited[0])["source_id"]) == [1000, 2000, 4000]  # 99: no such source, counted
+    assert "4 source_ids in 1 XP_CONTINUOUS RAW replies, 1 of them without the product" in caplog.text
+    again = fetch_datalink_replies([1000, 2000, 3000], "xp_continuous", url, tmp_path / "cache", timeout=5)
+    assert again == first and len(archive.requests) == 2  # the same request: its reply is reused
+
+
+def test_a_reply_holding_sources_not_asked_for_is_refused_naming_the_file(archive, tmp_path):
+    archive.services["data-server/data"] = datalink({"XP_CONTINUOUS": GAIA_SOURCE})
+    url = f"{archive.url}/data-server/data"
+    other, = fetch_datalink_replies([5000, 6000], "xp_continuous", url, tmp_path / "other", timeout=5)
+    mine, = datalink_batches(url, [1000, 2000], "XP_CONTINUOUS", tmp_path / "cache")
+    mine.path.parent.mkdir()
+    mine.path.write_bytes(other.read_bytes())  # e.g. copied in by hand
+    with pytest.raises(GaiaArchiveError, match=rf"{mine.path.name}: holds 2 source_ids that its request did not "
+                                               r"ask for \(e\.g\. 5000\): .*delete it to fetch it again"):
+        fetch_datalink_replies([1000, 2000], "xp_continuous", url, tmp_path / "cache", timeout=5)
+
+
+def test_xp_replies_have_the_archive_s_26_columns_whole_numbers_as_such(archive, tmp_path, xp_table):
+    served = xp_table.drop(columns=["bp_chi_squared"]).iloc[:, ::-1]  # a column missing, the others reversed
+    archive.services["data-server/data"] = datalink({"XP_CONTINUOUS": served})
+    reply, = fetch_datalink(f"{archive.url}/data-server/data", [1000, 2000, 3000], "XP_CONTINUOUS", tmp_path,
+                            timeout=5)
+    with zipfile.ZipFile(reply) as archive_file:
+        header, first, _, _ = csv.reader(io.StringIO(archive_file.read("XP_CONTINUOUS_RAW.csv").decode()))
+    assert tuple(header) == XP_RAW_COLUMNS and len(XP_RAW_COLUMNS) == 26
+    cells = dict(zip(header, first))
+    assert cells["source_id"] == "1000" and cells["bp_n_parameters"] == "55" and cells["bp_chi_squared"] == ""
+
+
+@pytest.mark.skipif(not REAL_XP.exists(), reason="../shared/fixtures/real is not here")
+def test_the_fake_archive_s_xp_columns_are_the_real_ones():
+    assert tuple(pd.read_csv(REAL_XP / "XP_CONTINUOUS_RAW.csv", nrows=0).columns) == XP_RAW_COLUMNS
+
+
+@pytest.mark.parametrize("structure", ["RAW", "INDIVIDUAL", "DATAMODEL_GAIA", "DATAMODEL_STANDARD"])
 def test_xp_batches_in_either_layout_sample_like_the_csv(archive, tmp_path, xp_table, structure):
     archive.services["data-server/data"] = datalink({"XP_CONTINUOUS": xp_table})
     remotes = datalink_batches(f"{archive.url}/data-server/data", [3000, 1000, 2000], "XP_CONTINUOUS",
                                tmp_path / "batches", batch_size=2, data_structure=structure)
-    assert [r.path.name for r in remotes] == [f"XP_CONTINUOUS_{structure}_1000_2.zip",
-                                              f"XP_CONTINUOUS_{structure}_3000_1.zip"]
+    assert [re.fullmatch(rf"XP_CONTINUOUS_{structure}_(\d+)_(\d)_[0-9a-f]{{16}}\.zip", r.path.name).groups()
+            for r in remotes] == [("1000", "2"), ("3000", "1")]  # named by the whole request: a digest of its form
     assert remotes[0].form["ID"] == "1000,2000" and remotes[0].form["DATA_STRUCTURE"] == structure
     with zipfile.ZipFile(download_many(remotes, max_workers=2, **FAST)[0]) as reply:
-        assert reply.namelist() == (["XP_CONTINUOUS_RAW.csv"] if structure == "RAW" else
+        assert reply.namelist() == ([f"XP_CONTINUOUS_{structure}.csv"] if structure in ("RAW", "DATAMODEL_GAIA") else
                                     ["XP_CONTINUOUS-Gaia DR3 1000.csv", "XP_CONTINUOUS-Gaia DR3 2000.csv"])
     xp, direct = read_xp_continuous([r.path for r in remotes]), read_xp_continuous(tmp_path / "all.csv")
     np.testing.assert_array_equal(xp["source_id"], [1000, 2000, 3000])

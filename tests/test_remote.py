@@ -1,14 +1,18 @@
 """The archive download engine against a fake archive on 127.0.0.1."""
 
+import gzip
 import hashlib
 import io
 import zipfile
 
+import pandas as pd
 import pytest
 
 from fake_archive import FakeArchive, ServiceError
 from labeltransfer.io.checksums import ChecksumError, DownloadError, read_checksum_manifest
 from labeltransfer.io.remote import HTTPStatusError, OfflineError, RemoteFile, download, download_many
+from labeltransfer.logs import log_to
+from labeltransfer.pipeline.archives import fetch_lamost_spectra
 
 DATA = bytes(range(256)) * 4000  # 1 MB: many chunks of the engine
 FAST = dict(backoff=0.01, timeout=5, progress=False)
@@ -195,3 +199,66 @@ def test_reply_that_is_no_zip_is_refused_with_its_words(archive, tmp_path):
         download(remote, **FAST)
     assert len(archive.requests) == 1 and not remote.path.exists()
     assert not remote.path.with_name("x.zip.part").exists()
+
+
+@pytest.mark.parametrize("encoding", ["on request", "always"])
+def test_a_gz_file_labelled_gzip_encoded_arrives_as_published(archive, tmp_path, encoding):
+    """A server (nginx gzip_static, Apache AddEncoding) may send a .csv.gz as the gzip encoding of a CSV,
+    when the client accepts gzip or always; undoing that encoding would unzip the file and fail its checksum."""
+    chunk = gzip.compress(b"source_id,ra\n" + b"1,2.0\n" * 50_000, mtime=0)
+    url = archive.put("Gaia/XpContinuousMeanSpectrum_000000-003111.csv.gz", chunk)
+    archive.gzip_encoding = encoding
+    download(RemoteFile(url, tmp_path / "chunk.csv.gz", _md5(chunk)), **FAST)
+    assert (tmp_path / "chunk.csv.gz").read_bytes() == chunk and len(archive.requests) == 1
+
+
+TOKEN = "F5fd29a16a5-my-own"
+
+
+def test_a_secret_query_field_is_sent_and_never_shown(archive, tmp_path, caplog):
+    url = archive.put("openapi/dr10/v2.0/lrs/spectrum/fits?obsid=7", DATA)  # pylamost's address, its obsid a field
+    archive.tokens["openapi/"] = TOKEN
+    remote = RemoteFile(url, tmp_path / "7.fits.gz", secret_query={"token": TOKEN})
+    assert download(remote, **FAST).read_bytes() == DATA and TOKEN not in repr(remote)
+    with pytest.raises(HTTPStatusError, match="HTTP 403"):
+        download(RemoteFile(url, tmp_path / "none.fits.gz"), **FAST)  # no token, no spectrum
+
+    def echo(form):
+        raise ServiceError(503, f"token {TOKEN} is rate limited")
+    archive.services["openapi/echo"] = echo
+    with pytest.raises(HTTPStatusError, match=r"token \*\*\* is rate limited") as echoed:
+        download(RemoteFile(f"{archive.url}/openapi/echo", tmp_path / "e", form={}, secret_query={"token": TOKEN}),
+                 retries=1, **FAST)
+    with FakeArchive(tmp_path / "gone") as gone:
+        dead = gone.url + "/spectrum/fits?obsid=8"
+    with pytest.raises(DownloadError, match=r"failed after 2 attempts .*token=\*\*\*") as refused:
+        download(RemoteFile(dead, tmp_path / "8.fits.gz", secret_query={"token": TOKEN}), retries=1, **FAST)
+    assert refused.value.__cause__ is None and refused.value.__suppress_context__  # no chained traceback shows it
+    assert TOKEN not in str(echoed.value) + str(refused.value) + caplog.text and "retrying" in caplog.text
+
+
+def test_the_lamost_token_is_taken_from_the_environment_and_written_nowhere(archive, tmp_path, monkeypatch):
+    """Each spectrum request carries the token; no log, file or message of the step holds it."""
+    monkeypatch.setenv("MY_LAMOST_TOKEN", TOKEN)
+    archive.tokens["lamost/"] = TOKEN
+    for obsid in (1, 2):
+        archive.put(f"lamost/openapi/dr10/v2.0/lrs/spectrum/fits?obsid={obsid}", DATA)
+    pd.DataFrame({"obsid": [1, 2, 3]}).to_csv(tmp_path / "matches.csv", index=False)  # 3: no such spectrum
+    work = tmp_path / "work"
+    spectra = dict(matches_path=tmp_path / "matches.csv", token_env="MY_LAMOST_TOKEN", max_workers=2, timeout=5,
+                   spectrum_url=archive.url + "/lamost/openapi/dr10/v2.0/lrs/spectrum/fits?obsid={obsid}",
+                   offline=False, manifest_path=work / "manifest.csv")
+    work.mkdir()
+    with pytest.raises(DownloadError, match=r"^1 of 3 downloads failed:\n  .*fits\?obsid=3: HTTP 404"), \
+            log_to(work / "spectra.log"):
+        fetch_lamost_spectra(**spectra)
+    assert (work / "fits" / "1.fits.gz").read_bytes() == (work / "fits" / "2.fits.gz").read_bytes() == DATA
+    assert "LAMOST access token: from $MY_LAMOST_TOKEN" in (work / "spectra.log").read_text()
+    written = [path for path in work.rglob("*") if path.is_file()]
+    assert len(written) == 3 and not [path for path in written if TOKEN.encode() in path.read_bytes()]
+    monkeypatch.delenv("MY_LAMOST_TOKEN")
+    with pytest.raises(DownloadError, match=r"^no LAMOST access token was sent \(put yours in the environment "
+                                            r"variable MY_LAMOST_TOKEN\): 3 of 3 downloads failed:\n  .*obsid=1: "
+                                            r"HTTP 403"), log_to(work / "without.log"):
+        fetch_lamost_spectra(**spectra | {"manifest_path": work / "again" / "manifest.csv"})
+    assert "LAMOST access token: none ($MY_LAMOST_TOKEN is not set)" in (work / "without.log").read_text()

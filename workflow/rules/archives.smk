@@ -1,6 +1,8 @@
 # The archive tasks (config/full.yaml): APOGEE DR17 allStar labels with spectra from the Gaia
 # archive (XP, RVS) and LAMOST. Every download is resumable, retried and size/checksum checked
-# (labeltransfer.io.remote); archives: offline: true uses only what is on disk.
+# (labeltransfer.io.remote); archives: offline: true uses only what is on disk. A LAMOST access
+# token travels only as the name of its environment variable (token_env): the job reads the
+# variable, so that the token is in no param (Snakemake records params), log or file.
 
 
 rule download_archive_catalogue:
@@ -63,6 +65,7 @@ rule query_gaia_sources:
     params:
         code=script_code("query_gaia_sources"),
         gaia=ARCHIVES.get("gaia", {}),
+        timeout=ARCHIVES.get("timeout_s", 300),
     threads: 1
     resources:
         mem_mb=4000,
@@ -113,6 +116,7 @@ rule fetch_lamost_spectra:
         code=script_code("fetch_lamost_spectra"),
         # a function, so that Snakemake leaves the "{obsid}" of the address alone
         spectrum_url=lambda wildcards: ARCHIVES["lamost"]["spectrum_url"],
+        token_env=ARCHIVES.get("lamost", {}).get("token_env"),
         max_workers=ARCHIVES.get("max_workers", 4),
         offline=ARCHIVES.get("offline", False),
         timeout=ARCHIVES.get("timeout_s", 300),

@@ -6,5 +6,5 @@ from labeltransfer.pipeline.archives import fetch_lamost_spectra
 
 with log_to(snakemake.log[0]):
     fetch_lamost_spectra(matches_path=snakemake.input.matches, spectrum_url=snakemake.params.spectrum_url,
-                         max_workers=snakemake.params.max_workers, timeout=snakemake.params.timeout,
+                         token_env=snakemake.params.token_env, max_workers=snakemake.params.max_workers, timeout=snakemake.params.timeout,
                          offline=snakemake.params.offline, manifest_path=snakemake.output.manifest)

@@ -9,12 +9,17 @@ errors, stalls, truncated transfers and 5xx / 429 answers are retried with expon
 back-off; other HTTP errors (404, 403, ...) fail at once, and so does an error whose body
 says that a parameter of the request is invalid: the error names the URL, the status and the
 first part of what the server said. The timeout bounds the server's silence (before it
-answers, and between two blocks of the reply), never the length of a transfer. The size
-announced by the server is always checked, a reply that must be a zip archive is checked
-whole (central directory and CRCs), and a checksum (``"md5:<hex>"``, ``"sha1:<hex>"`` or
-``"sha256:<hex>"``, as archives publish them) is checked when given: a mismatch discards the
-file and fetches it once more before failing. ``offline=True`` uses what is already on disk
-and otherwise fails, listing every missing file.
+answers, and between two blocks of the reply), never the length of a transfer. Every request
+asks for ``Accept-Encoding: identity`` and the bytes are stored as they arrive, a
+``Content-Encoding`` never undone: a server or proxy that declares a ``.csv.gz`` file gzip-encoded
+cannot make it arrive decompressed and fail its checksum. The size announced by the server is
+always checked, a reply that must be a zip archive is checked whole (central directory and
+CRCs), and a checksum (``"md5:<hex>"``, ``"sha1:<hex>"`` or ``"sha256:<hex>"``, as archives
+publish them) is checked when given: a mismatch discards the file and fetches it once more
+before failing. An access token travels as a secret query field (``RemoteFile.secret_query``):
+sent with every request, never part of the URL the messages name, and masked wherever the
+server or the HTTP library repeats it. ``offline=True`` uses what is already on disk and
+otherwise fails, listing every missing file.
 """
 
 import logging
@@ -24,15 +29,18 @@ import threading
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import requests
+import urllib3
 from tqdm.auto import tqdm
 
 from .checksums import ChecksumError, DownloadError, verify_checksum
 
-__all__ = ["RemoteFile", "HTTPStatusError", "OfflineError", "download", "download_many"]
+__all__ = ["RemoteFile", "HTTPStatusError", "OfflineError", "RETRY_STATUSES", "download", "download_many",
+           "wait_before_retry"]
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +52,14 @@ CHUNK_BYTES = 1 << 16
 ERROR_BODY_BYTES, ERROR_BODY_CHARS = 4096, 600
 #: What an error reply says when the request itself is wrong: asking again cannot help (the
 #: Gaia data server answers an unknown DATA_STRUCTURE with HTTP 500 "Invalid Data Structure
-#: parameter: 'COMBINED', valid ones are: RAW, INDIVIDUAL").
-INVALID_REQUEST = re.compile(r"\binvalid\b|\bnot valid\b|\bvalid ones are\b|\bunknown parameter\b", re.IGNORECASE)
+#: parameter: 'COMBINED', valid ones are: RAW, INDIVIDUAL", and too many IDs with HTTP 500
+#: "Maximum number of Source Ids reached (max: 5000, found: ...)").
+INVALID_REQUEST = re.compile(r"\binvalid\b|\bnot valid\b|\bvalid ones are\b|\bunknown parameter\b"
+                             r"|\bmaximum number of\b.*\breached\b", re.IGNORECASE)
+#: Asked of every server: the bytes as stored (a .csv.gz is not to be unzipped on the way).
+IDENTITY = {"Accept-Encoding": "identity"}
+#: What a secret query field is replaced with in messages.
+MASK = "***"
 
 
 class HTTPStatusError(DownloadError):
@@ -83,6 +97,9 @@ class RemoteFile:
     zipped : bool
         The reply is a zip archive: it is kept only when it reads whole (a reply sent without
         a length is otherwise complete whenever the connection closes).
+    secret_query : dict, optional
+        Query fields sent with every request and written nowhere (an access token): not part
+        of ``url``, left out of the object's repr and masked in every message.
     """
 
     url: str
@@ -90,6 +107,14 @@ class RemoteFile:
     checksum: str = None
     form: dict = None
     zipped: bool = False
+    secret_query: dict = field(default=None, repr=False)
+
+    def masked(self, text):
+        """``text`` with every secret query value (as written, or URL-encoded) replaced by ``***``."""
+        for value in (self.secret_query or {}).values():
+            for written in {str(value), quote(str(value), safe=""), quote_plus(str(value))} - {""}:
+                text = text.replace(written, MASK)
+        return text
 
 
 def download(remote, *, session=None, retries=5, backoff=1.0, timeout=60.0, offline=False,
@@ -151,22 +176,27 @@ def download(remote, *, session=None, retries=5, backoff=1.0, timeout=60.0, offl
         except HTTPStatusError as error:
             if not error.retryable or attempt >= retries:
                 raise
-            attempt = _back_off(remote.url, error, attempt, backoff)
+            attempt = wait_before_retry(remote.url, error, attempt, backoff)
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
                 _Truncated) as error:
             if attempt >= retries:
-                raise DownloadError(f"{remote.url}: failed after {retries + 1} attempts ({error}); "
-                                    f"{part} is kept and the next run resumes it") from error
-            attempt = _back_off(remote.url, error, attempt, backoff)
+                raise DownloadError(f"{remote.url}: failed after {retries + 1} attempts "
+                                    f"({remote.masked(str(error))}); {part} is kept and the next run resumes "
+                                    "it") from (None if remote.secret_query else error)
+            attempt = wait_before_retry(remote.url, remote.masked(str(error)), attempt, backoff)
+        except requests.RequestException as error:  # a malformed address, a redirect loop: asking again cannot help
+            raise DownloadError(f"{remote.url}: {remote.masked(str(error))}") from (
+                None if remote.secret_query else error)
 
 
 class _Truncated(IOError):
     """The connection closed before the announced number of bytes arrived."""
 
 
-def _back_off(url, error, attempt, backoff):
+def wait_before_retry(what, error, attempt, backoff):
+    """Log ``error`` of ``what`` (a URL, a query), sleep ``backoff * 2**attempt`` s; the next attempt's number."""
     delay = backoff * 2 ** attempt
-    log.warning("%s: %s; retrying in %.1f s", url, error, delay)
+    log.warning("%s: %s; retrying in %.1f s", what, error, delay)
     time.sleep(delay)
     return attempt + 1
 
@@ -176,32 +206,44 @@ def _fetch(session, remote, part, timeout, progress):
     url = remote.url
     offset = part.stat().st_size if part.exists() and remote.form is None else 0
     if remote.form is None:
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
-        request = session.get(url, headers=headers, stream=True, timeout=timeout)
+        headers = IDENTITY | ({"Range": f"bytes={offset}-"} if offset else {})
+        request = session.get(url, params=remote.secret_query, headers=headers, stream=True, timeout=timeout)
     else:
-        request = session.post(url, data=remote.form, stream=True, timeout=timeout)
+        request = session.post(url, params=remote.secret_query, data=remote.form, headers=IDENTITY, stream=True,
+                               timeout=timeout)
     with request as response:
         if response.status_code == 416:  # the part file is longer than the file: start over
             part.unlink()
             raise _Truncated(f"{part} did not fit the remote file; starting over")
         if response.status_code >= 400:
-            raise HTTPStatusError(url, response.status_code, response.reason, _error_body(response))
+            raise HTTPStatusError(url, response.status_code, response.reason, remote.masked(_error_body(response)))
         if offset and response.status_code == 206:
             log.info("%s: resuming at byte %d", url, offset)
         else:
             offset = 0  # a plain 200: the server sends the whole file
         length = response.headers.get("Content-Length")
-        encoded = response.headers.get("Content-Encoding", "identity") != "identity"
-        expected = offset + int(length) if length is not None and not encoded else None
+        expected = offset + int(length) if length is not None else None  # the bytes sent are the bytes kept
         with open(part, "ab" if offset else "wb") as handle, tqdm(
                 total=expected, initial=offset, unit="B", unit_scale=True, desc=part.name[:-5],
                 disable=not progress, mininterval=1.0, leave=False) as bar:
-            for block in response.iter_content(CHUNK_BYTES):
+            for block in _raw_blocks(response):
                 handle.write(block)
                 bar.update(len(block))
     size = part.stat().st_size
     if expected is not None and size != expected:
         raise _Truncated(f"got {size} of {expected} bytes")
+
+
+def _raw_blocks(response):
+    """The reply's bytes as sent, a Content-Encoding left as it is, with requests' exceptions."""
+    try:
+        yield from response.raw.stream(CHUNK_BYTES, decode_content=False)
+    except urllib3.exceptions.ReadTimeoutError as error:
+        raise requests.ConnectionError(error) from error
+    except urllib3.exceptions.SSLError as error:
+        raise requests.exceptions.SSLError(error) from error
+    except urllib3.exceptions.ProtocolError as error:
+        raise requests.exceptions.ChunkedEncodingError(error) from error
 
 
 def _error_body(response):

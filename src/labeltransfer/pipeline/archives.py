@@ -1,21 +1,26 @@
 """Workflow steps of the archive tasks: download, read the allStar, query Gaia, match LAMOST.
 
 Every download goes through :mod:`labeltransfer.io.remote` (resumable, retried, verified,
-``offline`` aware). The APOGEE labels are read once for all tasks; each task's source adapter
-(:mod:`labeltransfer.sources`) then joins them to its spectra, and its sample is built like
-every other task's (:func:`labeltransfer.pipeline.data.prepare_sample`).
+``offline`` aware). LAMOST spectrum requests carry the user's access token, read here from
+the environment variable the config names (never a Snakemake param: Snakemake records params)
+and written to no file or message. The APOGEE labels are read once for all tasks; each task's
+source adapter (:mod:`labeltransfer.sources`) then joins them to its spectra, and its sample
+is built like every other task's (:func:`labeltransfer.pipeline.data.prepare_sample`).
 """
 
 import json
 import logging
+import os
+import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
 from ..crossmatch import separation_percentiles
 from ..io.allstar import read_allstar
-from ..io.checksums import read_checksum_manifest
-from ..io.gaia_archive import datalink_batches, query_sources
+from ..io.checksums import DownloadError, read_checksum_manifest
+from ..io.gaia_archive import fetch_datalink, query_sources
 from ..io.gaia_xp import read_xp_covariances
 from ..io.lamost_catalogue import read_lamost_catalogue
 from ..io.remote import RemoteFile, download, download_many
@@ -62,10 +67,10 @@ def read_labels(*, allstar_path, label_names, cuts, labels_path):
     table.to_csv(labels_path, index=False)
 
 
-def query_gaia(*, labels_path, tap_url, batch_size, sources_path):
+def query_gaia(*, labels_path, tap_url, batch_size, timeout, sources_path):
     """gaia_source rows (positions, proper motions, which spectra exist) of the labelled stars."""
     ids = read_apogee_labels(labels_path)["source_id"].to_numpy()
-    query_sources(tap_url, ids[ids > 0], batch_size=batch_size).to_csv(sources_path, index=False)
+    query_sources(tap_url, ids[ids > 0], batch_size=batch_size, timeout=timeout).to_csv(sources_path, index=False)
 
 
 def fetch_gaia_spectra(*, sources_path, product, gaia, max_workers, timeout, offline, manifest_path):
@@ -79,22 +84,21 @@ def fetch_gaia_spectra(*, sources_path, product, gaia, max_workers, timeout, off
     sources = pd.read_csv(sources_path)
     has = sources[flag].astype(str).str.lower().isin(["true", "1"])
     log.info("%s: %d of %d sources have %s", sources_path, has.sum(), len(sources), retrieval_type)
-    remotes = datalink_batches(gaia["data_url"], sources.loc[has, "source_id"], retrieval_type,
-                               Path(manifest_path).parent / "batches", batch_size=gaia["datalink_batch_size"],
-                               data_structure=gaia["data_structure"])
-    write_manifest(download_many(remotes, max_workers=max_workers, offline=offline, timeout=timeout),
-                   manifest_path)
+    replies = fetch_datalink(gaia["data_url"], sources.loc[has, "source_id"], retrieval_type,
+                             Path(manifest_path).parent / "batches", batch_size=gaia["datalink_batch_size"],
+                             data_structure=gaia["data_structure"], max_workers=max_workers, offline=offline,
+                             timeout=timeout)
+    write_manifest(replies, manifest_path)
 
 
-def fetch_datalink_replies(source_ids, product, data_url, folder, timeout=600):
-    """The DataLink replies (zip archives of ``RAW`` CSV tables, one row per source) of one Gaia
-    product (``xp_continuous`` or ``rvs``) for ``source_ids``, fetched from ``data_url`` in batches of
-    5,000 into ``folder``, as the archive tasks fetch them; a list of paths."""
+def fetch_datalink_replies(source_ids, product, data_url, folder, timeout=600, data_structure="RAW"):
+    """The DataLink replies (zip archives, by default of ``RAW`` CSV tables, one row per source) of
+    one Gaia product (``xp_continuous`` or ``rvs``) for ``source_ids``, fetched from ``data_url`` in
+    batches of 5,000 into ``folder``, as the archive tasks fetch them, or reused from there when
+    the very same request was made before; each checked against the IDs it asked for; a list of paths."""
     retrieval_type, _ = GAIA_PRODUCTS[product]
-    replies = download_many(datalink_batches(data_url, source_ids, retrieval_type, folder), max_workers=2,
-                            timeout=timeout)
-    log.info("%d source_ids: %d %s replies from %s", len(source_ids), len(replies), retrieval_type, data_url)
-    return replies
+    return fetch_datalink(data_url, source_ids, retrieval_type, folder, data_structure=data_structure,
+                          timeout=timeout)
 
 
 def crossmatch_lamost(*, labels_path, catalogue_path, sources_path, settings, matches_path, stats_path):
@@ -113,20 +117,51 @@ def crossmatch_lamost(*, labels_path, catalogue_path, sources_path, settings, ma
     write_json(stats_path, stats)
 
 
-def fetch_lamost_spectra(*, matches_path, spectrum_url, max_workers, timeout, offline, manifest_path):
-    """The matched stars' LAMOST spectra, one FITS file per obsid; the manifest lists them."""
+def fetch_lamost_spectra(*, matches_path, spectrum_url, token_env, max_workers, timeout, offline, manifest_path):
+    """The matched stars' LAMOST spectra, one FITS file per obsid; the manifest lists them.
+
+    ``spectrum_url`` holds ``{obsid}``; the access token in the environment variable
+    ``token_env`` (if set) goes with every request as the ``token`` query field, as pylamost
+    and MultimodalUniverse send it.
+    """
     obsids = pd.read_csv(matches_path)["obsid"].to_numpy()
     folder = Path(manifest_path).parent / "fits"
-    remotes = [RemoteFile(spectrum_url.format(obsid=obsid), folder / f"{obsid}.fits.gz") for obsid in obsids]
-    write_manifest(download_many(remotes, max_workers=max_workers, offline=offline, timeout=timeout),
-                   manifest_path)
+    token = _token_query(token_env)
+    remotes = [RemoteFile(spectrum_url.format(obsid=obsid), folder / f"{obsid}.fits.gz", secret_query=token)
+               for obsid in obsids]
+    with _token_hint(token_env, token):
+        write_manifest(download_many(remotes, max_workers=max_workers, offline=offline, timeout=timeout),
+                       manifest_path)
+
+
+def _token_query(token_env):
+    """``{"token": <value>}`` from the environment variable ``token_env``; None where it is unset or empty."""
+    token = os.environ.get(token_env, "").strip() if token_env else ""
+    if token:
+        log.info("LAMOST access token: from $%s", token_env)
+    else:
+        log.info("LAMOST access token: none (%s)", f"${token_env} is not set" if token_env else "no token_env")
+    return {"token": token} if token else None
+
+
+@contextmanager
+def _token_hint(token_env, token):
+    """Say, in a refusal (HTTP 401, 403) of requests sent without a token, how to send one."""
+    try:
+        yield
+    except DownloadError as error:
+        if token is None and re.search(r"HTTP 40[13]\b", str(error)):
+            where = (f"the environment variable {token_env}" if token_env else
+                     "an environment variable and its name in archives: lamost: token_env")
+            raise DownloadError(f"no LAMOST access token was sent (put yours in {where}): {error}") from error
+        raise
 
 
 def xp_noise_model(*, sample_path, split_path, manifest_path, seed, max_stars, noise_path):
     """The XP noise model (:class:`labeltransfer.xp_noise.XPNoise`) of the S/N ladder's test stars
     (the same draw) from their coefficients' errors and correlations in the task's XP files."""
     sample = LabelledSample.load(sample_path)
-    stars = sample.subset(draw_test_rows(read_split(split_path, sample.ids), max_stars, seed))
+    stars = sample.subset(draw_test_rows(read_split(split_path, sample), max_stars, seed))
     covariances = read_xp_covariances(read_manifest(manifest_path), stars.source_id)
     XPNoise.from_covariances(design_matrix(stars.spectra.wavelength), covariances).save(noise_path, stars.source_id)
     log.info("XP noise model of %d test stars written", len(stars.ids))

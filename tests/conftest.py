@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
@@ -37,11 +38,28 @@ def bulk_archive(tmp_path_factory):
         yield archive, names
 
 
+#: The survey stage the tests add to config/ci.yaml (which leaves it off: it needs a server): the first
+#: two chunks of the bulk folder that ``bulk_archive`` serves, labelled by the CI task's models.
+CI_SURVEY = {"task": "ci", "files": 2, "block_rows": 500}
+
+
 def ci_snakemake(archive, *args):
-    """Snakemake on config/ci.yaml in the repository, its survey chunks served by ``archive``."""
-    survey = f"survey={{base_url: '{archive.url}/{BULK_FOLDER}/'}}"
+    """Snakemake on config/ci.yaml in the repository, with the survey stage of CI_SURVEY on the chunks that
+    ``archive`` serves, given as README tells a user to (``--config 'survey={...}'``)."""
+    survey = {**CI_SURVEY, "base_url": f"{archive.url}/{BULK_FOLDER}/"}
+    entry = "survey=" + yaml.safe_dump(survey, default_flow_style=True, width=1000).strip()
     return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *args, "--configfile",
-                           "config/ci.yaml", "--config", survey], cwd=REPO, capture_output=True, text=True)
+                           "config/ci.yaml", "--config", entry], cwd=REPO, capture_output=True, text=True)
+
+
+def workflow_checkout(folder):
+    """``folder`` as a fresh clone's working directory: the Snakefile, workflow/, config/ and src/ of the
+    repository linked in, nothing run yet (no resources/, results/ or .snakemake/); returns it."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for part in ("Snakefile", "workflow", "config", "src"):
+        (folder / part).symlink_to(REPO / part)
+    return folder
 
 
 @pytest.fixture(scope="session")

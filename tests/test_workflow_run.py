@@ -16,7 +16,7 @@ import yaml
 from PIL import Image
 from snakemake.utils import update_config
 
-from conftest import ci_snakemake as _snakemake
+from conftest import CI_SURVEY, ci_snakemake as _snakemake
 from labeltransfer.cli import main as cli
 from labeltransfer.pipeline.survey_stage import flagging_models
 from labeltransfer.survey import catalogue_metadata, label_file, read_catalogue
@@ -24,6 +24,7 @@ from labeltransfer.survey import catalogue_metadata, label_file, read_catalogue
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 update_config(CONFIG, yaml.safe_load((REPO / "config" / "ci.yaml").read_text()))  # as Snakemake merges them
+update_config(CONFIG, {"survey": CI_SURVEY})  # and the --config the tests add (conftest.ci_snakemake)
 RESULTS = REPO / "results" / CONFIG["tasks"][0]
 SURVEY = RESULTS.parent / CONFIG["survey"]["task"] / "survey"
 

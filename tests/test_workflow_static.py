@@ -10,6 +10,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
+from conftest import workflow_checkout
 from labeltransfer.code_version import imported_modules, package_files
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,6 +37,14 @@ def test_shipped_configs_validate(name):
     update_config(config, _config(name))
     validate(config, SCHEMA)
     assert set(config["methods"]) <= set(config["method_settings"])
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "config").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_need_no_server_of_the_tests(path):
+    """A config a user is told to run needs nothing else started: no address on this machine (the tests'
+    fake archives add theirs themselves, e.g. conftest.ci_snakemake)."""
+    settings = yaml.safe_dump(yaml.safe_load(path.read_text()))  # its keys and values, not its comments
+    assert not re.search(r"127\.0\.0\.1|localhost", settings), path.name
 
 
 def test_parallax_study_twins_differ_from_the_defaults_only_in_their_features():
@@ -177,6 +186,34 @@ def test_workflow_refuses_bad_config_at_start_up(tmp_path, override, message):
                             capture_output=True, text=True)
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
+
+
+def _dry_run(folder, *args):
+    """``snakemake -n`` with ``args`` in ``folder``."""
+    return subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", *args], cwd=folder,
+                          capture_output=True, text=True)
+
+
+def test_nested_config_values_are_typed_by_the_schema(tmp_path):
+    """Snakemake's --config parser leaves nested scalars strings ('3', 'null', '.inf'); the workflow types
+    each where the schema allows no string, at any depth (through $ref, additionalProperties, if/then)."""
+    result = _dry_run(workflow_checkout(tmp_path), "--config", "survey={files: null, block_rows: 500}",
+                      "snr_bins=[10, 30, .inf]", "method_settings={knn: {params: {n_neighbours: 7}}}", "max_stars=null")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "survey_manifest" in result.stdout  # files: null, all chunks: the stage is on
+
+
+def test_a_survey_pattern_that_matches_no_chunk_is_refused_naming_it_and_the_manifest(tmp_path):
+    folder = workflow_checkout(tmp_path)
+    manifest = folder / "resources" / "survey" / "_MD5SUM.txt"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text("".join(f"{'0' * 32}  XpContinuousMeanSpectrum_{n}.csv.gz\n" for n in ("000000-003111",
+                                                                                            "003112-005263")))
+    (folder / "rvs.yaml").write_text(yaml.safe_dump({"survey": {"files": 2, "pattern": "RvsMeanSpectrum_*.csv.gz"}}))
+    result = _dry_run(folder, "--configfile", "rvs.yaml")
+    assert result.returncode != 0
+    assert ("survey: pattern 'RvsMeanSpectrum_*.csv.gz' matches none of the 2 files that "
+            "resources/survey/_MD5SUM.txt lists") in result.stdout + result.stderr
 
 
 def _dry_run_without_label(tmp_path, label, regime_label="teff"):

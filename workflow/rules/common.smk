@@ -1,8 +1,77 @@
+import re
 from pathlib import Path
 
+import yaml
+from jsonschema import Draft202012Validator
 from snakemake.utils import validate
 
 
+def _applied(schema, root):
+    """The subschemas that apply beside ``schema``'s own keywords: its ``allOf`` and its ``$ref`` (a local
+    ``#/...`` pointer into ``root``; in draft 2020-12 a ``$ref`` applies beside its siblings)."""
+    members = list(schema.get("allOf", []))
+    if "$ref" in schema:
+        target = root
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        members.append(target)
+    return members
+
+
+def _allows_strings(schema, root):
+    """Whether ``schema`` accepts some string: by its type, enum or const, and those of its ``$ref``,
+    ``allOf``, ``anyOf`` and ``oneOf`` (a schema that says nothing of the type accepts one)."""
+    if "type" in schema:
+        own = "string" in ([schema["type"]] if isinstance(schema["type"], str) else schema["type"])
+    else:
+        own = any(isinstance(value, str) for value in schema.get("enum", [schema.get("const", "")]))
+    alternatives = schema.get("anyOf", []) + schema.get("oneOf", [])
+    return own and all(_allows_strings(member, root) for member in _applied(schema, root)) and (
+        not alternatives or any(_allows_strings(member, root) for member in alternatives))
+
+
+def _property_schema(schema, key):
+    """The schema of an object's entry ``key``: properties, then patternProperties, then additionalProperties."""
+    if key in schema.get("properties", {}):
+        return schema["properties"][key]
+    for pattern, member in schema.get("patternProperties", {}).items():
+        if re.search(pattern, key):
+            return member
+    extra = schema.get("additionalProperties")
+    return extra if isinstance(extra, dict) else {}
+
+
+def typed_by_schema(value, schema, root):
+    """``value`` with every string at a place where ``schema`` allows no string read as YAML.
+
+    Snakemake's ``--config`` parser reads a nested value with YAML's BaseLoader, which keeps every
+    scalar a string (``--config 'survey={files: 3}'`` gives ``{'files': '3'}``, ``{files: null}``
+    ``{'files': 'null'}``); typed here as the config file would have them. A string the schema
+    allows stays as it is, and one that YAML cannot read is left for the validation to name.
+    Follows ``$ref``, ``properties``, ``patternProperties``, ``additionalProperties``, ``items``,
+    ``allOf``, ``anyOf``, ``oneOf`` and ``if``/``then``/``else``.
+    """
+    if isinstance(value, str):
+        if _allows_strings(schema, root):
+            return value
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+    if isinstance(value, dict):
+        value = {key: typed_by_schema(item, _property_schema(schema, key), root) for key, item in value.items()}
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        value = [typed_by_schema(item, schema["items"], root) for item in value]
+    for member in _applied(schema, root) + schema.get("anyOf", []) + schema.get("oneOf", []):
+        value = typed_by_schema(value, member, root)
+    if "if" in schema:
+        holds = Draft202012Validator(root).evolve(schema=schema["if"]).is_valid(value)
+        value = typed_by_schema(value, schema.get("then" if holds else "else", {}), root)
+    return value
+
+
+CONFIG_SCHEMA = yaml.safe_load(Path(workflow.basedir, "workflow", "schemas", "config.schema.yaml").read_text())
+config.update(typed_by_schema(dict(config), CONFIG_SCHEMA, CONFIG_SCHEMA))
 validate(config, schema="../schemas/config.schema.yaml")
 
 TASKS = config["tasks"]
@@ -309,8 +378,13 @@ def survey_chunks():
     import fnmatch
 
     manifest = checkpoints.survey_manifest.get().output.manifest
-    listed = sorted(n for n in CHECKSUMS.read_checksum_manifest(Path(manifest).read_text())
-                    if fnmatch.fnmatch(n, SURVEY["pattern"]))
+    names = CHECKSUMS.read_checksum_manifest(Path(manifest).read_text())
+    listed = sorted(n for n in names if fnmatch.fnmatch(n, SURVEY["pattern"]))
+    if not listed:
+        raise ValueError(
+            f"config: survey: pattern {SURVEY['pattern']!r} matches none of the {len(names)} files that {manifest} "
+            f"lists (e.g. {', '.join(sorted(names)[:2]) or 'none'}): set survey: pattern to a glob of its chunk names"
+        )
     if isinstance(SURVEY["files"], list):
         if missing := [n for n in SURVEY["files"] if n not in listed]:
             raise ValueError(f"config: survey: files {missing} are not in {manifest} ({len(listed)} chunks listed)")

@@ -19,12 +19,13 @@ they skip names starting with ``.`` or ``_``) and renamed when whole.
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from .ood import SURVEY_FLAG_MEANINGS, SURVEY_FLAGS
 
 __all__ = ["FORMATS", "METADATA_KEY", "CatalogueNameError", "catalogue_format", "column_descriptions",
-           "write_catalogue", "read_catalogue", "catalogue_metadata", "hidden_part"]
+           "write_catalogue", "read_catalogue", "catalogue_metadata", "written_whole"]
 
 #: Catalogue formats, by the suffix of the file's name.
 FORMATS = {".parquet": "parquet", ".fits": "fits", ".ecsv": "ecsv"}
@@ -84,11 +85,20 @@ def column_descriptions(label_names):
     return columns
 
 
-def hidden_part(path):
-    """The temporary name a file is written under before it is whole: ``.<name>.part`` beside it,
-    which readers of the folder skip."""
+@contextmanager
+def written_whole(path):
+    """Yield the temporary name to write ``path`` under, ``.<name>.part`` beside it (which readers of
+    the folder skip), and rename it to ``path`` once the block ends; on any failure remove it, so
+    that a file is there whole or not at all."""
     path = Path(path)
-    return path.with_name(f".{path.name}.part")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(f".{path.name}.part")
+    try:
+        yield part
+        os.replace(part, path)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
 
 
 def write_catalogue(table, path, provenance, label_names):
@@ -96,16 +106,9 @@ def write_catalogue(table, path, provenance, label_names):
     in the format of ``path``'s suffix (:func:`catalogue_format`), with its columns' units and
     descriptions, the flag bits' meanings and ``provenance``; whole or not at all."""
     writer = {"parquet": _write_parquet, "fits": _write_fits, "ecsv": _write_ecsv}[catalogue_format(path)]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = hidden_part(path)
     provenance = json.loads(json.dumps({**provenance, "flag_bits": _flag_bits()}, default=str))  # plain types
-    try:
+    with written_whole(path) as part:
         writer(table, part, provenance, column_descriptions(label_names))
-        os.replace(part, path)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
 
 
 def _flag_bits():

@@ -15,7 +15,6 @@ catalogue has one row per source.
 """
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from . import __version__
-from .catalogue import catalogue_metadata, hidden_part, read_catalogue, write_catalogue
+from .catalogue import catalogue_metadata, read_catalogue, write_catalogue, written_whole
 from .io import SkippedRows, SurveyFormatError, path_list, require
 from .io.arrays import load_npz, nonpositive_error
 from .io.checksums import file_checksum
@@ -83,19 +82,11 @@ class SurveyModel:
         """Save the training set's side of the flags (``.npz``), for chunk jobs to :meth:`read_reference`
         instead of each reading the training set: ``reference``, ``misfit_reference`` (a number, or
         None) and the model file's SHA-256; written to a hidden ``.<name>.part`` first."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        part = hidden_part(path)
         has_misfit = self.misfit_reference is not None
-        try:
-            with open(part, "wb") as handle:
-                np.savez(handle, **self.reference.to_arrays(), has_misfit_reference=has_misfit,
-                         misfit_reference=float(self.misfit_reference) if has_misfit else np.nan,
-                         model_sha256=file_checksum(self.path))
-            os.replace(part, path)
-        except BaseException:
-            part.unlink(missing_ok=True)
-            raise
+        with written_whole(path) as part, open(part, "wb") as handle:
+            np.savez(handle, **self.reference.to_arrays(), has_misfit_reference=has_misfit,
+                     misfit_reference=float(self.misfit_reference) if has_misfit else np.nan,
+                     model_sha256=file_checksum(self.path))
 
     def read_reference(self, path):
         """Take the flags' reference that :meth:`write_reference` saved for this model file; return self.

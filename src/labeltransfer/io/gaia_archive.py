@@ -43,7 +43,7 @@ import requests
 
 from . import table_files
 from .checksums import DownloadError
-from .gaia_rvs import _NAME_SOURCE_ID
+from .gaia_rvs import NAME_SOURCE_ID
 from .remote import RETRY_STATUSES, RemoteFile, download_many, wait_before_retry
 
 __all__ = ["GAIA_SOURCE_COLUMNS", "DATA_STRUCTURES", "STRUCTURE_ALIASES", "TAP_SYNC_ROW_LIMIT", "DATALINK_ID_LIMIT",
@@ -281,7 +281,7 @@ def reply_source_ids(path):
     ids = []
     for name, source in table_files(path, GaiaArchiveError):
         table = pd.read_csv(source, comment="#", usecols=lambda column: column == "source_id", dtype=str)
-        from_name = _NAME_SOURCE_ID.search(name)
+        from_name = NAME_SOURCE_ID.search(name)
         if "source_id" in table.columns:
             ids.append(table["source_id"].to_numpy(dtype=np.int64))
         elif from_name is not None:

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 #: Pixel wavelengths of the RVS mean spectra, nm.
 RVS_WAVELENGTH = np.round(np.arange(846.0, 870.0 + 0.005, 0.01), 2)
 #: The source_id in the name of a per-source DataLink file (``RVS-Gaia DR3 <source_id>.csv``).
-_NAME_SOURCE_ID = re.compile(r"Gaia DR3 (\d+)\.\w+(?:\.gz)?$")
+NAME_SOURCE_ID = re.compile(r"Gaia DR3 (\d+)\.\w+(?:\.gz)?$")
 
 
 class RVSFormatError(SurveyFormatError):
@@ -96,7 +96,7 @@ def _per_pixel(table, name):
     """(source_id, flux, error) of each source of a file with one row per pixel."""
     _need(table, ("wavelength", "flux", "flux_error"), name)
     if "source_id" not in table.columns:
-        match = _NAME_SOURCE_ID.search(name)
+        match = NAME_SOURCE_ID.search(name)
         if match is None:
             raise RVSFormatError(f"{name}: one row per pixel, but no source_id column and no "
                                  "'Gaia DR3 <source_id>' in the file name")

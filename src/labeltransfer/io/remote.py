@@ -308,7 +308,7 @@ def download_many(remotes, *, max_workers=4, offline=False, progress=True, **opt
             listing = "\n".join(f"  {r.path}  <- {r.url}" for r in missing)
             raise OfflineError(f"offline mode: {len(missing)} of {len(remotes)} files are not on "
                                f"disk:\n{listing}")
-    failures = []
+    failures = {}  # by the remote's place in the list: named in the order asked, whatever finished first
     local = threading.local()  # one session (connection pool) per worker thread
 
     def fetch(remote):
@@ -318,13 +318,14 @@ def download_many(remotes, *, max_workers=4, offline=False, progress=True, **opt
 
     with ThreadPoolExecutor(max_workers) as pool, tqdm(
             total=len(remotes), unit="file", desc="download", mininterval=1.0, disable=not progress) as bar:
-        futures = [pool.submit(fetch, r) for r in remotes]
+        futures = {pool.submit(fetch, r): number for number, r in enumerate(remotes)}
         for future in as_completed(futures):
             try:
                 future.result()
             except DownloadError as error:
-                failures.append(str(error))
+                failures[futures[future]] = str(error)
             bar.update()
     if failures:
-        raise DownloadError(f"{len(failures)} of {len(remotes)} downloads failed:\n  " + "\n  ".join(failures))
+        raise DownloadError(f"{len(failures)} of {len(remotes)} downloads failed:\n  "
+                            + "\n  ".join(failures[number] for number in sorted(failures)))
     return [Path(r.path) for r in remotes]

@@ -26,10 +26,10 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labeltransfer.methods.calibration import calibrate_uncertainties, calibrated  # noqa: E402
-from labeltransfer.metrics import robust_scatter  # noqa: E402
+from labeltransfer.evaluation.metrics import robust_scatter  # noqa: E402
 from labeltransfer.pipeline.modelling import trained_models  # noqa: E402
-from labeltransfer.sample import LabelledSample  # noqa: E402
-from labeltransfer.split import read_split  # noqa: E402
+from labeltransfer.data.sample import LabelledSample  # noqa: E402
+from labeltransfer.data.split import read_split  # noqa: E402
 
 
 def _within(z):
@@ -47,7 +47,7 @@ def main(argv=None):
     results = Path(args.results)
     sample = LabelledSample.load(results / "data" / "sample.npz")
     validation = sample.subset(read_split(results / "data" / "split.csv", sample)["validation"])
-    halves = np.random.default_rng(0).permutation(len(validation.ids)) % 2 == 0
+    halves = np.random.default_rng(0).permutation(len(validation.apogee_id)) % 2 == 0
     print(f"{halves.sum()} validation stars set the scale, {(~halves).sum()} are scored; per label, % within "
           f"1 / 2 / 3 sigma ({', '.join(sample.label_names)})")
     for name, model, features in trained_models(results, config, args.threads):

@@ -27,9 +27,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labeltransfer.methods import TheCannon  # noqa: E402
-from labeltransfer.metrics import robust_scatter  # noqa: E402
-from labeltransfer.sample import LabelledSample  # noqa: E402
-from labeltransfer.split import read_split  # noqa: E402
+from labeltransfer.evaluation.metrics import robust_scatter  # noqa: E402
+from labeltransfer.data.sample import LabelledSample  # noqa: E402
+from labeltransfer.data.split import read_split  # noqa: E402
 
 
 def _best_time(function, repeat):
@@ -45,10 +45,10 @@ def _thecannon_run(train, test, label_names):
     """Train TheCannon 0.7.3 and return a function that runs its test step."""
     from TheCannon import dataset, model
 
-    ivar = [np.where(np.isfinite(s.spectra.flux_err), 1 / s.spectra.flux_err ** 2, 0.0) for s in (train, test)]
+    ivar = [np.where(np.isfinite(s.spectra.flux_error), 1 / s.spectra.flux_error ** 2, 0.0) for s in (train, test)]
     with contextlib.redirect_stdout(io.StringIO()):
-        data = dataset.Dataset(train.spectra.wavelength, train.ids, train.spectra.flux.astype(float),
-                               ivar[0], train.labels, test.ids, test.spectra.flux.astype(float), ivar[1])
+        data = dataset.Dataset(train.spectra.wavelength, train.apogee_id, train.spectra.flux.astype(float),
+                               ivar[0], train.labels, test.apogee_id, test.spectra.flux.astype(float), ivar[1])
         data.set_label_names(list(label_names))
         cannon = model.CannonModel(2, useErrors=False)
         cannon.train(data)
@@ -77,14 +77,14 @@ def main():
     train = sample.subset(rows["train"][complete[rows["train"]]][: args.n_train])
     test = sample.subset(rows["validation"][: args.n_test])
     print(f"threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, cpus={os.cpu_count()}; "
-          f"{len(train.ids)} training stars, {len(test.ids)} validation stars, {test.spectra.flux.shape[1]} pixels")
+          f"{len(train.apogee_id)} training stars, {len(test.apogee_id)} validation stars, {test.spectra.flux.shape[1]} pixels")
 
     flux_only = [s.spectra.select_aux([]) for s in (train, test)]
     ours = TheCannon(order=2).fit(flux_only[0], train.labels, train.label_err, sample.label_names)
     theirs = _thecannon_run(train, test, sample.label_names)
     t_ours, (labels_ours, _) = _best_time(lambda: ours.predict(flux_only[1]), args.repeat)
     t_theirs, labels_theirs = _best_time(theirs, args.repeat)
-    rate_ours, rate_theirs = len(test.ids) / t_ours, len(test.ids) / t_theirs
+    rate_ours, rate_theirs = len(test.apogee_id) / t_ours, len(test.apogee_id) / t_theirs
     print(f"labeltransfer TheCannon (quadratic, 4 labels, first-guess start): {rate_ours:8.0f} stars/s")
     print(f"TheCannon 0.7.3 (PyPI, curve_fit per star, 1 start):         {rate_theirs:8.0f} stars/s")
     print(f"ratio: {rate_ours / rate_theirs:.1f}x")
@@ -96,7 +96,7 @@ def main():
         model = TheCannon.load(path)
         spectra = test.spectra.select_aux(list(model.aux_names_))
         t_model, _ = _best_time(lambda: model.predict(spectra), args.repeat)
-        print(f"{path}: {len(test.ids) / t_model:8.0f} stars/s")
+        print(f"{path}: {len(test.apogee_id) / t_model:8.0f} stars/s")
 
 
 if __name__ == "__main__":

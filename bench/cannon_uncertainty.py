@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labeltransfer.methods import load_method  # noqa: E402
 from labeltransfer.methods.calibration import calibrate_uncertainties, calibrated  # noqa: E402
-from labeltransfer.sample import LabelledSample, feature_names  # noqa: E402
-from labeltransfer.split import read_split  # noqa: E402
+from labeltransfer.data.sample import LabelledSample, feature_names  # noqa: E402
+from labeltransfer.data.split import read_split  # noqa: E402
 
 
 def regime_fits(model, spectra):
@@ -86,7 +86,7 @@ def main(argv=None):
     results = Path(args.results)
     sample = LabelledSample.load(results / "data" / "sample.npz")
     validation = sample.subset(read_split(results / "data" / "split.csv", sample)["validation"])
-    rows = np.random.default_rng(0).permutation(len(validation.ids))[: args.stars]
+    rows = np.random.default_rng(0).permutation(len(validation.apogee_id))[: args.stars]
     validation = validation.subset(rows)
     model = load_method(settings["type"], results / "models" / f"{args.method}.npz")
     spectra = validation.spectra.select_aux(feature_names(settings["feature_set"], config["colours"]))

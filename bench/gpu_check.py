@@ -14,7 +14,7 @@ On a machine with a GPU, for the MLP and the CNN of a config:
 Each phase starts only while ``--budget`` seconds have not passed, and prints as it goes::
 
     python bench/gpu_check.py SAMPLE SPLIT --config config/config.yaml \\
-        --reference mlp=results/xp_from_apogee/models/mlp.npz --out gpu_check
+        --domain mlp=results/xp_from_apogee/models/mlp.npz --out gpu_check
 """
 
 import argparse
@@ -30,9 +30,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from labeltransfer.bootstrap import bootstrap_scatter_bias  # noqa: E402
+from labeltransfer.evaluation.summary import bootstrap_scatter_bias  # noqa: E402
 from labeltransfer.methods import load_method  # noqa: E402
-from labeltransfer.metrics import robust_scatter  # noqa: E402
+from labeltransfer.evaluation.metrics import robust_scatter  # noqa: E402
 from labeltransfer.pipeline.modelling import load_features, set_for_job, train_method  # noqa: E402
 
 
@@ -77,7 +77,7 @@ def main(argv=None):
     parser.add_argument("split")
     parser.add_argument("--config", default="config/config.yaml")
     parser.add_argument("--methods", nargs="+", default=["mlp", "cnn"])
-    parser.add_argument("--reference", nargs="*", default=[], help="name=path of the CPU-trained model")
+    parser.add_argument("--domain", nargs="*", default=[], help="name=path of the CPU-trained model")
     parser.add_argument("--n-stars", type=int, default=500_000)
     parser.add_argument("--budget", type=float, default=420.0, help="seconds after which no phase starts")
     parser.add_argument("--out", default="gpu_check")
@@ -85,7 +85,7 @@ def main(argv=None):
     start, out = time.perf_counter(), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load(Path(args.config).read_text())
-    references = dict(entry.split("=", 1) for entry in args.reference)
+    references = dict(entry.split("=", 1) for entry in args.domain)
     print(f"torch {torch.__version__}, CUDA {torch.cuda.is_available()}"
           + (f" ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "")
           + f", {os.cpu_count()} CPU cores", flush=True)

@@ -4,7 +4,7 @@ The workflow's ladder adds noise independently to each pixel. Gaia XP sampled sp
 samples of at most 110 coefficients, so their real noise lies in a space of at most 110
 dimensions. This bench degrades validation stars of a finished run both ways, at the same
 per-pixel S/N: independent noise, and band-limited noise drawn in the span of the leading 110
-principal components of the training flux (``labeltransfer.degrade.degrade_to_snr`` with a
+principal components of the training flux (``labeltransfer.diagnostics.degrade.degrade_to_snr`` with a
 basis), and prints each method's robust scatter per label and the ratio band-limited /
 independent. The test split is not read. Run after the workflow::
 
@@ -20,12 +20,12 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from labeltransfer.degrade import degrade_to_snr  # noqa: E402
-from labeltransfer.metrics import robust_scatter  # noqa: E402
+from labeltransfer.diagnostics.degrade import degrade_to_snr  # noqa: E402
+from labeltransfer.evaluation.metrics import robust_scatter  # noqa: E402
 from labeltransfer.pipeline.diagnostics import XP_COEFFICIENTS  # noqa: E402
 from labeltransfer.pipeline.modelling import trained_models  # noqa: E402
-from labeltransfer.sample import LabelledSample  # noqa: E402
-from labeltransfer.split import read_split  # noqa: E402
+from labeltransfer.data.sample import LabelledSample  # noqa: E402
+from labeltransfer.data.split import read_split  # noqa: E402
 
 def flux_basis(train_flux, n_vectors=XP_COEFFICIENTS):
     """Orthonormal (n_pixels, n_vectors): the leading principal components of the training flux."""
@@ -47,7 +47,7 @@ def main(argv=None):
     rows = read_split(results / "data" / "split.csv", sample)
     basis = flux_basis(sample.subset(rows["train"]).spectra.masked_flux())
     validation = sample.subset(np.sort(np.random.default_rng(0).permutation(rows["validation"])[: args.stars]))
-    print(f"{len(validation.ids)} validation stars; robust scatter with independent / band-limited noise (ratio), "
+    print(f"{len(validation.apogee_id)} validation stars; robust scatter with independent / band-limited noise (ratio), "
           f"labels {', '.join(sample.label_names)}")
     for name, model, features in trained_models(results, config, args.threads):
         spectra = validation.spectra.select_aux(features)

@@ -2,7 +2,7 @@
 
 Each variant is a JSON object of parameters laid over the method's settings in the config
 (``method_settings``). Variants are fitted on the training split less a held-out tenth (early
-stopping and uncertainty calibration; :mod:`labeltransfer.selection`) and scored on the
+stopping and uncertainty calibration; :mod:`labeltransfer.data.selection`) and scored on the
 validation split, never on the test split, which only the workflow scores. For each variant,
 one line: robust scatter per label with its 68% bootstrap interval, the robust width of
 residual / sigma over all validation stars and in each S/N bin of the config, the percent of
@@ -36,11 +36,11 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from labeltransfer.bootstrap import bootstrap_scatter_bias  # noqa: E402
+from labeltransfer.evaluation.summary import bootstrap_scatter_bias  # noqa: E402
 from labeltransfer.methods import make_method  # noqa: E402
-from labeltransfer.metrics import robust_scatter, snr_bin_masks, widths_within  # noqa: E402
-from labeltransfer.sample import LabelledSample, feature_names  # noqa: E402
-from labeltransfer.selection import selection_rows  # noqa: E402
+from labeltransfer.evaluation.metrics import robust_scatter, snr_bin_masks, widths_within  # noqa: E402
+from labeltransfer.data.sample import LabelledSample, feature_names  # noqa: E402
+from labeltransfer.data.selection import selection_rows  # noqa: E402
 
 
 def _widths(z, snr, snr_bins):
@@ -97,8 +97,8 @@ def main(argv=None):
                                                                         config["seed"]).values())
     snr_bins = [float(edge) for edge in config["snr_bins"]]
     has_parallax = np.isfinite(scored.spectra.select_aux(["parallax"]).aux[:, 0])
-    print(f"{args.method} fitted on {len(fit.ids)} training stars ({len(stop.ids)} held out to stop and "
-          f"calibrate), scored on {len(scored.ids)} validation stars; scatter [68% interval]; widths: all stars, "
+    print(f"{args.method} fitted on {len(fit.apogee_id)} training stars ({len(stop.apogee_id)} held out to stop and "
+          f"calibrate), scored on {len(scored.apogee_id)} validation stars; scatter [68% interval]; widths: all stars, "
           f"then S/N bins {snr_bins}")
     residuals = []
     for variant in args.variants:

@@ -26,15 +26,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labeltransfer.methods import load_method  # noqa: E402
-from labeltransfer.metrics import fraction_beyond, robust_scatter  # noqa: E402
-from labeltransfer.sample import LabelledSample  # noqa: E402
-from labeltransfer.spectra import Spectra  # noqa: E402
-from labeltransfer.split import read_split  # noqa: E402
+from labeltransfer.evaluation.metrics import fraction_beyond, robust_scatter  # noqa: E402
+from labeltransfer.data.sample import LabelledSample  # noqa: E402
+from labeltransfer.data.spectra import Spectra  # noqa: E402
+from labeltransfer.data.split import read_split  # noqa: E402
 
 
 def _throughput(model, spectra, n_stars, repeat):
     reps = int(np.ceil(n_stars / len(spectra)))
-    big = Spectra(np.tile(spectra.flux, (reps, 1))[:n_stars], np.tile(spectra.flux_err, (reps, 1))[:n_stars],
+    big = Spectra(np.tile(spectra.flux, (reps, 1))[:n_stars], np.tile(spectra.flux_error, (reps, 1))[:n_stars],
                   spectra.wavelength, np.tile(spectra.aux, (reps, 1))[:n_stars], spectra.aux_names)
     best = np.inf
     for _ in range(repeat):
@@ -66,7 +66,7 @@ def main(argv=None):
     validation = read_split(args.split, sample)["validation"]
     halves = np.random.default_rng(0).permutation(validation)
     calibration, scored = sample.subset(np.sort(halves[::2])), sample.subset(np.sort(halves[1::2]))
-    print(f"{len(calibration.ids)} validation stars to calibrate on, {len(scored.ids)} to score; labels "
+    print(f"{len(calibration.apogee_id)} validation stars to calibrate on, {len(scored.apogee_id)} to score; labels "
           f"{', '.join(sample.label_names)}; {args.threads} threads")
     for entry in args.models:
         method_type, path = entry.split("=", 1)

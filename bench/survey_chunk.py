@@ -2,14 +2,14 @@
 
 Builds a chunk in the Gaia DR3 bulk layout (``XpContinuousMeanSpectrum_*.csv.gz``) of ``--sources``
 sources made from a finished run's spectra (2,000 drawn, given a real source's coefficient
-correlations and noise at their own errors, :mod:`labeltransfer.xp_synthetic`, then repeated with
+correlations and noise at their own errors, :mod:`labeltransfer.xp.synthetic`, then repeated with
 new source_ids), then
 times each stage of the chunk job on it with the run's trained models that read the flux alone
 (and, with ``--networks``, flux-only copies of the run's MLP and CNN trained for one epoch here:
 their speed does not depend on their training): reading and parsing the text, the conversion to
 spectra, each model's labelling, its flags and its catalogue; then the whole chunk job
 (``labeltransfer label``) in a fresh process per model, with the model's flags reference saved
-once beforehand (as the workflow's ``survey_reference`` rule does), with its wall time and peak
+once beforehand (as the workflow's ``survey_domain`` rule does), with its wall time and peak
 memory (the process's maximum resident set size); one thread, as the workflow's chunk jobs. With
 ``--parallel 2`` two such jobs run at once (two cores, as two chunk jobs of the workflow), and
 the sources/s are those of both together; ``--jobs-only`` leaves out the in-process stage times,
@@ -34,15 +34,15 @@ from isal import igzip
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from labeltransfer.io.gaia_xp_bulk import read_xp_blocks  # noqa: E402
+from labeltransfer.xp.bulk import read_xp_blocks  # noqa: E402
 from labeltransfer.methods import make_method  # noqa: E402
 from labeltransfer.pipeline.survey_stage import flagging_models  # noqa: E402
-from labeltransfer.sample import LabelledSample  # noqa: E402
-from labeltransfer.split import read_split, split_fingerprint  # noqa: E402
-from labeltransfer.io.xp_library import XP_WAVELENGTH  # noqa: E402
-from labeltransfer.survey import label_file, normalised_spectra  # noqa: E402
-from labeltransfer.xp_basis import XPSampler  # noqa: E402
-from labeltransfer.xp_synthetic import synthetic_sources, write_bulk_chunk  # noqa: E402
+from labeltransfer.data.sample import LabelledSample  # noqa: E402
+from labeltransfer.data.split import read_split, split_fingerprint  # noqa: E402
+from labeltransfer.xp.library import XP_WAVELENGTH  # noqa: E402
+from labeltransfer.survey.labelling import label_file, normalised_spectra  # noqa: E402
+from labeltransfer.xp.basis import XPSampler  # noqa: E402
+from labeltransfer.xp.synthetic import synthetic_sources, write_bulk_chunk  # noqa: E402
 
 #: What Snakemake sets for a job of one thread: the chunk jobs' BLAS and OpenMP use one core each.
 ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
@@ -53,10 +53,10 @@ def build_chunk(sample, path, n_sources, seed, n_unique=2000):
     """A bulk-layout chunk of ``n_sources`` sources: ``n_unique`` made from spectra drawn from the sample,
     repeated with new source_ids (the cost of every stage does not depend on the values); seconds taken."""
     start = time.perf_counter()
-    rows = np.random.default_rng(seed).integers(0, len(sample.ids), min(n_unique, n_sources))
+    rows = np.random.default_rng(seed).integers(0, len(sample.apogee_id), min(n_unique, n_sources))
     part = sample.spectra.subset(rows)
     unique = path.with_name("unique.csv.gz")
-    made = synthetic_sources(part.flux, part.flux_err, part.wavelength, next(read_xp_blocks(REAL)),
+    made = synthetic_sources(part.flux, part.flux_error, part.wavelength, next(read_xp_blocks(REAL)),
                              np.random.default_rng(seed))
     write_bulk_chunk(unique, np.arange(len(rows)), *made)
     lines = igzip.open(unique, "rt").read().splitlines()
@@ -73,7 +73,7 @@ def build_chunk(sample, path, n_sources, seed, n_unique=2000):
 def network_copies(results, config, sample, rows, seed):
     """Flux-only copies of the run's MLP and CNN settings trained for one epoch, saved beside the run's models."""
     paths = []
-    provenance = {"sample": sample.fingerprint(), "split": split_fingerprint(sample.ids, rows), "seed": seed}
+    provenance = {"sample": sample.fingerprint(), "split": split_fingerprint(sample.apogee_id, rows), "seed": seed}
     train, val = sample.subset(rows["train"]), sample.subset(rows["validation"])
     for name in ("mlp", "cnn"):
         params = {**config["method_settings"][name]["params"], "epochs": 1, "n_members": 1, "snr_input": False,
@@ -124,7 +124,7 @@ def stage_times(chunk, models, block_rows):
             survey_model.model.predict(spectra)
             labelled += time.perf_counter() - start
             start = time.perf_counter()  # as the chunk job: labels and the model's flags at once, then the rest
-            labels, _, misfit = survey_model.model.predict_and_flag(spectra, survey_model.misfit_reference)
+            labels, _, misfit = survey_model.model.predict_and_flag(spectra, survey_model.misfit_baseline)
             survey_model.reference.flags(spectra, labels, misfit, workers=1)
             flagged += time.perf_counter() - start
         times[f"{survey_model.name}: labels"] = labelled
@@ -132,7 +132,7 @@ def stage_times(chunk, models, block_rows):
     return times
 
 
-def chunk_jobs(model_path, reference_path, chunk, block_rows, out, parallel=1):
+def chunk_jobs(model_path, domain_path, chunk, block_rows, out, parallel=1):
     """Wall time of ``parallel`` runs at once of ``labeltransfer label`` on the chunk, each in a fresh
     process with the model's saved flags reference (as the workflow's chunk jobs), and the largest
     peak memory (MB) of one."""
@@ -142,7 +142,7 @@ def chunk_jobs(model_path, reference_path, chunk, block_rows, out, parallel=1):
             "print('PEAK_MB', int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) / 1024)")
     start = time.perf_counter()
     jobs = [subprocess.Popen([sys.executable, "-c", code, "label", "--model", str(model_path), "--spectra", str(chunk),
-                              "--out", str(out.with_name(f"{out.stem}_{k}.parquet")), "--reference", str(reference_path),
+                              "--out", str(out.with_name(f"{out.stem}_{k}.parquet")), "--domain", str(domain_path),
                               "--block-rows", str(block_rows),
                               "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env={**os.environ, **ONE_THREAD})
@@ -186,8 +186,8 @@ def main(argv=None):
         model_paths += network_copies(results, config, sample, rows, config["seed"])
     models = flagging_models([path.stem for path in model_paths], model_paths, 1, sample_path, split_path,
                              config["seed"])
-    for survey_model in models:  # as the workflow's survey_reference rule: once, for every chunk job
-        survey_model.write_reference(folder / "references" / f"{survey_model.name}.npz")
+    for survey_model in models:  # as the workflow's survey_domain rule: once, for every chunk job
+        survey_model.write_domain(folder / "references" / f"{survey_model.name}.npz")
     print(f"{n_sources:,} sources, blocks of {args.block_rows:,}, 1 thread (as the chunk jobs); stage: seconds, sources/s")
     times = {}
     if not args.jobs_only:

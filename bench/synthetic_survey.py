@@ -4,7 +4,7 @@ Draws ``--sources`` spectra from a finished run's sample (with replacement) and 
 published flux errors (independent pixels), written as ``--files`` files of sampled spectra
 (``.npz``: source_id, flux, flux_error, wavelength), then labels every file with ``labeltransfer
 label`` (a trained model, out-of-distribution flags from the run's training set, their reference
-saved once beforehand as the workflow's ``survey_reference`` rule does), ``--jobs`` files
+saved once beforehand as the workflow's ``survey_domain`` rule does), ``--jobs`` files
 at a time as separate processes (one thread each, as the workflow's chunk jobs), and reports the
 wall time, the rate and each job's peak memory::
 
@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labeltransfer.pipeline.survey_stage import flagging_models  # noqa: E402
-from labeltransfer.sample import LabelledSample  # noqa: E402
+from labeltransfer.data.sample import LabelledSample  # noqa: E402
 
 #: What Snakemake sets for a job of one thread: the chunk jobs' BLAS and OpenMP use one core each.
 ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
@@ -43,8 +43,8 @@ def write_survey(sample, folder, n_sources, n_files, seed):
     per_file = -(-n_sources // n_files)
     for f in range(n_files):
         n = min(per_file, n_sources - f * per_file)
-        rows = rng.integers(0, len(sample.ids), n)
-        error = sample.spectra.flux_err[rows]
+        rows = rng.integers(0, len(sample.apogee_id), n)
+        error = sample.spectra.flux_error[rows]
         noise = np.where(np.isfinite(error), error, 0.0) * rng.standard_normal(error.shape, dtype=np.float32)
         path = folder / f"survey_{f:03d}.npz"
         np.savez(path, source_id=np.arange(f * per_file, f * per_file + n, dtype=np.int64) * 2 ** 35 + 1,
@@ -57,7 +57,7 @@ def label_one(path, model, reference):
     """Seconds and peak memory (MB) of ``labeltransfer label`` on one file."""
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", _JOB, "label", "--model", str(model), "--spectra", str(path),
-                             "--out", str(path.with_suffix(".parquet")), "--reference", str(reference),
+                             "--out", str(path.with_suffix(".parquet")), "--domain", str(reference),
                              "--threads", "1"],
                             capture_output=True, text=True, check=True, env={**os.environ, **ONE_THREAD})
     peak = float(next(line.split()[1] for line in result.stdout.splitlines() if line.startswith("PEAK_MB")))
@@ -81,7 +81,7 @@ def main(argv=None):
     reference = folder / f"{args.model.stem}_reference.npz"
     survey_model, = flagging_models([args.model.stem], [args.model], 1, args.results / "data" / "sample.npz",
                                     args.results / "data" / "split.csv", args.seed)
-    survey_model.write_reference(reference)
+    survey_model.write_domain(reference)
     start = time.perf_counter()
     with ThreadPoolExecutor(args.jobs) as pool:
         jobs = list(pool.map(lambda path: label_one(path, args.model, reference), paths))

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 
-from labeltransfer.io.xp_library import XP_WAVELENGTH
+from labeltransfer.xp.library import XP_WAVELENGTH
 from labeltransfer.sources.xp_library import library_stars
 
 

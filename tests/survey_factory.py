@@ -243,7 +243,7 @@ def xp_template(tmp_path):
     """Sources whose coefficient correlations synthetic ones take: the real GaiaXPy rows when
     ../shared/fixtures is here, generated rows (uncorrelated coefficients) otherwise."""
     from conftest import SHARED_FIXTURES
-    from labeltransfer.io.gaia_xp_bulk import read_xp_blocks
+    from labeltransfer.xp.bulk import read_xp_blocks
 
     real = SHARED_FIXTURES / "real" / "gaia_xp" / "XP_CONTINUOUS_RAW.csv"
     if not real.exists():
@@ -254,10 +254,10 @@ def xp_template(tmp_path):
 
 def write_bulk_chunk_of(path, spectra, source_ids, template, seed=0, missing_bp=()):
     """A bulk-layout XP chunk (:func:`as_bulk_ecsv`, the archive's 26 columns) of sources made from
-    sampled ``spectra`` (``labeltransfer.xp_synthetic``)."""
-    from labeltransfer.xp_synthetic import synthetic_sources
+    sampled ``spectra`` (``labeltransfer.xp.synthetic``)."""
+    from labeltransfer.xp.synthetic import synthetic_sources
 
-    coefficients, errors, correlations = synthetic_sources(spectra.flux, spectra.flux_err, spectra.wavelength,
+    coefficients, errors, correlations = synthetic_sources(spectra.flux, spectra.flux_error, spectra.wavelength,
                                                            template, np.random.default_rng(seed))
     as_bulk_ecsv(xp_rows(source_ids, coefficients, errors, correlations, missing_bp), path)
 
@@ -275,9 +275,9 @@ def write_survey_area(folder, n_chunks, per_chunk, template, seed=0, missing_bp_
     import hashlib
     from pathlib import Path
 
-    from labeltransfer.io.xp_library import XP_WAVELENGTH
-    from labeltransfer.spectra import Spectra
-    from labeltransfer.xp_basis import design_matrix
+    from labeltransfer.xp.library import XP_WAVELENGTH
+    from labeltransfer.data.spectra import Spectra
+    from labeltransfer.xp.basis import design_matrix
     from library_factory import synthetic_library
 
     folder = Path(folder)

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labeltransfer.abundance import abundance_or_correlation, relation_baseline
+from labeltransfer.diagnostics.abundance import abundance_or_correlation, relation_baseline
 from labeltransfer.methods import make_method
-from labeltransfer.spectra import Spectra
+from labeltransfer.data.spectra import Spectra
 
 NAMES = ("teff", "logg", "fe_h", "alpha_m")
 

@@ -14,9 +14,9 @@ import yaml
 
 from conftest import load_bench
 from labeltransfer.methods import make_method
-from labeltransfer.sample import LabelledSample, build_sample
-from labeltransfer.selection import selection_rows
-from labeltransfer.split import freeze_split, read_split, split_sample
+from labeltransfer.data.sample import LabelledSample, build_sample
+from labeltransfer.data.selection import selection_rows
+from labeltransfer.data.split import freeze_split, read_split, split_sample
 from library_factory import synthetic_stars
 
 LABELS = {"teff": {"range": [3000, 7000], "max_err": 300, "err_floor": 10, "required": True},
@@ -35,7 +35,7 @@ def workdir(tmp_path, monkeypatch):
     sample = build_sample(synthetic_stars(400, seed=4), LABELS, {"min_snr": 5, "max_masked_fraction": 0.1}, COLOURS)
     data = tmp_path / "results" / "tiny" / "data"
     data.mkdir(parents=True)
-    split = split_sample(sample.ids, {"train": 0.7, "validation": 0.15, "test": 0.15}, 3)
+    split = split_sample(sample.apogee_id, {"train": 0.7, "validation": 0.15, "test": 0.15}, 3)
     freeze_split(sample, split, data / "sample.npz", data / "split.csv")
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({"colours": COLOURS, "seed": 3, "method_settings": METHODS,
                                                           "methods": ["knn"], "snr_bins": [5, 50, float("inf")]}))
@@ -48,20 +48,20 @@ def workdir(tmp_path, monkeypatch):
 def taken(monkeypatch):
     """Every star ID any code takes out of a LabelledSample, recorded; and the split as the benches
     read it has no test rows, so that a bench asking for them fails."""
-    import labeltransfer.selection
-    import labeltransfer.split
+    import labeltransfer.data.selection
+    import labeltransfer.data.split
 
-    ids, subset, read = set(), LabelledSample.subset, labeltransfer.split.read_split
+    ids, subset, read = set(), LabelledSample.subset, labeltransfer.data.split.read_split
 
     def recording(self, rows):
-        ids.update(np.atleast_1d(self.ids[rows]).tolist())
+        ids.update(np.atleast_1d(self.apogee_id[rows]).tolist())
         return subset(self, rows)
 
     def without_test(path, sample):
         return {name: rows for name, rows in read(path, sample).items() if name != "test"}
     monkeypatch.setattr(LabelledSample, "subset", recording)
-    monkeypatch.setattr(labeltransfer.split, "read_split", without_test)
-    monkeypatch.setattr(labeltransfer.selection, "read_split", without_test)
+    monkeypatch.setattr(labeltransfer.data.split, "read_split", without_test)
+    monkeypatch.setattr(labeltransfer.data.selection, "read_split", without_test)
     return ids
 
 
@@ -74,7 +74,7 @@ def test_selection_rows_hold_out_part_of_training_and_score_on_validation(workdi
     np.testing.assert_array_equal(np.sort(np.r_[rows["fit"], rows["stop"]]), split["train"])
     np.testing.assert_array_equal(rows["score"], split["validation"])
     assert len(rows["stop"]) == round(0.1 * len(split["train"]))
-    assert not test_ids & set(sample.ids[np.r_[rows["fit"], rows["stop"], rows["score"]]])
+    assert not test_ids & set(sample.apogee_id[np.r_[rows["fit"], rows["stop"], rows["score"]]])
 
 
 @pytest.mark.parametrize("method", ["mlp", "knn"])
@@ -174,10 +174,10 @@ def test_band_retraining_bench_never_reads_a_test_star(workdir, taken, capsys, m
     config = yaml.safe_load((tmp_path / "config.yaml").read_text())
     config["wavelength_subsets"] = {"bands": {"blue": [336, 600], "red": [602, 1020]}}
     (tmp_path / "bands.yaml").write_text(yaml.safe_dump(config))
-    monkeypatch.setattr(labeltransfer.pipeline.modelling, "read_split", labeltransfer.split.read_split)  # no test rows
+    monkeypatch.setattr(labeltransfer.pipeline.modelling, "read_split", labeltransfer.data.split.read_split)  # no test rows
     taken.clear()
     load_bench("band_retraining").main(["results/tiny/data/sample.npz", "results/tiny/data/split.csv", "--config",
-                                    "bands.yaml", "--methods", "knn", "--reference",
+                                    "bands.yaml", "--methods", "knn", "--domain",
                                     "knn=results/tiny/models/knn.npz", "--out", "bands.json"])
     assert "knn red teff:" in capsys.readouterr().out
     report = json.loads((tmp_path / "bands.json").read_text())
@@ -192,7 +192,7 @@ def test_gpu_check_bench_runs_the_training_step_and_never_reads_a_test_star(work
     config = yaml.safe_load((tmp_path / "config.yaml").read_text())
     config["method_settings"]["mlp"]["feature_set"] = "flux"
     (tmp_path / "gpu.yaml").write_text(yaml.safe_dump(config))
-    monkeypatch.setattr(labeltransfer.pipeline.modelling, "read_split", labeltransfer.split.read_split)  # no test rows
+    monkeypatch.setattr(labeltransfer.pipeline.modelling, "read_split", labeltransfer.data.split.read_split)  # no test rows
     load_bench("gpu_check").main(["results/tiny/data/sample.npz", "results/tiny/data/split.csv", "--config", "gpu.yaml",
                               "--methods", "mlp", "--n-stars", "500", "--out", "gpu_check"])
     output = capsys.readouterr().out

@@ -8,7 +8,7 @@ from labeltransfer.methods import IncompatibleDataError, NotFittedError, TheCann
 from labeltransfer.methods.vectorizer import PolynomialVectorizer
 from labeltransfer.methods.calibration import no_calibration
 from labeltransfer.methods.cannon_solver import FirstGuess, Statistics
-from labeltransfer.spectra import Spectra
+from labeltransfer.data.spectra import Spectra
 
 NAMES = ("teff", "logg", "fe_h")
 OFFSET = np.array([5000.0, 3.0, -0.3])
@@ -87,7 +87,7 @@ def test_batched_test_step_agrees_with_per_star_scipy_fit(fitted):
     predicted, _ = fitted.predict(spectra)
     vec, theta, scatter = fitted._vectorizer(), fitted.theta_[0], fitted.scatter_[0]
     offset, scale = fitted.offset_[0], fitted.scale_[0]
-    weight = 1 / np.sqrt(spectra.flux_err ** 2 + scatter ** 2)
+    weight = 1 / np.sqrt(spectra.flux_error ** 2 + scatter ** 2)
     for i in range(len(spectra)):
         def resid(x):
             return (spectra.flux[i] - vec(x[None])[0] @ theta.T) * weight[i]
@@ -103,7 +103,7 @@ def test_save_load_round_trip_and_grid_check(fitted, tmp_path):
     loaded = TheCannon.load(path)
     assert loaded.get_params() == fitted.get_params()
     np.testing.assert_array_equal(loaded.predict(spectra)[0], fitted.predict(spectra)[0])
-    other_grid = Spectra(spectra.flux[:, :-1], spectra.flux_err[:, :-1], np.arange(N_PIXELS - 1.0),
+    other_grid = Spectra(spectra.flux[:, :-1], spectra.flux_error[:, :-1], np.arange(N_PIXELS - 1.0),
                          spectra.aux, ())
     with pytest.raises(IncompatibleDataError, match="trained on 120 pixels"):
         loaded.predict(other_grid)
@@ -118,7 +118,7 @@ def test_unfitted_model_refuses_to_predict():
 def test_extra_labels_held_fixed_and_regimes(rng):
     spectra, labels = _stars(1500, seed=6)
     colour = (labels[:, 0] - 5000) / 1000 + 0.01 * rng.standard_normal(len(labels))
-    spectra = Spectra(spectra.flux, spectra.flux_err, spectra.wavelength, colour[:, None], ("bp_rp",))
+    spectra = Spectra(spectra.flux, spectra.flux_error, spectra.wavelength, colour[:, None], ("bp_rp",))
     model = TheCannon(order=2, extra_labels=["bp_rp"],
                       regimes={"label": "logg", "edges": [3.0], "overlap": 0.3})
     model.fit(spectra.subset(slice(0, 1200)), labels[:1200], np.full((1200, 3), 0.01), NAMES)
@@ -140,7 +140,7 @@ def _with_correlated_noise(spectra, seed):
     rng = np.random.default_rng(seed)
     grid = np.linspace(0, np.pi, N_PIXELS)
     distortion = 0.03 * rng.standard_normal((len(spectra), 1)) * np.sin(grid) + 0.03 * rng.standard_normal((len(spectra), 1)) * np.cos(2 * grid)
-    return Spectra(spectra.flux + distortion, spectra.flux_err, spectra.wavelength, spectra.aux, ())
+    return Spectra(spectra.flux + distortion, spectra.flux_error, spectra.wavelength, spectra.aux, ())
 
 
 def test_uncertainties_are_calibrated_on_the_validation_set():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from labeltransfer.methods import make_method
-from labeltransfer.spectra import Spectra
+from labeltransfer.data.spectra import Spectra
 
 N_PIXELS = 120
 NAMES = ("teff", "logg")
@@ -20,8 +20,8 @@ def _linear_stars(n, rng, error):
     labels = np.column_stack([rng.uniform(4000, 6000, n), rng.uniform(1, 4, n)])
     standard = (labels - [5000, 2.5]) / [1000, 1.0]
     flux = a + standard @ b.T
-    flux_err = np.full_like(flux, error)
-    spectra = Spectra(flux + error * rng.standard_normal(flux.shape), flux_err, wavelength, np.empty((n, 0)), ())
+    flux_error = np.full_like(flux, error)
+    spectra = Spectra(flux + error * rng.standard_normal(flux.shape), flux_error, wavelength, np.empty((n, 0)), ())
     return spectra, labels, b / [1000, 1.0]
 
 

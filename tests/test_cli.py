@@ -14,9 +14,9 @@ import pytest
 from conftest import REPO
 from labeltransfer.cli import main as cli
 from labeltransfer.methods import make_method
-from labeltransfer.ood import OODReference
-from labeltransfer.sample import build_sample
-from labeltransfer.survey import SurveyModel, catalogue_metadata, read_catalogue
+from labeltransfer.diagnostics.ood import TrainingDomain
+from labeltransfer.data.sample import build_sample
+from labeltransfer.survey.labelling import SurveyModel, catalogue_metadata, read_catalogue
 from library_factory import synthetic_stars
 
 LABELS = {"teff": {"range": [3000, 7000], "max_err": 300, "err_floor": 10, "required": True},
@@ -25,7 +25,7 @@ LABELS = {"teff": {"range": [3000, 7000], "max_err": 300, "err_floor": 10, "requ
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """A folder as a user has it: a nearest-neighbour model, its flags reference, and sampled spectra of
+    """A folder as a user has it: a nearest-neighbour model, its flags' training domain, and sampled spectra of
     40 stars (``spectra.npz``)."""
     folder = tmp_path_factory.mktemp("cli")
     sample = build_sample(synthetic_stars(400, seed=5), LABELS, {"min_snr": 5, "max_masked_fraction": 0.1}, [])
@@ -38,9 +38,9 @@ def run(tmp_path_factory):
     for run_folder in ("run_a", "run_b"):
         model.save(folder / run_folder / "models" / "knn.npz")
     SurveyModel("knn", model, folder / "run_a" / "models" / "knn.npz",
-                OODReference(train.spectra.select_aux([]), train.labels, 0)).write_reference(folder / "reference.npz")
+                TrainingDomain(train.spectra.select_aux([]), train.labels, 0)).write_domain(folder / "reference.npz")
     np.savez(folder / "spectra.npz", source_id=np.arange(40, dtype=np.int64) * 2 ** 35, flux=stars.spectra.flux,
-             flux_error=stars.spectra.flux_err, wavelength=stars.spectra.wavelength)
+             flux_error=stars.spectra.flux_error, wavelength=stars.spectra.wavelength)
     return folder
 
 
@@ -56,15 +56,15 @@ def _refusal(*args, **kwargs):
     return message
 
 
-@pytest.mark.parametrize("given", ["--spectra", "--model", "--sample", "--split", "--reference"])
+@pytest.mark.parametrize("given", ["--spectra", "--model", "--sample", "--split", "--domain"])
 def test_out_is_never_an_input(run, given, tmp_path):
     inputs = {"--spectra": "spectra.npz", "--model": "run_a/models/knn.npz", "--sample": "sample.npz",
-              "--split": "split.csv", "--reference": "reference.npz"}
+              "--split": "split.csv", "--domain": "reference.npz"}
     (run / "sample.npz").write_bytes(b"not read")
     (run / "split.csv").write_text("not read\n")
     extra = {"--sample": ["--sample", str(run / "sample.npz"), "--split", str(run / "split.csv")],
              "--split": ["--sample", str(run / "sample.npz"), "--split", str(run / "split.csv")],
-             "--reference": ["--reference", str(run / "reference.npz")]}.get(given, [])
+             "--domain": ["--domain", str(run / "reference.npz")]}.get(given, [])
     before = {name: (run / name).read_bytes() for name in inputs.values()}
     same = run / "run_b" / ".." / inputs[given]  # the same file by another path
     message = _refusal(run, *extra, "--out", str(same), "--overwrite")
@@ -106,7 +106,7 @@ def test_the_suffix_decides_the_format(run, tmp_path):
 
 def test_a_folder_that_cannot_be_written_fails_before_the_labelling(run, tmp_path, monkeypatch):
     labelled = []
-    monkeypatch.setattr("labeltransfer.survey.label_file", lambda *args, **kwargs: labelled.append(args))
+    monkeypatch.setattr("labeltransfer.survey.labelling.label_file", lambda *args, **kwargs: labelled.append(args))
     (tmp_path / "a_file").write_text("")
     message = _refusal(run, "--out", str(tmp_path / "a_file" / "labels.parquet"))
     assert message.startswith(f"labeltransfer label: {tmp_path / 'a_file'}: the catalogue cannot be written there")
@@ -138,8 +138,8 @@ def test_a_file_that_is_no_npz_archive_is_named(run, tmp_path, content, why):
     message = _refusal(run, "--out", str(tmp_path / "x.parquet"), spectra=tmp_path / "bad.npz")
     assert message.startswith(f"labeltransfer label: {tmp_path / 'bad.npz'}: not a .npz archive of sampled spectra "
                               f"({why}")
-    message = _refusal(run, "--out", str(tmp_path / "x.parquet"), "--reference", str(tmp_path / "bad.npz"))
-    assert message.startswith(f"labeltransfer label: {tmp_path / 'bad.npz'}: not a .npz archive of a flags reference")
+    message = _refusal(run, "--out", str(tmp_path / "x.parquet"), "--domain", str(tmp_path / "bad.npz"))
+    assert message.startswith(f"labeltransfer label: {tmp_path / 'bad.npz'}: not a .npz archive of a flags' training domain")
     assert not (tmp_path / "x.parquet").exists()
 
 
@@ -158,11 +158,11 @@ def test_an_error_is_one_line_and_debug_shows_the_traceback(run, tmp_path):
 def test_a_catalogue_without_the_flags_warns_and_says_so(run, tmp_path, caplog):
     _label(run, "--out", str(tmp_path / "bare.parquet"))
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    assert warnings == ["no --sample/--split or --reference: the out-of-distribution flags (bits 1, 2, 4) are not "
+    assert warnings == ["no --sample/--split or --domain: the out-of-distribution flags (bits 1, 2, 4) are not "
                         "computed, 0 for every source (the catalogue's provenance says so)"]
     assert catalogue_metadata(tmp_path / "bare.parquet")["out_of_distribution_flags"]["computed"] is False
     caplog.clear()
-    _label(run, "--out", str(tmp_path / "flagged.parquet"), "--reference", str(run / "reference.npz"))
+    _label(run, "--out", str(tmp_path / "flagged.parquet"), "--domain", str(run / "reference.npz"))
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
     flags = catalogue_metadata(tmp_path / "flagged.parquet")["out_of_distribution_flags"]
-    assert flags["computed"] is True and flags["against"]["flags_reference"]["file"] == str(run / "reference.npz")
+    assert flags["computed"] is True and flags["against"]["flags_domain"]["file"] == str(run / "reference.npz")

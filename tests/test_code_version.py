@@ -22,7 +22,7 @@ def test_relative_imports_are_resolved_against_the_module(tmp_path):
     source = tmp_path / "m.py"
     source.write_text("from ..metrics import robust_scatter\nfrom . import plots\nimport numpy as np\n")
     assert imported_modules(source, "labeltransfer.pipeline.m") == [
-        "labeltransfer.metrics", "labeltransfer.metrics.robust_scatter", "labeltransfer.pipeline",
+        "labeltransfer.evaluation.metrics", "labeltransfer.evaluation.metrics.robust_scatter", "labeltransfer.pipeline",
         "labeltransfer.pipeline.plots", "numpy"]
 
 
@@ -71,12 +71,12 @@ def test_every_rule_with_a_script_passes_its_code_digest():
 def test_a_method_job_imports_only_its_own_method_s_libraries():
     """torch and xgboost take seconds to import: a job of the Cannon or the kNN does not pay for them,
     and each registered type still gives its own class."""
-    code = ("import sys; from labeltransfer.methods import METHODS, load_model_file; "
+    code = ("import sys; from labeltransfer.methods import METHOD_CLASSES, load_model_file; "
             "import labeltransfer.pipeline.modelling, labeltransfer.pipeline.diagnostics; "
-            "assert METHODS['cannon'].__name__ == 'TheCannon' and METHODS['knn'].__name__ == 'NearestNeighbours'; "
+            "assert METHOD_CLASSES['cannon'].__name__ == 'TheCannon' and METHOD_CLASSES['knn'].__name__ == 'NearestNeighbours'; "
             "assert not {'torch', 'xgboost'} & set(sys.modules), 'torch or xgboost imported'; "
-            "assert all(METHODS[t].method_type == t for t in METHODS); "
-            "from labeltransfer.methods import MLP; assert MLP is METHODS['mlp'] and 'torch' in sys.modules")
+            "assert all(METHOD_CLASSES[t].method_type == t for t in METHOD_CLASSES); "
+            "from labeltransfer.methods import MLP; assert MLP is METHOD_CLASSES['mlp'] and 'torch' in sys.modules")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(REPO / "src")})
     assert result.returncode == 0, result.stderr

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord
 
-from labeltransfer.crossmatch import (crossmatch, decode_apogee_id, join_on_source_id, match_statistics,
+from labeltransfer.data.crossmatch import (crossmatch, decode_apogee_id, join_on_source_id, match_statistics,
                                       propagate_positions)
 
 

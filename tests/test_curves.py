@@ -10,8 +10,8 @@ from labeltransfer.pipeline.diagnostic_summaries import _size_reaching, evaluate
 from labeltransfer.pipeline.diagnostics import learning_curve, wavelength_subsets
 from labeltransfer.pipeline.modelling import train_method
 from labeltransfer.methods import load_method
-from labeltransfer.sample import LabelledSample, build_sample
-from labeltransfer.split import freeze_split, split_sample
+from labeltransfer.data.sample import LabelledSample, build_sample
+from labeltransfer.data.split import freeze_split, split_sample
 from library_factory import synthetic_stars
 
 LABELS = {"teff": {"range": [3000, 7000], "max_err": 300, "err_floor": 10, "required": True},
@@ -24,7 +24,7 @@ CANNON = {"type": "cannon", "feature_set": "flux", "params": {"order": 3}}
 def run(tmp_path_factory):
     path = tmp_path_factory.mktemp("curve")
     sample = build_sample(synthetic_stars(600, seed=3), LABELS, {"min_snr": 5, "max_masked_fraction": 0.1}, [])
-    freeze_split(sample, split_sample(sample.ids, {"train": 0.6, "validation": 0.2, "test": 0.2}, seed=1),
+    freeze_split(sample, split_sample(sample.apogee_id, {"train": 0.6, "validation": 0.2, "test": 0.2}, seed=1),
                  path / "sample.npz", path / "split.csv")
     for name, method in (("knn", KNN), ("cannon", CANNON)):
         train_method(sample_path=path / "sample.npz", split_path=path / "split.csv", method=method, colours=[],

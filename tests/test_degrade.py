@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from labeltransfer.degrade import degrade_to_snr, snr_at_magnitudes
-from labeltransfer.spectra import Spectra
+from labeltransfer.diagnostics.degrade import degrade_to_snr, snr_at_magnitudes
+from labeltransfer.data.spectra import Spectra
 
 
 def _noisy_spectra(n_stars, snr, rng, n_pixels=300):
@@ -28,10 +28,10 @@ def test_the_injected_noise_has_the_claimed_snr_within_two_percent(rng, target):
 
 def test_noise_is_never_taken_away_and_masked_pixels_stay_masked(rng):
     spectra, _ = _noisy_spectra(3, np.array([10.0, 40.0, 80.0]), rng)
-    spectra.flux_err[2, :5] = np.inf
+    spectra.flux_error[2, :5] = np.inf
     degraded, kept = degrade_to_snr(spectra, 30.0, rng)
     assert kept.tolist() == [False, True, True]  # the S/N 10 star is left out
-    assert np.isinf(degraded.flux_err[1, :5]).all() and np.isfinite(degraded.flux_err[0]).all()
+    assert np.isinf(degraded.flux_error[1, :5]).all() and np.isfinite(degraded.flux_error[0]).all()
     np.testing.assert_array_equal(degraded.flux[1, :5], spectra.flux[2, :5])
     np.testing.assert_array_equal(degraded.aux[:, 0], [1.0, 2.0])  # auxiliary features as measured
     assert degraded.snr() == pytest.approx([30.0, 30.0], rel=0.05)

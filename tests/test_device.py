@@ -1,6 +1,6 @@
 import pytest
 
-from labeltransfer import device
+from labeltransfer.methods import device
 
 
 def test_cpu_without_gpu_resource(monkeypatch):

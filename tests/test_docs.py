@@ -179,7 +179,7 @@ def _run_by_ci_script(command, request):
 def _variants_build(command, request):
     """Each variant a JSON object whose parameters and feature set build the configured method."""
     from labeltransfer.methods import make_method
-    from labeltransfer.sample import feature_names
+    from labeltransfer.data.sample import feature_names
 
     method, *rest = shlex.split(command.text)[2:]
     config = {}
@@ -221,7 +221,7 @@ def labelling_run(tmp_path_factory):
     config's settings), and an XP continuous file (the real GaiaXPy rows where ../shared/fixtures is)."""
     from labeltransfer.pipeline.data import finish_sample
     from labeltransfer.pipeline.modelling import train_method
-    from labeltransfer.sample import build_sample
+    from labeltransfer.data.sample import build_sample
     from library_factory import synthetic_stars
     from survey_factory import write_xp_continuous
 

@@ -19,7 +19,7 @@ from fake_archive import (OPERATIONAL_STRUCTURES, XP_RAW_COLUMNS, FakeArchive, S
 from labeltransfer.io.gaia_archive import (GaiaArchiveError, datalink_batches, datalink_form, fetch_datalink,
                                            query_sources)
 from labeltransfer.io.gaia_rvs import RVSFormatError, read_rvs
-from labeltransfer.io.gaia_xp import read_xp_continuous
+from labeltransfer.xp.continuous import read_xp_continuous
 from labeltransfer.io.remote import HTTPStatusError, RemoteFile, download, download_many
 from labeltransfer.pipeline.archives import fetch_datalink_replies
 from survey_factory import as_bulk_ecsv, rvs_rows, write_xp_continuous

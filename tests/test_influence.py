@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from labeltransfer.methods import MLP, NearestNeighbours, TheCannon, make_method
-from labeltransfer.spectra import Spectra
+from labeltransfer.data.spectra import Spectra
 
 NAMES = ("teff", "fe_h")
 
@@ -29,8 +29,8 @@ def _finite_difference(model, spectra, pixel, step=2.0):
     shifted = []
     for sign in (1, -1):
         flux = spectra.flux.copy()
-        flux[:, pixel] += sign * step * spectra.flux_err[:, pixel]
-        shifted.append(model.predict(Spectra(flux, spectra.flux_err, spectra.wavelength, spectra.aux,
+        flux[:, pixel] += sign * step * spectra.flux_error[:, pixel]
+        shifted.append(model.predict(Spectra(flux, spectra.flux_error, spectra.wavelength, spectra.aux,
                                              spectra.aux_names))[0])
     return (shifted[0] - shifted[1]) / (2 * step)
 
@@ -86,7 +86,7 @@ def test_the_nearest_neighbours_give_no_influence(training):
 
 
 def test_pixel_shares_and_their_overlaps():
-    from labeltransfer.influence import influence_summary, pixel_shares
+    from labeltransfer.diagnostics.influence import influence_summary, pixel_shares
 
     influence = np.zeros((4, 6, 2))
     influence[:, :3, 0] = [1.0, 2.0, 1.0]  # teff read from pixels 0-2

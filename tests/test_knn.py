@@ -6,9 +6,9 @@ import pytest
 from conftest import assert_same_after_reload
 
 from labeltransfer.methods import IncompatibleDataError, NearestNeighbours, make_method
-from labeltransfer.metrics import robust_scatter
-from labeltransfer.neighbours import CHUNK, nearest
-from labeltransfer.spectra import Spectra
+from labeltransfer.evaluation.metrics import robust_scatter
+from labeltransfer.data.neighbours import CHUNK, nearest
+from labeltransfer.data.spectra import Spectra
 
 NAMES = ("teff", "fe_h")
 

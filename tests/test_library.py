@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from labeltransfer.io.parallax_catalogue import CatalogueFormatError, read_parallax_catalogue
-from labeltransfer.io.xp_library import LibraryFormatError, read_xp_library
-from labeltransfer.sample import build_sample, feature_names
+from labeltransfer.xp.library import LibraryFormatError, read_xp_library
+from labeltransfer.data.sample import build_sample, feature_names
 from labeltransfer.sources.xp_library import stars_from_xp_library
 from library_factory import write_library, write_parallax_catalogue
 
@@ -87,14 +87,14 @@ def test_sample_masks_labels_and_cuts_bad_spectra(tmp_path):
     assert np.isnan(stars.parallax).all()
     sample = build_sample(stars, LABELS, QUALITY, ["bp_rp", "g_h"])
     ids = columns["apogee_id"]
-    assert ids[0] not in sample.ids and ids[3] not in sample.ids
-    assert len(sample.ids) == 98
+    assert ids[0] not in sample.apogee_id and ids[3] not in sample.apogee_id
+    assert len(sample.apogee_id) == 98
     fe = sample.labels[:, 2]
     assert np.isnan(fe[sample.rows_of([ids[1], ids[2]])]).all()
     assert np.isfinite(fe).sum() == 96
     assert sample.label_err[:, 0].min() == 20  # error floor
     assert sample.spectra.aux_names == ("bp_rp", "g_h", "parallax", "reduced_parallax_h")
-    rows = [list(ids).index(i) for i in sample.ids]
+    rows = [list(ids).index(i) for i in sample.apogee_id]
     expected = columns["gaiaedr3_phot_bp_mean_mag"][rows] - columns["gaiaedr3_phot_rp_mean_mag"][rows]
     assert np.allclose(sample.spectra.aux_column("bp_rp"), expected, atol=1e-5)
     assert np.all(sample.snr > 50)

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labeltransfer.bootstrap import bootstrap_scatter_bias, summarise
-from labeltransfer.metrics import (fraction_beyond, label_metrics, robust_scatter, snr_bin_masks, subset_masks,
+from labeltransfer.evaluation.summary import bootstrap_scatter_bias, summarise
+from labeltransfer.evaluation.metrics import (fraction_beyond, label_metrics, robust_scatter, snr_bin_masks, subset_masks,
                                   widths_within)
 
 

@@ -5,8 +5,8 @@ import torch
 from labeltransfer.methods.calibration import calibrate_uncertainties
 from labeltransfer.methods import CNN, MLP, IncompatibleDataError
 from labeltransfer.methods.networks import label_nll, whitened_basis
-from labeltransfer.metrics import robust_scatter
-from labeltransfer.spectra import Spectra
+from labeltransfer.evaluation.metrics import robust_scatter
+from labeltransfer.data.spectra import Spectra
 
 NAMES = ("teff", "fe_h")
 FAST = dict(epochs=40, batch_size=64, learning_rate=3e-3, patience=8, n_members=2)
@@ -29,9 +29,9 @@ def _noisy_and_clean(n, seed):
     """Like ``_data`` without colours, every other star 20 times noisier (and its errors say so)."""
     spectra, labels, err = _data(n, seed)
     rng = np.random.default_rng(seed + 100)
-    flux_err = np.where(np.arange(n) % 2, 0.2, 0.01)[:, None] * np.ones_like(spectra.flux)
-    flux = spectra.flux + flux_err * rng.standard_normal(spectra.flux.shape)
-    return Spectra(flux, flux_err, spectra.wavelength, np.zeros((n, 0)), ()), labels, err
+    flux_error = np.where(np.arange(n) % 2, 0.2, 0.01)[:, None] * np.ones_like(spectra.flux)
+    flux = spectra.flux + flux_error * rng.standard_normal(spectra.flux.shape)
+    return Spectra(flux, flux_error, spectra.wavelength, np.zeros((n, 0)), ()), labels, err
 
 
 def _fit(cls, **kwargs):

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from labeltransfer.methods import make_method
-from labeltransfer.ood import FLAGS, beyond_training, ood_flags, ood_summary
-from labeltransfer.sample import build_sample
+from labeltransfer.diagnostics.ood import FLAGS, beyond_training, domain_flags, ood_summary
+from labeltransfer.data.sample import build_sample
 from library_factory import synthetic_stars
 
 LABELS = {"teff": {"range": [3000, 7000], "max_err": 300, "err_floor": 10, "required": True},
@@ -29,11 +29,11 @@ def test_stars_hotter_than_every_training_star_are_flagged(cool_and_hot):
         train.spectra, train.labels, train.label_err, train.label_names)
     for stars, expect_flagged in ((cool, False), (hot, True)):
         predicted, sigma = model.predict(stars.spectra)
-        flags = ood_flags(train.spectra, train.labels, stars.spectra, predicted,
-                          model.misfit_flags(stars.spectra, predicted, sigma, model.misfit_reference(train.spectra)),
+        flags = domain_flags(train.spectra, train.labels, stars.spectra, predicted,
+                          model.misfit_flags(stars.spectra, predicted, sigma, model.misfit_baseline(train.spectra)),
                           seed=0)
         spectrum = np.mean((flags & FLAGS["spectrum"]) > 0)
-        assert (spectrum > 0.9) if expect_flagged else (spectrum < 0.05), (len(stars.ids), spectrum)
+        assert (spectrum > 0.9) if expect_flagged else (spectrum < 0.05), (len(stars.apogee_id), spectrum)
         assert not np.any(flags & FLAGS["model"])  # the nearest neighbours have no misfit measure
 
 
@@ -51,7 +51,7 @@ def test_the_cannon_flags_spectra_it_cannot_fit(cool_and_hot):
         train.spectra, train.labels, train.label_err, train.label_names)
     spectra = cool.spectra.subset(np.arange(200))
     spectra.flux[:20, 100:110] *= 1.5  # an emission feature the model has never seen
-    flagged = model.misfit_flags(spectra, *model.predict(spectra), model.misfit_reference(train.spectra))
+    flagged = model.misfit_flags(spectra, *model.predict(spectra), model.misfit_baseline(train.spectra))
     assert flagged[:20].all() and flagged[20:].mean() < 0.05
 
 
@@ -60,7 +60,7 @@ def test_a_single_network_never_flags_disagreement(cool_and_hot):
     model = make_method("mlp", {"hidden_sizes": [16], "epochs": 3, "n_members": 1}).fit(
         train.spectra, train.labels, train.label_err, train.label_names,
         validation=(cool.spectra, cool.labels, cool.label_err))
-    assert model.misfit_reference(train.spectra) is None
+    assert model.misfit_baseline(train.spectra) is None
     assert not model.misfit_flags(cool.spectra, *model.predict(cool.spectra), None).any()
 
 
@@ -72,7 +72,7 @@ def test_predict_and_flag_gives_predict_and_misfit_flags_in_one_call(cool_and_ho
                                           validation=(cool.spectra, cool.labels, cool.label_err))
     stars = hot.spectra.subset(np.arange(300))
     labels, sigma = model.predict(stars)
-    reference = model.misfit_reference(train.spectra)
+    reference = model.misfit_baseline(train.spectra)
     expected = model.misfit_flags(stars, labels, sigma, reference)
     together = model.predict_and_flag(stars, reference)
     for got, want in zip(together, (labels, sigma, expected)):
@@ -85,7 +85,7 @@ def test_summary_gives_fractions_and_the_scatter_ratio():
     flagged = np.arange(3000) < 300
     residual = rng.normal(0, 1, 3000) * np.where(flagged, 3.0, 1.0)
     table = pd.DataFrame({"teff": residual, "teff_ref": 0.0,
-                          "ood_flags": np.where(flagged, FLAGS["spectrum"] + FLAGS["model"], 0)})
+                          "flags": np.where(flagged, FLAGS["spectrum"] + FLAGS["model"], 0)})
     row = ood_summary({"m": table}, ["teff"]).iloc[0]
     assert row["flagged_fraction"] == 0.1 and row["spectrum_fraction"] == 0.1 and row["model_fraction"] == 0.1
     assert row["labels_fraction"] == 0 and row["n_flagged"] == 300 and row["ratio"] == pytest.approx(3.0, rel=0.15)

@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from labeltransfer import plots
+from labeltransfer.evaluation import plots
 
 
 def _visible_labels(axis):

@@ -7,8 +7,8 @@ import pytest
 from labeltransfer.methods import IncompatibleDataError, load_method
 from labeltransfer.pipeline.ensemble import plot_ensemble_calibration
 from labeltransfer.pipeline.modelling import ProvenanceError, predict_method, train_method
-from labeltransfer.sample import build_sample
-from labeltransfer.split import freeze_split, split_sample
+from labeltransfer.data.sample import build_sample
+from labeltransfer.data.split import freeze_split, split_sample
 from library_factory import synthetic_stars
 
 LABELS = {"teff": {"range": [3000, 7000], "max_err": 300, "err_floor": 10, "required": True},
@@ -20,9 +20,9 @@ FRACTIONS = {"train": 0.7, "validation": 0.15, "test": 0.15}
 @pytest.fixture
 def run(tmp_path):
     sample = build_sample(synthetic_stars(200, seed=2), LABELS, {"min_snr": 5, "max_masked_fraction": 0.1}, ["bp_rp"])
-    freeze_split(sample, split_sample(sample.ids, FRACTIONS, seed=42), tmp_path / "sample.npz", tmp_path / "split.csv")
+    freeze_split(sample, split_sample(sample.apogee_id, FRACTIONS, seed=42), tmp_path / "sample.npz", tmp_path / "split.csv")
     (tmp_path / "seed7").mkdir()  # the same stars split with another seed: another run's data
-    freeze_split(sample, split_sample(sample.ids, FRACTIONS, seed=7), tmp_path / "seed7" / "sample.npz",
+    freeze_split(sample, split_sample(sample.apogee_id, FRACTIONS, seed=7), tmp_path / "seed7" / "sample.npz",
                  tmp_path / "seed7" / "split.csv")
     train_method(sample_path=tmp_path / "sample.npz", split_path=tmp_path / "split.csv", method=METHOD, colours=["bp_rp"],
                  seed=42, threads=1, gpus=0, model_path=tmp_path / "knn.npz", timing_path=tmp_path / "knn.fit.json")

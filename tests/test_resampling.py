@@ -1,9 +1,9 @@
-"""Tests of labeltransfer.resampling: continuum, rest frame and resampling of survey spectra."""
+"""Tests of labeltransfer.data.resampling: continuum, rest frame and resampling of survey spectra."""
 
 import numpy as np
 import pytest
 
-from labeltransfer.resampling import SPEED_OF_LIGHT_KMS, continuum_normalise, log_linear_grid, resample, to_rest_frame
+from labeltransfer.data.resampling import SPEED_OF_LIGHT_KMS, continuum_normalise, log_linear_grid, resample, to_rest_frame
 
 WAVELENGTH = log_linear_grid(15100.8, 17000.0, 6e-6)  # the APOGEE grid
 

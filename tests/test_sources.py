@@ -7,16 +7,16 @@ import pandas as pd
 import pytest
 
 from labeltransfer.io.allstar import read_allstar
-from labeltransfer.io.gaia_xp import read_xp_continuous
+from labeltransfer.xp.continuous import read_xp_continuous
 from labeltransfer.io.lamost import read_lamost_spectrum
-from labeltransfer.resampling import SPEED_OF_LIGHT_KMS, log_linear_grid
-from labeltransfer.sample import build_sample
+from labeltransfer.data.resampling import SPEED_OF_LIGHT_KMS, log_linear_grid
+from labeltransfer.data.sample import build_sample
 from labeltransfer.sources import read_stars
 from labeltransfer.sources.apogee import EmptyMatchError
 from labeltransfer.sources.files import write_manifest
 from labeltransfer.sources.gaia import join_gaia_spectra
 from labeltransfer.sources.lamost import join_lamost, lamost_on_grid, match_lamost
-from labeltransfer.stars import SurveyStars
+from labeltransfer.data.stars import SourceStars
 from survey_factory import allstar_rows, write_allstar, write_lamost_dr10, write_xp_continuous
 
 LABELS = {"teff": {"range": [3000, 7000], "max_err": 300, "err_floor": 10, "required": True},
@@ -40,11 +40,11 @@ def allstar(tmp_path):
 def test_xp_spectra_join_on_source_id_and_build_a_sample(allstar, tmp_path):
     write_xp_continuous(tmp_path / "xp.csv", [100, 300, 500, 9999], no_bp=[500])
     stars = join_gaia_spectra(allstar, read_xp_continuous(tmp_path / "xp.csv"), list(LABELS), _provenance("gaia_xp"))
-    assert list(stars.gaia_source_id) == [100, 300, 500] and stars.spectra.flux.shape == (3, 343)
+    assert list(stars.source_id) == [100, 300, 500] and stars.spectra.flux.shape == (3, 343)
     assert stars.label("teff")[0][1] == pytest.approx(allstar["teff"][2])
     assert stars.parallax[2] == pytest.approx(allstar["parallax"][4])
     sample = build_sample(stars, LABELS, QUALITY, ["bp_rp", "g_h"])
-    assert list(sample.ids) == list(allstar["apogee_id"][[0, 2]])  # no BP: 44% of pixels masked, cut
+    assert list(sample.apogee_id) == list(allstar["apogee_id"][[0, 2]])  # no BP: 44% of pixels masked, cut
     assert sample.spectra.aux_names == ("bp_rp", "g_h", "parallax", "reduced_parallax_h")
     assert sample.spectra.aux[0, 2] == pytest.approx(allstar["parallax"][0])
     assert sample.provenance == _provenance("gaia_xp")
@@ -73,10 +73,10 @@ def test_no_common_star_is_a_clear_error(allstar, tmp_path):
 def test_a_record_with_inconsistent_columns_names_them(allstar, tmp_path):
     write_xp_continuous(tmp_path / "xp.csv", [100, 300])
     stars = join_gaia_spectra(allstar, read_xp_continuous(tmp_path / "xp.csv"), list(LABELS), _provenance("gaia_xp"))
-    fields = {name: getattr(stars, name) for name in SurveyStars.__dataclass_fields__}
+    fields = {name: getattr(stars, name) for name in SourceStars.__dataclass_fields__}
     with pytest.raises(ValueError, match=r"gaia_xp: a record of 2 stars, but parallax has 3; photometry has bands "
                                          r"g, bp, h, j, k, not g, bp, rp, j, h, k"):
-        SurveyStars(**fields | {"parallax": np.ones(3), "photometry": {b: stars.photometry[b] for b in "g bp h j k".split()}})
+        SourceStars(**fields | {"parallax": np.ones(3), "photometry": {b: stars.photometry[b] for b in "g bp h j k".split()}})
     with pytest.raises(KeyError, match="unknown colour 'g_v': bands are g, bp, rp, j, h, k"):
         stars.colour("g_v")
 
@@ -105,7 +105,7 @@ def test_lamost_spectra_match_by_id_or_moved_position_and_build_a_sample(allstar
     assert np.median(spectra["flux"][np.isfinite(spectra["flux_error"])]) == pytest.approx(1.0, abs=0.02)
     stars = join_lamost(allstar, matches, spectra, list(LABELS), _provenance("lamost"))
     sample = build_sample(stars, LABELS, QUALITY, ["bp_rp"])
-    assert list(sample.ids) == list(matches["apogee_id"]) and sample.spectra.flux.shape[1] == grid.size
+    assert list(sample.apogee_id) == list(matches["apogee_id"]) and sample.spectra.flux.shape[1] == grid.size
 
 
 def test_lamost_spectrum_without_a_redshift_is_moved_by_the_catalogue_or_left_out(tmp_path, caplog):

@@ -3,7 +3,7 @@ import warnings
 import numpy as np
 import pytest
 
-from labeltransfer.spectra import median_snr
+from labeltransfer.data.spectra import median_snr
 
 
 @pytest.mark.parametrize("n_pixels", [7, 8])
@@ -11,15 +11,15 @@ def test_median_snr_equals_nanmedian_with_masked_pixels(n_pixels):
     """The partial-sort path (complete spectra) and the NaN path agree with np.nanmedian."""
     rng = np.random.default_rng(3)
     flux = rng.normal(10.0, 3.0, (40, n_pixels)).astype(np.float32)
-    flux_err = rng.uniform(0.5, 2.0, (40, n_pixels)).astype(np.float32)
-    flux_err[::4, 2] = np.inf  # masked pixels: an odd count left where n_pixels is even
+    flux_error = rng.uniform(0.5, 2.0, (40, n_pixels)).astype(np.float32)
+    flux_error[::4, 2] = np.inf  # masked pixels: an odd count left where n_pixels is even
     flux[5, 1] = np.nan  # a non-finite flux with a finite error
-    flux_err[9] = np.inf  # no pixel left: NaN
-    ratio = np.where(np.isfinite(flux_err), flux / flux_err, np.nan)
+    flux_error[9] = np.inf  # no pixel left: NaN
+    ratio = np.where(np.isfinite(flux_error), flux / flux_error, np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         expected = np.nanmedian(ratio, axis=1)
-    snr = median_snr(flux, flux_err)
+    snr = median_snr(flux, flux_error)
     assert np.isnan(snr[9])
     np.testing.assert_allclose(snr, expected, rtol=1e-6, equal_nan=True)
 

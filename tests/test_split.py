@@ -15,10 +15,10 @@ from labeltransfer.pipeline.data import finish_sample
 from labeltransfer.pipeline.diagnostics import learning_curve
 from labeltransfer.pipeline.evaluation import evaluate_abundance
 from labeltransfer.pipeline.modelling import predict_method, train_method
-from labeltransfer.pipeline.survey_stage import write_survey_reference
-from labeltransfer.sample import LabelledSample, build_sample
-from labeltransfer.selection import selection_rows
-from labeltransfer.split import (SplitError, freeze_split, read_split, split_fingerprint, split_sample, star_groups,
+from labeltransfer.pipeline.survey_stage import write_survey_domain
+from labeltransfer.data.sample import LabelledSample, build_sample
+from labeltransfer.data.selection import selection_rows
+from labeltransfer.data.split import (SplitError, freeze_split, read_split, split_fingerprint, split_sample, star_groups,
                                  table_fingerprint)
 from library_factory import synthetic_stars
 
@@ -72,8 +72,8 @@ def test_singleton_groups_give_the_ungrouped_split():
 def written(tmp_path):
     """A 40-star sample (IDs 2M0000..2M0039) and its split, written together as the workflow does, and read back."""
     stars = build_sample(synthetic_stars(40, seed=1), LABELS, QUALITY, [])
-    stars = replace(stars, ids=np.array([f"2M{i:04d}" for i in range(40)]))
-    freeze_split(stars, split_sample(stars.ids, {"train": 0.5, "validation": 0.25, "test": 0.25}, seed=0),
+    stars = replace(stars, apogee_id=np.array([f"2M{i:04d}" for i in range(40)]))
+    freeze_split(stars, split_sample(stars.apogee_id, {"train": 0.5, "validation": 0.25, "test": 0.25}, seed=0),
                  tmp_path / "sample.npz", tmp_path / "split.csv")
     return LabelledSample.load(tmp_path / "sample.npz"), tmp_path / "split.csv"
 
@@ -82,7 +82,7 @@ def test_read_split_gives_every_row_once(written):
     sample, path = written
     rows = read_split(path, sample)
     assert sorted(np.concatenate(list(rows.values()))) == list(range(40))
-    assert split_fingerprint(sample.ids, rows) == sample.split_fingerprint  # what models record, as before
+    assert split_fingerprint(sample.apogee_id, rows) == sample.split_fingerprint  # what models record, as before
     assert len(sample.split_fingerprint) == 64
 
 
@@ -105,7 +105,7 @@ def test_fingerprint_tells_splits_apart(written):
     sample, path = written
     rows = read_split(path, sample)
     moved = {**rows, "train": rows["train"][1:], "test": np.sort(np.r_[rows["test"], rows["train"][:1]])}
-    assert split_fingerprint(sample.ids, rows) != split_fingerprint(sample.ids, moved)
+    assert split_fingerprint(sample.apogee_id, rows) != split_fingerprint(sample.apogee_id, moved)
 
 
 def test_a_sample_of_an_older_version_is_refused_saying_what_to_delete(written, tmp_path):
@@ -147,7 +147,7 @@ def finished(tmp_path_factory):
     train_method(**job, model_path=root / "knn.npz", timing_path=root / "knn.fit.json")
     predict_method(**job, model_path=root / "knn.npz", predictions_path=root / "knn.csv", timing_path=root / "knn.json")
     np.savez(root / "spectra.npz", source_id=sample.source_id[:5], flux=sample.spectra.flux[:5],
-             flux_error=sample.spectra.flux_err[:5], wavelength=sample.spectra.wavelength)
+             flux_error=sample.spectra.flux_error[:5], wavelength=sample.spectra.wavelength)
     return root
 
 
@@ -180,9 +180,9 @@ def _learning_curve(task):
 
 
 def _survey_reference(task):
-    write_survey_reference(method="knn", model_path=task / "knn.npz", sample_path=_data(task) / "sample.npz",
+    write_survey_domain(method="knn", model_path=task / "knn.npz", sample_path=_data(task) / "sample.npz",
                            split_path=_data(task) / "split.csv", seed=SEED, threads=1,
-                           reference_path=task / "reference.npz")
+                           domain_path=task / "reference.npz")
 
 
 def _label_command(task):
@@ -200,7 +200,7 @@ def _selection(task):
     selection_rows(_data(task) / "split.csv", LabelledSample.load(_data(task) / "sample.npz"), seed=SEED)
 
 
-READERS = {"train": _train, "predict": _predict, "diagnostic": _learning_curve, "survey_reference": _survey_reference,
+READERS = {"train": _train, "predict": _predict, "diagnostic": _learning_curve, "survey_domain": _survey_reference,
            "label_command": _label_command, "abundance": _abundance, "selection": _selection}
 
 

@@ -15,22 +15,23 @@ import pytest
 from conftest import SHARED_FIXTURES, load_bench
 from fake_archive import FakeArchive, datalink
 from labeltransfer.cli import main as cli
-from labeltransfer.catalogue import CatalogueNameError, write_catalogue
+from labeltransfer.survey.catalogue import CatalogueNameError, write_catalogue
 from labeltransfer.io.checksums import ChecksumError, file_checksum, read_checksum_manifest, verify_checksum
-from labeltransfer.io import SurveyFormatError
+from labeltransfer.io import FileFormatError
 from labeltransfer.io import SkippedRows
 from labeltransfer.io.gaia_rvs import RVS_WAVELENGTH, read_rvs
-from labeltransfer.io.gaia_xp_bulk import XPBulkFormatError, read_xp_blocks
+from labeltransfer.xp.bulk import XPBulkFormatError, read_xp_blocks
 from labeltransfer.io.remote import HTTPStatusError
-from labeltransfer.io.xp_library import XP_WAVELENGTH
+from labeltransfer.xp.library import XP_WAVELENGTH
 from labeltransfer.methods import IncompatibleDataError, load_model_file, make_method
-from labeltransfer.ood import OODReference
+from labeltransfer.diagnostics.ood import TrainingDomain
 from labeltransfer.pipeline.archives import fetch_survey_file
-from labeltransfer.pipeline.survey_summary import SurveyAccumulator, gather_survey
-from labeltransfer.sample import build_sample
-from labeltransfer.spectra import Spectra
-from labeltransfer.survey import SURVEY_FLAGS, SurveyModel, catalogue_metadata, label_file, read_catalogue
-from labeltransfer.xp_basis import XPSampler, design_matrix
+from labeltransfer.pipeline.survey_summary import gather_survey
+from labeltransfer.survey.summary import SurveyAccumulator
+from labeltransfer.data.sample import build_sample
+from labeltransfer.data.spectra import Spectra
+from labeltransfer.survey.labelling import SURVEY_FLAGS, SurveyModel, catalogue_metadata, label_file, read_catalogue
+from labeltransfer.xp.basis import XPSampler, design_matrix
 from library_factory import synthetic_stars
 from survey_factory import as_bulk_ecsv, write_bulk_chunk_of, write_survey_area, write_xp_continuous, xp_template
 
@@ -213,7 +214,7 @@ def trained(tmp_path_factory):
     design = design_matrix(XP_WAVELENGTH)
     flux = (design @ np.linalg.lstsq(design, sample.spectra.flux.T.astype(float), rcond=1e-6)[0]).T
     median = np.median(flux, axis=1, keepdims=True)
-    sample.spectra.flux, sample.spectra.flux_err = flux / median, sample.spectra.flux_err / median
+    sample.spectra.flux, sample.spectra.flux_error = flux / median, sample.spectra.flux_error / median
     train, stars = sample.subset(np.arange(1000)), sample.subset(np.arange(1000, 1150))
     model = make_method("knn", {"n_neighbours": 5, "n_components": 10}).fit(
         train.spectra, train.labels, train.label_err, train.label_names)
@@ -226,8 +227,8 @@ def trained(tmp_path_factory):
 
 def test_a_chunk_is_labelled_into_a_catalogue_with_its_provenance(trained):
     folder, model, train, stars, ids = trained
-    survey_model = SurveyModel("knn", model, folder / "knn.npz", OODReference(train.spectra, train.labels, 0),
-                               model.misfit_reference(train.spectra))
+    survey_model = SurveyModel("knn", model, folder / "knn.npz", TrainingDomain(train.spectra, train.labels, 0),
+                               model.misfit_baseline(train.spectra))
     outputs = [folder / "one_block.parquet", folder / "blocks_of_40.parquet"]
     for output, block_rows in zip(outputs, (1000, 40)):
         label_file(folder / "chunk.csv.gz", [survey_model], [output], block_rows=block_rows,
@@ -301,7 +302,7 @@ def test_a_band_with_a_nan_infinite_or_overflowing_value_is_masked_and_flagged_a
 
 def test_a_pixel_whose_error_is_not_positive_is_masked_and_flagged(trained, tmp_path):
     folder, model, _, stars, ids = trained
-    flux, error = stars.spectra.flux[:20].copy(), stars.spectra.flux_err[:20].copy()
+    flux, error = stars.spectra.flux[:20].copy(), stars.spectra.flux_error[:20].copy()
     error[0, 10], error[1, 20:25], error[2, 30] = 0.0, -0.01, np.nan  # NaN: a masked pixel, not flagged
     masked = error.copy()
     masked[0, 10], masked[1, 20:25] = np.inf, np.inf
@@ -320,8 +321,8 @@ def test_a_source_id_given_twice_is_refused_and_nothing_written(trained, tmp_pat
     repeated = ids[:10].copy()
     repeated[7] = repeated[2]
     np.savez(tmp_path / "twice.npz", source_id=repeated, flux=stars.spectra.flux[:10],
-             flux_error=stars.spectra.flux_err[:10], wavelength=stars.spectra.wavelength)
-    with pytest.raises(SurveyFormatError, match=rf"twice.npz: source_id {ids[2]} appears 2 times \(1 source_ids repeat"):
+             flux_error=stars.spectra.flux_error[:10], wavelength=stars.spectra.wavelength)
+    with pytest.raises(FileFormatError, match=rf"twice.npz: source_id {ids[2]} appears 2 times \(1 source_ids repeat"):
         label_file(tmp_path / "twice.npz", [SurveyModel("knn", model, folder / "knn.npz")],
                    [tmp_path / "twice.parquet"], progress=False)
     assert not list(tmp_path.glob("*twice.parquet*"))
@@ -332,16 +333,16 @@ def test_a_catalogue_describes_its_columns_flags_and_provenance_in_every_format(
     from astropy.table import Table
 
     folder, model, train, _, _ = trained
-    flagged = SurveyModel("knn", model, folder / "knn.npz", OODReference(train.spectra, train.labels, 0))
-    flagged.write_reference(tmp_path / "reference.npz")
-    flagged = SurveyModel("knn", model, folder / "knn.npz").read_reference(tmp_path / "reference.npz")
+    flagged = SurveyModel("knn", model, folder / "knn.npz", TrainingDomain(train.spectra, train.labels, 0))
+    flagged.write_domain(tmp_path / "reference.npz")
+    flagged = SurveyModel("knn", model, folder / "knn.npz").read_domain(tmp_path / "reference.npz")
     outputs = [tmp_path / name for name in ("labels.parquet", "labels.fits", "labels.ecsv")]
     label_file(folder / "chunk.csv.gz", [flagged] * 3, outputs, progress=False)
     parquet = read_catalogue(outputs[:1])
     for output in outputs:
         metadata = catalogue_metadata(output)
         assert metadata["out_of_distribution_flags"] == {"computed": True, "against": {
-            "flags_reference": {"file": str(tmp_path / "reference.npz"), "sha256": file_checksum(tmp_path / "reference.npz")}}}
+            "flags_domain": {"file": str(tmp_path / "reference.npz"), "sha256": file_checksum(tmp_path / "reference.npz")}}}
         assert set(metadata["flag_bits"]) == {"1", "2", "4", "8", "16"} and "band" in metadata["flag_bits"]["8"]
         table = Table.read(output, unit_parse_strict="silent") if output.suffix == ".fits" else Table.read(output)
         assert str(table["teff"].unit) == "K" and str(table["teff_err"].unit) == "K" and table["flags"].unit is None
@@ -367,12 +368,12 @@ def test_a_catalogue_describes_its_columns_flags_and_provenance_in_every_format(
 
 def test_a_killed_write_leaves_no_file_a_reader_of_the_folder_finds(trained, tmp_path, monkeypatch):
     folder, model, train, _, _ = trained
-    survey_model = SurveyModel("knn", model, folder / "knn.npz", OODReference(train.spectra, train.labels, 0))
+    survey_model = SurveyModel("knn", model, folder / "knn.npz", TrainingDomain(train.spectra, train.labels, 0))
     catalogues = tmp_path / "catalogues"
     label_file(folder / "chunk.csv.gz", [survey_model], [catalogues / "a.parquet"], progress=False)
     monkeypatch.setattr("os.replace", lambda source, target: None)  # killed before the rename
     label_file(folder / "chunk.csv.gz", [survey_model], [catalogues / "b.parquet"], progress=False)
-    survey_model.write_reference(tmp_path / "references" / "knn.npz")
+    survey_model.write_domain(tmp_path / "references" / "knn.npz")
     monkeypatch.undo()
     assert sorted(p.name for p in catalogues.iterdir()) == [".b.parquet.part", "a.parquet"]
     assert [p.name for p in (tmp_path / "references").iterdir()] == [".knn.npz.part"]
@@ -384,7 +385,7 @@ def test_a_killed_write_leaves_no_file_a_reader_of_the_folder_finds(trained, tmp
         path.write_bytes(b"PAR1")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("labeltransfer.catalogue._write_parquet", broken)
+    monkeypatch.setattr("labeltransfer.survey.catalogue._write_parquet", broken)
     with pytest.raises(OSError, match="No space left"):
         label_file(folder / "chunk.csv.gz", [survey_model], [catalogues / "c.parquet"], progress=False)
     assert sorted(p.name for p in catalogues.iterdir()) == [".b.parquet.part", "a.parquet"]
@@ -397,11 +398,11 @@ def test_a_saved_flags_reference_labels_as_the_training_set_itself_does(trained)
     cannon.save(folder / "cannon.npz")
     for name in ("knn", "cannon"):
         path, reference = folder / f"{name}.npz", folder / "references" / f"{name}.npz"
-        direct = SurveyModel(name, load_model_file(path), path, OODReference(train.spectra, train.labels, 0))
-        direct.misfit_reference = direct.model.misfit_reference(train.spectra)
-        direct.write_reference(reference)
-        saved = SurveyModel(name, load_model_file(path), path).read_reference(reference)
-        assert saved.misfit_reference == direct.misfit_reference and (saved.misfit_reference is None) == (name == "knn")
+        direct = SurveyModel(name, load_model_file(path), path, TrainingDomain(train.spectra, train.labels, 0))
+        direct.misfit_baseline = direct.model.misfit_baseline(train.spectra)
+        direct.write_domain(reference)
+        saved = SurveyModel(name, load_model_file(path), path).read_domain(reference)
+        assert saved.misfit_baseline == direct.misfit_baseline and (saved.misfit_baseline is None) == (name == "knn")
         outputs = [folder / f"{name}_direct.parquet", folder / f"{name}_saved.parquet"]
         label_file(folder / "chunk.csv.gz", [direct, saved], outputs, progress=False)
         table = read_catalogue(outputs[1:])
@@ -410,30 +411,30 @@ def test_a_saved_flags_reference_labels_as_the_training_set_itself_does(trained)
     assert all((table["flags"] & bit).any() for bit in (SURVEY_FLAGS["spectrum"], SURVEY_FLAGS["labels"],
                                                         SURVEY_FLAGS["model"]))
     with pytest.raises(IncompatibleDataError, match=r"references/knn.npz holds .* another model than .*cannon.npz"):
-        SurveyModel("cannon", cannon, folder / "cannon.npz").read_reference(folder / "references" / "knn.npz")
+        SurveyModel("cannon", cannon, folder / "cannon.npz").read_domain(folder / "references" / "knn.npz")
 
 
 def test_a_saved_flags_reference_keeps_a_nan_threshold_and_refuses_another_seed_or_settings(trained, monkeypatch):
     folder, knn, train, _, _ = trained
     path = folder / "knn.npz"
-    saved = SurveyModel("knn", knn, path, OODReference(train.spectra, train.labels, 0), float("nan"))
-    saved.write_reference(folder / "nan.npz")
-    assert np.isnan(SurveyModel("knn", knn, path).read_reference(folder / "nan.npz").misfit_reference)
-    SurveyModel("knn", knn, path, OODReference(train.spectra, train.labels, 1)).write_reference(folder / "seed1.npz")
+    saved = SurveyModel("knn", knn, path, TrainingDomain(train.spectra, train.labels, 0), float("nan"))
+    saved.write_domain(folder / "nan.npz")
+    assert np.isnan(SurveyModel("knn", knn, path).read_domain(folder / "nan.npz").misfit_baseline)
+    SurveyModel("knn", knn, path, TrainingDomain(train.spectra, train.labels, 1)).write_domain(folder / "seed1.npz")
     with pytest.raises(IncompatibleDataError, match=r"seed1.npz: .*drawn with seed 1, .*knn.npz was trained with seed 0"):
-        SurveyModel("knn", knn, path).read_reference(folder / "seed1.npz")
+        SurveyModel("knn", knn, path).read_domain(folder / "seed1.npz")
     np.savez(folder / "other.npz", flux=np.ones(3))
-    with pytest.raises(IncompatibleDataError, match=r"other.npz is no flags reference of this version \(no has_misfit"):
-        SurveyModel("knn", knn, path).read_reference(folder / "other.npz")
-    monkeypatch.setattr("labeltransfer.ood.K", 7)
+    with pytest.raises(IncompatibleDataError, match=r"other.npz is no flags' training domain of this version \(no has_misfit"):
+        SurveyModel("knn", knn, path).read_domain(folder / "other.npz")
+    monkeypatch.setattr("labeltransfer.diagnostics.ood.K", 7)
     with pytest.raises(IncompatibleDataError, match=r"nan.npz: made with other settings of the flags"):
-        SurveyModel("knn", knn, path).read_reference(folder / "nan.npz")
+        SurveyModel("knn", knn, path).read_domain(folder / "nan.npz")
 
 
 def test_a_model_trained_with_other_features_is_refused_naming_its_file(trained):
     folder, _, train, _, _ = trained
     with_colour = train.spectra.select_aux([])
-    with_colour.aux, with_colour.aux_names = np.ones((len(train.ids), 1)), ("bp_rp",)
+    with_colour.aux, with_colour.aux_names = np.ones((len(train.apogee_id), 1)), ("bp_rp",)
     model = make_method("knn", {"n_components": 5}).fit(with_colour, train.labels, train.label_err, train.label_names)
     with pytest.raises(IncompatibleDataError, match=r"colour.npz: .*auxiliary features \['bp_rp'\]"):
         label_file(folder / "chunk.csv.gz", [SurveyModel("knn", model, folder / "colour.npz")],
@@ -447,7 +448,7 @@ def test_the_command_line_labels_coefficients_and_sampled_spectra(trained, capsy
          "--out", str(folder / "cli.parquet"), "--block-rows", "64"])
     from_coefficients = read_catalogue([folder / "cli.parquet"])
     assert len(from_coefficients) == 150 and (from_coefficients["flags"] & ~SURVEY_FLAGS["missing_band"] == 0).all()
-    np.savez(folder / "sampled.npz", source_id=ids, flux=stars.spectra.flux, flux_error=stars.spectra.flux_err,
+    np.savez(folder / "sampled.npz", source_id=ids, flux=stars.spectra.flux, flux_error=stars.spectra.flux_error,
              wavelength=stars.spectra.wavelength)
     cli(["label", "--model", str(folder / "knn.npz"), "--spectra", str(folder / "sampled.npz"), "--out",
          str(folder / "sampled.parquet")])
@@ -455,8 +456,8 @@ def test_the_command_line_labels_coefficients_and_sampled_spectra(trained, capsy
                                model.predict(stars.spectra)[0], rtol=1e-5)
     with pytest.raises(SystemExit):  # a reference for each model, and not beside --sample
         cli(["label", "--model", str(folder / "knn.npz"), "--model", str(folder / "knn.npz"), "--spectra",
-             str(folder / "sampled.npz"), "--out", str(folder), "--reference", str(folder / "knn_reference.npz")])
-    assert "--reference: one per --model" in capsys.readouterr().err
+             str(folder / "sampled.npz"), "--out", str(folder), "--domain", str(folder / "knn_reference.npz")])
+    assert "--domain: one per --model" in capsys.readouterr().err
     np.savez(folder / "partial.npz", source_id=ids, flux=stars.spectra.flux)
     with pytest.raises(SystemExit, match=r"partial.npz: sampled spectra: missing required array\(s\) flux_error, wave"):
         cli(["label", "--model", str(folder / "knn.npz"), "--spectra", str(folder / "partial.npz"), "--out",
@@ -516,7 +517,7 @@ def test_an_rvs_bulk_chunk_is_labelled_as_its_datalink_spectra_are(tmp_path, tra
     assert labelled.loc[ids[5:7], "flags"].tolist() == [16, 16] and (labelled.drop(ids[5:7])["flags"] == 0).all()
     assert (labelled["snr"] > 0).all()
     datalink[["source_id", "ra"]].to_csv(tmp_path / "neither.csv", index=False)
-    with pytest.raises(SurveyFormatError, match="neither.csv: neither XP continuous coefficients"):
+    with pytest.raises(FileFormatError, match="neither.csv: neither XP continuous coefficients"):
         label_file(tmp_path / "neither.csv", [SurveyModel("knn", model, tmp_path / "rvs_knn.npz")],
                    [tmp_path / "neither.parquet"], progress=False)
 
@@ -598,14 +599,14 @@ def test_the_gather_counts_flags_and_places_sources_on_the_sky(tmp_path):
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     """A task folder as a finished run leaves it: sample, split and a flux-only model trained on them."""
-    from labeltransfer.sample import LabelledSample
-    from labeltransfer.split import freeze_split, read_split, split_sample
+    from labeltransfer.data.sample import LabelledSample
+    from labeltransfer.data.split import freeze_split, read_split, split_sample
 
     task = tmp_path_factory.mktemp("results") / "tiny"
     (task / "data").mkdir(parents=True)
     (task / "models").mkdir()
     sample = build_sample(synthetic_stars(600, seed=8), LABELS, {"min_snr": 5, "max_masked_fraction": 0.1}, [])
-    freeze_split(sample, split_sample(sample.ids, {"train": 0.7, "validation": 0.15, "test": 0.15}, 42),
+    freeze_split(sample, split_sample(sample.apogee_id, {"train": 0.7, "validation": 0.15, "test": 0.15}, 42),
                  task / "data" / "sample.npz", task / "data" / "split.csv")
     sample = LabelledSample.load(task / "data" / "sample.npz")
     rows = read_split(task / "data" / "split.csv", sample)

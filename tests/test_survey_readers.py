@@ -11,10 +11,10 @@ from astropy.io import fits
 
 from conftest import SHARED_FIXTURES
 from labeltransfer.io.allstar import AllStarFormatError, read_allstar
-from labeltransfer.io.gaia_xp import XPFormatError, read_xp_continuous
+from labeltransfer.xp.continuous import XPFormatError, read_xp_continuous
 from labeltransfer.io.lamost import LamostFormatError, read_lamost_spectrum
 from labeltransfer.io.lamost_catalogue import LamostCatalogueError, read_lamost_catalogue
-from labeltransfer.io.xp_library import XP_WAVELENGTH
+from labeltransfer.xp.library import XP_WAVELENGTH
 from survey_factory import allstar_rows, write_allstar, write_lamost_dr10, write_lamost_image, write_xp_continuous
 
 REAL = SHARED_FIXTURES / "real"

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labeltransfer.sample import build_sample
-from labeltransfer.trends import QUANTITIES, fitted_slopes, residual_trends, trend_quantities
+from labeltransfer.data.sample import build_sample
+from labeltransfer.diagnostics.trends import QUANTITIES, fitted_slopes, residual_trends, trend_quantities
 from library_factory import synthetic_stars
 
 
@@ -33,7 +33,7 @@ def test_galactic_coordinates_of_the_centre_and_the_pole():
                                                                  "err_floor": 10, "required": True}},
                           {"min_snr": 5, "max_masked_fraction": 0.1}, [])
     sample.ra[:2], sample.dec[:2] = [266.405, 192.8595], [-28.936, 27.1283]  # Sgr A*, the north Galactic pole
-    quantities = trend_quantities(sample, sample.ids[:2])
+    quantities = trend_quantities(sample, sample.apogee_id[:2])
     assert abs(quantities["gal_l"][0]) < 0.1 and abs(quantities["gal_b"][0]) < 0.1
     assert quantities["gal_b"][1] == pytest.approx(90.0, abs=0.01)
     np.testing.assert_array_equal(quantities["g_mag"], sample.g_mag[:2])

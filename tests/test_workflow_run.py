@@ -19,7 +19,7 @@ from snakemake.utils import update_config
 from conftest import CI_SURVEY, ci_snakemake as _snakemake
 from labeltransfer.cli import main as cli
 from labeltransfer.pipeline.survey_stage import flagging_models
-from labeltransfer.survey import catalogue_metadata, label_file, read_catalogue
+from labeltransfer.survey.labelling import catalogue_metadata, label_file, read_catalogue
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -67,7 +67,7 @@ def test_every_figure_is_a_valid_png(ci_run):
 
 def test_out_of_distribution_flags_are_in_every_prediction_table_and_summarised(ci_run):
     for method in CONFIG["methods"]:
-        flags = pd.read_csv(RESULTS / "predictions" / f"{method}.csv")["ood_flags"]
+        flags = pd.read_csv(RESULTS / "predictions" / f"{method}.csv")["flags"]
         assert flags.between(0, 7).all() and 0 < (flags > 0).mean() < 0.5, method
     ood = pd.read_csv(RESULTS / "metrics" / "ood.csv")
     assert len(ood) == len(CONFIG["methods"]) * len(CONFIG["labels"])
@@ -201,14 +201,14 @@ def test_a_chunk_job_flags_as_the_training_set_itself_does(ci_run, bulk_archive,
     models = flagging_models(methods, [task / "models" / f"{m}.npz" for m in methods], 1, task / "data" / "sample.npz",
                              task / "data" / "split.csv", CONFIG["seed"])
     label_file(chunk, models, [tmp_path / f"{m}.parquet" for m in methods], progress=False)
-    cli(["label", "--model", str(task / "models" / f"{methods[0]}.npz"), "--reference",
+    cli(["label", "--model", str(task / "models" / f"{methods[0]}.npz"), "--domain",
          str(SURVEY / "references" / f"{methods[0]}.npz"), "--spectra", str(chunk), "--out", str(tmp_path / "cli.parquet")])
     catalogue = SURVEY / methods[0] / f"{names[0].removesuffix('.csv.gz')}.parquet"
     pd.testing.assert_frame_equal(read_catalogue([tmp_path / "cli.parquet"]), read_catalogue([catalogue]))
     for method in methods:
         catalogue = SURVEY / method / f"{names[0].removesuffix('.csv.gz')}.parquet"
         pd.testing.assert_frame_equal(read_catalogue([tmp_path / f"{method}.parquet"]), read_catalogue([catalogue]))
-        assert catalogue_metadata(catalogue)["flags_reference"]["file"].endswith(f"references/{method}.npz")
+        assert catalogue_metadata(catalogue)["flags_domain"]["file"].endswith(f"references/{method}.npz")
 
 
 def _interrupt_survey(method, chunk):

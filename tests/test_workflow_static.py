@@ -83,14 +83,14 @@ def test_bad_config_is_refused_naming_the_key(mutate, key):
 def test_schema_params_of_each_type_are_its_constructor_arguments(method_type):
     """The schema's per-type params name exactly the constructor's arguments, so neither drifts."""
 
-    from labeltransfer.methods import METHODS
+    from labeltransfer.methods import METHOD_CLASSES
 
     defs = yaml.safe_load(Path(SCHEMA).read_text())["$defs"]
     params = defs[f"{method_type}_params"]
     names = set(params["properties"])
     if params.get("$ref"):
         names |= set(defs[params["$ref"].rsplit("/", 1)[1]]["properties"])
-    arguments = set(METHODS[method_type].param_names())
+    arguments = set(METHOD_CLASSES[method_type].param_names())
     assert names == arguments - {"threads", "device"}  # those two the workflow sets from the job
 
 

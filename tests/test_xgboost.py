@@ -6,7 +6,7 @@ from conftest import assert_same_after_reload
 from labeltransfer.methods import IncompatibleDataError, make_method
 from labeltransfer.methods.calibration import calibrate_uncertainties
 from labeltransfer.methods.xgb import XGBoostRegressor, sigma_from_quantiles
-from labeltransfer.spectra import Spectra
+from labeltransfer.data.spectra import Spectra
 
 NAMES = ("teff", "fe_h")
 

@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 
 from conftest import SHARED_FIXTURES, load_bench
-from labeltransfer.degrade import degrade_to_snr
-from labeltransfer.io.gaia_xp import array_cell, read_xp_covariances
-from labeltransfer.io.xp_library import XP_WAVELENGTH
-from labeltransfer.spectra import Spectra
-from labeltransfer.xp_basis import LIBRARY_DESIGN, XPSampler, coefficient_covariance, design_matrix, gaiaxpy_design
-from labeltransfer.xp_noise import XPNoise
+from labeltransfer.diagnostics.degrade import degrade_to_snr
+from labeltransfer.xp.continuous import array_cell, read_xp_covariances
+from labeltransfer.xp.library import XP_WAVELENGTH
+from labeltransfer.data.spectra import Spectra
+from labeltransfer.xp.basis import LIBRARY_DESIGN, XPSampler, coefficient_covariance, design_matrix, gaiaxpy_design
+from labeltransfer.xp.noise import XPNoise
 from survey_factory import write_xp_continuous
 
 REAL_XP = SHARED_FIXTURES / "real" / "gaia_xp"

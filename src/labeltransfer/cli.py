@@ -21,7 +21,7 @@ _DESCRIPTION = """\
 Label every source of a file of spectra with trained models (results/<task>/models/*.npz) and write
 a catalogue per model: source_id, snr, each label with its calibrated 1-sigma <label>_err, and flags,
 the sum of bits: 1 spectrum, 2 labels, 4 model out of distribution (set only with --sample/--split or
---reference; without them the command warns, and the catalogue's provenance says they were not
+--domain; without them the command warns, and the catalogue's provenance says they were not
 computed), 8 one XP band missing or unusable (a NaN, infinite or overflowing coefficient, error or
 correlation: labelled from the other band), 16 pixels with a flux_error <= 0 (left out). Every
 column's unit and description, the bits' meanings and the provenance are in the file. The --out
@@ -43,17 +43,17 @@ class LabelCommandError(ValueError):
 
 def user_errors():
     """The exceptions that are the user's to fix, printed as one line: this command's refusals, the
-    package's own errors (a survey file's or a catalogue name's format, a model or flags reference
+    package's own errors (a survey file's or a catalogue name's format, a model or flags' training domain
     that does not fit, a split or sample that does not match the model, too few stars, a failed
     download) and ``OSError`` (a file that is missing, unreadable or cannot be written)."""
-    from .catalogue import CatalogueNameError
-    from .io import SurveyFormatError
+    from .survey.catalogue import CatalogueNameError
+    from .io import FileFormatError
     from .io.checksums import DownloadError
     from .methods import IncompatibleDataError, TooFewStarsError
     from .pipeline.modelling import ProvenanceError
-    from .split import SplitError
+    from .data.split import SplitError
 
-    return (LabelCommandError, CatalogueNameError, SurveyFormatError, IncompatibleDataError, TooFewStarsError,
+    return (LabelCommandError, CatalogueNameError, FileFormatError, IncompatibleDataError, TooFewStarsError,
             ProvenanceError, SplitError, DownloadError, OSError)
 
 
@@ -70,7 +70,7 @@ def _catalogues(args):
     """The catalogue of each --model, checked before any labelling: --out itself (its suffix names
     the format) or ``<out>/<model name>.parquet`` for a folder; none may be an input, an existing
     file without --overwrite, or shared by two models; the folder must be writable."""
-    from .catalogue import catalogue_format
+    from .survey.catalogue import catalogue_format
 
     models = [Path(path) for path in args.model]
     if args.out.is_dir() or not args.out.suffix:
@@ -85,7 +85,7 @@ def _catalogues(args):
             raise LabelCommandError(f"{output}: --model {written_by[output]} and --model {model} would both write "
                                     "this catalogue: label them into separate --out folders")
         written_by[output] = model
-    inputs = [args.spectra, args.source_ids, *models, args.sample, args.split, *(args.reference or [])]
+    inputs = [args.spectra, args.source_ids, *models, args.sample, args.split, *(args.domain or [])]
     resolved = {Path(path).resolve(): path for path in inputs if path is not None}
     for output in outputs:
         if output.resolve() in resolved:
@@ -112,7 +112,7 @@ def _label(args):
     """Label a file of spectra with trained models, outside Snakemake."""
     from .methods import load_model_file
     from .pipeline.survey_stage import flagging_models
-    from .survey import SurveyModel, label_file
+    from .survey.labelling import SurveyModel, label_file
 
     outputs = _catalogues(args)
     names = [Path(path).stem for path in args.model]
@@ -122,10 +122,10 @@ def _label(args):
     else:
         models = [SurveyModel(name, load_model_file(path).set_params(threads=args.threads), Path(path))
                   for name, path in zip(names, args.model)]
-        for survey_model, reference in zip(models, args.reference or []):
-            survey_model.read_reference(reference)
-    if not (args.sample or args.reference):
-        log.warning("no --sample/--split or --reference: the out-of-distribution flags (bits 1, 2, 4) are not "
+        for survey_model, domain in zip(models, args.domain or []):
+            survey_model.read_domain(domain)
+    if not (args.sample or args.domain):
+        log.warning("no --sample/--split or --domain: the out-of-distribution flags (bits 1, 2, 4) are not "
                     "computed, 0 for every source (the catalogue's provenance says so)")
     spectra = args.spectra if args.spectra else _fetched_spectra(args)
     label_file(spectra, models, outputs, block_rows=args.block_rows, threads=args.threads,
@@ -185,9 +185,9 @@ def _parser():
     label.add_argument("--sample", type=Path, help="the run's data/sample.npz: adds the out-of-distribution flags")
     label.add_argument("--split", type=Path, help="the run's data/split.csv (with --sample)")
     label.add_argument("--seed", type=int, help="with --sample: seed of the flags' thresholds (the run's; default 42)")
-    label.add_argument("--reference", action="append", type=Path,
-                       help="instead of --sample and --split: the flags' reference of each --model, in the same "
-                            "order, as the workflow saves them (results/<task>/survey/references/<method>.npz)")
+    label.add_argument("--domain", action="append", type=Path,
+                       help="instead of --sample and --split: the flags' training domain of each --model, in the same "
+                            "order, as the workflow saves them (results/<task>/survey/domains/<method>.npz)")
     label.add_argument("--block-rows", type=_positive_int, default=2_000,
                        help="sources read and labelled at a time (above 0; default 2000)")
     label.add_argument("--threads", type=_positive_int, default=1, help="CPU threads (default 1)")
@@ -202,9 +202,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "label" and bool(args.sample) != bool(args.split):
         parser.error("--sample and --split go together")
-    if args.command == "label" and args.reference and (args.sample or args.seed is not None
-                                                        or len(args.reference) != len(args.model)):
-        parser.error("--reference: one per --model, and not with --sample or --seed (the reference has its seed)")
+    if args.command == "label" and args.domain and (args.sample or args.seed is not None
+                                                        or len(args.domain) != len(args.model)):
+        parser.error("--domain: one per --model, and not with --sample or --seed (the domain has its seed)")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # threads that wait sleep rather than spin (read when PyTorch's or XGBoost's OpenMP loads, below),
     # as in the workflow's jobs (workflow/scripts/_package.py); a policy the user set is kept

@@ -70,9 +70,32 @@ def typed_by_schema(value, schema, root):
     return value
 
 
+def _package_module(*parts):
+    """A module of the package loaded from src/labeltransfer/<parts> without importing the package
+    (the modules read here need nothing but the standard library)."""
+    import importlib.util
+
+    path = Path(workflow.basedir, "src", "labeltransfer", *parts)
+    spec = importlib.util.spec_from_file_location(f"labeltransfer_{path.stem}", path)
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
+#: What each method type is and can do (labeltransfer.methods.kinds.KINDS).
+KINDS = _package_module("methods", "kinds.py").KINDS
+#: Which package files a script runs, and their digest.
+CODE_VERSION = _package_module("code_version.py")
+#: The survey's checksum manifest reader.
+CHECKSUMS = _package_module("io", "checksums.py")
+
+
 CONFIG_SCHEMA = yaml.safe_load(Path(workflow.basedir, "workflow", "schemas", "config.schema.yaml").read_text())
 config.update(typed_by_schema(dict(config), CONFIG_SCHEMA, CONFIG_SCHEMA))
 validate(config, schema="../schemas/config.schema.yaml")
+if unknown := {name: entry["type"] for name, entry in config["method_settings"].items() if entry["type"] not in KINDS}:
+    raise ValueError(f"config: method_settings: {unknown}: unknown method types (known: {', '.join(KINDS)}; "
+                     "each is an entry of src/labeltransfer/methods/kinds.py)")
 
 TASKS = config["tasks"]
 if unknown := [t for t in TASKS if t not in config["task_settings"]]:
@@ -155,20 +178,15 @@ if SURVEY_ON and (
         f"config: survey: methods {bad} must be methods of this run with feature_set flux (the XP "
         f"chunks carry no photometry or parallax); this run's methods: {', '.join(METHODS)}"
     )
-#: Method types that can run on a GPU (their jobs get the resource gpu=1).
-GPU_METHOD_TYPES = {"xgboost", "mlp", "cnn"}
-#: Method types trained epoch by epoch, as ensembles; each gets a loss-curve and an
-#: ensemble-calibration figure.
-NEURAL_METHOD_TYPES = {"mlp", "cnn"}
-NEURAL_METHODS = [
-    m for m in METHODS if config["method_settings"][m]["type"] in NEURAL_METHOD_TYPES
-]
-#: Method types whose labels respond smoothly to the flux (derivatives, or SHAP contributions):
-#: each gets a flux-influence table.
-INFLUENCE_METHOD_TYPES = {"cannon", "xgboost", "mlp", "cnn"}
-INFLUENCE_METHODS = [
-    m for m in METHODS if config["method_settings"][m]["type"] in INFLUENCE_METHOD_TYPES
-]
+#: What each of this run's methods is and can do (its type's entry in KINDS).
+METHOD_KINDS = {m: KINDS[config["method_settings"][m]["type"]] for m in METHODS}
+if bad := {m: config["method_settings"][m]["feature_set"] for m in METHODS
+           if METHOD_KINDS[m].flux_only and config["method_settings"][m]["feature_set"] != "flux"}:
+    raise ValueError(f"config: method_settings: {bad}: these methods' types read the flux alone: set their feature_set to flux")
+#: Methods trained epoch by epoch, as ensembles: each gets a loss-curve and an ensemble-calibration figure.
+NEURAL_METHODS = [m for m in METHODS if METHOD_KINDS[m].neural]
+#: Methods whose labels respond smoothly to the flux: each gets a flux-influence table.
+INFLUENCE_METHODS = [m for m in METHODS if METHOD_KINDS[m].influence]
 #: Labels a comparison figure needs; a figure whose labels the config lacks is not made.
 FIGURE_LABELS = {"kiel": {"teff", "logg", "fe_h"}, "alpha_fe": {"fe_h", "alpha_m"}}
 COMPARISON_FIGURES = [
@@ -204,8 +222,8 @@ def method_config(wildcards):
 
 
 def method_gpus(wildcards):
-    """1 for methods that can use a GPU, else 0."""
-    return int(config["method_settings"][wildcards.method]["type"] in GPU_METHOD_TYPES)
+    """1 for methods whose type can use a GPU (a framework in KINDS), else 0."""
+    return int(METHOD_KINDS[wildcards.method].framework is not None)
 
 
 def all_predictions(wildcards):
@@ -335,32 +353,6 @@ def all_outputs():
     ]
 
 
-def _code_version():
-    """The package's code_version module, loaded from src/ (it needs nothing but the stdlib)."""
-    import importlib.util
-
-    path = Path(workflow.basedir, "src", "labeltransfer", "code_version.py")
-    spec = importlib.util.spec_from_file_location("labeltransfer_code_version", path)
-    loaded = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loaded)
-    return loaded
-
-
-CODE_VERSION = _code_version()
-
-
-def _checksums():
-    """The package's checksums module (reads the survey's manifest; stdlib only)."""
-    import importlib.util
-
-    path = Path(workflow.basedir, "src", "labeltransfer", "io", "checksums.py")
-    spec = importlib.util.spec_from_file_location("labeltransfer_checksums", path)
-    loaded = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loaded)
-    return loaded
-
-
-CHECKSUMS = _checksums()
 
 
 def script_code(name):

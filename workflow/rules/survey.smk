@@ -51,19 +51,19 @@ rule download_survey_chunk:
 
 # the training set's side of a method's flags, once for all chunks (a chunk job then reads
 # neither the sample nor the split: seconds less a job, and less memory)
-rule survey_reference:
+rule survey_domain:
     input:
         model="results/{task}/models/{method}.npz",
         sample="results/{task}/data/sample.npz",
         split="results/{task}/data/split.csv",
     output:
-        reference="results/{task}/survey/references/{method}.npz",
+        domain="results/{task}/survey/domains/{method}.npz",
     wildcard_constraints:
         task=SURVEY_TASK,
     log:
-        "logs/{task}/survey/references/{method}.log",
+        "logs/{task}/survey/domains/{method}.log",
     params:
-        code=script_code("write_survey_reference"),
+        code=script_code("write_survey_domain"),
         seed=config["seed"],
     threads: 1
     resources:
@@ -71,16 +71,16 @@ rule survey_reference:
     conda:
         "../../envs/methods.yaml"
     benchmark:
-        "benchmarks/{task}/survey/references/{method}.tsv"
+        "benchmarks/{task}/survey/domains/{method}.tsv"
     script:
-        "../scripts/write_survey_reference.py"
+        "../scripts/write_survey_domain.py"
 
 
 rule label_survey_chunk:
     input:
         chunk=rules.download_survey_chunk.output.chunk,
         models=expand("results/{task}/models/{method}.npz", task=SURVEY_TASK, method=SURVEY["methods"]),
-        references=expand(rules.survey_reference.output.reference, task=SURVEY_TASK, method=SURVEY["methods"]),
+        domains=expand(rules.survey_domain.output.domain, task=SURVEY_TASK, method=SURVEY["methods"]),
     output:
         catalogues=expand("results/{task}/survey/{method}/{{chunk}}.parquet", task=SURVEY_TASK, method=SURVEY["methods"]),
     log:

@@ -6,6 +6,6 @@ from labeltransfer.pipeline.survey_stage import label_chunk
 
 with log_to(snakemake.log[0]):
     label_chunk(chunk_path=snakemake.input.chunk, model_paths=snakemake.input.models,
-                reference_paths=snakemake.input.references, methods=snakemake.params.methods,
+                domain_paths=snakemake.input.domains, methods=snakemake.params.methods,
                 block_rows=snakemake.params.block_rows, threads=snakemake.threads,
                 metadata=snakemake.params.metadata, catalogue_paths=snakemake.output.catalogues)

@@ -4,7 +4,7 @@ import gzip
 import zipfile
 from pathlib import Path
 
-class SurveyFormatError(ValueError):
+class FileFormatError(ValueError):
     """A survey file that cannot be used: unreadable, or without what the workflow needs.
 
     Each reader raises its own subclass; the message names the file and what is wrong."""

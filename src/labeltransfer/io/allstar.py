@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 
-from . import SurveyFormatError, require
+from . import FileFormatError, require
 from .fits_file import open_fits
 from .tables import best_row_per_id
 
@@ -39,7 +39,7 @@ EXTRATARG_DUPLICATE = 4
 MISSING_VALUE = -9990.0
 
 
-class AllStarFormatError(SurveyFormatError):
+class AllStarFormatError(FileFormatError):
     """The allStar file is unreadable or lacks a column the study needs."""
 
 

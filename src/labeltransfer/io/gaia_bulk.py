@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from isal import igzip
 
-from . import SkippedRows, SurveyFormatError, require, table_files
+from . import SkippedRows, FileFormatError, require, table_files
 
 __all__ = ["MAX_DAMAGED_FRACTION", "SkippedRows", "bulk_tables", "read_bulk_blocks", "array_column",
            "unparsable_integers"]
@@ -80,7 +80,7 @@ def _column_names(handle):
     return line.decode(errors="replace").strip().split(",")
 
 
-def bulk_tables(path, error=SurveyFormatError):
+def bulk_tables(path, error=FileFormatError):
     """Yield ``(name, handle, columns)`` for each table of ``path``, its handle at the first row.
 
     ``path`` is a bulk file or a CSV (gzipped or not), or a zip archive of such files (a DataLink
@@ -102,7 +102,7 @@ def bulk_tables(path, error=SurveyFormatError):
 _READ_BYTES = 4 << 20
 
 
-def read_bulk_blocks(handle, names, name, columns, block_rows, convert, threads=1, error=SurveyFormatError,
+def read_bulk_blocks(handle, names, name, columns, block_rows, convert, threads=1, error=FileFormatError,
                      skipped=None):
     """Yield a table's rows ``block_rows`` at a time (the last block shorter), as ``convert`` makes them.
 

@@ -21,7 +21,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from . import SurveyFormatError, path_list, table_files
+from . import FileFormatError, path_list, table_files
 
 __all__ = ["RVS_WAVELENGTH", "RVSFormatError", "read_rvs", "masked_error"]
 
@@ -33,7 +33,7 @@ RVS_WAVELENGTH = np.round(np.arange(846.0, 870.0 + 0.005, 0.01), 2)
 NAME_SOURCE_ID = re.compile(r"Gaia DR3 (\d+)\.\w+(?:\.gz)?$")
 
 
-class RVSFormatError(SurveyFormatError):
+class RVSFormatError(FileFormatError):
     """An RVS file that cannot be used."""
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import SurveyFormatError, require
+from . import FileFormatError, require
 from .fits_file import open_fits
 
 __all__ = ["LamostFormatError", "LamostSpectrum", "read_lamost_spectrum", "SNR_BANDS", "MISSING_VALUE"]
@@ -29,7 +29,7 @@ MISSING_VALUE = -9990.0
 _IMAGE_ROWS = ("flux", "ivar", "wavelength", "andmask", "ormask")
 
 
-class LamostFormatError(SurveyFormatError):
+class LamostFormatError(FileFormatError):
     """The file is not a readable LAMOST low-resolution spectrum."""
 
 

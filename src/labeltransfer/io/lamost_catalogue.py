@@ -17,8 +17,8 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ..resampling import SPEED_OF_LIGHT_KMS
-from . import SurveyFormatError
+from ..data.resampling import SPEED_OF_LIGHT_KMS
+from . import FileFormatError
 from .lamost import MISSING_VALUE
 
 __all__ = ["LamostCatalogueError", "LAMOST_REQUIRED_COLUMNS", "read_lamost_catalogue"]
@@ -30,7 +30,7 @@ LAMOST_REQUIRED_COLUMNS = ("obsid", "ra", "dec", "snrg", "snrr")
 _OPTIONAL_COLUMNS = ("rv", "z", "gaia_source_id")
 
 
-class LamostCatalogueError(SurveyFormatError):
+class LamostCatalogueError(FileFormatError):
     """A LAMOST catalogue that cannot be used."""
 
 

@@ -7,7 +7,7 @@ import zipfile
 
 import numpy as np
 
-from . import SurveyFormatError, require
+from . import FileFormatError, require
 
 __all__ = ["read_parallax_catalogue", "CatalogueFormatError"]
 
@@ -15,7 +15,7 @@ _SENTINEL = -9999.0
 _REQUIRED = ("RA", "DEC", "parallax", "parallax_error", "g")
 
 
-class CatalogueFormatError(SurveyFormatError):
+class CatalogueFormatError(FileFormatError):
     """The catalogue file is unreadable or lacks a required array."""
 
 

@@ -1,9 +1,10 @@
 """The competing label-transfer methods, behind one interface (:class:`LabelTransferMethod`).
 
 Adding a method: one module with a subclass of ``LabelTransferMethod`` and one entry in
-``METHODS`` (and in the ``type`` enum of the workflow's config schema).
+:data:`labeltransfer.methods.kinds.KINDS`, the table of what each type is and can do; the
+registry here, the workflow and the docs read it.
 
-A method's module is imported when its class is first asked for (``METHODS[type]``, or
+A method's module is imported when its class is first asked for (``METHOD_CLASSES[type]``, or
 ``labeltransfer.methods.MLP``): torch and xgboost take seconds to import, and a job of
 another method need not pay for them.
 """
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .kinds import KINDS
 from .base import IncompatibleDataError, LabelTransferMethod, NotFittedError, TooFewStarsError
 
 if TYPE_CHECKING:  # read, not run: by type checkers, and by the rules' code digest (code_version)
@@ -24,45 +26,40 @@ if TYPE_CHECKING:  # read, not run: by type checkers, and by the rules' code dig
     from .neural import CNN, MLP
     from .xgb import XGBoostRegressor
 
-__all__ = ["METHODS", "make_method", "load_method", "load_model_file", "LabelTransferMethod", "NotFittedError",
+__all__ = ["METHOD_CLASSES", "KINDS", "make_method", "load_method", "load_model_file", "LabelTransferMethod", "NotFittedError",
            "IncompatibleDataError", "TooFewStarsError", "TheCannon", "XGBoostRegressor", "MLP", "CNN",
            "NearestNeighbours"]
-
-#: Method type -> (module of this package, class).
-_CLASSES = {"cannon": ("cannon", "TheCannon"), "xgboost": ("xgb", "XGBoostRegressor"), "mlp": ("neural", "MLP"),
-            "cnn": ("neural", "CNN"), "knn": ("knn", "NearestNeighbours")}
-
 
 class _MethodRegistry(Mapping):
     """Method type (the ``type`` of a config entry) -> class, each module imported when first asked for."""
 
     def __getitem__(self, method_type):
-        module, name = _CLASSES[method_type]
-        return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+        kind = KINDS[method_type]
+        return getattr(importlib.import_module(f"{__name__}.{kind.module}"), kind.cls)
 
     def __iter__(self):
-        return iter(_CLASSES)
+        return iter(KINDS)
 
     def __len__(self):
-        return len(_CLASSES)
+        return len(KINDS)
 
 
 #: Method type (the ``type`` of a config entry) -> class.
-METHODS = _MethodRegistry()
+METHOD_CLASSES = _MethodRegistry()
 
 
 def __getattr__(name):
     """The method classes (``TheCannon``, ``MLP``, ...), imported on first use."""
-    for method_type, (_, class_name) in _CLASSES.items():
-        if class_name == name:
-            return METHODS[method_type]
+    for method_type, kind in KINDS.items():
+        if kind.cls == name:
+            return METHOD_CLASSES[method_type]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _method_class(method_type):
-    if method_type not in METHODS:
-        raise KeyError(f"unknown method type {method_type!r}; available: {', '.join(METHODS)}")
-    return METHODS[method_type]
+    if method_type not in METHOD_CLASSES:
+        raise KeyError(f"unknown method type {method_type!r}; available: {', '.join(METHOD_CLASSES)}")
+    return METHOD_CLASSES[method_type]
 
 
 def make_method(method_type, params):
@@ -94,7 +91,7 @@ def load_model_file(path):
     except (OSError, zipfile.BadZipFile, EOFError, KeyError, ValueError, TypeError) as error:
         raise IncompatibleDataError(f"{path} is not a model file written by labeltransfer "
                                     f"({type(error).__name__}: {error})") from error
-    if method_type not in METHODS:
+    if method_type not in METHOD_CLASSES:
         raise IncompatibleDataError(f"{path}: unknown method type {method_type!r} in the model file's header (this "
-                                    f"version knows {', '.join(METHODS)}): written by another version?")
+                                    f"version knows {', '.join(METHOD_CLASSES)}): written by another version?")
     return load_method(method_type, path)

@@ -131,10 +131,10 @@ class LabelTransferMethod:
         labels, sigma = self._predict(spectra)
         return labels, calibrated(sigma, self.uncertainty_calibration_) if calibrate else sigma
 
-    def predict_and_flag(self, spectra, misfit_reference):
+    def predict_and_flag(self, spectra, misfit_baseline):
         """Labels, calibrated sigma and :meth:`misfit_flags` of ``spectra`` in one call (a method whose
         flags come from its prediction's own parts, such as the networks' members, computes them
-        once); ``misfit_reference`` is :meth:`misfit_reference` of training stars.
+        once); ``misfit_baseline`` is :meth:`misfit_baseline` of training stars.
 
         Returns
         -------
@@ -142,20 +142,20 @@ class LabelTransferMethod:
         misfit : ndarray of bool, shape (n_stars,)
         """
         labels, sigma = self.predict(spectra)
-        return labels, sigma, self.misfit_flags(spectra, labels, sigma, misfit_reference)
+        return labels, sigma, self.misfit_flags(spectra, labels, sigma, misfit_baseline)
 
-    def misfit_reference(self, reference_spectra):
+    def misfit_baseline(self, reference_spectra):
         """What :meth:`misfit_flags` measures a star against, from training stars
         (``reference_spectra``): computed once, then used for any number of stars (a survey, block
         by block). A method without such a measure needs none (this default: None)."""
         self._check_fitted()
         return None
 
-    def misfit_flags(self, spectra, labels, sigma, misfit_reference):
+    def misfit_flags(self, spectra, labels, sigma, misfit_baseline):
         """True for the stars that the model itself says it does not describe, shape (n_stars,).
 
         ``labels`` and ``sigma`` are this model's (calibrated) predictions for ``spectra``, so
-        that nothing is predicted twice; ``misfit_reference`` is :meth:`misfit_reference` of
+        that nothing is predicted twice; ``misfit_baseline`` is :meth:`misfit_baseline` of
         training stars. A method without such a measure flags none (this default).
         """
         self._check_fitted()
@@ -254,7 +254,7 @@ class LabelTransferMethod:
 
 def _check_finite_features(spectra, what):
     """Fail on NaN flux in unmasked pixels, naming how many stars are affected."""
-    bad = ~np.isfinite(spectra.flux) & np.isfinite(spectra.flux_err)
+    bad = ~np.isfinite(spectra.flux) & np.isfinite(spectra.flux_error)
     n_bad = int(bad.any(axis=1).sum())
     if n_bad:
         pixels = np.flatnonzero(bad.any(axis=0))

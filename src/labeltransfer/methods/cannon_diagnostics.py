@@ -35,17 +35,17 @@ class CannonDiagnostics:
         chi-square of its best model."""
         return self._best_fits(spectra)[:3]
 
-    def misfit_reference(self, reference_spectra):
+    def misfit_baseline(self, reference_spectra):
         """The reduced chi-square that the model beats for 99% of up to 1,000 ``reference_spectra``
         (training stars, drawn with the model's seed) at their own best-fitting labels."""
         rows = np.random.default_rng(self.random_state).permutation(len(reference_spectra))[:1000]
         reference = reference_spectra.subset(rows)
         return float(np.nanquantile(self._reduced_chi2(reference, self._best_fits(reference)[0]), 0.99))
 
-    def misfit_flags(self, spectra, labels, sigma, misfit_reference):
+    def misfit_flags(self, spectra, labels, sigma, misfit_baseline):
         """Stars that the model at their predicted ``labels`` fits worse (reduced chi-square) than
-        the threshold ``misfit_reference`` (:meth:`misfit_reference` of training stars)."""
-        return self._reduced_chi2(spectra, labels) > misfit_reference
+        the threshold ``misfit_baseline`` (:meth:`misfit_baseline` of training stars)."""
+        return self._reduced_chi2(spectra, labels) > misfit_baseline
 
     def _reduced_chi2(self, spectra, labels):
         """Chi-square of each star's spectrum against the model at ``labels``, per degree of freedom."""

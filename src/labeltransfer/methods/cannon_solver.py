@@ -14,7 +14,7 @@ MAX_STANDARD_LABEL = 6.0
 
 def softening(spectra):
     """Each pixel's median flux error over the training stars (the asinh transform's ``b``)."""
-    err = np.where(np.isfinite(spectra.flux_err), spectra.flux_err, np.nan)
+    err = np.where(np.isfinite(spectra.flux_error), spectra.flux_error, np.nan)
     median = np.nanmedian(err, axis=0)
     return np.where(np.isfinite(median) & (median > 0), median, np.nanmedian(median))
 
@@ -27,7 +27,7 @@ def transform_flux(spectra, transform, softening_flux):
     transforms do not read it).
     """
     flux = np.asarray(spectra.flux, dtype=float)
-    err = np.asarray(spectra.flux_err, dtype=float)
+    err = np.asarray(spectra.flux_error, dtype=float)
     if transform == "linear":
         return flux, err ** 2
     if transform == "asinh":

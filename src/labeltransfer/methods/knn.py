@@ -16,7 +16,7 @@ import logging
 
 import numpy as np
 
-from ..neighbours import nearest
+from ..data.neighbours import nearest
 from .base import LabelTransferMethod
 
 __all__ = ["NearestNeighbours"]

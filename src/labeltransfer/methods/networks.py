@@ -53,7 +53,7 @@ def _principal_components(standard_flux):
 
 
 def log10_snr(spectra):
-    """log10 of each spectrum's median S/N (:func:`~labeltransfer.spectra.median_snr`), floored at S/N 1."""
+    """log10 of each spectrum's median S/N (:func:`~labeltransfer.data.spectra.median_snr`), floored at S/N 1."""
     return np.log10(np.clip(spectra.snr(), 1.0, None))
 
 

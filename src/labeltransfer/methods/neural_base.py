@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..metrics import robust_scatter
+from ..evaluation.metrics import robust_scatter
 from .base import IncompatibleDataError, LabelTransferMethod
 from .calibration import calibrated
 from .networks import forward_in_batches, label_nll, log10_snr, whitened_basis
@@ -81,7 +81,7 @@ class NeuralMethod(LabelTransferMethod):
         """Flux standardised per pixel, masked pixels 0: float32 tensor (n, n_pixels)."""
         mean, std = (torch.as_tensor(v, dtype=torch.float32) for v in (self.flux_mean_, self.flux_std_))
         standard = (torch.as_tensor(spectra.flux, dtype=torch.float32) - mean).div_(std)
-        masked = ~np.isfinite(spectra.flux_err)  # NumPy: ten times faster than torch.isfinite here
+        masked = ~np.isfinite(spectra.flux_error)  # NumPy: ten times faster than torch.isfinite here
         if masked.any():
             standard[torch.as_tensor(masked)] = 0.0
         return standard
@@ -153,11 +153,11 @@ class NeuralMethod(LabelTransferMethod):
         y = (labels - self.label_mean_) / self.label_std_
         err = label_err / self.label_std_
         mask = np.isfinite(y) & np.isfinite(err)
-        flux_err = np.where(np.isfinite(spectra.flux_err), spectra.flux_err / self.flux_std_, 0.0)
+        flux_error = np.where(np.isfinite(spectra.flux_error), spectra.flux_error / self.flux_std_, 0.0)
         return [t.to(device) for t in (flux, aux, torch.as_tensor(np.where(mask, y, 0.0), dtype=torch.float32),
                                        torch.as_tensor(np.where(mask, err, 1.0), dtype=torch.float32),
                                        torch.as_tensor(mask, dtype=torch.float32),
-                                       torch.as_tensor(flux_err, dtype=torch.float32))]
+                                       torch.as_tensor(flux_error, dtype=torch.float32))]
 
     def _n_steps(self, n_stars):
         """Optimiser steps in the whole training: ``epochs`` of ``n_stars`` in batches (the last one short)."""
@@ -184,9 +184,9 @@ class NeuralMethod(LabelTransferMethod):
             order = torch.randperm(n, generator=generator).to(device)
             total = 0.0
             for lo in range(0, n, self.batch_size):
-                flux, aux, *target, flux_err = [t[order[lo:lo + self.batch_size]] for t in train]
+                flux, aux, *target, flux_error = [t[order[lo:lo + self.batch_size]] for t in train]
                 if self.input_noise:
-                    flux = flux + self.input_noise * self._project(flux_err * torch.randn_like(flux_err))
+                    flux = flux + self.input_noise * self._project(flux_error * torch.randn_like(flux_error))
                 loss = self._nll(*network(flux, aux), *target)
                 optimiser.zero_grad()
                 loss.backward()
@@ -283,17 +283,17 @@ class NeuralMethod(LabelTransferMethod):
             mean, _ = network(flux, aux)
             for k in range(mean.shape[1]):
                 gradient[:, :, k] += torch.autograd.grad(mean[:, k].sum(), standard, retain_graph=True)[0].cpu().numpy()
-        error = np.where(np.isfinite(spectra.flux_err), spectra.flux_err, 0.0)
+        error = np.where(np.isfinite(spectra.flux_error), spectra.flux_error, 0.0)
         scale = self.label_std_[None, :] / self.flux_std_[:, None]
         return gradient / len(self.members_) * scale[None] * error[:, :, None]
 
-    def misfit_flags(self, spectra, labels, sigma, misfit_reference):
+    def misfit_flags(self, spectra, labels, sigma, misfit_baseline):
         """Stars on which the members disagree: the spread of their means above the calibrated
         ``sigma`` for some label (none with a single member)."""
         means, _ = self._member_outputs(spectra)
         return _members_disagree(means, sigma)
 
-    def predict_and_flag(self, spectra, misfit_reference):
+    def predict_and_flag(self, spectra, misfit_baseline):
         """:meth:`predict` and :meth:`misfit_flags` from one pass of the members."""
         self._check_fitted()
         self.check_compatible(spectra)

@@ -17,19 +17,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..crossmatch import separation_percentiles
+from ..data.crossmatch import separation_percentiles
 from ..io.allstar import read_allstar
 from ..io.checksums import DownloadError, read_checksum_manifest
 from ..io.gaia_archive import fetch_datalink, query_sources
-from ..io.gaia_xp import read_xp_covariances
+from ..xp.continuous import read_xp_covariances
 from ..io.lamost_catalogue import read_lamost_catalogue
 from ..io.remote import RemoteFile, download, download_many
 from ..sources.apogee import read_apogee_labels
-from ..sample import LabelledSample
+from ..data.sample import LabelledSample
 from ..sources.files import read_manifest, write_manifest
-from ..split import draw_test_rows, read_split
-from ..xp_basis import design_matrix
-from ..xp_noise import XPNoise
+from ..data.split import draw_test_rows, read_split
+from ..xp.basis import design_matrix
+from ..xp.noise import XPNoise
 from ..sources.lamost import match_lamost
 from ._json import write_json
 
@@ -158,10 +158,10 @@ def _token_hint(token_env, token):
 
 
 def xp_noise_model(*, sample_path, split_path, manifest_path, seed, max_stars, noise_path):
-    """The XP noise model (:class:`labeltransfer.xp_noise.XPNoise`) of the S/N ladder's test stars
+    """The XP noise model (:class:`labeltransfer.xp.noise.XPNoise`) of the S/N ladder's test stars
     (the same draw) from their coefficients' errors and correlations in the task's XP files."""
     sample = LabelledSample.load(sample_path)
     stars = sample.subset(draw_test_rows(read_split(split_path, sample), max_stars, seed))
     covariances = read_xp_covariances(read_manifest(manifest_path), stars.source_id)
     XPNoise.from_covariances(design_matrix(stars.spectra.wavelength), covariances).save(noise_path, stars.source_id)
-    log.info("XP noise model of %d test stars written", len(stars.ids))
+    log.info("XP noise model of %d test stars written", len(stars.apogee_id))

@@ -15,13 +15,13 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ..crossmatch import crossmatch as match_on_sky
-from ..crossmatch import decode_apogee_id, match_statistics
+from ..data.crossmatch import crossmatch as match_on_sky
+from ..data.crossmatch import decode_apogee_id, match_statistics
 from ..io.parallax_catalogue import read_parallax_catalogue
-from ..io.xp_library import read_xp_library
-from ..sample import build_sample
+from ..xp.library import read_xp_library
+from ..data.sample import build_sample
 from ..sources import read_stars
-from ..split import freeze_split, split_sample, star_groups
+from ..data.split import freeze_split, split_sample, star_groups
 from ._json import write_json
 from .archives import crossmatch_lamost
 
@@ -99,17 +99,17 @@ def finish_sample(sample, settings, sample_path, split_path):
     """Cap the sample at ``max_stars`` (seeded), log the labels it has, write it and its split (grouped by star;
     the split's fingerprint recorded in the sample, so that an edit of the split is refused)."""
     max_stars, seed = settings["max_stars"], settings["seed"]
-    if max_stars is not None and len(sample.ids) > max_stars:
-        rows = np.sort(np.random.default_rng(seed).choice(len(sample.ids), max_stars, replace=False))
-        log.info("capped the sample at %d of %d stars (seed %d)", max_stars, len(sample.ids), seed)
+    if max_stars is not None and len(sample.apogee_id) > max_stars:
+        rows = np.sort(np.random.default_rng(seed).choice(len(sample.apogee_id), max_stars, replace=False))
+        log.info("capped the sample at %d of %d stars (seed %d)", max_stars, len(sample.apogee_id), seed)
         sample = sample.subset(rows)
     for k, name in enumerate(sample.label_names):
         log.info("%s: %d stars with a reference value, %d masked", name,
                  np.isfinite(sample.labels[:, k]).sum(), np.isnan(sample.labels[:, k]).sum())
-    groups = star_groups(len(sample.ids), sample.source_id, sample.spectra.flux)
+    groups = star_groups(len(sample.apogee_id), sample.source_id, sample.spectra.flux)
     if groups.max() + 1 < len(groups):
         log.info("split by star: %d rows are %d stars (rows sharing a Gaia source_id or a spectrum go to "
                  "one split)", len(groups), groups.max() + 1)
-    table = split_sample(sample.ids, settings["split"], seed, groups=groups)
+    table = split_sample(sample.apogee_id, settings["split"], seed, groups=groups)
     log.info("split: %s", table["split"].value_counts().to_dict())
     freeze_split(sample, table, sample_path, split_path)

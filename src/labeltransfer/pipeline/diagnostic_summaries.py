@@ -6,7 +6,7 @@ curve's models give the scatter (with its 68% bootstrap interval), bias and cali
 of every method, label and point of the curve, over all stars and for giants and dwarfs apart;
 the ladder also gives the S/N that stars of G = 15, 16, 17 have in the sample. The information
 bound gives each method's efficiency; the flux influences, where each method reads each label
-(:mod:`labeltransfer.influence`); the anomalies, their figure.
+(:mod:`labeltransfer.diagnostics.influence`); the anomalies, their figure.
 """
 
 import logging
@@ -14,12 +14,13 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .. import diagnostic_plots, plots
-from ..bootstrap import bootstrap_scatter_bias
-from ..degrade import snr_at_magnitudes
-from ..influence import influence_summary
-from ..metrics import GIANT_LOGG, robust_scatter
-from ..sample import LabelledSample
+from ..diagnostics import plots as diagnostic_plots
+from ..evaluation import plots
+from ..evaluation.summary import bootstrap_scatter_bias
+from ..diagnostics.degrade import snr_at_magnitudes
+from ..diagnostics.influence import influence_summary
+from ..evaluation.metrics import GIANT_LOGG, robust_scatter
+from ..data.sample import LabelledSample
 from .evaluation import read_predictions
 
 __all__ = ["LADDER_MAGNITUDES", "curve_metrics", "evaluate_snr_ladder", "evaluate_learning_curve",
@@ -142,13 +143,13 @@ def _size_reaching(curve, factor):
 
 
 def plot_snr_ladder(*, table_path, magnitudes_path, labels, figure_path):
-    """The ladder figure (:func:`labeltransfer.diagnostic_plots.snr_ladder`)."""
+    """The ladder figure (:func:`labeltransfer.diagnostics.plots.snr_ladder`)."""
     figure = diagnostic_plots.snr_ladder(pd.read_csv(table_path), pd.read_csv(magnitudes_path), labels)
     plots.save(figure, figure_path)
 
 
 def plot_learning_curve(*, table_path, labels, figure_path):
-    """The learning-curve figure (:func:`labeltransfer.diagnostic_plots.learning_curve`)."""
+    """The learning-curve figure (:func:`labeltransfer.diagnostics.plots.learning_curve`)."""
     plots.save(diagnostic_plots.learning_curve(pd.read_csv(table_path), labels), figure_path)
 
 
@@ -170,7 +171,7 @@ def evaluate_information(*, ladder_path, bound_path, labels, table_path):
 
 
 def plot_information(*, table_path, pixels_path, labels, figure_path):
-    """The information figure (:func:`labeltransfer.diagnostic_plots.information`)."""
+    """The information figure (:func:`labeltransfer.diagnostics.plots.information`)."""
     plots.save(diagnostic_plots.information(pd.read_csv(table_path), pd.read_csv(pixels_path), labels), figure_path)
 
 
@@ -183,7 +184,7 @@ def _influence_curves(methods, influence_paths):
 
 def evaluate_influence(*, methods, influence_paths, pixels_path, labels, table_path):
     """Where each method reads each label against where the information is
-    (:func:`labeltransfer.influence.influence_summary`)."""
+    (:func:`labeltransfer.diagnostics.influence.influence_summary`)."""
     curves, kinds = _influence_curves(methods, influence_paths)
     table = influence_summary(curves, kinds, pd.read_csv(pixels_path), labels)
     table.to_csv(table_path, index=False)
@@ -193,13 +194,13 @@ def evaluate_influence(*, methods, influence_paths, pixels_path, labels, table_p
 
 
 def plot_influence(*, methods, influence_paths, pixels_path, labels, figure_path):
-    """The influence figure (:func:`labeltransfer.diagnostic_plots.influence`)."""
+    """The influence figure (:func:`labeltransfer.diagnostics.plots.influence`)."""
     curves, kinds = _influence_curves(methods, influence_paths)
     plots.save(diagnostic_plots.influence(curves, kinds, pd.read_csv(pixels_path), labels), figure_path)
 
 
 def plot_anomalies(*, spectra_path, stacked_path, figure_path):
-    """The anomalies figure (:func:`labeltransfer.diagnostic_plots.anomalies`)."""
+    """The anomalies figure (:func:`labeltransfer.diagnostics.plots.anomalies`)."""
     with np.load(spectra_path, allow_pickle=False) as spectra:
         figure = diagnostic_plots.anomalies(dict(spectra), pd.read_csv(stacked_path))
     plots.save(figure, figure_path)

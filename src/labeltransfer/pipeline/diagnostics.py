@@ -4,7 +4,7 @@ subsets), the information their spectra hold, where each method reads each label
 Cannon's model does not match them.
 
 Each takes up to ``max_stars`` test stars, drawn with the run's seed, the same for every method
-(:func:`labeltransfer.split.draw_test_rows`); the tables of predictions are long (one row per
+(:func:`labeltransfer.data.split.draw_test_rows`); the tables of predictions are long (one row per
 star and S/N level, training size or band) and are scored by
 :mod:`labeltransfer.pipeline.diagnostic_summaries`.
 """
@@ -16,11 +16,11 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from ..degrade import degrade_to_snr
+from ..diagnostics.degrade import degrade_to_snr
 from ..methods import TooFewStarsError, make_method
-from ..influence import giant_dwarf_masks, pixel_shares
-from ..split import draw_test_rows
-from ..xp_noise import XPNoise
+from ..diagnostics.influence import giant_dwarf_masks, pixel_shares
+from ..data.split import draw_test_rows
+from ..xp.noise import XPNoise
 from .modelling import label_table, load_features, load_trained, set_for_job
 
 __all__ = ["XP_SOURCES", "XP_COEFFICIENTS", "predict_snr_ladder", "learning_curve", "wavelength_subsets",
@@ -39,7 +39,7 @@ def predict_snr_ladder(*, model_path, sample_path, split_path, method, colours, 
                        max_stars, predictions_path, noise_path=None):
     """Label the S/N ladder's noisier test spectra with one trained model.
 
-    The test stars are degraded to each S/N of ``levels`` (:func:`labeltransfer.degrade.degrade_to_snr`,
+    The test stars are degraded to each S/N of ``levels`` (:func:`labeltransfer.diagnostics.degrade.degrade_to_snr`,
     the noise seeded by the run's seed and the level: the same noisy spectra for every method);
     the table's ``level`` column says which. With ``noise_path`` (an ``XPNoise`` file of these
     stars, :func:`labeltransfer.pipeline.archives.xp_noise_model`) the noise has each star's own XP
@@ -130,7 +130,7 @@ def wavelength_subsets(*, model_path, sample_path, split_path, method, colours, 
             parts.append(label_table(stars, *model.predict(stars.spectra.pixels(keep)), band=band,
                                      n_pixels=int(keep.sum())))
     if not parts:
-        raise TooFewStarsError(f"{method['type']}: no model of any band could be trained on {len(train.ids)} stars")
+        raise TooFewStarsError(f"{method['type']}: no model of any band could be trained on {len(train.apogee_id)} stars")
     pd.concat(parts, ignore_index=True).to_csv(predictions_path, index=False)
 
 
@@ -186,7 +186,7 @@ def information_bound(*, model_path, sample_path, split_path, method, colours, s
     many independent numbers as there are coefficients (the real bound lies between the two).
     The pixel table gives, at the stars' own S/N, each pixel's share of each label's information
     (the diagonal of the Fisher matrix), median over giants and over dwarfs, renormalised to sum
-    to one (:func:`labeltransfer.influence.pixel_shares`, as the methods' influences).
+    to one (:func:`labeltransfer.diagnostics.influence.pixel_shares`, as the methods' influences).
     """
     sample, rows, provenance = load_features(sample_path, split_path, method, colours)
     model = load_trained(method, model_path, provenance, seed)
@@ -203,7 +203,7 @@ def information_bound(*, model_path, sample_path, split_path, method, colours, s
         fisher, _ = model.label_information(stars.spectra.subset(kept), stars.labels[kept],
                                             noise_factor=stars.snr[kept] / level)
         bound = np.sqrt(np.diagonal(np.linalg.pinv(fisher), axis1=1, axis2=2))
-        table = pd.DataFrame({"level": level, "apogee_id": stars.ids[kept], "snr": stars.snr[kept]})
+        table = pd.DataFrame({"level": level, "apogee_id": stars.apogee_id[kept], "snr": stars.snr[kept]})
         for k, name in enumerate(stars.label_names):
             table[f"{name}_bound"], table[f"{name}_bound_correlated"] = bound[:, k], correlation * bound[:, k]
         parts.append(table)
@@ -217,7 +217,7 @@ def information_bound(*, model_path, sample_path, split_path, method, colours, s
 def flux_influence(*, model_path, sample_path, split_path, method, colours, seed, threads, max_stars, table_path):
     """Where in the spectrum a trained method reads each label, on up to ``max_stars`` test stars
     (the draw of the S/N ladder): each pixel's median share of the method's flux influence, giants
-    and dwarfs apart (:func:`labeltransfer.influence.pixel_shares`), with the influence's kind."""
+    and dwarfs apart (:func:`labeltransfer.diagnostics.influence.pixel_shares`), with the influence's kind."""
     sample, rows, provenance = load_features(sample_path, split_path, method, colours)
     model = load_trained(method, model_path, provenance, seed)
     set_for_job(model, threads, 0)
@@ -227,7 +227,7 @@ def flux_influence(*, model_path, sample_path, split_path, method, colours, seed
     stars = sample.subset(draw_test_rows(rows, max_stars, seed))
     start = time.perf_counter()
     influence = model.flux_influence(stars.spectra)
-    log.info("flux influence (%s) of %d stars in %.1f s", model.influence_kind, len(stars.ids),
+    log.info("flux influence (%s) of %d stars in %.1f s", model.influence_kind, len(stars.apogee_id),
              time.perf_counter() - start)
     table = pixel_shares(influence, stars.spectra.wavelength, giant_dwarf_masks(stars.labels, stars.label_names),
                          stars.label_names)
@@ -265,8 +265,8 @@ def cannon_anomalies(*, model_path, sample_path, split_path, method, colours, se
     order = np.argsort(-misfit[usable])
     table.iloc[order].to_csv(ranking_path, index=False)
     top = order[:n_top]
-    np.savez(spectra_path, wavelength=wavelength, apogee_id=test.ids[usable][top],
-             flux=test.spectra.flux[usable][top], flux_err=test.spectra.flux_err[usable][top],
+    np.savez(spectra_path, wavelength=wavelength, apogee_id=test.apogee_id[usable][top],
+             flux=test.spectra.flux[usable][top], flux_error=test.spectra.flux_error[usable][top],
              model=model.model_flux(model_values[top]), labels=labels[usable][top],
              label_names=np.array(test.label_names), reduced_chi2=misfit[usable][top])
     stacked = pd.DataFrame({"wavelength": wavelength})
@@ -276,4 +276,4 @@ def cannon_anomalies(*, model_path, sample_path, split_path, method, colours, se
                 stacked[f"{subset}_{name}"] = np.nanpercentile(residual[mask], q, axis=0)
     stacked.to_csv(stacked_path, index=False)
     log.info("The Cannon's misfit: median reduced chi-square %.2f; the %d worst: %s", np.nanmedian(misfit), n_top,
-             ", ".join(f"{i} ({c:.1f})" for i, c in zip(test.ids[usable][top], misfit[usable][top])))
+             ", ".join(f"{i} ({c:.1f})" for i, c in zip(test.apogee_id[usable][top], misfit[usable][top])))

@@ -4,8 +4,8 @@ import logging
 
 import numpy as np
 
-from .. import plots
-from ..metrics import fraction_beyond, snr_bin_masks, widths_within
+from ..evaluation import plots
+from ..evaluation.metrics import fraction_beyond, snr_bin_masks, widths_within
 from .modelling import load_features, load_trained, set_for_job
 
 __all__ = ["plot_ensemble_calibration"]

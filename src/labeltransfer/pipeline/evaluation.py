@@ -6,14 +6,15 @@ import time
 import numpy as np
 import pandas as pd
 
-from .. import diagnostic_plots, plots
-from ..abundance import abundance_or_correlation
-from ..bootstrap import N_RESAMPLES, summarise
-from ..metrics import COVERAGE_SIGMAS
-from ..ood import ood_summary
-from ..trends import QUANTITIES, residual_trends, trend_quantities
-from ..sample import LabelledSample
-from ..split import read_split
+from ..diagnostics import plots as diagnostic_plots
+from ..evaluation import plots
+from ..diagnostics.abundance import abundance_or_correlation
+from ..evaluation.summary import N_RESAMPLES, summarise
+from ..evaluation.metrics import COVERAGE_SIGMAS
+from ..diagnostics.ood import ood_summary
+from ..diagnostics.trends import QUANTITIES, residual_trends, trend_quantities
+from ..data.sample import LabelledSample
+from ..data.split import read_split
 from ._json import read_json
 
 __all__ = ["read_predictions", "evaluate_methods", "evaluate_trends", "evaluate_abundance", "plot_one_to_one",
@@ -30,9 +31,9 @@ def read_predictions(methods, prediction_paths):
 def evaluate_methods(*, methods, prediction_paths, fit_paths, predict_paths, sample_path, labels, snr_bins, seed,
                      summary_path, comparison_path, table_path, costs_path, ood_path):
     """The summary table (CSV and Markdown), the paired comparison, the cost table and the
-    out-of-distribution table (:func:`labeltransfer.ood.ood_summary`) of every method.
+    out-of-distribution table (:func:`labeltransfer.diagnostics.ood.ood_summary`) of every method.
 
-    The metrics and their bootstrap intervals are those of :func:`labeltransfer.bootstrap.summarise`
+    The metrics and their bootstrap intervals are those of :func:`labeltransfer.evaluation.summary.summarise`
     (resamples seeded with ``seed``); the parallax subsets come from the sample's parallax feature.
     """
     predictions = read_predictions(methods, prediction_paths)
@@ -100,7 +101,7 @@ def _markdown_summary(summary, comparison, costs, ood, labels, provenance):
                      f"[{_fmt(r['label'], r['difference_lo95'])}, {_fmt(r['label'], r['difference_hi95'])}] | "
                      f"{r['verdict']} |")
     lines += ["", "## Out of distribution", "",
-              "Test stars flagged (`ood_flags` of the predictions: 1 spectrum far from the training spectra, 2 "
+              "Test stars flagged (`flags` of the predictions: 1 spectrum far from the training spectra, 2 "
               "predicted labels where the training set has almost no stars, 4 the model's own misfit), and the "
               "robust scatter of the flagged stars over that of the others.", "",
               "| method | flagged (spectrum / labels / model) | " + " | ".join(f"{label} ratio" for label in labels)
@@ -174,7 +175,7 @@ def _predictions_and_quantities(methods, prediction_paths, sample_path):
 
 
 def evaluate_trends(*, methods, prediction_paths, sample_path, labels, seed, table_path):
-    """Slopes of every method's residuals against A_K, G, Galactic l and b (:mod:`labeltransfer.trends`)."""
+    """Slopes of every method's residuals against A_K, G, Galactic l and b (:mod:`labeltransfer.diagnostics.trends`)."""
     predictions, quantities = _predictions_and_quantities(methods, prediction_paths, sample_path)
     trends = residual_trends(predictions, quantities, labels, seed=seed)
     trends.to_csv(table_path, index=False)
@@ -183,14 +184,14 @@ def evaluate_trends(*, methods, prediction_paths, sample_path, labels, seed, tab
 
 
 def plot_residual_trends(*, methods, prediction_paths, sample_path, table_path, labels, figure_path):
-    """The residual-trends figure (:func:`labeltransfer.diagnostic_plots.residual_trends`)."""
+    """The residual-trends figure (:func:`labeltransfer.diagnostics.plots.residual_trends`)."""
     predictions, quantities = _predictions_and_quantities(methods, prediction_paths, sample_path)
     figure = diagnostic_plots.residual_trends(predictions, quantities, pd.read_csv(table_path), labels, QUANTITIES)
     plots.save(figure, figure_path)
 
 
 def evaluate_abundance(*, methods, prediction_paths, sample_path, split_path, labels, seed, table_path):
-    """Whether each method measures [alpha/M] from the spectrum (:mod:`labeltransfer.abundance`)."""
+    """Whether each method measures [alpha/M] from the spectrum (:mod:`labeltransfer.diagnostics.abundance`)."""
     predictions = read_predictions(methods, prediction_paths)
     sample = LabelledSample.load(sample_path)
     train = read_split(split_path, sample)["train"]

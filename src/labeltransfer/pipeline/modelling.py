@@ -7,15 +7,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..device import FRAMEWORK_OF_METHOD, select_device
+from ..methods.device import job_device
 from ..methods import load_method, make_method
-from ..ood import FLAGS, OODReference, ood_flags
-from ..sample import LabelledSample, feature_names
-from ..split import read_split
+from ..diagnostics.ood import FLAGS, TrainingDomain, domain_flags
+from ..data.sample import LabelledSample, feature_names
+from ..data.split import read_split
 from ._json import write_json
 
 __all__ = ["ProvenanceError", "load_features", "train_method", "predict_method", "label_table", "load_trained",
-           "set_for_job", "trained_models", "training_references"]
+           "set_for_job", "trained_models", "training_domains"]
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def load_features(sample_path, split_path, method, colours):
 
 
 def _sample_and_split(sample_path, split_path):
-    """The sample, its split's rows (an edited split is refused: :func:`labeltransfer.split.read_split`)
+    """The sample, its split's rows (an edited split is refused: :func:`labeltransfer.data.split.read_split`)
     and the provenance of both."""
     sample = LabelledSample.load(sample_path)
     rows = read_split(split_path, sample)
@@ -58,9 +58,9 @@ def _check_provenance(model, provenance, seed, model_path):
                               f"({show(expected)}): retrain it (delete the file) or use its run's data")
 
 
-def training_references(sample_path, split_path, models, model_paths, seed):
+def training_domains(sample_path, split_path, models, model_paths, seed):
     """For each model, its training stars' spectra (with its auxiliary features) and their side of
-    the out-of-distribution flags (``OODReference``; one per feature set), the sample read once;
+    the out-of-distribution flags (``TrainingDomain``; one per feature set), the sample read once;
     a model not trained on this sample and split with this seed is refused."""
     sample, rows, provenance = _sample_and_split(sample_path, split_path)
     train = sample.subset(rows["train"])
@@ -69,7 +69,7 @@ def training_references(sample_path, split_path, models, model_paths, seed):
         _check_provenance(model, provenance, seed, model_path)
         if model.aux_names_ not in references:
             spectra = train.spectra.select_aux(list(model.aux_names_))
-            references[model.aux_names_] = spectra, OODReference(spectra, train.labels, seed)
+            references[model.aux_names_] = spectra, TrainingDomain(spectra, train.labels, seed)
     return [references[model.aux_names_] for model in models]
 
 
@@ -78,10 +78,9 @@ def set_for_job(model, threads, gpus):
 
     A model saved with ``device: cuda`` is moved to the CPU where the job has no GPU."""
     model.set_params(threads=threads)
-    if model.method_type not in FRAMEWORK_OF_METHOD:
-        return "cpu"
-    device = select_device(gpus, FRAMEWORK_OF_METHOD[model.method_type])
-    model.set_params(device=device)
+    device = job_device(model.method_type, gpus)
+    if "device" in model.param_names():
+        model.set_params(device=device)
     return device
 
 
@@ -95,14 +94,14 @@ def train_method(*, sample_path, split_path, method, colours, seed, threads, gpu
     device = set_for_job(model, threads, gpus)
     train, val = sample.subset(rows["train"]), sample.subset(rows["validation"])
     log.info("training %s on %d stars (%d validation), features: %d pixels + %s", method["type"],
-             len(train.ids), len(val.ids), train.spectra.flux.shape[1], list(train.spectra.aux_names))
+             len(train.apogee_id), len(val.apogee_id), train.spectra.flux.shape[1], list(train.spectra.aux_names))
     start = time.perf_counter()
     model.fit(train.spectra, train.labels, train.label_err, sample.label_names,
               validation=(val.spectra, val.labels, val.label_err))
     seconds = time.perf_counter() - start
     model.provenance_ = {**provenance, "seed": seed}
     model.save(model_path)
-    timing = {"n_stars": len(train.ids), "seconds": seconds, "threads": threads, "device": device}
+    timing = {"n_stars": len(train.apogee_id), "seconds": seconds, "threads": threads, "device": device}
     if hasattr(model, "history_"):
         timing["history"], timing["monitor"] = model.history_, model.monitor
     write_json(timing_path, timing)
@@ -112,7 +111,7 @@ def train_method(*, sample_path, split_path, method, colours, seed, threads, gpu
 def predict_method(*, model_path, sample_path, split_path, method, colours, seed, threads, gpus,
                    predictions_path, timing_path):
     """Label the test split with a trained model; write labels, sigmas, reference labels and the
-    out-of-distribution flags (:mod:`labeltransfer.ood`; not part of the timing)."""
+    out-of-distribution flags (:mod:`labeltransfer.diagnostics.ood`; not part of the timing)."""
     sample, rows, provenance = load_features(sample_path, split_path, method, colours)
     model = load_trained(method, model_path, provenance, seed)
     set_for_job(model, threads, gpus)
@@ -122,22 +121,22 @@ def predict_method(*, model_path, sample_path, split_path, method, colours, seed
     seconds = time.perf_counter() - start
     table = label_table(test, labels, sigma)
     train = sample.subset(rows["train"])
-    table["ood_flags"] = ood_flags(train.spectra, train.labels, test.spectra, labels,
+    table["flags"] = domain_flags(train.spectra, train.labels, test.spectra, labels,
                                    model.misfit_flags(test.spectra, labels, sigma,
-                                                      model.misfit_reference(train.spectra)), seed)
-    log.info("out-of-distribution flags: %s", {name: int(np.sum((table["ood_flags"] & bit) > 0))
+                                                      model.misfit_baseline(train.spectra)), seed)
+    log.info("out-of-distribution flags: %s", {name: int(np.sum((table["flags"] & bit) > 0))
                                                for name, bit in FLAGS.items()})
     table.to_csv(predictions_path, index=False)
-    write_json(timing_path, {"n_stars": len(test.ids), "seconds": seconds, "threads": threads,
-                              "stars_per_second": len(test.ids) / seconds})
-    log.info("predicted %d stars in %.2f s (%.0f stars/s)", len(test.ids), seconds,
-             len(test.ids) / seconds)
+    write_json(timing_path, {"n_stars": len(test.apogee_id), "seconds": seconds, "threads": threads,
+                              "stars_per_second": len(test.apogee_id) / seconds})
+    log.info("predicted %d stars in %.2f s (%.0f stars/s)", len(test.apogee_id), seconds,
+             len(test.apogee_id) / seconds)
 
 
 def label_table(stars, labels, sigma, **columns):
     """A prediction table: ``columns`` first (each a value or one per star), then ``apogee_id``,
     the measured ``snr``, and each label, its sigma, its reference and the reference's error."""
-    table = pd.DataFrame({**columns, "apogee_id": stars.ids, "snr": stars.snr})
+    table = pd.DataFrame({**columns, "apogee_id": stars.apogee_id, "snr": stars.snr})
     for k, name in enumerate(stars.label_names):
         table[name], table[f"{name}_err"] = labels[:, k], sigma[:, k]
         table[f"{name}_ref"], table[f"{name}_ref_err"] = stars.labels[:, k], stars.label_err[:, k]

@@ -1,4 +1,4 @@
-"""One adapter per source of spectra, each returning a :class:`labeltransfer.stars.SurveyStars`.
+"""One adapter per source of spectra, each returning a :class:`labeltransfer.data.stars.SourceStars`.
 
 A task's ``source`` picks its adapter; the adapter reads the task's input files (the keys of
 the ``prepare_sample`` rule's inputs are its keyword arguments) and returns one typed record.

@@ -8,13 +8,13 @@ Gaia EDR3 ``gaiaedr3_phot_*_mean_mag``.
 import numpy as np
 import pandas as pd
 
-from ..spectra import Spectra
-from ..stars import SurveyStars
+from ..data.spectra import Spectra
+from ..data.stars import SourceStars
 
 __all__ = ["PHOTOMETRY_COLUMNS", "ALLSTAR_RELEASE", "EmptyMatchError", "read_apogee_labels", "apogee_stars",
            "allstar_stars"]
 
-#: The APOGEE column of each band of :data:`labeltransfer.stars.BANDS`, in that order.
+#: The APOGEE column of each band of :data:`labeltransfer.data.stars.BANDS`, in that order.
 PHOTOMETRY_COLUMNS = {"g": "gaiaedr3_phot_g_mean_mag", "bp": "gaiaedr3_phot_bp_mean_mag",
                       "rp": "gaiaedr3_phot_rp_mean_mag", "j": "j", "h": "h", "k": "k"}
 
@@ -31,7 +31,7 @@ def read_apogee_labels(path):
     return pd.read_csv(path, dtype={"apogee_id": str, "telescope": str, "field": str})
 
 
-def apogee_stars(table, rows, *, gaia_source_id, parallax, parallax_error, ra, dec, flux, flux_error, wavelength,
+def apogee_stars(table, rows, *, source_id, parallax, parallax_error, ra, dec, flux, flux_error, wavelength,
                  label_names, provenance):
     """The record of the APOGEE stars ``rows`` of ``table`` with the given spectra and astrometry.
 
@@ -42,12 +42,12 @@ def apogee_stars(table, rows, *, gaia_source_id, parallax, parallax_error, ra, d
         naming the source.
     rows : ndarray of int
         The stars of ``table``, in the order of ``flux``.
-    gaia_source_id, parallax, parallax_error, ra, dec : ndarray, shape (len(rows),)
+    source_id, parallax, parallax_error, ra, dec : ndarray, shape (len(rows),)
     flux, flux_error : ndarray, shape (len(rows), n_pixels)
     wavelength : ndarray, shape (n_pixels,)
     label_names : sequence of str
     provenance : dict
-        See :class:`labeltransfer.stars.SurveyStars`.
+        See :class:`labeltransfer.data.stars.SourceStars`.
     """
     missing = [name for name in label_names if name not in table or f"{name}_err" not in table]
     if missing:
@@ -57,9 +57,9 @@ def apogee_stars(table, rows, *, gaia_source_id, parallax, parallax_error, ra, d
     def column(name):
         return np.asarray(table[name], dtype=float)[rows]
 
-    return SurveyStars(
+    return SourceStars(
         apogee_id=np.asarray(table["apogee_id"]).astype(str)[rows],
-        gaia_source_id=np.asarray(gaia_source_id, dtype=np.int64), label_names=tuple(label_names),
+        source_id=np.asarray(source_id, dtype=np.int64), label_names=tuple(label_names),
         labels=np.column_stack([column(name) for name in label_names]).reshape(len(rows), len(label_names)),
         label_err=np.column_stack([column(f"{name}_err") for name in label_names]).reshape(len(rows), len(label_names)),
         photometry={band: column(name) for band, name in PHOTOMETRY_COLUMNS.items()},
@@ -71,7 +71,7 @@ def apogee_stars(table, rows, *, gaia_source_id, parallax, parallax_error, ra, d
 
 def allstar_stars(allstar, rows, *, flux, flux_error, wavelength, label_names, provenance):
     """``apogee_stars`` of allStar rows: their Gaia EDR3 source_ids and parallaxes, the spectra as float32."""
-    return apogee_stars(allstar, rows, gaia_source_id=allstar["source_id"].to_numpy()[rows],
+    return apogee_stars(allstar, rows, source_id=allstar["source_id"].to_numpy()[rows],
                         parallax=allstar["parallax"].to_numpy(dtype=float)[rows],
                         parallax_error=allstar["parallax_error"].to_numpy(dtype=float)[rows],
                         ra=allstar["ra"].to_numpy(dtype=float)[rows], dec=allstar["dec"].to_numpy(dtype=float)[rows],

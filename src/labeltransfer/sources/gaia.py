@@ -8,9 +8,9 @@ import logging
 
 import numpy as np
 
-from ..crossmatch import join_on_source_id
+from ..data.crossmatch import join_on_source_id
 from ..io.gaia_rvs import read_rvs
-from ..io.gaia_xp import read_xp_continuous
+from ..xp.continuous import read_xp_continuous
 from .apogee import ALLSTAR_RELEASE, EmptyMatchError, allstar_stars, read_apogee_labels
 from .files import file_provenance, manifest_provenance, read_manifest
 
@@ -53,7 +53,7 @@ def join_gaia_spectra(allstar, spectra, label_names, provenance):
 
     Returns
     -------
-    SurveyStars
+    SourceStars
 
     Raises
     ------

@@ -6,7 +6,7 @@ one-to-one match within a radius (:func:`match_lamost`, the task's cross-match).
 several LAMOST spectra keeps the one with the highest g-band S/N. The spectra are moved to the
 rest frame (by the redshift in their own header, else by the catalogue's velocity; a spectrum
 with neither is left out), resampled onto a common log-linear grid and continuum-normalised
-(:mod:`labeltransfer.resampling`). Parallaxes are the allStar's Gaia EDR3 ones.
+(:mod:`labeltransfer.data.resampling`). Parallaxes are the allStar's Gaia EDR3 ones.
 """
 
 import logging
@@ -14,9 +14,9 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ..crossmatch import crossmatch, join_on_source_id, propagate_positions
+from ..data.crossmatch import crossmatch, join_on_source_id, propagate_positions
 from ..io.lamost import LamostFormatError, read_lamost_spectrum
-from ..resampling import SPEED_OF_LIGHT_KMS, continuum_normalise, log_linear_grid, resample, to_rest_frame
+from ..data.resampling import SPEED_OF_LIGHT_KMS, continuum_normalise, log_linear_grid, resample, to_rest_frame
 from .apogee import ALLSTAR_RELEASE, EmptyMatchError, allstar_stars, read_apogee_labels
 from .files import file_provenance, manifest_provenance, read_manifest
 

@@ -7,8 +7,8 @@ cross-match with the parallax catalogue (Gaia DR2 parallaxes of APOGEE stars).
 import numpy as np
 import pandas as pd
 
-from ..crossmatch import decode_apogee_id
-from ..io.xp_library import read_xp_library
+from ..data.crossmatch import decode_apogee_id
+from ..xp.library import read_xp_library
 from .apogee import apogee_stars
 from .files import file_provenance
 
@@ -32,7 +32,7 @@ def stars_from_xp_library(*, library, matches, label_names):
 
     Returns
     -------
-    SurveyStars
+    SourceStars
     """
     provenance = {"source": "xp_library", "release": RELEASE,
                   "files": [file_provenance(library), file_provenance(matches)]}
@@ -49,7 +49,7 @@ def library_stars(table, matches, label_names, provenance):
     astrometry = pd.DataFrame({"apogee_id": table["apogee_id"]}).merge(
         matches[["apogee_id", "parallax", "parallax_error"]], on="apogee_id", how="left", validate="one_to_one")
     ra, dec, _ = decode_apogee_id(table["apogee_id"])
-    return apogee_stars(table, np.arange(len(table["apogee_id"])), gaia_source_id=table["gaiaedr3_source_id"],
+    return apogee_stars(table, np.arange(len(table["apogee_id"])), source_id=table["gaiaedr3_source_id"],
                         parallax=astrometry["parallax"], parallax_error=astrometry["parallax_error"], ra=ra, dec=dec,
                         flux=table["flux"], flux_error=table["flux_error"], wavelength=table["wavelength"],
                         label_names=label_names, provenance=provenance)

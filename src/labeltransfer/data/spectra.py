@@ -16,7 +16,7 @@ class Spectra:
     ----------
     flux : ndarray, shape (n_stars, n_pixels)
         Flux, normalised (the XP library divides each spectrum by its median).
-    flux_err : ndarray, shape (n_stars, n_pixels)
+    flux_error : ndarray, shape (n_stars, n_pixels)
         1-sigma flux uncertainty; ``inf`` marks a masked pixel.
     wavelength : ndarray, shape (n_pixels,)
         Pixel wavelengths in nm.
@@ -27,15 +27,15 @@ class Spectra:
     """
 
     flux: np.ndarray
-    flux_err: np.ndarray
+    flux_error: np.ndarray
     wavelength: np.ndarray
     aux: np.ndarray
     aux_names: tuple
 
     def __post_init__(self):
         n_stars, n_pixels = self.flux.shape
-        if self.flux_err.shape != self.flux.shape:
-            raise ValueError(f"flux_err shape {self.flux_err.shape} != flux shape {self.flux.shape}")
+        if self.flux_error.shape != self.flux.shape:
+            raise ValueError(f"flux_error shape {self.flux_error.shape} != flux shape {self.flux.shape}")
         if self.wavelength.shape != (n_pixels,):
             raise ValueError(f"wavelength shape {self.wavelength.shape} != ({n_pixels},)")
         if self.aux.shape != (n_stars, len(self.aux_names)):
@@ -49,11 +49,11 @@ class Spectra:
 
     def subset(self, rows):
         """The spectra of the stars selected by ``rows`` (index array or boolean mask)."""
-        return Spectra(self.flux[rows], self.flux_err[rows], self.wavelength, self.aux[rows], self.aux_names)
+        return Spectra(self.flux[rows], self.flux_error[rows], self.wavelength, self.aux[rows], self.aux_names)
 
     def pixels(self, keep):
         """The same stars on the pixels selected by ``keep`` (boolean mask or index array)."""
-        return Spectra(self.flux[:, keep], self.flux_err[:, keep], self.wavelength[keep], self.aux, self.aux_names)
+        return Spectra(self.flux[:, keep], self.flux_error[:, keep], self.wavelength[keep], self.aux, self.aux_names)
 
     def select_aux(self, names):
         """The same spectra keeping only the auxiliary features ``names`` (in that order)."""
@@ -61,7 +61,7 @@ class Spectra:
         if missing:
             raise KeyError(f"auxiliary features {missing} not available; have {list(self.aux_names)}")
         cols = [self.aux_names.index(n) for n in names]
-        return Spectra(self.flux, self.flux_err, self.wavelength, self.aux[:, cols], tuple(names))
+        return Spectra(self.flux, self.flux_error, self.wavelength, self.aux[:, cols], tuple(names))
 
     def aux_column(self, name):
         """One auxiliary feature by name, shape (n_stars,)."""
@@ -69,15 +69,15 @@ class Spectra:
 
     def masked_flux(self):
         """The flux with masked pixels (infinite error) as NaN, shape (n_stars, n_pixels)."""
-        return np.where(np.isfinite(self.flux_err), self.flux, np.nan)
+        return np.where(np.isfinite(self.flux_error), self.flux, np.nan)
 
     def snr(self):
         """Median per-pixel S/N of each spectrum, shape (n_stars,) (see :func:`median_snr`)."""
-        return median_snr(self.flux, self.flux_err)
+        return median_snr(self.flux, self.flux_error)
 
 
-def median_snr(flux, flux_err):
-    """Median of ``flux / flux_err`` over the finite pixels of each spectrum; NaN if none.
+def median_snr(flux, flux_error):
+    """Median of ``flux / flux_error`` over the finite pixels of each spectrum; NaN if none.
 
     Spectra with every pixel finite (nearly all) take a partial sort (``np.partition``), several
     times faster than ``np.nanmedian`` on 100,000 XP spectra (prediction throughput of the
@@ -86,14 +86,14 @@ def median_snr(flux, flux_err):
 
     Parameters
     ----------
-    flux, flux_err : ndarray, shape (n_stars, n_pixels)
+    flux, flux_error : ndarray, shape (n_stars, n_pixels)
 
     Returns
     -------
     ndarray, shape (n_stars,)
     """
-    ratio = flux / flux_err
-    masked = ~np.isfinite(flux_err) | np.isnan(flux)
+    ratio = flux / flux_error
+    masked = ~np.isfinite(flux_error) | np.isnan(flux)
     complete = ~masked.any(axis=1)
     n_pixels = ratio.shape[1]
     middle = sorted({(n_pixels - 1) // 2, n_pixels // 2})

@@ -16,9 +16,9 @@ import logging
 import numpy as np
 import pandas as pd
 
-from . import SurveyFormatError, path_list, require, table_files
-from ..xp_basis import N_COEFFICIENTS, coefficient_covariance
-from .xp_library import XP_WAVELENGTH
+from ..io import FileFormatError, path_list, require, table_files
+from .basis import N_COEFFICIENTS, coefficient_covariance
+from .library import XP_WAVELENGTH
 
 __all__ = ["XPFormatError", "XP_REQUIRED_COLUMNS", "read_xp_continuous", "read_xp_covariances", "array_cell"]
 
@@ -34,7 +34,7 @@ _ARRAY_COLUMNS = tuple(f"{band}_{name}" for band in ("bp", "rp")
                        for name in ("coefficients", "coefficient_errors", "coefficient_correlations"))
 
 
-class XPFormatError(SurveyFormatError):
+class XPFormatError(FileFormatError):
     """An XP continuous file that cannot be used (unreadable, missing columns, no spectra)."""
 
 
@@ -92,7 +92,7 @@ def read_xp_covariances(paths, source_ids):
     Returns
     -------
     ndarray, shape (n_sources, 110, 110)
-        Block-diagonal (BP then RP, :func:`labeltransfer.xp_basis.coefficient_covariance`), in
+        Block-diagonal (BP then RP, :func:`labeltransfer.xp.basis.coefficient_covariance`), in
         the order of ``source_ids``; zero blocks for a missing band.
 
     Raises

@@ -14,7 +14,7 @@ import gzip
 import numpy as np
 from scipy.optimize import nnls
 
-from .xp_basis import N_COEFFICIENTS, coefficient_covariance, design_matrix
+from .basis import N_COEFFICIENTS, coefficient_covariance, design_matrix
 
 __all__ = ["synthetic_sources", "write_bulk_chunk"]
 

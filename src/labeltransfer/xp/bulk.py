@@ -18,9 +18,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import SkippedRows, SurveyFormatError
-from .gaia_bulk import array_column, bulk_tables, read_bulk_blocks, unparsable_integers
-from ..xp_basis import N_COEFFICIENTS
+from ..io import SkippedRows, FileFormatError
+from ..io.gaia_bulk import array_column, bulk_tables, read_bulk_blocks, unparsable_integers
+from .basis import N_COEFFICIENTS
 
 __all__ = ["XPBulkFormatError", "XPBlock", "read_xp_blocks", "xp_blocks"]
 
@@ -37,7 +37,7 @@ _COLUMNS = ("source_id", *(f"{band}_{name}" for band in _BANDS for name in _ARRA
 _CHECKED_COLUMNS = ("bp_basis_function_id", "rp_basis_function_id")
 
 
-class XPBulkFormatError(SurveyFormatError):
+class XPBulkFormatError(FileFormatError):
     """An XP chunk that cannot be read (truncated gzip, missing columns, arrays of the wrong length)."""
 
 

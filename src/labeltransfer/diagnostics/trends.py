@@ -10,7 +10,7 @@ excludes zero is a trend: the method's labels depend on something they should no
 import numpy as np
 import pandas as pd
 
-from .metrics import robust_scatter
+from ..evaluation.metrics import robust_scatter
 
 __all__ = ["QUANTITIES", "trend_quantities", "residual_trends", "fitted_slopes"]
 

@@ -2,10 +2,10 @@
 
 A survey file (a Gaia XP or RVS bulk chunk, a DataLink reply, or sampled spectra in ``.npz``) is
 read ``block_rows`` sources at a time; each block is put on the model's pixel grid (XP: one matrix
-product with the XP basis, :class:`labeltransfer.xp_basis.XPSampler`, then divided by its median
+product with the XP basis, :class:`labeltransfer.xp.basis.XPSampler`, then divided by its median
 flux as the training library is), labelled by every model, flagged, and appended to each model's
 catalogue. Memory is bounded by the block, not by the file. A catalogue
-(:mod:`labeltransfer.catalogue`: Parquet, FITS or ECSV) has one row per source with
+(:mod:`labeltransfer.survey.catalogue`: Parquet, FITS or ECSV) has one row per source with
 ``source_id``, ``snr``, each label and its calibrated 1-sigma ``<label>_err``, and ``flags``
 (:data:`SURVEY_FLAGS`), each column with its unit and description; its provenance holds the model
 file's SHA-256, the sample, split and seed it was trained on, whether the out-of-distribution
@@ -23,20 +23,20 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import __version__
+from .. import __version__
 from .catalogue import catalogue_metadata, read_catalogue, write_catalogue, written_whole
-from .io import SkippedRows, SurveyFormatError, path_list, require
-from .io.arrays import load_npz, nonpositive_error
-from .io.checksums import file_checksum
-from .io.gaia_bulk import bulk_tables
-from .io.gaia_rvs import RVS_WAVELENGTH
-from .io.gaia_rvs_bulk import rvs_blocks
-from .io.gaia_xp_bulk import xp_blocks
-from .io.xp_library import XP_WAVELENGTH
-from .methods import IncompatibleDataError
-from .ood import SURVEY_FLAGS, OODReference
-from .spectra import Spectra
-from .xp_basis import XPSampler
+from ..io import SkippedRows, FileFormatError, path_list, require
+from ..io.arrays import load_npz, nonpositive_error
+from ..io.checksums import file_checksum
+from ..io.gaia_bulk import bulk_tables
+from ..io.gaia_rvs import RVS_WAVELENGTH
+from ..io.gaia_rvs_bulk import rvs_blocks
+from ..xp.bulk import xp_blocks
+from ..xp.library import XP_WAVELENGTH
+from ..methods import IncompatibleDataError
+from ..diagnostics.ood import SURVEY_FLAGS, TrainingDomain
+from ..data.spectra import Spectra
+from ..xp.basis import XPSampler
 
 __all__ = ["SURVEY_FLAGS", "SurveyModel", "survey_blocks", "normalised_spectra", "label_file", "read_catalogue",
            "catalogue_metadata"]
@@ -47,17 +47,17 @@ log = logging.getLogger(__name__)
 @dataclass
 class SurveyModel:
     """A trained model, where it came from, and (optionally) its training set's side of the flags:
-    ``reference`` for the spectrum and label flags, ``misfit_reference`` (the model's
-    ``misfit_reference`` of its training stars) for its own; ``reference_file`` (the saved
-    reference read, :meth:`read_reference`) or ``training_set`` (the sample, split and seed it was
+    ``domain`` for the spectrum and label flags, ``misfit_baseline`` (the model's
+    ``misfit_baseline`` of its training stars) for its own; ``domain_file`` (the saved
+    domain read, :meth:`read_domain`) or ``training_set`` (the sample, split and seed it was
     computed from) says against what, for the provenance."""
 
     name: str
     model: object
     path: Path
-    reference: OODReference = None
-    misfit_reference: float = None
-    reference_file: dict = None
+    domain: TrainingDomain = None
+    misfit_baseline: float = None
+    domain_file: dict = None
     training_set: dict = None
 
     def provenance(self):
@@ -65,59 +65,59 @@ class SurveyModel:
         out-of-distribution flags were computed."""
         provenance = {"method": self.name, "model_file": str(self.path), "model_sha256": file_checksum(self.path),
                       "trained_on": self.model.provenance_, "method_type": self.model.method_type}
-        if self.reference_file:
-            provenance["flags_reference"] = self.reference_file
+        if self.domain_file:
+            provenance["flags_domain"] = self.domain_file
         provenance["out_of_distribution_flags"] = self._flags_provenance()
         return provenance
 
     def _flags_provenance(self):
-        if self.reference is None:
-            return {"computed": False, "note": "no training set or flags reference was given: bits 1, 2 and 4 are "
+        if self.domain is None:
+            return {"computed": False, "note": "no training set or flags' training domain was given: bits 1, 2 and 4 are "
                                                "0 for every source, which says nothing about them"}
-        against = ({"flags_reference": self.reference_file} if self.reference_file else
+        against = ({"flags_domain": self.domain_file} if self.domain_file else
                    {"training_set": self.training_set} if self.training_set else None)
         return {"computed": True, "against": against}
 
-    def write_reference(self, path):
-        """Save the training set's side of the flags (``.npz``), for chunk jobs to :meth:`read_reference`
-        instead of each reading the training set: ``reference``, ``misfit_reference`` (a number, or
+    def write_domain(self, path):
+        """Save the training set's side of the flags (``.npz``), for chunk jobs to :meth:`read_domain`
+        instead of each reading the training set: ``domain``, ``misfit_baseline`` (a number, or
         None) and the model file's SHA-256; written to a hidden ``.<name>.part`` first."""
-        has_misfit = self.misfit_reference is not None
+        has_misfit = self.misfit_baseline is not None
         with written_whole(path) as part, open(part, "wb") as handle:
-            np.savez(handle, **self.reference.to_arrays(), has_misfit_reference=has_misfit,
-                     misfit_reference=float(self.misfit_reference) if has_misfit else np.nan,
+            np.savez(handle, **self.domain.to_arrays(), has_misfit_baseline=has_misfit,
+                     misfit_baseline=float(self.misfit_baseline) if has_misfit else np.nan,
                      model_sha256=file_checksum(self.path))
 
-    def read_reference(self, path):
-        """Take the flags' reference that :meth:`write_reference` saved for this model file; return self.
+    def read_domain(self, path):
+        """Take the flags' training domain that :meth:`write_domain` saved for this model file; return self.
 
         Raises
         ------
         IncompatibleDataError
-            The file is no flags reference (not a ``.npz``, or without its arrays), was saved for
+            The file is no flags' training domain (not a ``.npz``, or without its arrays), was saved for
             another model file (another training, or another method), with another seed than the
             model's, or by a version with other settings of the flags.
         """
-        with load_npz(path, "a flags reference", IncompatibleDataError) as arrays:
-            missing = sorted({"model_sha256", "misfit_reference", "has_misfit_reference", "settings"}
+        with load_npz(path, "a flags' training domain", IncompatibleDataError) as arrays:
+            missing = sorted({"model_sha256", "misfit_baseline", "has_misfit_baseline", "settings"}
                              - set(arrays.files))
             if missing:
-                raise IncompatibleDataError(f"{path} is no flags reference of this version (no {', '.join(missing)}): "
+                raise IncompatibleDataError(f"{path} is no flags' training domain of this version (no {', '.join(missing)}): "
                                             "make it anew")
             if str(arrays["model_sha256"]) != file_checksum(self.path):
-                raise IncompatibleDataError(f"{path} holds the flags' reference of another model than {self.path} "
+                raise IncompatibleDataError(f"{path} holds the flags' training domain of another model than {self.path} "
                                             "(retrained since?): make it anew")
             try:
-                reference = OODReference.from_arrays(arrays)
+                domain = TrainingDomain.from_arrays(arrays)
             except (ValueError, KeyError) as error:
                 raise IncompatibleDataError(f"{path}: {error}: make it anew") from error
-            misfit = float(arrays["misfit_reference"]) if bool(arrays["has_misfit_reference"]) else None
+            misfit = float(arrays["misfit_baseline"]) if bool(arrays["has_misfit_baseline"]) else None
         seed = (self.model.provenance_ or {}).get("seed")
-        if seed is not None and reference.seed != seed:
-            raise IncompatibleDataError(f"{path}: the flags' thresholds were drawn with seed {reference.seed}, "
+        if seed is not None and domain.seed != seed:
+            raise IncompatibleDataError(f"{path}: the flags' thresholds were drawn with seed {domain.seed}, "
                                         f"{self.path} was trained with seed {seed}: make it anew")
-        self.reference, self.misfit_reference = reference, misfit
-        self.reference_file = {"file": str(path), "sha256": file_checksum(path)}
+        self.domain, self.misfit_baseline = domain, misfit
+        self.domain_file = {"file": str(path), "sha256": file_checksum(path)}
         return self
 
 
@@ -159,7 +159,7 @@ def _file_blocks(path, block_rows, threads, skipped):
                 yield source_id, Spectra(flux, error, RVS_WAVELENGTH.copy(), np.empty((len(flux), 0)), ()), \
                     SURVEY_FLAGS["nonpositive_error"] * nonpositive
         else:
-            raise SurveyFormatError(f"{name}: neither XP continuous coefficients (bp_coefficients, ...) nor RVS "
+            raise FileFormatError(f"{name}: neither XP continuous coefficients (bp_coefficients, ...) nor RVS "
                                     f"spectra (flux, flux_error); its columns: {', '.join(sorted(columns))}")
 
 
@@ -180,13 +180,13 @@ def _xp_file_blocks(blocks, name, skipped):
 
 
 def _sampled_blocks(path, block_rows):
-    with load_npz(path, "sampled spectra", SurveyFormatError) as arrays:
+    with load_npz(path, "sampled spectra", FileFormatError) as arrays:
         require(arrays.files, ("source_id", "flux", "flux_error", "wavelength"), f"{path}: sampled spectra",
-                SurveyFormatError, "array")
+                FileFormatError, "array")
         source_id, flux, error, wavelength = (arrays[key] for key in ("source_id", "flux", "flux_error", "wavelength"))
     if (flux.ndim != 2 or error.shape != flux.shape or wavelength.shape != flux.shape[1:]
             or source_id.shape != flux.shape[:1] or not np.issubdtype(source_id.dtype, np.integer)):
-        raise SurveyFormatError(f"{path}: flux {flux.shape}, flux_error {error.shape}, wavelength {wavelength.shape}, "
+        raise FileFormatError(f"{path}: flux {flux.shape}, flux_error {error.shape}, wavelength {wavelength.shape}, "
                                 f"source_id {source_id.shape} of {source_id.dtype}: sampled spectra need flux and "
                                 "flux_error (n_sources, n_pixels), wavelength (n_pixels,) and integer source_id "
                                 "(n_sources,)")
@@ -227,7 +227,7 @@ def label_file(path, models, outputs, *, block_rows=2_000, metadata=None, thread
         The survey file, or files labelled into one catalogue (:func:`survey_blocks`).
     models : list of SurveyModel
     outputs : list of path
-        One catalogue per model (:func:`labeltransfer.catalogue.write_catalogue`: the suffix
+        One catalogue per model (:func:`labeltransfer.survey.catalogue.write_catalogue`: the suffix
         decides the format), written whole or not at all.
     block_rows : int
         Sources read, converted and labelled at a time.
@@ -243,7 +243,7 @@ def label_file(path, models, outputs, *, block_rows=2_000, metadata=None, thread
 
     Raises
     ------
-    SurveyFormatError
+    FileFormatError
         A source_id that appears more than once in the input (nothing is written).
     """
     start = time.perf_counter()
@@ -271,7 +271,7 @@ def label_file(path, models, outputs, *, block_rows=2_000, metadata=None, thread
 
 
 def _refuse_repeated_sources(parts, files):
-    """Raise SurveyFormatError when a source_id appears more than once among the labelled rows."""
+    """Raise FileFormatError when a source_id appears more than once among the labelled rows."""
     if not parts:
         return
     source_ids, counts = np.unique(np.concatenate([part["source_id"].to_numpy() for part in parts]),
@@ -279,7 +279,7 @@ def _refuse_repeated_sources(parts, files):
     repeated = np.flatnonzero(counts > 1)
     if len(repeated):
         first = repeated[0]
-        raise SurveyFormatError(f"{', '.join(files)}: source_id {source_ids[first]} appears {counts[first]} times "
+        raise FileFormatError(f"{', '.join(files)}: source_id {source_ids[first]} appears {counts[first]} times "
                                 f"({len(repeated)} source_ids repeat): a catalogue has one row per source; remove "
                                 "the repeated rows (overlapping files?)")
 
@@ -290,11 +290,11 @@ def _label_block(survey_model, source_id, spectra, flags, threads):
         model.check_compatible(spectra)
     except IncompatibleDataError as error:
         raise IncompatibleDataError(f"{survey_model.path}: {error}") from error
-    if survey_model.reference is None:
+    if survey_model.domain is None:
         labels, sigma = model.predict(spectra)
     else:
-        labels, sigma, misfit = model.predict_and_flag(spectra, survey_model.misfit_reference)
-        flags = flags + survey_model.reference.flags(spectra, labels, misfit, workers=threads)
+        labels, sigma, misfit = model.predict_and_flag(spectra, survey_model.misfit_baseline)
+        flags = flags + survey_model.domain.flags(spectra, labels, misfit, workers=threads)
     table = pd.DataFrame({"source_id": source_id, "snr": spectra.snr().astype(np.float32)})
     for k, name in enumerate(model.label_names_):
         table[name], table[f"{name}_err"] = labels[:, k].astype(np.float32), sigma[:, k].astype(np.float32)

@@ -13,12 +13,12 @@ leading principal components (the nearest-neighbour floor, the MLP's ``flux_comp
 largely project out: on the library the ladder is optimistic for them at low S/N compared with
 a star that is really that faint. Where the XP coefficients' covariances are at hand (the
 archive tasks), the noise is drawn with each star's own correlations instead
-(:class:`labeltransfer.xp_noise.XPNoise`).
+(:class:`labeltransfer.xp.noise.XPNoise`).
 """
 
 import numpy as np
 
-from .spectra import Spectra
+from ..data.spectra import Spectra
 
 __all__ = ["degrade_to_snr", "snr_at_magnitudes"]
 
@@ -36,7 +36,7 @@ def degrade_to_snr(spectra, target_snr, rng, basis=None, noise=None):
         Orthonormal columns: the added noise is drawn in their span (band-limited, correlated
         between pixels, as the noise of spectra sampled from fewer coefficients is), each
         pixel's variance kept as for independent noise. None: independent pixels.
-    noise : labeltransfer.xp_noise.XPNoise, optional
+    noise : labeltransfer.xp.noise.XPNoise, optional
         The stars' own XP noise model (same stars, same order): the added noise has each
         star's pixel-to-pixel correlations, each pixel's variance kept. Not with ``basis``.
 
@@ -49,7 +49,7 @@ def degrade_to_snr(spectra, target_snr, rng, basis=None, noise=None):
     snr = spectra.snr()
     kept = np.isfinite(snr) & (snr >= target_snr)
     factor = (snr[kept] / target_snr)[:, None]
-    error = spectra.flux_err[kept].astype(float)
+    error = spectra.flux_error[kept].astype(float)
     usable = np.isfinite(error)
     added = np.where(usable, error * np.sqrt(factor ** 2 - 1.0), 0.0)
     if basis is not None and noise is not None:
@@ -58,7 +58,7 @@ def degrade_to_snr(spectra, target_snr, rng, basis=None, noise=None):
     if basis is not None:
         unit = (unit @ basis) @ basis.T / np.sqrt(np.sum(basis ** 2, axis=1))
     flux = spectra.flux[kept] + added * unit
-    degraded = Spectra(flux.astype(spectra.flux.dtype), (error * factor).astype(spectra.flux_err.dtype),
+    degraded = Spectra(flux.astype(spectra.flux.dtype), (error * factor).astype(spectra.flux_error.dtype),
                        spectra.wavelength, spectra.aux[kept], spectra.aux_names)
     return degraded, kept
 

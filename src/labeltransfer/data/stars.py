@@ -1,8 +1,8 @@
 """The stars of one source as one typed record: what every source adapter returns.
 
 A source adapter (:mod:`labeltransfer.sources`) reads a task's input files and returns a
-:class:`SurveyStars`, whatever the survey; the quality cuts, label masks and features of
-:func:`labeltransfer.sample.build_sample` read nothing else, so a new source is one adapter.
+:class:`SourceStars`, whatever the survey; the quality cuts, label masks and features of
+:func:`labeltransfer.data.sample.build_sample` read nothing else, so a new source is one adapter.
 """
 
 from dataclasses import dataclass
@@ -11,21 +11,21 @@ import numpy as np
 
 from .spectra import Spectra
 
-__all__ = ["BANDS", "SurveyStars"]
+__all__ = ["BANDS", "SourceStars"]
 
 #: Photometric bands of every record: Gaia G, BP, RP and 2MASS J, H, K_s (magnitudes).
 BANDS = ("g", "bp", "rp", "j", "h", "k")
 
 
 @dataclass
-class SurveyStars:
+class SourceStars:
     """One row per star: identifiers, reference labels, photometry, parallax, spectra, provenance.
 
     Attributes
     ----------
     apogee_id : ndarray of str, shape (n_stars,)
         APOGEE IDs (the stars' names across the workflow).
-    gaia_source_id : ndarray of int64, shape (n_stars,)
+    source_id : ndarray of int64, shape (n_stars,)
         Gaia (E)DR3 source_id; 0 where unknown.
     label_names : tuple of str
     labels, label_err : ndarray of float, shape (n_stars, n_labels)
@@ -48,7 +48,7 @@ class SurveyStars:
     """
 
     apogee_id: np.ndarray
-    gaia_source_id: np.ndarray
+    source_id: np.ndarray
     label_names: tuple
     labels: np.ndarray
     label_err: np.ndarray
@@ -64,7 +64,7 @@ class SurveyStars:
     def __post_init__(self):
         n = len(self.apogee_id)
         self.label_names = tuple(self.label_names)
-        per_star = {"gaia_source_id": self.gaia_source_id, "parallax": self.parallax,
+        per_star = {"source_id": self.source_id, "parallax": self.parallax,
                     "parallax_error": self.parallax_error, "ra": self.ra, "dec": self.dec,
                     "extinction_k": self.extinction_k, "spectra": self.spectra,
                     **{f"photometry[{band!r}]": values for band, values in self.photometry.items()}}

@@ -5,7 +5,7 @@ import matplotlib.ticker
 import numpy as np
 
 from .influence import SUBSETS
-from .plots import LABEL_TEXT, plain_log_ticks  # also the Agg backend and the figures' style
+from ..evaluation.plots import LABEL_TEXT, plain_log_ticks  # also the Agg backend and the figures' style
 
 __all__ = ["snr_ladder", "learning_curve", "residual_trends", "information", "influence", "anomalies"]
 
@@ -105,7 +105,7 @@ def residual_trends(predictions, quantities, trends, labels, quantity_text):
     quantities : pandas.DataFrame
         One column per quantity, rows in the order of the prediction tables.
     trends : pandas.DataFrame
-        From :func:`labeltransfer.trends.residual_trends`.
+        From :func:`labeltransfer.diagnostics.trends.residual_trends`.
     labels : sequence of str
     quantity_text : dict of str to str
         Axis text of each quantity.
@@ -224,7 +224,7 @@ def anomalies(spectra, stacked, label_text=LABEL_TEXT):
     Parameters
     ----------
     spectra : mapping
-        The anomalies file: ``wavelength``, ``apogee_id``, ``flux``, ``flux_err``, ``model``,
+        The anomalies file: ``wavelength``, ``apogee_id``, ``flux``, ``flux_error``, ``model``,
         ``labels``, ``label_names``, ``reduced_chi2``.
     stacked : pandas.DataFrame
         ``wavelength`` and ``<giants|dwarfs>_<p16|median|p84>``.
@@ -235,7 +235,7 @@ def anomalies(spectra, stacked, label_text=LABEL_TEXT):
     wavelength, names = spectra["wavelength"], [str(n) for n in spectra["label_names"]]
     for i in range(n_top):
         ax = axes[i // 2, i % 2]
-        usable = np.isfinite(spectra["flux_err"][i])
+        usable = np.isfinite(spectra["flux_error"][i])
         ax.plot(wavelength[usable], spectra["flux"][i][usable], color="k", lw=0.8, label="flux")
         ax.plot(wavelength, spectra["model"][i], color="C3", lw=0.8, label="model")
         text = ", ".join(f"{n} {v:.3g}" for n, v in zip(names, spectra["labels"][i]))

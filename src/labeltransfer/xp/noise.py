@@ -2,7 +2,7 @@
 the same source would add (the S/N ladder of the Gaia XP archive tasks).
 
 A source's flux covariance on a grid is ``D C D^T``, ``D`` the design matrix of the XP basis on
-that grid and ``C`` the coefficients' covariance (:mod:`labeltransfer.xp_basis`); with ``L L^T =
+that grid and ``C`` the coefficients' covariance (:mod:`labeltransfer.xp.basis`); with ``L L^T =
 C``, ``D L z`` for standard normal ``z`` is noise with that covariance. Only numpy is needed
 here: the design matrix travels in the model's file.
 """

@@ -20,7 +20,7 @@ the smaller of two shares: 1 for the same curve, 0 for curves with no pixel in c
 import numpy as np
 import pandas as pd
 
-from .metrics import GIANT_LOGG
+from ..evaluation.metrics import GIANT_LOGG
 
 __all__ = ["SUBSETS", "REFERENCE_LABEL", "giant_dwarf_masks", "pixel_shares", "influence_summary"]
 

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from .plots import LABEL_TEXT, plt, save
+from ..evaluation.plots import LABEL_TEXT, plt, save
+from .summary import SKY_LEVEL
 
 __all__ = ["plot_survey"]
 
@@ -12,8 +13,6 @@ def plot_survey(accumulator, method, path):
     the mean of one label per HEALPix pixel in Galactic coordinates, from a ``SurveyAccumulator``."""
     from astropy.coordinates import ICRS
     from astropy_healpix import HEALPix
-
-    from .pipeline.survey_summary import SKY_LEVEL
 
     fig = plt.figure(figsize=(16, 4.4))
     fig.subplots_adjust(wspace=0.45)

@@ -11,10 +11,10 @@ import logging
 import numpy as np
 from astropy.io import fits
 
-from ..spectra import median_snr
-from . import SurveyFormatError, require
-from .fits_file import open_fits
-from .tables import best_row_per_id
+from ..data.spectra import median_snr
+from ..io import FileFormatError, require
+from ..io.fits_file import open_fits
+from ..io.tables import best_row_per_id
 
 __all__ = ["XP_WAVELENGTH", "REQUIRED_COLUMNS", "LibraryFormatError", "read_xp_library"]
 
@@ -30,7 +30,7 @@ REQUIRED_COLUMNS = (
 )
 
 
-class LibraryFormatError(SurveyFormatError):
+class LibraryFormatError(FileFormatError):
     """The library file is unreadable or does not have the expected content."""
 
 

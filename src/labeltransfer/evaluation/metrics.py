@@ -24,7 +24,7 @@ For residuals ``r = predicted - reference`` of the stars with a reference label:
 A subset with fewer than ``MIN_SUBSET_STARS`` stars is too small for a robust scatter: its
 metrics are NaN, with its count. The intervals of the scatter and bias, and the paired
 differences between methods, come from a bootstrap over the test stars
-(:mod:`labeltransfer.bootstrap`).
+(:mod:`labeltransfer.evaluation.summary`).
 """
 
 import numpy as np

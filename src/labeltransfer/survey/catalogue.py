@@ -22,7 +22,7 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from .ood import SURVEY_FLAG_MEANINGS, SURVEY_FLAGS
+from ..diagnostics.ood import SURVEY_FLAG_MEANINGS, SURVEY_FLAGS
 
 __all__ = ["FORMATS", "METADATA_KEY", "CatalogueNameError", "catalogue_format", "column_descriptions",
            "write_catalogue", "read_catalogue", "catalogue_metadata", "written_whole"]

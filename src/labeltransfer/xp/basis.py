@@ -8,7 +8,7 @@ the flux of any source is ``D @ [bp; rp]``. The flux covariance is ``D C D^T`` w
 block-diagonal covariance of the coefficients, ``diag(e) R diag(e)`` per band (``e`` the
 coefficient errors, ``R`` the correlations; the solution's standard deviation cancels, as in
 gaiaxpy), whose diagonal is gaiaxpy's ``flux_error`` squared
-(:class:`labeltransfer.xp_noise.XPNoise` draws noise with it).
+(:class:`labeltransfer.xp.noise.XPNoise` draws noise with it).
 """
 
 from functools import lru_cache
@@ -27,8 +27,8 @@ N_COEFFICIENTS = 55
 #: The design matrix on the XP library's grid (``wavelength``, ``design``), made by
 #: :func:`gaiaxpy_design` and shipped so that a survey's chunk jobs need not import gaiaxpy (1.7 s
 #: each); the tests check it against gaiaxpy. Made again with
-#: ``python -c "from labeltransfer.xp_basis import write_library_design; write_library_design()"``.
-LIBRARY_DESIGN = Path(__file__).with_name("xp_design.npz")
+#: ``python -c "from labeltransfer.xp.basis import write_library_design; write_library_design()"``.
+LIBRARY_DESIGN = Path(__file__).with_name("design.npz")
 
 
 def gaiaxpy_design(wavelength):
@@ -55,7 +55,7 @@ def gaiaxpy_design(wavelength):
 
 def write_library_design(path=LIBRARY_DESIGN):
     """Write :data:`LIBRARY_DESIGN`: gaiaxpy's design matrix on the XP library's grid."""
-    from .io.xp_library import XP_WAVELENGTH
+    from .library import XP_WAVELENGTH
 
     np.savez_compressed(path, wavelength=XP_WAVELENGTH, design=gaiaxpy_design(XP_WAVELENGTH))
 

@@ -6,13 +6,11 @@ networks, xgboost for the boosters): a CPU build of either on a GPU node runs on
 
 import logging
 
-__all__ = ["select_device", "cuda_available", "FRAMEWORK_OF_METHOD"]
+from .kinds import KINDS
+
+__all__ = ["job_device", "select_device", "cuda_available"]
 
 log = logging.getLogger(__name__)
-
-#: The machine-learning framework that runs each GPU-capable method type.
-FRAMEWORK_OF_METHOD = {"mlp": "torch", "cnn": "torch", "xgboost": "xgboost"}
-
 
 def cuda_available(framework):
     """True when ``framework`` ("torch" or "xgboost") was built with CUDA and can use a device."""
@@ -42,3 +40,10 @@ def select_device(gpus, framework):
         log.info("the job may use %s GPU(s) but %s cannot use one (a CPU build, or no device); running on "
                  "the CPU", gpus, framework)
     return "cpu"
+
+
+def job_device(method_type, gpus):
+    """The device a job of ``method_type`` runs on: :func:`select_device` with the framework that
+    :data:`labeltransfer.methods.kinds.KINDS` names for the type; ``"cpu"`` for a CPU-only type."""
+    framework = KINDS[method_type].framework
+    return "cpu" if framework is None else select_device(gpus, framework)

@@ -1,6 +1,6 @@
 """Out-of-distribution flags: the test stars that lie outside what a model was trained on.
 
-Each prediction table carries ``ood_flags``, the sum of the bits a star has:
+Each prediction table carries ``flags``, the sum of the bits a star has:
 
 - ``spectrum`` (1): the spectrum's mean distance to its ``K`` nearest training spectra, in the
   leading ``N_COMPONENTS`` principal components of the standardised training flux, beyond the
@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from .metrics import robust_scatter
+from ..evaluation.metrics import robust_scatter
 
 __all__ = ["FLAGS", "SURVEY_FLAGS", "SURVEY_FLAG_MEANINGS", "K", "N_COMPONENTS", "QUANTILE", "beyond_training",
-           "OODReference", "ood_flags", "ood_summary"]
+           "TrainingDomain", "domain_flags", "ood_summary"]
 
 #: The bit of each flag.
 FLAGS = {"spectrum": 1, "labels": 2, "model": 4}
@@ -129,7 +129,7 @@ class _SpectralSpace:
         return self._standard(spectra) @ self.basis
 
 
-class OODReference:
+class TrainingDomain:
     """The training set's side of the flags, computed once: its spectral space, its labels and the
     thresholds of both; :meth:`flags` then flags any number of stars (a survey, block by block).
 
@@ -181,7 +181,7 @@ class OODReference:
         return reference
 
     def flags(self, spectra, predicted, model_flags, workers=1):
-        """The ``ood_flags`` bits of each star of ``spectra`` with labels ``predicted`` and the model's
+        """The ``flags`` bits of each star of ``spectra`` with labels ``predicted`` and the model's
         own flags (``LabelTransferMethod.misfit_flags``)."""
         flags = FLAGS["spectrum"] * self.spectrum_beyond(self.space(spectra), workers)
         flags += FLAGS["labels"] * self.labels_beyond((predicted - self.label_mean) / self.label_std, workers)
@@ -194,10 +194,10 @@ def _settings():
     return np.array([K, QUANTILE, N_COMPONENTS, _N_REFERENCE], dtype=float)
 
 
-def ood_flags(train_spectra, train_labels, spectra, predicted, model_flags, seed):
-    """The ``ood_flags`` bits of each star of ``spectra`` with labels ``predicted`` and the model's own
-    flags: ``OODReference(train_spectra, train_labels, seed).flags(spectra, predicted, model_flags)``."""
-    return OODReference(train_spectra, train_labels, seed).flags(spectra, predicted, model_flags)
+def domain_flags(train_spectra, train_labels, spectra, predicted, model_flags, seed):
+    """The ``flags`` bits of each star of ``spectra`` with labels ``predicted`` and the model's own
+    flags: ``TrainingDomain(train_spectra, train_labels, seed).flags(spectra, predicted, model_flags)``."""
+    return TrainingDomain(train_spectra, train_labels, seed).flags(spectra, predicted, model_flags)
 
 
 def ood_summary(predictions, labels, min_stars=10):
@@ -207,12 +207,12 @@ def ood_summary(predictions, labels, min_stars=10):
     Parameters
     ----------
     predictions : dict of str to pandas.DataFrame
-        Each method's prediction table, with ``ood_flags``.
+        Each method's prediction table, with ``flags``.
     labels : sequence of str
     """
     rows = []
     for method, table in predictions.items():
-        flags = table["ood_flags"].to_numpy()
+        flags = table["flags"].to_numpy()
         flagged = flags > 0
         fractions = {f"{name}_fraction": float(np.mean((flags & bit) > 0)) for name, bit in FLAGS.items()}
         for label in labels:

@@ -96,7 +96,7 @@ def summarise(predictions, label_names, snr_bins, has_parallax=None, n_resamples
     -------
     summary : pandas.DataFrame
         One row per method, label and subset: ``n``, ``n_bad_sigma``, the metrics of
-        :func:`labeltransfer.metrics.label_metrics`, and the 68% and 95% intervals of the
+        :func:`labeltransfer.evaluation.metrics.label_metrics`, and the 68% and 95% intervals of the
         scatter and bias (``scatter_lo68`` ...).
     comparison : pandas.DataFrame
         One row per pair of methods, label and subset of ``COMPARISON_SUBSETS``, on the stars

@@ -27,7 +27,7 @@ class LabelledSample:
 
     Attributes
     ----------
-    ids : ndarray of str, shape (n_stars,)
+    apogee_id : ndarray of str, shape (n_stars,)
         APOGEE IDs.
     source_id : ndarray of int64, shape (n_stars,)
         Gaia source_ids (0 where unknown).
@@ -42,17 +42,17 @@ class LabelledSample:
     ra, dec, extinction_k : ndarray, shape (n_stars,)
         Position (deg) and A_K (mag), NaN where unknown: for the residual trends.
     provenance : dict
-        Where the stars come from (:class:`labeltransfer.stars.SurveyStars`): source, data
+        Where the stars come from (:class:`labeltransfer.data.stars.SourceStars`): source, data
         releases, input files with their sha256.
     split_fingerprint : str or None
-        :func:`labeltransfer.split.split_fingerprint` of the split made with the sample
-        (:func:`labeltransfer.split.freeze_split`), which :func:`labeltransfer.split.read_split`
+        :func:`labeltransfer.data.split.split_fingerprint` of the split made with the sample
+        (:func:`labeltransfer.data.split.freeze_split`), which :func:`labeltransfer.data.split.read_split`
         checks; None until the split is made, and for a subset.
     path : Path or None
         The file the sample was read from (None for a sample made in memory).
     """
 
-    ids: np.ndarray
+    apogee_id: np.ndarray
     source_id: np.ndarray
     spectra: Spectra
     labels: np.ndarray
@@ -69,11 +69,11 @@ class LabelledSample:
 
     def save(self, path):
         """Write the sample and its split's fingerprint as one ``.npz`` file (see
-        :func:`labeltransfer.split.freeze_split`)."""
+        :func:`labeltransfer.data.split.freeze_split`)."""
         if self.split_fingerprint is None:
             raise ValueError(f"{path}: a sample is saved with the fingerprint of its split "
-                             "(labeltransfer.split.freeze_split)")
-        np.savez(path, ids=self.ids, source_id=self.source_id, flux=self.spectra.flux, flux_err=self.spectra.flux_err,
+                             "(labeltransfer.data.split.freeze_split)")
+        np.savez(path, apogee_id=self.apogee_id, source_id=self.source_id, flux=self.spectra.flux, flux_error=self.spectra.flux_error,
                  wavelength=self.spectra.wavelength, aux=self.spectra.aux,
                  aux_names=np.array(self.spectra.aux_names), labels=self.labels,
                  label_err=self.label_err, label_names=np.array(self.label_names), snr=self.snr,
@@ -88,32 +88,32 @@ class LabelledSample:
             if missing:
                 raise ValueError(f"{path}: a sample written by an older version of the workflow (no "
                                  f"{', '.join(missing)}); delete {Path(path).parent}/ and rerun snakemake")
-            spectra = Spectra(a["flux"], a["flux_err"], a["wavelength"], a["aux"],
+            spectra = Spectra(a["flux"], a["flux_error"], a["wavelength"], a["aux"],
                               tuple(str(n) for n in a["aux_names"]))
-            return cls(a["ids"].astype(str), a["source_id"], spectra, a["labels"], a["label_err"],
+            return cls(a["apogee_id"].astype(str), a["source_id"], spectra, a["labels"], a["label_err"],
                        tuple(str(n) for n in a["label_names"]), a["snr"], a["g_mag"], a["ra"], a["dec"],
                        a["extinction_k"], json.loads(str(a["provenance"])),
                        split_fingerprint=str(a["split_fingerprint"]), path=Path(path))
 
     def subset(self, rows):
         """The stars selected by ``rows`` (no split of theirs recorded, no file)."""
-        return LabelledSample(self.ids[rows], self.source_id[rows], self.spectra.subset(rows), self.labels[rows],
+        return LabelledSample(self.apogee_id[rows], self.source_id[rows], self.spectra.subset(rows), self.labels[rows],
                               self.label_err[rows], self.label_names, self.snr[rows], self.g_mag[rows], self.ra[rows],
                               self.dec[rows], self.extinction_k[rows], self.provenance)
 
     def fingerprint(self):
         """sha256 (hex) of the sample's stars, labels, spectra and features."""
-        digest = hashlib.sha256("\n".join(self.ids).encode())
+        digest = hashlib.sha256("\n".join(self.apogee_id).encode())
         for name in (*self.label_names, "|", *self.spectra.aux_names):
             digest.update(name.encode())
-        for array in (self.labels, self.label_err, self.spectra.flux, self.spectra.flux_err, self.spectra.aux,
+        for array in (self.labels, self.label_err, self.spectra.flux, self.spectra.flux_error, self.spectra.aux,
                       self.spectra.wavelength):
             digest.update(np.ascontiguousarray(array).tobytes())
         return digest.hexdigest()
 
     def rows_of(self, ids):
         """Row numbers of the given IDs; fails naming IDs that are not in the sample."""
-        position = pd.Index(self.ids).get_indexer(ids)
+        position = pd.Index(self.apogee_id).get_indexer(ids)
         if (position < 0).any():
             raise KeyError(f"{(position < 0).sum()} IDs are not in the sample, "
                            f"e.g. {np.asarray(ids)[position < 0][:3].tolist()}")
@@ -125,7 +125,7 @@ def build_sample(stars, label_config, quality, colours):
 
     Parameters
     ----------
-    stars : SurveyStars
+    stars : SourceStars
         The stars of one source (:mod:`labeltransfer.sources`).
     label_config : dict
         Per label: ``range`` [min, max], ``max_err``, ``err_floor``, ``required``. A required
@@ -141,9 +141,9 @@ def build_sample(stars, label_config, quality, colours):
     LabelledSample
     """
     n = len(stars)
-    flux_err = stars.spectra.flux_err.copy()
-    bad_pixel = ~np.isfinite(stars.spectra.flux) | ~np.isfinite(flux_err)
-    flux_err[bad_pixel] = np.inf
+    flux_error = stars.spectra.flux_error.copy()
+    bad_pixel = ~np.isfinite(stars.spectra.flux) | ~np.isfinite(flux_error)
+    flux_error[bad_pixel] = np.inf
     flux = np.where(bad_pixel, 0.0, stars.spectra.flux).astype(np.float32)
     keep = bad_pixel.mean(axis=1) <= quality["max_masked_fraction"]
     _log_cut("too many masked or non-finite pixels", keep, n)
@@ -151,7 +151,7 @@ def build_sample(stars, label_config, quality, colours):
         raise ValueError(f"{stars.describe()}: no spectrum has enough finite pixels "
                          f"(max_masked_fraction={quality['max_masked_fraction']})")
     wavelength = stars.spectra.wavelength
-    snr = Spectra(flux, flux_err, wavelength, np.empty((n, 0)), ()).snr()
+    snr = Spectra(flux, flux_error, wavelength, np.empty((n, 0)), ()).snr()
     cut = keep & (snr >= quality["min_snr"])
     _log_cut(f"S/N below {quality['min_snr']}", cut, keep.sum())
     keep = cut
@@ -160,8 +160,8 @@ def build_sample(stars, label_config, quality, colours):
     log.info("sample: %d of %d stars pass the cuts", keep.sum(), n)
     if not keep.any():
         raise ValueError(f"{stars.describe()}: no star passes the quality cuts")
-    spectra = Spectra(flux[keep], flux_err[keep], wavelength, aux[keep], aux_names)
-    return LabelledSample(stars.apogee_id[keep], stars.gaia_source_id[keep], spectra, labels[keep], label_err[keep],
+    spectra = Spectra(flux[keep], flux_error[keep], wavelength, aux[keep], aux_names)
+    return LabelledSample(stars.apogee_id[keep], stars.source_id[keep], spectra, labels[keep], label_err[keep],
                           tuple(label_config), snr[keep], stars.photometry["g"][keep], stars.ra[keep], stars.dec[keep],
                           stars.extinction_k[keep], stars.provenance)
 

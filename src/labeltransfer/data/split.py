@@ -154,7 +154,7 @@ def read_split(path, sample):
     unknown = sorted(set(table["split"].dropna()) - set(SPLITS))
     if unknown or table["split"].isna().any():
         raise SplitError(f"{path}: unknown or empty split name(s) {unknown}; use {', '.join(SPLITS)}")
-    sample_ids = pd.Series(sample.ids)
+    sample_ids = pd.Series(sample.apogee_id)
     problems = {
         "listed more than once": table.loc[table["apogee_id"].duplicated(), "apogee_id"],
         "not in the sample": table.loc[~table["apogee_id"].isin(sample_ids), "apogee_id"],
@@ -164,12 +164,12 @@ def read_split(path, sample):
         if len(offending):
             raise SplitError(f"{path}: {len(offending)} IDs {what} (e.g. {', '.join(offending.unique()[:5])}); "
                              "every star of the sample must be in exactly one split")
-    position = pd.Index(sample.ids).get_indexer(table["apogee_id"])
+    position = pd.Index(sample.apogee_id).get_indexer(table["apogee_id"])
     rows = {name: np.sort(position[(table["split"] == name).to_numpy()]) for name in SPLITS}
     empty = [name for name, r in rows.items() if r.size == 0]
     if empty:
         raise SplitError(f"{path}: the {', '.join(empty)} split(s) hold no star")
-    if split_fingerprint(sample.ids, rows) != sample.split_fingerprint:
+    if split_fingerprint(sample.apogee_id, rows) != sample.split_fingerprint:
         counts = ", ".join(f"{len(r)} {name}" for name, r in rows.items())
         sample_file = sample.path or "the sample"
         raise SplitError(f"{path} ({counts}) is not the split made with {sample_file}: the split is frozen (the "

@@ -14,9 +14,9 @@ training relation (where the correlation cannot stand in for a measurement).
 import numpy as np
 import pandas as pd
 
-from .bootstrap import bootstrap_scatter_bias
-from .metrics import robust_scatter
-from .neighbours import nearest
+from ..evaluation.summary import bootstrap_scatter_bias
+from ..evaluation.metrics import robust_scatter
+from ..data.neighbours import nearest
 
 __all__ = ["K", "DEPARTING", "INPUTS", "relation_baseline", "abundance_or_correlation"]
 

@@ -31,11 +31,13 @@ def train_once(method_json, sample_path, split_path, colours, seed, threads):
     """Fit one method as ``train_method`` does; return the seconds of the fit."""
     sys.path.insert(0, str(ROOT / "src"))
     from labeltransfer.methods import make_method
-    from labeltransfer.pipeline.modelling import load_features
+    from labeltransfer.methods.device import set_for_job
+    from labeltransfer.pipeline.jobs import load_features
 
     method = json.loads(method_json)
     sample, rows, _ = load_features(sample_path, split_path, method, colours)
-    model = make_method(method["type"], {"random_state": seed, **method["params"], "threads": threads})
+    model = make_method(method["type"], method["params"], seed=seed)
+    set_for_job(model, threads, 0)
     train, val = sample.subset(rows["train"]), sample.subset(rows["validation"])
     start = time.perf_counter()
     model.fit(train.spectra, train.labels, train.label_err, sample.label_names,

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labeltransfer.methods.calibration import calibrate_uncertainties, calibrated  # noqa: E402
 from labeltransfer.evaluation.metrics import robust_scatter  # noqa: E402
-from labeltransfer.pipeline.modelling import trained_models  # noqa: E402
+from labeltransfer.pipeline.training import trained_models  # noqa: E402
 from labeltransfer.data.sample import LabelledSample  # noqa: E402
 from labeltransfer.data.split import read_split  # noqa: E402
 

@@ -1,7 +1,7 @@
 """The neural methods on a CUDA GPU: the workflow's own training step, speed and answers.
 
 On a machine with a GPU, for the MLP and the CNN of a config:
-- trains each with ``labeltransfer.pipeline.modelling.train_method`` as the train rule does,
+- trains each with ``labeltransfer.pipeline.training.train_method`` as the train rule does,
   given ``gpus=1`` (so the device is chosen by asking torch), and times it;
 - scores the GPU-trained model and the CPU-trained model of the default run on the validation
   split (robust scatter per label with a bootstrap 68% interval of the difference: the test
@@ -14,7 +14,7 @@ On a machine with a GPU, for the MLP and the CNN of a config:
 Each phase starts only while ``--budget`` seconds have not passed, and prints as it goes::
 
     python bench/gpu_check.py SAMPLE SPLIT --config config/config.yaml \\
-        --domain mlp=results/xp_from_apogee/models/mlp.npz --out gpu_check
+        --cpu-models mlp=results/xp_from_apogee/models/mlp.npz --out gpu_check
 """
 
 import argparse
@@ -33,11 +33,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from labeltransfer.evaluation.summary import bootstrap_scatter_bias  # noqa: E402
 from labeltransfer.methods import load_method  # noqa: E402
 from labeltransfer.evaluation.metrics import robust_scatter  # noqa: E402
-from labeltransfer.pipeline.modelling import load_features, set_for_job, train_method  # noqa: E402
+from labeltransfer.methods.device import set_for_job  # noqa: E402
+from labeltransfer.pipeline.jobs import load_features  # noqa: E402
+from labeltransfer.pipeline.training import train_method  # noqa: E402
 
 
 def _validation_residuals(model, sample, rows):
-    """Residuals (prediction - reference) of ``model`` on the validation split."""
+    """Residuals (prediction - reference labels) of ``model`` on the validation split."""
     val = sample.subset(rows["validation"])
     labels, _ = model.predict(val.spectra)
     return labels - val.labels
@@ -77,7 +79,7 @@ def main(argv=None):
     parser.add_argument("split")
     parser.add_argument("--config", default="config/config.yaml")
     parser.add_argument("--methods", nargs="+", default=["mlp", "cnn"])
-    parser.add_argument("--domain", nargs="*", default=[], help="name=path of the CPU-trained model")
+    parser.add_argument("--cpu-models", nargs="*", default=[], help="name=path of the CPU-trained model")
     parser.add_argument("--n-stars", type=int, default=500_000)
     parser.add_argument("--budget", type=float, default=420.0, help="seconds after which no phase starts")
     parser.add_argument("--out", default="gpu_check")
@@ -85,7 +87,7 @@ def main(argv=None):
     start, out = time.perf_counter(), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     config = yaml.safe_load(Path(args.config).read_text())
-    references = dict(entry.split("=", 1) for entry in args.domain)
+    cpu_models = dict(entry.split("=", 1) for entry in args.cpu_models)
     print(f"torch {torch.__version__}, CUDA {torch.cuda.is_available()}"
           + (f" ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "")
           + f", {os.cpu_count()} CPU cores", flush=True)
@@ -113,10 +115,10 @@ def main(argv=None):
                  "max_abs_diff_gpu_vs_cpu_predict": np.nanmax(np.abs(gpu_resid - cpu_run), axis=0).tolist()}
         print(f"  the GPU-trained model predicted on the CPU: max |difference| per label "
               f"{entry['max_abs_diff_gpu_vs_cpu_predict']}", flush=True)
-        if name in references:
-            reference = load_method(method["type"], references[name])
-            set_for_job(reference, os.cpu_count(), 1)
-            entry["validation"] = _compare(name, gpu_resid, _validation_residuals(reference, sample, rows),
+        if name in cpu_models:
+            cpu_model = load_method(method["type"], cpu_models[name])
+            set_for_job(cpu_model, os.cpu_count(), 1)
+            entry["validation"] = _compare(name, gpu_resid, _validation_residuals(cpu_model, sample, rows),
                                            sample.label_names, rng)
         val = sample.subset(rows["validation"]).spectra
         rates = {set_for_job(gpu_model, os.cpu_count(), 1): _throughput(gpu_model, val, args.n_stars)}

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labeltransfer.diagnostics.degrade import degrade_to_snr  # noqa: E402
 from labeltransfer.evaluation.metrics import robust_scatter  # noqa: E402
-from labeltransfer.pipeline.diagnostics import XP_COEFFICIENTS  # noqa: E402
-from labeltransfer.pipeline.modelling import trained_models  # noqa: E402
+from labeltransfer.pipeline.information import XP_COEFFICIENTS  # noqa: E402
+from labeltransfer.pipeline.training import trained_models  # noqa: E402
 from labeltransfer.data.sample import LabelledSample  # noqa: E402
 from labeltransfer.data.split import read_split  # noqa: E402
 

@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labeltransfer.evaluation.summary import bootstrap_scatter_bias  # noqa: E402
 from labeltransfer.methods import make_method  # noqa: E402
+from labeltransfer.methods.device import set_for_job  # noqa: E402
 from labeltransfer.evaluation.metrics import robust_scatter, snr_bin_masks, widths_within  # noqa: E402
 from labeltransfer.data.sample import LabelledSample, feature_names  # noqa: E402
 from labeltransfer.data.selection import selection_rows  # noqa: E402
@@ -106,8 +107,8 @@ def main(argv=None):
         features = feature_names(overrides.pop("feature_set", method.get("feature_set", "flux_colours")),
                                  config["colours"])
         train, held, test = (s.spectra.select_aux(features) for s in (fit, stop, scored))
-        model = make_method(method["type"], {"random_state": config["seed"], **method.get("params", {}), **overrides,
-                                             "threads": args.threads})
+        model = make_method(method["type"], {**method.get("params", {}), **overrides}, seed=config["seed"])
+        set_for_job(model, args.threads, 0)
         start = time.perf_counter()
         model.fit(train, fit.labels, fit.label_err, sample.label_names,
                   validation=(held, stop.labels, stop.label_err))

@@ -70,7 +70,7 @@ def main(argv=None):
           f"{', '.join(sample.label_names)}; {args.threads} threads")
     for entry in args.models:
         method_type, path = entry.split("=", 1)
-        model = load_method(method_type, path).set_params(threads=args.threads)
+        model = load_method(method_type, path).set_params(threads=args.threads)  # an MLP or a CNN
         spectra = scored.spectra.select_aux(list(model.aux_names_))
         rate = _throughput(model, spectra, args.n_stars, args.repeat)
         print(f"{method_type} ({path}): {rate:,.0f} stars/s on {args.n_stars:,} spectra")

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labeltransfer.xp.bulk import read_xp_blocks  # noqa: E402
 from labeltransfer.methods import make_method  # noqa: E402
-from labeltransfer.pipeline.survey_stage import flagging_models  # noqa: E402
+from labeltransfer.pipeline.survey import flagging_models  # noqa: E402
 from labeltransfer.data.sample import LabelledSample  # noqa: E402
 from labeltransfer.data.split import read_split, split_fingerprint  # noqa: E402
 from labeltransfer.xp.library import XP_WAVELENGTH  # noqa: E402
@@ -125,7 +125,7 @@ def stage_times(chunk, models, block_rows):
             labelled += time.perf_counter() - start
             start = time.perf_counter()  # as the chunk job: labels and the model's flags at once, then the rest
             labels, _, misfit = survey_model.model.predict_and_flag(spectra, survey_model.misfit_baseline)
-            survey_model.reference.flags(spectra, labels, misfit, workers=1)
+            survey_model.domain.flags(spectra, labels, misfit, workers=1)
             flagged += time.perf_counter() - start
         times[f"{survey_model.name}: labels"] = labelled
         times[f"{survey_model.name}: labels and flags"] = flagged

@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from labeltransfer.pipeline.survey_stage import flagging_models  # noqa: E402
+from labeltransfer.pipeline.survey import flagging_models  # noqa: E402
 from labeltransfer.data.sample import LabelledSample  # noqa: E402
 
 #: What Snakemake sets for a job of one thread: the chunk jobs' BLAS and OpenMP use one core each.

@@ -1,16 +1,17 @@
-"""Gaia XP coefficients to the library's 343-pixel grid: the survey stage's conversion against gaiaxpy.
+"""Gaia XP coefficients to the library's 343-pixel grid (the archive tasks' and the survey's one route) against gaiaxpy.
 
 Times, on the same rows, ``gaiaxpy.calibrate`` (``--calibrate-rows`` of them) and
 :class:`labeltransfer.xp.basis.XPSampler` (``--rows``, in blocks of ``--chunk`` as the survey
 stage reads them), which gives the flux (one matrix product per band) and the flux errors from each
 source's full coefficient covariance (one more matrix product per band: the covariance's entries
-against the products of the basis functions), what ``gaiaxpy.calibrate`` gives; then the survey
-stage's division by the median flux into the methods' float32 input
-(:func:`labeltransfer.survey.labelling.normalised_spectra`), timed apart. The conversion runs in ``--jobs``
-processes at once, one thread each, as the survey's chunk jobs do (one per core), each on its
-share of the rows; the rates are those of all of them together, the best of ``--repeat`` rounds. The rows are the real GaiaXPy rows of
-``../shared/fixtures/real/gaia_xp`` repeated (the arithmetic does not depend on the values); the
-two answers, flux and flux error, are compared on them first::
+against the products of the basis functions), what ``gaiaxpy.calibrate`` gives; then the division by
+the median flux into the methods' float32 input (:func:`labeltransfer.xp.flux.divided_by_median`),
+timed apart: together the one route of every XP source (:func:`labeltransfer.xp.flux.normalised_xp_flux`).
+The conversion runs in ``--jobs`` processes at once, one thread each, as the survey's chunk jobs
+do (one per core), each on its share of the rows; the rates are those of all of them together, the
+best of ``--repeat`` rounds. The rows are the real GaiaXPy rows of ``../shared/fixtures/real/gaia_xp``
+repeated (the arithmetic does not depend on the values); the two answers, flux and flux error, are
+compared on them first::
 
     python bench/xp_conversion.py --rows 400000
 """
@@ -29,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labeltransfer.xp.bulk import read_xp_blocks  # noqa: E402
 from labeltransfer.xp.library import XP_WAVELENGTH  # noqa: E402
-from labeltransfer.survey.labelling import normalised_spectra  # noqa: E402
 from labeltransfer.xp.basis import XPSampler  # noqa: E402
+from labeltransfer.xp.flux import divided_by_median  # noqa: E402
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real" / "gaia_xp" / "XP_CONTINUOUS_RAW.csv"
 #: What Snakemake sets for a job of one thread.
@@ -74,7 +75,7 @@ def worker(rows, chunk):
             start = time.perf_counter()
             flux, error = sampler.sample(*arrays)
             converted = time.perf_counter()
-            normalised_spectra(flux, error, XP_WAVELENGTH)
+            divided_by_median(flux, error)
             seconds += converted - start, time.perf_counter() - converted
         print(*seconds, flush=True)
 

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
+from labeltransfer.data.spectra import Spectra
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -111,3 +113,22 @@ def load_bench(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+#: Spectra linear in the labels (the information bound's and the anomalies' tests: where the Cramer-Rao
+#: bound is exact and the maximum-likelihood labels reach it).
+LINEAR_PIXELS = 120
+LINEAR_NAMES = ("teff", "logg")
+
+
+def linear_stars(n, rng, error):
+    """Spectra linear in the labels: flux = a + B (labels - centre) / width + Gaussian noise."""
+    wavelength = np.linspace(400, 900, LINEAR_PIXELS)
+    a = 1.0 + 0.2 * np.sin(wavelength / 50)
+    b = np.column_stack([0.05 * np.cos(wavelength / 70), 0.03 * np.sin(wavelength / 40 + 1)])
+    labels = np.column_stack([rng.uniform(4000, 6000, n), rng.uniform(1, 4, n)])
+    standard = (labels - [5000, 2.5]) / [1000, 1.0]
+    flux = a + standard @ b.T
+    flux_error = np.full_like(flux, error)
+    spectra = Spectra(flux + error * rng.standard_normal(flux.shape), flux_error, wavelength, np.empty((n, 0)), ())
+    return spectra, labels, b / [1000, 1.0]

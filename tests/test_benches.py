@@ -77,10 +77,10 @@ def test_selection_rows_hold_out_part_of_training_and_score_on_validation(workdi
     assert not test_ids & set(sample.apogee_id[np.r_[rows["fit"], rows["stop"], rows["score"]]])
 
 
-@pytest.mark.parametrize("method", ["mlp", "knn"])
-def test_method_variants_bench_never_reads_a_test_star(workdir, taken, capsys, method):
+@pytest.mark.parametrize("method, variant", [("mlp", '{"random_state": 1}'), ("knn", '{"n_neighbours": 3}')])
+def test_method_variants_bench_never_reads_a_test_star(workdir, taken, capsys, method, variant):
     _, test_ids = workdir
-    load_bench("method_variants").main([method, "{}", '{"random_state": 1}', "--config", "config.yaml", "--task", "tiny",
+    load_bench("method_variants").main([method, "{}", variant, "--config", "config.yaml", "--task", "tiny",
                                     "--threads", "1"])
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()[1:]]
     assert len(lines) == 3 and all(len(line["scatter"]) == len(LABELS) for line in lines[:2])
@@ -167,17 +167,17 @@ def test_ladder_noise_bench_never_reads_a_test_star(workdir, taken, capsys):
 
 
 def test_band_retraining_bench_never_reads_a_test_star(workdir, taken, capsys, monkeypatch):
-    import labeltransfer.pipeline.modelling
+    import labeltransfer.pipeline.jobs
 
     tmp_path, test_ids = workdir
     _save_trained(tmp_path, "knn", "knn", METHODS["knn"]["params"])
     config = yaml.safe_load((tmp_path / "config.yaml").read_text())
     config["wavelength_subsets"] = {"bands": {"blue": [336, 600], "red": [602, 1020]}}
     (tmp_path / "bands.yaml").write_text(yaml.safe_dump(config))
-    monkeypatch.setattr(labeltransfer.pipeline.modelling, "read_split", labeltransfer.data.split.read_split)  # no test rows
+    monkeypatch.setattr(labeltransfer.pipeline.jobs, "read_split", labeltransfer.data.split.read_split)  # no test rows
     taken.clear()
     load_bench("band_retraining").main(["results/tiny/data/sample.npz", "results/tiny/data/split.csv", "--config",
-                                    "bands.yaml", "--methods", "knn", "--domain",
+                                    "bands.yaml", "--methods", "knn", "--all-pixel-models",
                                     "knn=results/tiny/models/knn.npz", "--out", "bands.json"])
     assert "knn red teff:" in capsys.readouterr().out
     report = json.loads((tmp_path / "bands.json").read_text())
@@ -186,13 +186,13 @@ def test_band_retraining_bench_never_reads_a_test_star(workdir, taken, capsys, m
 
 
 def test_gpu_check_bench_runs_the_training_step_and_never_reads_a_test_star(workdir, taken, capsys, monkeypatch):
-    import labeltransfer.pipeline.modelling
+    import labeltransfer.pipeline.jobs
 
     tmp_path, test_ids = workdir
     config = yaml.safe_load((tmp_path / "config.yaml").read_text())
     config["method_settings"]["mlp"]["feature_set"] = "flux"
     (tmp_path / "gpu.yaml").write_text(yaml.safe_dump(config))
-    monkeypatch.setattr(labeltransfer.pipeline.modelling, "read_split", labeltransfer.data.split.read_split)  # no test rows
+    monkeypatch.setattr(labeltransfer.pipeline.jobs, "read_split", labeltransfer.data.split.read_split)  # no test rows
     load_bench("gpu_check").main(["results/tiny/data/sample.npz", "results/tiny/data/split.csv", "--config", "gpu.yaml",
                               "--methods", "mlp", "--n-stars", "500", "--out", "gpu_check"])
     output = capsys.readouterr().out

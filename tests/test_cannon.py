@@ -160,6 +160,13 @@ def test_uncertainties_are_calibrated_on_the_validation_set():
     assert np.any(within["formal"][0] < 0.5) or np.any(within["formal"][1] < 0.9), within
 
 
+def test_no_calibration_stars_no_calibration():
+    spectra, labels = _stars(400, seed=14)
+    model = TheCannon(order=2, calibration_stars=0).fit(
+        spectra, labels, np.full_like(labels, 0.01), NAMES, validation=(*_stars(200, seed=15), np.full((200, 3), 0.01)))
+    np.testing.assert_array_equal(model.uncertainty_calibration_, no_calibration(len(NAMES)))
+
+
 def test_l1_regularization_shrinks_coefficients():
     spectra, labels = _stars(800, seed=14)
     kwargs = dict(order=2, )

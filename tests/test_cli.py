@@ -38,7 +38,7 @@ def run(tmp_path_factory):
     for run_folder in ("run_a", "run_b"):
         model.save(folder / run_folder / "models" / "knn.npz")
     SurveyModel("knn", model, folder / "run_a" / "models" / "knn.npz",
-                TrainingDomain(train.spectra.select_aux([]), train.labels, 0)).write_domain(folder / "reference.npz")
+                TrainingDomain(train.spectra.select_aux([]), train.labels, 0)).write_domain(folder / "domain.npz")
     np.savez(folder / "spectra.npz", source_id=np.arange(40, dtype=np.int64) * 2 ** 35, flux=stars.spectra.flux,
              flux_error=stars.spectra.flux_error, wavelength=stars.spectra.wavelength)
     return folder
@@ -59,12 +59,12 @@ def _refusal(*args, **kwargs):
 @pytest.mark.parametrize("given", ["--spectra", "--model", "--sample", "--split", "--domain"])
 def test_out_is_never_an_input(run, given, tmp_path):
     inputs = {"--spectra": "spectra.npz", "--model": "run_a/models/knn.npz", "--sample": "sample.npz",
-              "--split": "split.csv", "--domain": "reference.npz"}
+              "--split": "split.csv", "--domain": "domain.npz"}
     (run / "sample.npz").write_bytes(b"not read")
     (run / "split.csv").write_text("not read\n")
     extra = {"--sample": ["--sample", str(run / "sample.npz"), "--split", str(run / "split.csv")],
              "--split": ["--sample", str(run / "sample.npz"), "--split", str(run / "split.csv")],
-             "--domain": ["--domain", str(run / "reference.npz")]}.get(given, [])
+             "--domain": ["--domain", str(run / "domain.npz")]}.get(given, [])
     before = {name: (run / name).read_bytes() for name in inputs.values()}
     same = run / "run_b" / ".." / inputs[given]  # the same file by another path
     message = _refusal(run, *extra, "--out", str(same), "--overwrite")
@@ -162,7 +162,7 @@ def test_a_catalogue_without_the_flags_warns_and_says_so(run, tmp_path, caplog):
                         "computed, 0 for every source (the catalogue's provenance says so)"]
     assert catalogue_metadata(tmp_path / "bare.parquet")["out_of_distribution_flags"]["computed"] is False
     caplog.clear()
-    _label(run, "--out", str(tmp_path / "flagged.parquet"), "--domain", str(run / "reference.npz"))
+    _label(run, "--out", str(tmp_path / "flagged.parquet"), "--domain", str(run / "domain.npz"))
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
     flags = catalogue_metadata(tmp_path / "flagged.parquet")["out_of_distribution_flags"]
-    assert flags["computed"] is True and flags["against"]["flags_domain"]["file"] == str(run / "reference.npz")
+    assert flags["computed"] is True and flags["against"]["flags_domain"]["file"] == str(run / "domain.npz")

@@ -219,8 +219,8 @@ def labelling_run(tmp_path_factory):
     """A folder with results/xp_from_apogee/ as the default run leaves it for the kNN (a sample of 600
     synthetic stars and its split, made and trained on by the workflow's own steps with the default
     config's settings), and an XP continuous file (the real GaiaXPy rows where ../shared/fixtures is)."""
-    from labeltransfer.pipeline.data import finish_sample
-    from labeltransfer.pipeline.modelling import train_method
+    from labeltransfer.pipeline.sample import finish_sample
+    from labeltransfer.pipeline.training import train_method
     from labeltransfer.data.sample import build_sample
     from library_factory import synthetic_stars
     from survey_factory import write_xp_continuous

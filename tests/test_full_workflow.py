@@ -180,6 +180,11 @@ def test_lamost_matches_use_ids_and_moved_positions(full_run):
 
 def test_downloads_went_through_the_archive_in_batches(full_run):
     _, archive = full_run
+    workdir, _ = full_run
+    catalogue = workdir / "resources/archives/allstar/allStar-dr17-synspec_rev1.fits"  # download_archive_catalogue's
+    assert catalogue.read_bytes().startswith(b"SIMPLE")
+    sources = pd.read_csv(workdir / "results/archives/gaia_sources.csv")  # query_gaia_sources's, by TAP
+    assert len(sources) > 0 and sources["source_id"].is_unique
     posted = [form for path, form in archive.requests if path == "data-server/data"]
     assert sorted(f["RETRIEVAL_TYPE"] for f in posted) == ["RVS"] * 3 + ["XP_CONTINUOUS"] * 3
     assert all(len(f["ID"].split(",")) <= 150 for f in posted)

@@ -239,11 +239,13 @@ def test_xp_batches_in_either_layout_sample_like_the_csv(archive, tmp_path, xp_t
 
 
 def test_xp_spectra_are_sampled_one_batch_at_a_time(tmp_path, monkeypatch):
-    """Memory is bounded by the batch: gaiaxpy sees one batch's rows, never the task's."""
-    import gaiaxpy
+    """Memory is bounded by the block: the sampling sees one block's rows, never the task's."""
+    from labeltransfer.xp import continuous
 
-    sizes, calibrate = [], gaiaxpy.calibrate
-    monkeypatch.setattr(gaiaxpy, "calibrate", lambda table, **kw: (sizes.append(len(table)), calibrate(table, **kw))[1])
+    sizes, sample = [], continuous.normalised_xp_flux
+    monkeypatch.setattr(continuous, "normalised_xp_flux",
+                        lambda sampler, coefficients, *rest: (sizes.append(len(coefficients)),
+                                                              sample(sampler, coefficients, *rest))[1])
     for batch in range(3):
         write_xp_continuous(tmp_path / f"{batch}.csv", [10 * batch + 1, 10 * batch + 2], seed=batch)
     xp = read_xp_continuous([tmp_path / f"{batch}.csv" for batch in range(3)])

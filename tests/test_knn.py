@@ -98,10 +98,29 @@ def test_a_model_of_another_package_version_loads_with_a_warning(fitted, tmp_pat
 
 
 def test_set_params_sets_constructor_arguments_and_refuses_others():
-    model = NearestNeighbours(n_neighbours=3).set_params(threads=4)
-    assert model.get_params()["threads"] == 4 and model.n_neighbours == 3
-    with pytest.raises(ValueError, match=r"NearestNeighbours has no parameter\(s\) \['n_jobs'\]"):
-        model.set_params(n_jobs=4)
+    model = NearestNeighbours(n_neighbours=3).set_params(n_components=7)
+    assert model.get_params() == {"n_neighbours": 3, "n_components": 7}
+    with pytest.raises(ValueError, match=r"NearestNeighbours has no parameter\(s\) \['threads'\]"):
+        model.set_params(threads=4)  # numpy threads by itself
+
+
+def test_the_run_s_seed_goes_to_no_parameter_since_nothing_is_drawn():
+    model = make_method("knn", {"n_neighbours": 3}, seed=42)
+    assert model.get_params() == {"n_neighbours": 3, "n_components": 40}
+
+
+def test_a_model_file_with_parameters_of_an_older_version_is_refused_naming_them(fitted, tmp_path):
+    import json
+
+    fitted.save(tmp_path / "knn.npz")
+    with np.load(tmp_path / "knn.npz") as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    header = json.loads(str(arrays["header"]))
+    header["params"].update(threads=1, random_state=42)  # what knn took before it dropped the unused two
+    np.savez(tmp_path / "old.npz", **{**arrays, "header": json.dumps(header)})
+    with pytest.raises(IncompatibleDataError, match=r"old\.npz was written by labeltransfer .* with parameters this "
+                                                     r"version's NearestNeighbours does not take .*threads.*retrain"):
+        NearestNeighbours.load(tmp_path / "old.npz")
 
 
 def test_the_neighbour_search_in_chunks_finds_what_a_full_sort_finds():

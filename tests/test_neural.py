@@ -1,3 +1,6 @@
+import inspect
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -5,6 +8,7 @@ import torch
 from labeltransfer.methods.calibration import calibrate_uncertainties
 from labeltransfer.methods import CNN, MLP, IncompatibleDataError
 from labeltransfer.methods.networks import label_nll, whitened_basis
+from labeltransfer.methods.neural_base import TRAINING_SETTINGS, NeuralMethod
 from labeltransfer.evaluation.metrics import robust_scatter
 from labeltransfer.data.spectra import Spectra
 
@@ -203,6 +207,20 @@ def test_student_t_likelihood_pulls_less_on_far_outliers():
             pulls[dof, offset] = abs(mean.grad.item())
     assert pulls[None, 20.0] == pytest.approx(20 * pulls[None, 1.0])  # Gaussian: the pull grows with the offset
     assert pulls[5.0, 20.0] < pulls[5.0, 1.0]  # Student-t: a far outlier pulls less than a near star
+
+
+@pytest.mark.parametrize("cls", [MLP, CNN])
+def test_every_parameter_is_explicit_and_documented_once(cls):
+    """scikit-learn's rule: each parameter a keyword of the class's own ``__init__`` (``help`` shows
+    them); the shared training settings with one default for every network, documented on NeuralMethod."""
+    signature = inspect.signature(cls.__init__).parameters
+    own = [name for name in cls.param_names() if name not in TRAINING_SETTINGS]
+    assert cls.param_names()[len(own):] == list(TRAINING_SETTINGS)
+    assert {name: signature[name].default for name in TRAINING_SETTINGS} == {
+        name: inspect.signature(MLP.__init__).parameters[name].default for name in TRAINING_SETTINGS}
+    for names, docstring in ((own, cls.__doc__), (TRAINING_SETTINGS, NeuralMethod.__doc__)):
+        documented = set(re.findall(r"^    (\w+(?:, \w+)*)(?: :|$)", docstring, flags=re.M))
+        assert set(names) <= {name for line in documented for name in line.split(", ")}, (cls, names)
 
 
 @pytest.mark.parametrize("setting, value, message", [

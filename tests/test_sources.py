@@ -44,7 +44,7 @@ def test_xp_spectra_join_on_source_id_and_build_a_sample(allstar, tmp_path):
     assert stars.label("teff")[0][1] == pytest.approx(allstar["teff"][2])
     assert stars.parallax[2] == pytest.approx(allstar["parallax"][4])
     sample = build_sample(stars, LABELS, QUALITY, ["bp_rp", "g_h"])
-    assert list(sample.apogee_id) == list(allstar["apogee_id"][[0, 2]])  # no BP: 44% of pixels masked, cut
+    assert list(sample.apogee_id) == list(allstar["apogee_id"][[0, 2]])  # no BP: 45% of pixels masked, cut
     assert sample.spectra.aux_names == ("bp_rp", "g_h", "parallax", "reduced_parallax_h")
     assert sample.spectra.aux[0, 2] == pytest.approx(allstar["parallax"][0])
     assert sample.provenance == _provenance("gaia_xp")

@@ -25,8 +25,7 @@ from labeltransfer.io.remote import HTTPStatusError
 from labeltransfer.xp.library import XP_WAVELENGTH
 from labeltransfer.methods import IncompatibleDataError, load_model_file, make_method
 from labeltransfer.diagnostics.ood import TrainingDomain
-from labeltransfer.pipeline.archives import fetch_survey_file
-from labeltransfer.pipeline.survey_summary import gather_survey
+from labeltransfer.pipeline.survey import fetch_survey_file, gather_survey, label_chunk
 from labeltransfer.survey.summary import SurveyAccumulator
 from labeltransfer.data.sample import build_sample
 from labeltransfer.data.spectra import Spectra
@@ -646,3 +645,15 @@ def _config_file(folder):
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump({"seed": 42, "method_settings": {}}))
     return path
+
+
+def test_a_chunk_job_labels_with_each_saved_model_and_its_training_domain(trained, tmp_path):
+    """label_chunk, the label_survey_chunk rule's step: the model file and the training domain saved for it."""
+    folder, model, train, _, _ = trained
+    domain = tmp_path / "knn_domain.npz"
+    SurveyModel("knn", model, folder / "knn.npz", TrainingDomain(train.spectra, train.labels, 0)).write_domain(domain)
+    label_chunk(chunk_path=folder / "chunk.csv.gz", model_paths=[folder / "knn.npz"], domain_paths=[domain],
+                methods=["knn"], block_rows=50, threads=1, metadata=None, catalogue_paths=[tmp_path / "knn.parquet"])
+    catalogue = read_catalogue([tmp_path / "knn.parquet"])
+    assert len(catalogue) > 0 and catalogue["source_id"].is_unique
+    assert catalogue_metadata(tmp_path / "knn.parquet")["out_of_distribution_flags"]["computed"]

@@ -11,7 +11,10 @@ from astropy.io import fits
 
 from conftest import SHARED_FIXTURES
 from labeltransfer.io.allstar import AllStarFormatError, read_allstar
-from labeltransfer.xp.continuous import XPFormatError, read_xp_continuous
+from labeltransfer.xp.basis import XPSampler
+from labeltransfer.xp.bulk import XPBulkFormatError, read_xp_blocks
+from labeltransfer.xp.continuous import read_xp_continuous
+from labeltransfer.xp.flux import normalised_xp_flux
 from labeltransfer.io.lamost import LamostFormatError, read_lamost_spectrum
 from labeltransfer.io.lamost_catalogue import LamostCatalogueError, read_lamost_catalogue
 from labeltransfer.xp.library import XP_WAVELENGTH
@@ -128,27 +131,45 @@ def test_xp_continuous_is_sampled_on_the_library_grid(tmp_path, caplog):
     np.testing.assert_array_equal(xp["source_id"], [11, 12, 14])
     np.testing.assert_array_equal(xp["wavelength"], XP_WAVELENGTH)
     assert list(xp["missing_band"]) == ["", "bp", ""]
-    assert xp["flux"].shape == (3, 343) and np.isfinite(xp["flux"][[0, 2]]).all()
+    assert xp["flux"].shape == (3, 343) and xp["flux"].dtype == xp["flux_error"].dtype == np.float32
+    assert np.isfinite(xp["flux_error"][[0, 2]]).all()
     np.testing.assert_allclose(np.median(xp["flux"][[0, 2]], axis=1), 1.0)  # divided by the median
-    assert np.isnan(xp["flux"][1, :50]).all() and np.isfinite(xp["flux"][1, -50:]).all()  # no BP: blue end NaN
-    assert "1 sources have neither BP nor RP coefficients" in caplog.text
+    # no BP: every pixel BP reaches masked (flux 0, error inf), the median that of the rest
+    assert np.isinf(xp["flux_error"][1, :154]).all() and (xp["flux"][1, :154] == 0).all()
+    assert np.isfinite(xp["flux_error"][1, 154:]).all() and np.median(xp["flux"][1, 154:]) == pytest.approx(1.0)
+    assert "1 sources without BP and RP coefficients left out" in caplog.text
+    assert "1 sources have no usable BP spectrum" in caplog.text
+
+
+def test_xp_continuous_takes_the_survey_s_route(tmp_path):
+    """The archive tasks' spectra are the survey's: normalised_xp_flux of the XP reader's arrays, bit for bit."""
+    write_xp_continuous(tmp_path / "xp.csv", [11, 12, 13, 14], no_bp=[12], seed=3)
+    block = next(read_xp_blocks(tmp_path / "xp.csv"))
+    flux, flux_error, usable = normalised_xp_flux(XPSampler(XP_WAVELENGTH), block.coefficients, block.errors,
+                                                  block.correlations)
+    xp = read_xp_continuous(tmp_path / "xp.csv")
+    np.testing.assert_array_equal(xp["source_id"], block.source_id)
+    np.testing.assert_array_equal(xp["flux"], flux)
+    np.testing.assert_array_equal(xp["flux_error"], flux_error)
+    np.testing.assert_array_equal(xp["missing_band"] == "bp", ~usable[:, 0])
 
 
 def test_xp_continuous_bad_input_is_named(tmp_path):
     write_xp_continuous(tmp_path / "none.csv", [1, 2], no_coefficients=[1, 2])
-    with pytest.raises(XPFormatError, match=r"no XP spectrum with coefficients in .*none\.csv"):
+    with pytest.raises(XPBulkFormatError, match=r"no XP spectrum with a usable band in .*none\.csv"):
         read_xp_continuous(tmp_path / "none.csv")
     (tmp_path / "cols.csv").write_text("source_id,bp_coefficients\n1,\"(1.0)\"\n")
-    with pytest.raises(XPFormatError, match=r"cols\.csv: missing required column\(s\) bp_coefficient_errors"):
+    with pytest.raises(XPBulkFormatError, match=r"cols\.csv: missing required column\(s\) bp_coefficient_errors"):
         read_xp_continuous(tmp_path / "cols.csv")
 
 
 def test_xp_continuous_repeated_sources_are_read_once(tmp_path, caplog):
     write_xp_continuous(tmp_path / "a.csv", [1, 2], seed=1)
-    write_xp_continuous(tmp_path / "b.csv", [2, 3], seed=2)
-    xp = read_xp_continuous([tmp_path / "a.csv", tmp_path / "b.csv"])
-    np.testing.assert_array_equal(xp["source_id"], [1, 2, 3])
-    assert "1 rows repeat a source_id" in caplog.text
+    write_xp_continuous(tmp_path / "b.csv", [2, 3, 3, 4], seed=2)  # blocks [2, 3, 3] and [4]
+    xp = read_xp_continuous([tmp_path / "a.csv", tmp_path / "b.csv"], block_rows=3)
+    np.testing.assert_array_equal(xp["source_id"], [1, 2, 3, 4])
+    np.testing.assert_array_equal(xp["flux"][:2], read_xp_continuous(tmp_path / "a.csv")["flux"])  # the first kept
+    assert "2 rows repeat a source_id already read (e.g. 2)" in caplog.text
 
 
 @needs_real
@@ -157,7 +178,7 @@ def test_real_xp_continuous_rows_are_sampled():
     xp = read_xp_continuous([folder / "XP_CONTINUOUS_RAW.csv", folder / "XP_CONTINUOUS_RAW_with_missing_BP.csv"])
     assert list(xp["source_id"]) == [5853498713190525696, 5762406957886626816, 5405570973190252288]
     assert list(xp["missing_band"]) == ["", "", "bp"]
-    assert np.isnan(xp["flux"][2]).sum() == 150 and np.isfinite(xp["flux"][:2]).all()
+    assert np.isinf(xp["flux_error"][2]).sum() == 154 and np.isfinite(xp["flux_error"][:2]).all()
     assert np.all(xp["flux_error"][:2] > 0)
 
 

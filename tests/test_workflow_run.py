@@ -18,7 +18,7 @@ from snakemake.utils import update_config
 
 from conftest import CI_SURVEY, ci_snakemake as _snakemake
 from labeltransfer.cli import main as cli
-from labeltransfer.pipeline.survey_stage import flagging_models
+from labeltransfer.pipeline.survey import flagging_models
 from labeltransfer.survey.labelling import catalogue_metadata, label_file, read_catalogue
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,9 +56,13 @@ def test_summary_table(ci_run):
 def test_every_figure_is_a_valid_png(ci_run):
     figures = [RESULTS / "crossmatch" / "separation.png"]
     figures += [RESULTS / "figures" / "one_to_one" / f"{m}.png" for m in CONFIG["methods"]]
-    figures += [RESULTS / "figures" / f"{f}.png" for f in ("scatter_vs_snr", "kiel", "alpha_fe", "calibration", "costs",
-                                                           "snr_ladder", "learning_curve", "residual_trends",
-                                                           "information", "anomalies", "influence")]
+    figures += [RESULTS / "figures" / name for name in (
+        "scatter_vs_snr.png", "kiel.png", "alpha_fe.png", "calibration.png", "costs.png", "snr_ladder.png",
+        "learning_curve.png", "residual_trends.png", "information.png", "anomalies.png", "influence.png")]
+    neural = [m for m in CONFIG["methods"] if CONFIG["method_settings"][m]["type"] in ("mlp", "cnn")]
+    figures += [RESULTS / "figures" / kind / f"{m}.png" for kind in ("loss_curve", "ensemble_calibration")
+                for m in neural]
+    assert neural
     for path in figures:
         with Image.open(path) as image:
             image.verify()
@@ -116,6 +120,9 @@ def test_information_bound_and_efficiency_at_every_ladder_level(ci_run):
     assert (efficiency["bound"] > 0).all() and (efficiency["bound_correlated"] > efficiency["bound"]).all()
     bound = efficiency.groupby(["label", "level"])["bound"].first().unstack()
     assert (bound.iloc[:, 0] > bound.iloc[:, -1]).all()  # a noisier spectrum bounds the labels less tightly
+    stars = pd.read_csv(RESULTS / "information" / "bound.csv")  # each test star's bound at each level
+    assert set(stars["level"]) == set(CONFIG["snr_ladder"]["levels"])
+    assert {f"{label}_bound" for label in CONFIG["labels"]} <= set(stars) and (stars.filter(like="_bound") > 0).all().all()
     pixels = pd.read_csv(RESULTS / "information" / "pixels.csv")
     assert len(pixels) == 343 and {f"{s}_{label}" for s in ("giants", "dwarfs") for label in CONFIG["labels"]} <= set(pixels)
     shares = pixels.drop(columns="wavelength")
@@ -192,8 +199,8 @@ def test_the_survey_stage_labels_the_chosen_chunks_and_gathers_them(ci_run, bulk
 
 
 def test_a_chunk_job_flags_as_the_training_set_itself_does(ci_run, bulk_archive, tmp_path):
-    """The chunk jobs read each method's saved reference; labelling the chunk from the training set
-    itself (the sample and split) gives the same catalogue, labels and flags."""
+    """The chunk jobs read each method's saved flags' training domain; labelling the chunk from the
+    training set itself (the sample and split) gives the same catalogue, labels and flags."""
     _, names = bulk_archive
     task = RESULTS.parent / CONFIG["survey"]["task"]
     chunk = REPO / "resources" / "survey" / names[0]
@@ -202,13 +209,13 @@ def test_a_chunk_job_flags_as_the_training_set_itself_does(ci_run, bulk_archive,
                              task / "data" / "split.csv", CONFIG["seed"])
     label_file(chunk, models, [tmp_path / f"{m}.parquet" for m in methods], progress=False)
     cli(["label", "--model", str(task / "models" / f"{methods[0]}.npz"), "--domain",
-         str(SURVEY / "references" / f"{methods[0]}.npz"), "--spectra", str(chunk), "--out", str(tmp_path / "cli.parquet")])
+         str(SURVEY / "domains" / f"{methods[0]}.npz"), "--spectra", str(chunk), "--out", str(tmp_path / "cli.parquet")])
     catalogue = SURVEY / methods[0] / f"{names[0].removesuffix('.csv.gz')}.parquet"
     pd.testing.assert_frame_equal(read_catalogue([tmp_path / "cli.parquet"]), read_catalogue([catalogue]))
     for method in methods:
         catalogue = SURVEY / method / f"{names[0].removesuffix('.csv.gz')}.parquet"
         pd.testing.assert_frame_equal(read_catalogue([tmp_path / f"{method}.parquet"]), read_catalogue([catalogue]))
-        assert catalogue_metadata(catalogue)["flags_domain"]["file"].endswith(f"references/{method}.npz")
+        assert catalogue_metadata(catalogue)["flags_domain"]["file"].endswith(f"domains/{method}.npz")
 
 
 def _interrupt_survey(method, chunk):

@@ -11,7 +11,7 @@ import yaml
 from snakemake.utils import validate
 
 from conftest import workflow_checkout
-from labeltransfer.code_version import imported_modules, package_files
+from labeltransfer.code_version import run_imports
 
 REPO = Path(__file__).resolve().parents[1]
 RULES = REPO / "workflow" / "rules"
@@ -58,7 +58,6 @@ def test_parallax_study_twins_differ_from_the_defaults_only_in_their_features():
 @pytest.mark.parametrize("mutate, key", [
     (lambda c: c.update(sede=1), "sede"),
     (lambda c: c["split"].update(train="0.7"), "0.7"),
-    (lambda c: c["method_settings"]["cannon"].update(type="payne"), "payne"),
     (lambda c: c.update(methods="cannon"), "cannon"),
     (lambda c: c["labels"]["teff"].pop("max_err"), "max_err"),
     (lambda c: c["crossmatch"].update(radius_arcsec=-1), "-1"),
@@ -110,15 +109,8 @@ def _rules():
 
 def _third_party_imports(script):
     """Top-level third-party modules that a script imports, itself or through the package."""
-    files = [Path(script)] + package_files(script, REPO / "src")
-    found = set()
-    for path in files:
-        module = ".".join(path.relative_to(REPO / "src").with_suffix("").parts) if "src" in path.parts else ""
-        for name in imported_modules(path, module):
-            top = name.split(".")[0]
-            if top != "labeltransfer" and top not in sys.stdlib_module_names | LOCAL_MODULES:
-                found.add(top)
-    return found
+    return {name.split(".")[0] for name in run_imports(script, REPO / "src")} - {"labeltransfer"} \
+        - sys.stdlib_module_names - LOCAL_MODULES
 
 
 def _env_packages(env_file):
@@ -141,7 +133,26 @@ def test_import_scan_follows_the_package():
     modelling = _third_party_imports(REPO / "workflow" / "scripts" / "train_method.py")
     assert {"numpy", "xgboost", "scipy", "tqdm", "pandas", "torch"} <= modelling
     assert "astropy" not in modelling  # training reads the sample, not the survey files
-    assert {"astropy", "gaiaxpy", "pyvo"} <= _third_party_imports(REPO / "workflow" / "scripts" / "prepare_sample.py")
+    sample = _third_party_imports(REPO / "workflow" / "scripts" / "prepare_sample.py")
+    assert "astropy" in sample and not {"torch", "xgboost", "matplotlib"} & sample  # no method, no figure
+    assert "pyvo" in _third_party_imports(REPO / "workflow" / "scripts" / "query_gaia_sources.py")
+
+
+def test_each_feature_has_one_rule_file_and_one_pipeline_module():
+    """A feature's rules are in workflow/rules/<feature>.smk and the package functions their scripts call in
+    labeltransfer.pipeline.<feature> (what several share: pipeline/jobs.py and files.py); common.smk
+    switches on only these."""
+    features = {smk.stem for smk in RULES.glob("*.smk")} - {"common"}
+    modules = {path.stem for path in (REPO / "src" / "labeltransfer" / "pipeline").glob("*.py")}
+    assert modules - {"__init__", "jobs", "files"} == features
+    switches = (RULES / "common.smk").read_text().split("\nFEATURES = {", 1)[1].split("\n}", 1)[0]
+    switched = re.findall(r'^    "(\w+)": ', switches, flags=re.M)
+    assert switched and set(switched) <= features and len(switched) == len(set(switched))
+    for rule, _, script in _rules():
+        smk = next(smk.stem for smk in RULES.glob("*.smk") if re.search(rf"^(rule|checkpoint) {rule}:", smk.read_text(),
+                                                                            flags=re.M))
+        called = set(re.findall(r"^from labeltransfer\.pipeline\.(\w+) import", script.read_text(), flags=re.M))
+        assert called <= {smk}, f"rule {rule} ({smk}.smk): {script.name} calls labeltransfer.pipeline.{called}"
 
 
 def test_every_output_path_is_written_by_one_rule():
@@ -170,6 +181,7 @@ def test_snakemake_lint_is_clean():
 
 @pytest.mark.parametrize("override, message", [
     ("methods: [cannon, payne]", "methods ['payne'] have no entry in method_settings"),
+    ("method_settings: {cannon: {type: payne}}", "{'cannon': 'payne'}: unknown method types (known: knn, cannon,"),
     ("split: {train: 0.8, validation: 0.15, test: 0.15}", "split fractions must sum to 1"),
     ("seed: forty-two", "forty-two"),
     ("tasks: [xp_from_apogee, lamost_dr10]", "tasks ['lamost_dr10'] have no entry in task_settings"),

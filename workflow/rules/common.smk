@@ -199,6 +199,50 @@ DATASETS = {
 }
 
 
+#: Whether this run makes each feature's outputs: one condition each, here and nowhere else. A
+#: feature's rules are in workflow/rules/<feature>.smk, its steps in labeltransfer.pipeline.<feature>.
+#: archives.smk and training.smk have no switch: their files are what the other features' jobs ask for.
+FEATURES = {
+    "sample": bool(CROSSMATCH_TASKS),  # the figure of each cross-match
+    "prediction": True,
+    "evaluation": True,
+    "snr_ladder": True,
+    "learning_curve": True,
+    "wavelength_subsets": bool(config["wavelength_subsets"]["bands"]),
+    "information": True,
+    "influence": bool(INFLUENCE_METHODS),
+    "anomalies": True,
+    "trends": True,
+    "abundance": {"teff", "logg", "fe_h", "alpha_m"} <= set(config["labels"]),
+    "neural": bool(NEURAL_METHODS),
+    "survey": SURVEY_ON,
+}
+#: The final outputs of each feature: what rule all asks for while the feature is on.
+FEATURE_TARGETS = {
+    "sample": expand("results/{task}/crossmatch/separation.png", task=CROSSMATCH_TASKS),
+    "prediction": expand("results/{task}/figures/one_to_one/{method}.png", task=TASKS, method=METHODS),
+    "evaluation": [*expand("results/{task}/metrics/summary.{ext}", task=TASKS, ext=["csv", "md"]),
+                   *expand("results/{task}/figures/{figure}.png", task=TASKS, figure=COMPARISON_FIGURES)],
+    "snr_ladder": expand("results/{task}/figures/snr_ladder.png", task=TASKS),
+    "learning_curve": expand("results/{task}/figures/learning_curve.png", task=TASKS),
+    "wavelength_subsets": expand("results/{task}/metrics/wavelength_subsets.csv", task=TASKS),
+    "information": expand("results/{task}/figures/information.png", task=TASKS),
+    "influence": expand(["results/{task}/figures/influence.png", "results/{task}/metrics/influence.csv"], task=TASKS),
+    "anomalies": expand("results/{task}/figures/anomalies.png", task=TASKS),
+    "trends": expand("results/{task}/figures/residual_trends.png", task=TASKS),
+    "abundance": expand("results/{task}/metrics/abundance.csv", task=TASKS),
+    "neural": expand(["results/{task}/figures/loss_curve/{method}.png",
+                      "results/{task}/figures/ensemble_calibration/{method}.png"], task=TASKS, method=NEURAL_METHODS),
+    "survey": expand(["results/{task}/metrics/survey/{method}.csv", "results/{task}/figures/survey/{method}.png"],
+                     task=SURVEY_TASK, method=SURVEY["methods"]),
+}
+
+
+def all_outputs():
+    """The final outputs of every feature this run makes (:data:`FEATURES`)."""
+    return [path for feature, on in FEATURES.items() if on for path in FEATURE_TARGETS[feature]]
+
+
 def one_of(names):
     """A wildcard pattern matching exactly the given names (nothing when there are none)."""
     return "|".join(names) if names else "(?!x)x"
@@ -211,73 +255,24 @@ wildcard_constraints:
     figure="|".join(COMPARISON_FIGURES),
 
 
+# The input functions and params, grouped by the file of the rules that use them
+
+# Every rule
+
+def script_code(name):
+    """Digest of the package code that workflow/scripts/<name>.py runs: a param of its rule, so
+    that a change in that code (and only there) reruns the rule's jobs."""
+    return CODE_VERSION.code_digest(
+        Path(workflow.basedir, "workflow", "scripts", f"{name}.py"),
+        Path(workflow.basedir, "src"),
+    )
+
+
+# archives.smk
+
 def dataset_path(name):
     """Where the data file of config['data'][name] is extracted."""
     return f"resources/{name}/{DATASETS[name]}"
-
-
-def method_config(wildcards):
-    """The config entry of the {method} wildcard."""
-    return config["method_settings"][wildcards.method]
-
-
-def method_gpus(wildcards):
-    """1 for methods whose type can use a GPU (a framework in KINDS), else 0."""
-    return int(METHOD_KINDS[wildcards.method].framework is not None)
-
-
-def all_predictions(wildcards):
-    """Test-set predictions of every configured method for the {task}."""
-    return expand(
-        "results/{task}/predictions/{method}.csv", task=wildcards.task, method=METHODS
-    )
-
-
-def ladder_predictions(wildcards):
-    """S/N-ladder predictions of every configured method for the {task}."""
-    return expand(
-        "results/{task}/snr_ladder/{method}.csv", task=wildcards.task, method=METHODS
-    )
-
-
-def ladder_noise(wildcards):
-    """The XP noise model of a Gaia XP archive task's S/N ladder (none for the other tasks)."""
-    if wildcards.task in XP_ARCHIVE_TASKS:
-        return {"noise": f"results/{wildcards.task}/snr_ladder/xp_noise.npz"}
-    return {}
-
-
-def curve_predictions(wildcards):
-    """Learning-curve predictions of every configured method for the {task}."""
-    return expand(
-        "results/{task}/learning_curve/{method}.csv", task=wildcards.task, method=METHODS
-    )
-
-
-def influence_tables(wildcards):
-    """Flux-influence tables of every method that has one, for the {task}."""
-    return expand(
-        "results/{task}/influence/{method}.csv", task=wildcards.task, method=INFLUENCE_METHODS
-    )
-
-
-def subset_predictions(wildcards):
-    """Wavelength-subset predictions of every configured method for the {task}."""
-    return expand(
-        "results/{task}/wavelength_subsets/{method}.csv", task=wildcards.task, method=METHODS
-    )
-
-
-def all_timings(wildcards):
-    """Fit and predict timings of every configured method for the {task}."""
-    return {
-        "fit": expand(
-            "results/{task}/models/{method}.fit.json", task=wildcards.task, method=METHODS
-        ),
-        "predict": expand(
-            "results/{task}/predictions/{method}.json", task=wildcards.task, method=METHODS
-        ),
-    }
 
 
 def archive_file(name):
@@ -286,6 +281,8 @@ def archive_file(name):
         return f"resources/archives/allstar/{ARCHIVES['allstar']['file']}"
     return f"resources/archives/lamost_catalogue/{ARCHIVES['lamost']['catalogue_file']}"
 
+
+# sample.smk
 
 def crossmatch_inputs(wildcards):
     """Inputs of a task's cross-match: the library and the parallax catalogue (xp_library), or
@@ -314,55 +311,83 @@ def sample_inputs(wildcards):
     return inputs
 
 
-def all_outputs():
-    """The final targets of every task: metrics and every figure (and the survey's, when it is on)."""
-    return [
-        *(
-            expand("results/{task}/{output}", task=SURVEY_TASK,
-                   output=[f"{kind}/survey/{m}.{ext}" for m in SURVEY["methods"]
-                           for kind, ext in (("metrics", "csv"), ("figures", "png"))])
-            if SURVEY_ON
-            else []
-        ),
-        *expand("results/{task}/metrics/summary.{ext}", task=TASKS, ext=["csv", "md"]),
-        *expand("results/{task}/crossmatch/separation.png", task=CROSSMATCH_TASKS),
-        *expand("results/{task}/figures/one_to_one/{method}.png", task=TASKS, method=METHODS),
-        *expand("results/{task}/figures/{figure}.png", task=TASKS, figure=COMPARISON_FIGURES),
-        *expand("results/{task}/figures/{figure}.png", task=TASKS, figure=["snr_ladder", "learning_curve", "residual_trends", "information", "anomalies"]),
-        *(
-            expand("results/{task}/metrics/wavelength_subsets.csv", task=TASKS)
-            if config["wavelength_subsets"]["bands"]
-            else []
-        ),
-        *(
-            expand("results/{task}/{output}", task=TASKS, output=["figures/influence.png", "metrics/influence.csv"])
-            if INFLUENCE_METHODS
-            else []
-        ),
-        *(
-            expand("results/{task}/metrics/abundance.csv", task=TASKS)
-            if {"teff", "logg", "fe_h", "alpha_m"} <= set(config["labels"])
-            else []
-        ),
-        *expand(
-            "results/{task}/figures/{figure}/{method}.png",
-            task=TASKS,
-            figure=["loss_curve", "ensemble_calibration"],
-            method=NEURAL_METHODS,
-        ),
-    ]
+# The jobs of one method (training.smk, prediction.smk and the diagnostics')
+
+def method_config(wildcards):
+    """The config entry of the {method} wildcard."""
+    return config["method_settings"][wildcards.method]
 
 
+def method_gpus(wildcards):
+    """1 for methods whose type can use a GPU (a framework in KINDS), else 0."""
+    return int(METHOD_KINDS[wildcards.method].framework is not None)
 
 
-def script_code(name):
-    """Digest of the package code that workflow/scripts/<name>.py runs: a param of its rule, so
-    that a change in that code (and only there) reruns the rule's jobs."""
-    return CODE_VERSION.code_digest(
-        Path(workflow.basedir, "workflow", "scripts", f"{name}.py"),
-        Path(workflow.basedir, "src"),
+# evaluation.smk (trends.smk and abundance.smk read the same predictions)
+
+def all_predictions(wildcards):
+    """Test-set predictions of every configured method for the {task}."""
+    return expand(
+        "results/{task}/predictions/{method}.csv", task=wildcards.task, method=METHODS
     )
 
+
+def all_timings(wildcards):
+    """Fit and predict timings of every configured method for the {task}."""
+    return {
+        "fit": expand(
+            "results/{task}/models/{method}.fit.json", task=wildcards.task, method=METHODS
+        ),
+        "predict": expand(
+            "results/{task}/predictions/{method}.json", task=wildcards.task, method=METHODS
+        ),
+    }
+
+
+# snr_ladder.smk
+
+def ladder_predictions(wildcards):
+    """S/N-ladder predictions of every configured method for the {task}."""
+    return expand(
+        "results/{task}/snr_ladder/{method}.csv", task=wildcards.task, method=METHODS
+    )
+
+
+def ladder_noise(wildcards):
+    """The XP noise model of a Gaia XP archive task's S/N ladder (none for the other tasks)."""
+    if wildcards.task in XP_ARCHIVE_TASKS:
+        return {"noise": f"results/{wildcards.task}/snr_ladder/xp_noise.npz"}
+    return {}
+
+
+# learning_curve.smk
+
+def curve_predictions(wildcards):
+    """Learning-curve predictions of every configured method for the {task}."""
+    return expand(
+        "results/{task}/learning_curve/{method}.csv", task=wildcards.task, method=METHODS
+    )
+
+
+# wavelength_subsets.smk
+
+def subset_predictions(wildcards):
+    """Wavelength-subset predictions of every configured method for the {task}."""
+    return expand(
+        "results/{task}/wavelength_subsets/{method}.csv", task=wildcards.task, method=METHODS
+    )
+
+
+# influence.smk
+
+def influence_tables(wildcards):
+    """Flux-influence tables of every method that has one, for the {task}."""
+    return expand(
+        "results/{task}/influence/{method}.csv", task=wildcards.task, method=INFLUENCE_METHODS
+    )
+
+
+# survey.smk
 
 def survey_chunks():
     """The chunks the survey stage labels: the manifest's files (survey_manifest, a checkpoint) that

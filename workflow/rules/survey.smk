@@ -1,8 +1,9 @@
 # Label a whole survey (config: survey): a Gaia DR3 bulk-download folder's checksum manifest (XP
 # continuous or RVS mean spectra; a checkpoint: it decides the chunks), one download and one
-# labelling job per chunk (scatter), and a summary and figure per method over all chunks (gather). A chunk job's memory is bounded
-# by survey.block_rows; a failed chunk fails only its job (--keep-going labels the others), and a
-# rerun does only the chunks whose catalogues are missing.
+# labelling job per chunk (scatter), and a summary and figure per method over all chunks (gather).
+# A chunk job's memory is bounded by survey.block_rows; a failed chunk fails only its job
+# (--keep-going labels the others), and a rerun does only the chunks whose catalogues are missing.
+# Package: labeltransfer.pipeline.survey.
 
 
 checkpoint survey_manifest:

@@ -2,7 +2,7 @@
 
 import _package  # noqa: F401  (the workflow's src/ on sys.path)
 from labeltransfer.logs import log_to
-from labeltransfer.pipeline.diagnostics import cannon_anomalies
+from labeltransfer.pipeline.anomalies import cannon_anomalies
 
 with log_to(snakemake.log[0]):
     cannon_anomalies(model_path=snakemake.input.model, sample_path=snakemake.input.sample,

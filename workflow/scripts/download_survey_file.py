@@ -2,7 +2,7 @@
 
 import _package  # noqa: F401  (the workflow's src/ on sys.path)
 from labeltransfer.logs import log_to
-from labeltransfer.pipeline.archives import fetch_survey_file
+from labeltransfer.pipeline.survey import fetch_survey_file
 
 with log_to(snakemake.log[0]):
     fetch_survey_file(url=snakemake.params.url, path=snakemake.output[0], timeout=snakemake.params.timeout,

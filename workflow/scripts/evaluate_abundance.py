@@ -2,7 +2,7 @@
 
 import _package  # noqa: F401  (the workflow's src/ on sys.path)
 from labeltransfer.logs import log_to
-from labeltransfer.pipeline.evaluation import evaluate_abundance
+from labeltransfer.pipeline.abundance import evaluate_abundance
 
 with log_to(snakemake.log[0]):
     evaluate_abundance(methods=snakemake.params.methods, prediction_paths=snakemake.input.predictions,

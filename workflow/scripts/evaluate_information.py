@@ -2,7 +2,7 @@
 
 import _package  # noqa: F401  (the workflow's src/ on sys.path)
 from labeltransfer.logs import log_to
-from labeltransfer.pipeline.diagnostic_summaries import evaluate_information
+from labeltransfer.pipeline.information import evaluate_information
 
 with log_to(snakemake.log[0]):
     evaluate_information(ladder_path=snakemake.input.ladder, bound_path=snakemake.input.bound,

@@ -2,7 +2,7 @@
 
 import _package  # noqa: F401  (the workflow's src/ on sys.path)
 from labeltransfer.logs import log_to
-from labeltransfer.pipeline.diagnostic_summaries import evaluate_learning_curve
+from labeltransfer.pipeline.learning_curve import evaluate_learning_curve
 
 with log_to(snakemake.log[0]):
     evaluate_learning_curve(methods=snakemake.params.methods, prediction_paths=snakemake.input.predictions,

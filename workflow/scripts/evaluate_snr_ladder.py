@@ -2,7 +2,7 @@
 
 import _package  # noqa: F401  (the workflow's src/ on sys.path)
 from labeltransfer.logs import log_to
-from labeltransfer.pipeline.diagnostic_summaries import evaluate_snr_ladder
+from labeltransfer.pipeline.snr_ladder import evaluate_snr_ladder
 
 with log_to(snakemake.log[0]):
     evaluate_snr_ladder(methods=snakemake.params.methods, prediction_paths=snakemake.input.predictions,

@@ -2,7 +2,7 @@
 
 import _package  # noqa: F401  (the workflow's src/ on sys.path)
 from labeltransfer.logs import log_to
-from labeltransfer.pipeline.evaluation import evaluate_trends
+from labeltransfer.pipeline.trends import evaluate_trends
 
 with log_to(snakemake.log[0]):
     evaluate_trends(methods=snakemake.params.methods, prediction_paths=snakemake.input.predictions,

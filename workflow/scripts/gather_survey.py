@@ -2,7 +2,7 @@
 
 import _package  # noqa: F401  (the workflow's src/ on sys.path)
 from labeltransfer.logs import log_to
-from labeltransfer.pipeline.survey_summary import gather_survey
+from labeltransfer.pipeline.survey import gather_survey
 
 with log_to(snakemake.log[0]):
     gather_survey(catalogue_paths=snakemake.input.catalogues, labels=snakemake.params.labels,

@@ -2,7 +2,7 @@
 
 import _package  # noqa: F401  (the workflow's src/ on sys.path)
 from labeltransfer.logs import log_to
-from labeltransfer.pipeline.diagnostics import information_bound
+from labeltransfer.pipeline.information import information_bound
 
 with log_to(snakemake.log[0]):
     information_bound(model_path=snakemake.input.model, sample_path=snakemake.input.sample,

@@ -2,7 +2,7 @@
 
 import _package  # noqa: F401  (the workflow's src/ on sys.path)
 from labeltransfer.logs import log_to
-from labeltransfer.pipeline.survey_stage import label_chunk
+from labeltransfer.pipeline.survey import label_chunk
 
 with log_to(snakemake.log[0]):
     label_chunk(chunk_path=snakemake.input.chunk, model_paths=snakemake.input.models,

@@ -2,7 +2,7 @@
 
 import _package  # noqa: F401  (the workflow's src/ on sys.path)
 from labeltransfer.logs import log_to
-from labeltransfer.pipeline.diagnostic_summaries import plot_anomalies
+from labeltransfer.pipeline.anomalies import plot_anomalies
 
 with log_to(snakemake.log[0]):
     plot_anomalies(spectra_path=snakemake.input.spectra, stacked_path=snakemake.input.stacked,

@@ -2,7 +2,7 @@
 
 import _package  # noqa: F401  (the workflow's src/ on sys.path)
 from labeltransfer.logs import log_to
-from labeltransfer.pipeline.evaluation import plot_separation
+from labeltransfer.pipeline.sample import plot_separation
 
 with log_to(snakemake.log[0]):
     plot_separation(matches_path=snakemake.input.matches, stats_path=snakemake.input.stats,

@@ -2,7 +2,7 @@
 
 import _package  # noqa: F401  (the workflow's src/ on sys.path)
 from labeltransfer.logs import log_to
-from labeltransfer.pipeline.diagnostic_summaries import plot_influence
+from labeltransfer.pipeline.influence import plot_influence
 
 with log_to(snakemake.log[0]):
     plot_influence(methods=snakemake.params.methods, influence_paths=snakemake.input.tables,

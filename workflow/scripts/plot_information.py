@@ -2,7 +2,7 @@
 
 import _package  # noqa: F401  (the workflow's src/ on sys.path)
 from labeltransfer.logs import log_to
-from labeltransfer.pipeline.diagnostic_summaries import plot_information
+from labeltransfer.pipeline.information import plot_information
 
 with log_to(snakemake.log[0]):
     plot_information(table_path=snakemake.input.table, pixels_path=snakemake.input.pixels,

@@ -2,7 +2,7 @@
 
 import _package  # noqa: F401  (the workflow's src/ on sys.path)
 from labeltransfer.logs import log_to
-from labeltransfer.pipeline.evaluation import plot_loss_curve
+from labeltransfer.pipeline.neural import plot_loss_curve
 
 with log_to(snakemake.log[0]):
     plot_loss_curve(timing_path=snakemake.input.timing, method=snakemake.wildcards.method,

@@ -2,7 +2,7 @@
 
 import _package  # noqa: F401  (the workflow's src/ on sys.path)
 from labeltransfer.logs import log_to
-from labeltransfer.pipeline.data import prepare_sample
+from labeltransfer.pipeline.sample import prepare_sample
 
 with log_to(snakemake.log[0]):
     prepare_sample(source=snakemake.params.source, inputs=dict(snakemake.input.items()),

@@ -3,7 +3,7 @@
 import _package  # noqa: F401  (the workflow's src/ on sys.path)
 from _method_job import method_job
 from labeltransfer.logs import log_to
-from labeltransfer.pipeline.diagnostics import wavelength_subsets
+from labeltransfer.pipeline.wavelength_subsets import wavelength_subsets
 
 with log_to(snakemake.log[0]):
     subsets = snakemake.params.subsets

@@ -2,7 +2,7 @@
 
 import _package  # noqa: F401  (the workflow's src/ on sys.path)
 from labeltransfer.logs import log_to
-from labeltransfer.pipeline.survey_stage import write_survey_domain
+from labeltransfer.pipeline.survey import write_survey_domain
 
 with log_to(snakemake.log[0]):
     write_survey_domain(method=snakemake.wildcards.method, model_path=snakemake.input.model,

@@ -2,7 +2,7 @@
 
 import _package  # noqa: F401  (the workflow's src/ on sys.path)
 from labeltransfer.logs import log_to
-from labeltransfer.pipeline.archives import xp_noise_model
+from labeltransfer.pipeline.snr_ladder import xp_noise_model
 
 with log_to(snakemake.log[0]):
     xp_noise_model(sample_path=snakemake.input.sample, split_path=snakemake.input.split,

@@ -12,7 +12,7 @@ row exactly once and no split empty, and then the recorded fingerprint, so that 
 test star swapped, a validation star marked ``test``) is refused: the test split is never
 chosen by hand. An edit that moves no star (rows re-ordered, CRLF line endings, quoting) leaves
 the fingerprint as it was and is accepted. The fingerprints of a sample and of its split are
-also recorded in every model trained on them (:mod:`labeltransfer.pipeline.modelling`).
+also recorded in every model trained on them (:mod:`labeltransfer.pipeline.training`).
 """
 
 import hashlib

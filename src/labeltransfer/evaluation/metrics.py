@@ -24,13 +24,13 @@ For residuals ``r = predicted - reference`` of the stars with a reference label:
 A subset with fewer than ``MIN_SUBSET_STARS`` stars is too small for a robust scatter: its
 metrics are NaN, with its count. The intervals of the scatter and bias, and the paired
 differences between methods, come from a bootstrap over the test stars
-(:mod:`labeltransfer.evaluation.summary`).
+(:mod:`labeltransfer.evaluation.summary`, for the comparison and the diagnostics alike).
 """
 
 import numpy as np
 
-__all__ = ["robust_scatter", "fraction_beyond", "widths_within", "label_metrics", "snr_bin_masks", "subset_masks",
-           "GIANT_LOGG", "MIN_SUBSET_STARS", "COVERAGE_SIGMAS"]
+__all__ = ["robust_scatter", "fraction_beyond", "widths_within", "label_metrics", "giant_dwarf_masks", "snr_bin_masks",
+           "subset_masks", "GIANT_LOGG", "MIN_SUBSET_STARS", "COVERAGE_SIGMAS"]
 
 MAD_TO_SIGMA = 1.4826
 #: Stars with reference logg below this are counted as giants, the rest as dwarfs.
@@ -146,14 +146,28 @@ def subset_masks(logg_reference, snr, snr_bins, has_parallax=None):
     -------
     dict name -> mask; S/N subsets are named ``snr_<lo>-<hi>``.
     """
-    masks = {"all": np.ones(len(snr), dtype=bool),
-             "giants": logg_reference < GIANT_LOGG,
-             "dwarfs": logg_reference >= GIANT_LOGG,
-             **snr_bin_masks(snr, snr_bins)}
+    masks = {**giant_dwarf_masks(logg_reference), **snr_bin_masks(snr, snr_bins)}
     if has_parallax is not None:
         masks["with_parallax"] = np.asarray(has_parallax, dtype=bool)
         masks["without_parallax"] = ~masks["with_parallax"]
     return masks
+
+
+def giant_dwarf_masks(logg_reference):
+    """Boolean masks of all stars, the giants (reference logg below ``GIANT_LOGG``) and the dwarfs.
+
+    Parameters
+    ----------
+    logg_reference : ndarray, shape (n_stars,)
+        Reference logg; a star without one is in neither the giants nor the dwarfs.
+
+    Returns
+    -------
+    dict with keys ``all``, ``giants``, ``dwarfs``.
+    """
+    logg_reference = np.asarray(logg_reference, dtype=float)
+    return {"all": np.ones(len(logg_reference), dtype=bool), "giants": logg_reference < GIANT_LOGG,
+            "dwarfs": logg_reference >= GIANT_LOGG}
 
 
 def snr_bin_masks(snr, snr_bins):

@@ -1,4 +1,6 @@
-"""The summary of a comparison: every metric per method, label and subset, with bootstrap intervals.
+"""The metric tables: every metric per method, label and subset, with bootstrap intervals, and the
+paired differences between methods; one path for the comparison (:func:`summarise`) and the
+diagnostics (:func:`curve_metrics`, and :class:`Resamples` with :func:`paired_difference`).
 
 The test stars of a subset are resampled with replacement ``n_resamples`` times (seeded);
 each method's robust scatter and bias are recomputed on every resample, and the 16-84th and
@@ -9,7 +11,8 @@ interval of a difference contains zero the two methods are tied. A pair is compa
 stars both methods labelled (a method that gives no prediction for its hardest stars wins
 nothing by it). The rows of the test split are resampled as independent stars: the split puts
 the rows of one star together, and a test split holding two rows of one star would give
-slightly narrow intervals.
+slightly narrow intervals. The comparison draws 1,000 resamples, each label and subset afresh from
+its own seed; the diagnostics choose their number and draw on one generator over a whole table.
 """
 
 from itertools import combinations
@@ -17,9 +20,10 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from .metrics import MAD_TO_SIGMA, MIN_SUBSET_STARS, label_metrics, robust_scatter, subset_masks
+from .metrics import MAD_TO_SIGMA, MIN_SUBSET_STARS, giant_dwarf_masks, label_metrics, robust_scatter, subset_masks
 
-__all__ = ["N_RESAMPLES", "COMPARISON_SUBSETS", "bootstrap_scatter_bias", "summarise"]
+__all__ = ["N_RESAMPLES", "COMPARISON_SUBSETS", "CURVE_COLUMNS", "bootstrap_scatter_bias", "Resamples",
+           "method_metrics", "paired_difference", "summarise", "curve_metrics"]
 
 #: Bootstrap resamples of the test stars.
 N_RESAMPLES = 1000
@@ -27,6 +31,8 @@ N_RESAMPLES = 1000
 _LEVELS = {"68": (15.865, 84.135), "95": (2.5, 97.5)}
 #: Subsets in which every pair of methods is compared.
 COMPARISON_SUBSETS = ("all", "giants", "dwarfs")
+#: The metrics of a diagnostic's curve (:func:`curve_metrics`).
+CURVE_COLUMNS = ("n", "scatter", "scatter_lo68", "scatter_hi68", "bias", "z_width")
 
 
 def bootstrap_scatter_bias(residuals, n_resamples, rng):
@@ -65,6 +71,99 @@ def _row_medians(values):
     return 0.5 * (parted[:, half - 1].astype(float) + parted[:, half])
 
 
+class Resamples:
+    """Bootstrap resamples of the stars of one subset, with the robust scatter and bias of residual
+    columns (methods) on them; each set of columns is taken on the subset's stars that all of them
+    labelled. The stars every column labelled (the usual case) are drawn once, on construction; a
+    set of columns whose stars differ is drawn again when asked for.
+
+    Parameters
+    ----------
+    residual : ndarray, shape (n_stars, n_columns)
+        Predicted minus reference; NaN where a method gave no prediction or a star has no reference.
+    n_resamples : int
+    seed : int, sequence of int or numpy.random.Generator
+        What ``numpy.random.default_rng`` takes: a seed starts every draw afresh from it (the
+        comparison: one seed per label and subset); a Generator is drawn on, draw after draw (the
+        diagnostics: one generator over a whole table).
+    subset : ndarray of bool, shape (n_stars,), optional
+        The subset's stars (default all).
+    min_stars : int
+        Fewer stars than this are not drawn: their scatter and bias are NaN.
+    """
+
+    def __init__(self, residual, n_resamples, seed, subset=None, min_stars=MIN_SUBSET_STARS):
+        self.residual, self.n_resamples, self.seed, self.min_stars = residual, n_resamples, seed, min_stars
+        self.subset = np.ones(len(residual), dtype=bool) if subset is None else subset
+        self.common = self.rows(range(residual.shape[1]))
+        self.shared = self._draw(self.common, slice(None))
+
+    def rows(self, columns):
+        """The subset's stars that every column of ``columns`` labelled, ndarray of bool, shape (n_stars,)."""
+        return self.subset & np.isfinite(self.residual[:, list(columns)]).all(axis=1)
+
+    def of(self, columns):
+        """Resampled scatter and bias of ``columns``, each shape (n_resamples, len(columns)); NaN, shape
+        (1, len(columns)), for too few stars."""
+        rows = self.rows(columns)
+        if np.array_equal(rows, self.common):
+            return self.shared[0][:, columns], self.shared[1][:, columns]
+        return self._draw(rows, list(columns))
+
+    def _draw(self, rows, columns):
+        n_columns = self.residual[:, columns].shape[1]
+        if rows.sum() < self.min_stars:
+            return np.full((1, n_columns), np.nan), np.full((1, n_columns), np.nan)
+        return bootstrap_scatter_bias(self.residual[rows][:, columns], self.n_resamples,
+                                      np.random.default_rng(self.seed))
+
+
+def method_metrics(resamples, column, sigma, reference_err=None):
+    """The metrics of one method on one subset, with the intervals of its scatter and bias.
+
+    Parameters
+    ----------
+    resamples : Resamples
+    column : int
+        The method's column of ``resamples.residual``.
+    sigma : ndarray, shape (n_stars,)
+        The method's predicted uncertainties.
+    reference_err : ndarray, shape (n_stars,), optional
+        The reference labels' errors.
+
+    Returns
+    -------
+    dict: :func:`labeltransfer.evaluation.metrics.label_metrics` on the subset's stars the method
+    labelled, then ``scatter_lo68``, ``scatter_hi68``, ``scatter_lo95``, ``scatter_hi95`` and the
+    same of ``bias``.
+    """
+    rows = resamples.rows([column])
+    point = label_metrics(resamples.residual[rows, column], np.zeros(rows.sum()), sigma[rows],
+                          None if reference_err is None else reference_err[rows], min_stars=resamples.min_stars)
+    scatter, bias = resamples.of([column])
+    return {**point, **_intervals("scatter", scatter[:, 0], point["scatter"]),
+            **_intervals("bias", bias[:, 0], point["bias"])}
+
+
+def paired_difference(resamples, a, b):
+    """Robust scatter of column ``a`` minus that of column ``b`` on the subset's stars both labelled,
+    with its intervals over the same resamples of those stars.
+
+    Returns
+    -------
+    dict: ``n``, ``scatter_a``, ``scatter_b``, ``difference`` and ``difference_lo68``,
+    ``difference_hi68``, ``difference_lo95``, ``difference_hi95`` (NaN under ``resamples.min_stars``).
+    """
+    rows = resamples.rows([a, b])
+    n = int(rows.sum())
+    scatter_a, scatter_b = (robust_scatter(resamples.residual[rows, c]) if n >= resamples.min_stars else np.nan
+                            for c in (a, b))
+    difference = scatter_a - scatter_b
+    resampled = resamples.of([a, b])[0]
+    return {"n": n, "scatter_a": scatter_a, "scatter_b": scatter_b, "difference": difference,
+            **_intervals("difference", resampled[:, 0] - resampled[:, 1], difference)}
+
+
 def _intervals(name, resampled, point):
     """``{name_lo68: ..., name_hi68: ..., name_lo95: ..., name_hi95: ...}`` of resampled values (NaN where
     the point estimate or a resample is)."""
@@ -91,6 +190,7 @@ def summarise(predictions, label_names, snr_bins, has_parallax=None, n_resamples
         Per test star (the ``with_parallax`` and ``without_parallax`` subsets).
     n_resamples : int
     seed : int
+        Each label and subset draws from ``[seed, label index, subset index]``.
 
     Returns
     -------
@@ -117,58 +217,55 @@ def summarise(predictions, label_names, snr_bins, has_parallax=None, n_resamples
         residual = np.column_stack([predictions[m][label].to_numpy(dtype=float) for m in methods]) - reference[:, None]
         sigma = np.column_stack([predictions[m][f"{label}_err"].to_numpy(dtype=float) for m in methods])
         for subset_index, (subset, mask) in enumerate(masks.items()):
-            resamples = _Resamples(residual, mask & np.isfinite(reference), n_resamples, [seed, label_index, subset_index])
-            for j, method in enumerate(methods):
-                rows = resamples.rows([j])
-                point = label_metrics(residual[rows, j], np.zeros(rows.sum()), sigma[rows, j], reference_err[rows])
-                scatter_b, bias_b = resamples.of([j])
-                summary.append({"method": method, "label": label, "subset": subset, **point,
-                                **_intervals("scatter", scatter_b[:, 0], point["scatter"]),
-                                **_intervals("bias", bias_b[:, 0], point["bias"])})
+            resamples = Resamples(residual, n_resamples, [seed, label_index, subset_index],
+                                  subset=mask & np.isfinite(reference))
+            summary += [{"method": method, "label": label, "subset": subset,
+                         **method_metrics(resamples, j, sigma[:, j], reference_err)}
+                        for j, method in enumerate(methods)]
             if subset in COMPARISON_SUBSETS:
-                for a, b in combinations(range(len(methods)), 2):
-                    pair = residual[resamples.rows([a, b])][:, [a, b]]
-                    comparison.append(_paired(methods[a], methods[b], label, subset, pair, resamples.of([a, b])[0]))
+                comparison += [_compared(methods[a], methods[b], label, subset, paired_difference(resamples, a, b))
+                               for a, b in combinations(range(len(methods)), 2)]
     return pd.DataFrame(summary), pd.DataFrame(comparison)
 
 
-class _Resamples:
-    """Bootstrap scatters and biases of the methods' residuals on one subset, each set of methods
-    taken on the stars that all of them labelled; drawn once for the stars every method labelled
-    (the usual case) and again only for a set of methods whose stars differ."""
-
-    def __init__(self, residual, rows, n_resamples, seed):
-        self.residual, self.subset_rows, self.n_resamples, self.seed = residual, rows, n_resamples, seed
-        self.common = self.rows(range(residual.shape[1]))
-        self.shared = self._draw(self.common, slice(None))
-
-    def rows(self, columns):
-        """The subset's stars that every method of ``columns`` labelled."""
-        return self.subset_rows & np.isfinite(self.residual[:, list(columns)]).all(axis=1)
-
-    def of(self, columns):
-        """Resampled scatter and bias, shape (n_resamples, len(columns)); NaN for too few stars."""
-        rows = self.rows(columns)
-        if np.array_equal(rows, self.common):
-            return self.shared[0][:, columns], self.shared[1][:, columns]
-        return self._draw(rows, list(columns))
-
-    def _draw(self, rows, columns):
-        n_columns = self.residual[:, columns].shape[1]
-        if rows.sum() < MIN_SUBSET_STARS:
-            return np.full((1, n_columns), np.nan), np.full((1, n_columns), np.nan)
-        return bootstrap_scatter_bias(self.residual[rows][:, columns], self.n_resamples,
-                                      np.random.default_rng(self.seed))
-
-
-def _paired(method_a, method_b, label, subset, residual, resampled_scatter):
-    """One row of the comparison table, on the stars both methods labelled."""
-    n = len(residual)
-    scatter_a, scatter_b = (robust_scatter(c) if n >= MIN_SUBSET_STARS else np.nan for c in residual.T)
-    difference = scatter_a - scatter_b
-    intervals = _intervals("difference", resampled_scatter[:, 0] - resampled_scatter[:, 1], difference)
-    lo, hi = intervals["difference_lo95"], intervals["difference_hi95"]
+def _compared(method_a, method_b, label, subset, pair):
+    """One row of the comparison table: the pair's :func:`paired_difference` and its verdict."""
+    difference, lo, hi = pair["difference"], pair["difference_lo95"], pair["difference_hi95"]
     verdict = ("too few stars" if not np.isfinite(difference) else "undetermined" if not np.isfinite(lo + hi)
                else "tie" if lo <= 0 <= hi else f"{method_a} better" if difference < 0 else f"{method_b} better")
-    return {"label": label, "subset": subset, "method_a": method_a, "method_b": method_b, "n": n,
-            "scatter_a": scatter_a, "scatter_b": scatter_b, "difference": difference, **intervals, "verdict": verdict}
+    return {"label": label, "subset": subset, "method_a": method_a, "method_b": method_b, **pair, "verdict": verdict}
+
+
+def curve_metrics(predictions, labels, by, n_resamples, seed):
+    """The table of a diagnostic's curves (the S/N ladder, the learning curve, the wavelength subsets).
+
+    Parameters
+    ----------
+    predictions : dict
+        Method name -> prediction table (``by``, ``logg_ref`` and, per label, ``<label>``,
+        ``<label>_err``, ``<label>_ref``), one point of the curve per value of ``by``.
+    labels : sequence of str
+    by : str
+        The column that names the points of the curve (``level``, ``n_train``, ``band``).
+    n_resamples : int
+    seed : int
+        One generator, drawn on for every method, point, subset and label in turn.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per method, value of ``by``, subset (all, giants, dwarfs) and label: the columns
+        ``CURVE_COLUMNS`` of :func:`method_metrics`.
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for method, table in predictions.items():
+        for value, part in table.groupby(by):
+            for subset, mask in giant_dwarf_masks(part["logg_ref"].to_numpy()).items():
+                for label in labels:
+                    resamples = Resamples((part[label] - part[f"{label}_ref"]).to_numpy()[:, None], n_resamples, rng,
+                                          subset=mask)
+                    metrics = method_metrics(resamples, 0, part[f"{label}_err"].to_numpy())
+                    rows.append({"method": method, by: value, "subset": subset, "label": label,
+                                 **{name: metrics[name] for name in CURVE_COLUMNS}})
+    return pd.DataFrame(rows)

@@ -13,22 +13,14 @@ import importlib
 import json
 import zipfile
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from .kinds import KINDS
 from .base import IncompatibleDataError, LabelTransferMethod, NotFittedError, TooFewStarsError
 
-if TYPE_CHECKING:  # read, not run: by type checkers, and by the rules' code digest (code_version)
-    from .cannon import TheCannon
-    from .knn import NearestNeighbours
-    from .neural import CNN, MLP
-    from .xgb import XGBoostRegressor
+__all__ = ["METHOD_CLASSES", "KINDS", "make_method", "load_method", "load_model_file", "LabelTransferMethod",
+           "NotFittedError", "IncompatibleDataError", "TooFewStarsError", *(kind.cls for kind in KINDS.values())]
 
-__all__ = ["METHOD_CLASSES", "KINDS", "make_method", "load_method", "load_model_file", "LabelTransferMethod", "NotFittedError",
-           "IncompatibleDataError", "TooFewStarsError", "TheCannon", "XGBoostRegressor", "MLP", "CNN",
-           "NearestNeighbours"]
 
 class _MethodRegistry(Mapping):
     """Method type (the ``type`` of a config entry) -> class, each module imported when first asked for."""
@@ -62,9 +54,15 @@ def _method_class(method_type):
     return METHOD_CLASSES[method_type]
 
 
-def make_method(method_type, params):
-    """A new, unfitted method of the given type with hyper-parameters ``params``."""
+def make_method(method_type, params, *, seed=None):
+    """A new, unfitted method of the given type with hyper-parameters ``params``.
+
+    ``seed`` (the workflow gives the run's) is the ``random_state`` of a type that draws random
+    numbers where ``params`` sets none; a type that draws none takes no ``random_state``.
+    """
     cls = _method_class(method_type)
+    if seed is not None and "random_state" in cls.param_names():
+        params = {"random_state": seed, **params}
     try:
         return cls(**params)
     except TypeError as error:

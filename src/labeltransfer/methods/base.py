@@ -28,7 +28,6 @@ __all__ = ["LabelTransferMethod", "NotFittedError", "IncompatibleDataError", "To
 log = logging.getLogger(__name__)
 
 
-
 class NotFittedError(RuntimeError):
     """Raised when predict or save is called before fit."""
 
@@ -45,27 +44,25 @@ class LabelTransferMethod:
     """Base class: hyper-parameters in ``__init__``, learned state (trailing ``_``) in ``fit``.
 
     Subclasses set ``method_type``, implement ``_fit``, ``_predict`` (labels and the method's
-    own, uncalibrated sigma), ``_get_state`` and ``_set_state``, and store every ``__init__``
-    argument under the same attribute name, ``threads`` (CPU threads, like scikit-learn's
-    ``n_jobs``) among them. ``_fit`` calls ``_calibrate`` on held-out stars
-    where it has them; ``predict`` applies that calibration, and ``save``/``load`` keep it.
+    own, uncalibrated sigma), ``_get_state`` and ``_set_state``, and take every hyper-parameter
+    as an explicit keyword of ``__init__`` (no ``**kwargs``: ``get_params`` reads the signature),
+    stored under the same attribute name. A method that runs threads of its own takes ``threads``
+    (CPU threads, like scikit-learn's ``n_jobs``), one that can run on a GPU ``device``, one that
+    draws random numbers ``random_state``; a job sets the first two
+    (:func:`labeltransfer.methods.device.set_for_job`). ``fit`` calibrates the uncertainties on
+    the validation stars after ``_fit`` (``_calibration_stars`` says which of them); ``predict``
+    applies that calibration, and ``save``/``load`` keep it.
     """
 
     method_type = None
 
     @classmethod
     def param_names(cls):
-        """The names of the ``__init__`` arguments, those a subclass passes on as ``**kwargs`` included."""
-        names = []
-        for klass in cls.__mro__:
-            if "__init__" not in vars(klass):
-                continue
-            parameters = inspect.signature(vars(klass)["__init__"]).parameters.values()
-            names += [p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-                      and p.name != "self"]
-            if not any(p.kind == p.VAR_KEYWORD for p in parameters):
-                return names
-        return names
+        """The names of the ``__init__`` arguments, in the order of its signature."""
+        parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+        if any(p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) for p in parameters):
+            raise TypeError(f"{cls.__name__}.__init__ takes *args or **kwargs: name every parameter")
+        return [p.name for p in parameters]
 
     def get_params(self):
         """The hyper-parameters, as given to ``__init__``."""
@@ -91,7 +88,8 @@ class LabelTransferMethod:
             Reference labels and their 1-sigma errors; NaN marks a missing (masked) label.
         label_names : sequence of str
         validation : tuple (Spectra, labels, label_err), optional
-            Held-out set for early stopping and the calibration of the uncertainties.
+            Held-out set for early stopping and the calibration of the uncertainties (without
+            it, the method's own sigma stands).
 
         Returns
         -------
@@ -110,6 +108,9 @@ class LabelTransferMethod:
         self.wavelength_ = np.asarray(spectra.wavelength, dtype=float)
         self.uncertainty_calibration_ = no_calibration(len(label_names))
         self._fit(spectra, labels, label_err, validation)
+        held_out = None if validation is None else self._calibration_stars(*validation[:2])
+        if held_out is not None:
+            self._calibrate(*held_out)
         return self
 
     def predict(self, spectra, calibrate=True):
@@ -174,6 +175,11 @@ class LabelTransferMethod:
         self._check_fitted()
         return None
 
+    def _calibration_stars(self, spectra, labels):
+        """The held-out stars (spectra and reference labels) that ``fit`` calibrates the uncertainties
+        on, from the validation split's: all of them (this default); None: no calibration."""
+        return spectra, labels
+
     def _calibrate(self, spectra, labels):
         """Calibrate the uncertainties on held-out stars with reference ``labels``."""
         predicted, sigma = self._predict(spectra)
@@ -233,7 +239,12 @@ class LabelTransferMethod:
             log.warning("%s was written by labeltransfer %s, this is %s: its predictions may differ from a model "
                         "trained now (the workflow retrains when the code it runs changes)", path,
                         header.get("package_version"), __version__)
-        model = cls(**header["params"])
+        try:
+            model = cls(**header["params"])
+        except TypeError as error:
+            raise IncompatibleDataError(
+                f"{path} was written by labeltransfer {header.get('package_version')} with parameters this "
+                f"version's {cls.__name__} does not take ({error}): retrain it (delete the file and rerun)") from error
         model.label_names_ = tuple(header["label_names"])
         model.aux_names_ = tuple(header["aux_names"])
         model.provenance_ = header.get("provenance")

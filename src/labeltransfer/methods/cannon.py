@@ -98,17 +98,18 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
         Validation stars (at most this many, drawn at random) on which the uncertainties are
         calibrated (``calibration.calibrate_uncertainties``, over the stars with each label; the
         formal errors assume independent pixels and a perfect model; 0 turns this off).
-    threads : int
-        CPU threads (kept for the common interface: numpy's own threading applies).
     random_state : int
-        Seed of the draw of the calibration stars.
+        Seed of the draws of the calibration stars and of the training stars that
+        :meth:`misfit_baseline` measures.
+
+    It takes no ``threads``: numpy threads by itself.
     """
 
     method_type = "cannon"
 
     def __init__(self, *, order=2, extra_labels=(), flux_transform="linear", regimes=None,
                  regularization=0.0, scatter_iterations=3, clip_chi2=0.0, guess_components=20,
-                 max_iter=40, guess_disagreement=True, calibration_stars=4000, threads=1, random_state=0):
+                 max_iter=40, guess_disagreement=True, calibration_stars=4000, random_state=0):
         self.order = order
         self.extra_labels = list(extra_labels)
         self.flux_transform = flux_transform
@@ -120,7 +121,6 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
         self.max_iter = max_iter
         self.guess_disagreement = guess_disagreement
         self.calibration_stars = calibration_stars
-        self.threads = threads
         self.random_state = random_state
 
     # ------------------------------------------------------------------ training
@@ -144,11 +144,14 @@ class TheCannon(CannonDiagnostics, LabelTransferMethod):
                                self.guess_components)
         for key in FirstGuess.STATE:
             setattr(self, f"guess_{key}_", getattr(guess, key))
-        if validation is not None and self.calibration_stars > 0:
-            # at most calibration_stars, drawn at random (seeded): the sample's row order follows
-            # the library's, not a random one
-            rows = np.random.default_rng(self.random_state).permutation(len(validation[1]))[: self.calibration_stars]
-            self._calibrate(validation[0].subset(rows), validation[1][rows])
+
+    def _calibration_stars(self, spectra, labels):
+        """At most ``calibration_stars`` of the validation stars, drawn at random (seeded: the sample's
+        row order follows the library's, not a random one); None where ``calibration_stars`` is 0."""
+        if self.calibration_stars <= 0:
+            return None
+        rows = np.random.default_rng(self.random_state).permutation(len(labels))[: self.calibration_stars]
+        return spectra.subset(rows), labels[rows]
 
     def _regime_rows(self, all_labels, usable):
         """(name, rows) of the training stars of each regime."""

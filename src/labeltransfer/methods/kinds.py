@@ -1,10 +1,12 @@
 """What each method type is and can do: the one table the package, the workflow and the docs read.
 
 Adding a method type is one module of this package with a subclass of
-:class:`labeltransfer.methods.base.LabelTransferMethod` and one entry in :data:`KINDS`: the
-config schema's ``type`` enum, the jobs' ``gpu`` resource, the device a job runs on, the
-neural-network figures, the flux-influence diagnostic and the docs' table of methods all follow
-from it. Standard library only: the workflow reads it at start-up without importing the package.
+:class:`labeltransfer.methods.base.LabelTransferMethod`, one entry in :data:`KINDS` and a test
+(docs/methods.md): the registry, the workflow's check of a config's ``type``, the jobs' ``gpu``
+resource, the device a job runs on, the neural-network figures, the flux-influence diagnostic,
+the refusal of colours for a flux-only type, the config reference and the docs' table of methods
+all follow from it. Standard library only: the workflow and the config reference's generator
+read it by path, without importing the package.
 """
 
 from dataclasses import dataclass

@@ -37,19 +37,15 @@ class NearestNeighbours(LabelTransferMethod):
     n_components : int
         Principal components of the standardised training flux kept (at most as many as the
         training spectra span: singular values above 1e-6 of the largest).
-    threads : int
-        CPU threads (kept for the common interface: numpy's own threading applies).
-    random_state : int
-        Unused (the lookup is deterministic); kept so that every method takes a seed.
+
+    It takes no ``threads`` (numpy threads by itself) and no ``random_state`` (nothing is drawn).
     """
 
     method_type = "knn"
 
-    def __init__(self, *, n_neighbours=5, n_components=40, threads=1, random_state=0):
+    def __init__(self, *, n_neighbours=5, n_components=40):
         self.n_neighbours = n_neighbours
         self.n_components = n_components
-        self.threads = threads
-        self.random_state = random_state
 
     def _fit(self, spectra, labels, label_err, validation):
         if self.n_neighbours < 1 or self.n_components < 1:
@@ -72,8 +68,6 @@ class NearestNeighbours(LabelTransferMethod):
         self.labels_, self.label_err_ = labels.astype(np.float32), label_err.astype(np.float32)
         log.info("nearest neighbours: %d training stars, %d components (%d requested), %d auxiliary features",
                  len(labels), n_components, self.n_components, aux.shape[1])
-        if validation is not None:
-            self._calibrate(validation[0], validation[1])
 
     def _standardised(self, flux):
         return np.nan_to_num((flux - self.flux_mean_) / self.flux_std_)

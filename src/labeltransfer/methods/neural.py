@@ -23,7 +23,7 @@ coordinates on the leading principal components of the training flux, whitened
 """
 
 from .networks import CNNNetwork, MLPNetwork
-from .neural_base import NeuralMethod
+from .neural_base import NeuralMethod, training_settings
 
 __all__ = ["MLP", "CNN"]
 
@@ -41,59 +41,21 @@ class MLP(NeuralMethod):
     hidden_sizes : list of int
         Widths of the hidden layers.
     activation : {"relu", "gelu", "silu", "tanh"}
+        Activation of the hidden layers.
     dropout : float
-    snr_input : bool
-        Give the network the log of each spectrum's median S/N (from its flux errors) as one
-        more input, so that its predicted uncertainty can grow with the noise: a normalised
-        spectrum alone does not show how noisy it is.
-    likelihood : {"gaussian", "student_t"}
-        Likelihood of the reference labels given the predicted mean and scale (with the
-        reference errors added), see :func:`label_nll`. With ``"student_t"`` the predicted
-        sigma is the scale, made honest by the calibration on the validation split.
-    dof : float
-        Degrees of freedom of the Student-t likelihood.
-    beta : float
-        Exponent of the beta-NLL loss (0 for the plain likelihood; see :func:`label_nll`).
-    input_noise : float
-        Each training batch's flux is perturbed by this many times its own 1-sigma flux
-        errors (Gaussian, drawn anew every epoch): augmentation with the survey's noise.
-    epochs, batch_size, learning_rate, weight_decay : training settings (Adam).
-    schedule : {"plateau", "cosine"}
-        ``"plateau"`` halves the learning rate when the monitored validation quantity has not
-        improved for ``patience // 3`` epochs; ``"cosine"`` lowers it along a half cosine from
-        ``learning_rate`` at the first step to zero at the last step of ``epochs``.
-    ema_decay : float
-        If > 0, the network kept (validated, early-stopped and saved) is the exponential moving
-        average of the weights over the training steps with this decay (0.999: about the last
-        1,000 steps), which scatters less than the last step's weights; 0 keeps the weights as
-        trained.
-    monitor : {"loss", "scatter"}
-        What chooses the epoch kept and stops the training: the validation loss, or the
-        validation scatter (the mean over labels of the robust scatter of the predicted labels,
-        in units of each label's spread). The loss also rewards the predicted variances, which
-        the calibration on the validation split corrects afterwards; the scatter follows the
-        labels alone and keeps improving for longer.
-    patience : int
-        Epochs without a better monitored quantity before stopping.
-    n_members : int
-        Networks in the deep ensemble (2: a third member was a tie on every label, on
-        validation; docs/validation.md).
-    device : str
-        ``"cpu"`` or ``"cuda"`` (the workflow sets the job's).
-    threads : int
-        CPU threads (the workflow sets the job's).
-    random_state : int
-        Seed of the first member (member ``i`` uses ``random_state + i``).
+        Dropout after each hidden layer.
 
-    The parameters from ``snr_input`` on are the training settings every neural method shares
-    (:class:`labeltransfer.methods.neural_base.NeuralMethod`), given here as ``**training``.
+    The training settings, ``snr_input`` to ``random_state`` in the signature, are those every
+    neural method shares: :class:`NeuralMethod` documents them.
     """
 
     method_type = "mlp"
 
     def __init__(self, *, flux_components=None, hidden_sizes=(256, 256, 256), activation="gelu", dropout=0.0,
-                 **training):
-        super().__init__(**training)
+                 snr_input=False, likelihood="gaussian", dof=5.0, beta=0.0, input_noise=0.0, epochs=150,
+                 batch_size=128, learning_rate=3e-4, weight_decay=1e-4, schedule="plateau", ema_decay=0.0,
+                 monitor="loss", patience=15, n_members=2, device="cpu", threads=1, random_state=0):
+        super().__init__(**training_settings(locals()))
         self.flux_components = flux_components
         self.hidden_sizes = list(hidden_sizes)
         self.activation = activation
@@ -118,17 +80,20 @@ class CNN(NeuralMethod):
         Kernel width and pooling factor of every block.
     dense_sizes : list of int
         Widths of the dense layers after the convolutions.
-    activation, dropout : As for :class:`MLP`.
-    **training :
-        The training settings every neural method shares (``snr_input`` to ``random_state``),
-        as for :class:`MLP`.
+    activation, dropout
+        As for :class:`MLP`.
+
+    The training settings, ``snr_input`` to ``random_state`` in the signature, are those every
+    neural method shares: :class:`NeuralMethod` documents them.
     """
 
     method_type = "cnn"
 
     def __init__(self, *, filters=(8, 16), kernel_size=7, pool=4, dense_sizes=(256, 128), activation="gelu",
-                 dropout=0.0, **training):
-        super().__init__(**training)
+                 dropout=0.0, snr_input=False, likelihood="gaussian", dof=5.0, beta=0.0, input_noise=0.0, epochs=150,
+                 batch_size=128, learning_rate=3e-4, weight_decay=1e-4, schedule="plateau", ema_decay=0.0,
+                 monitor="loss", patience=15, n_members=2, device="cpu", threads=1, random_state=0):
+        super().__init__(**training_settings(locals()))
         self.filters = list(filters)
         self.kernel_size = kernel_size
         self.pool = pool

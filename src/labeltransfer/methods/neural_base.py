@@ -16,7 +16,7 @@ from .calibration import calibrated
 from .networks import forward_in_batches, label_nll, log10_snr, whitened_basis
 from .training import EarlyStopping, check_averaging_window, learning_rate_schedule
 
-__all__ = ["NeuralMethod", "LIKELIHOODS", "SCHEDULES", "MONITORS"]
+__all__ = ["NeuralMethod", "TRAINING_SETTINGS", "training_settings", "LIKELIHOODS", "SCHEDULES", "MONITORS"]
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +26,67 @@ MONITORS = ("loss", "scatter")
 
 
 class NeuralMethod(LabelTransferMethod):
-    """Training, ensembling, normalisation and checkpoints shared by the neural methods."""
+    """Training, ensembling, normalisation and checkpoints shared by the neural methods.
 
-    def __init__(self, *, snr_input=False, likelihood="gaussian", dof=5.0, beta=0.0, input_noise=0.0, epochs=150,
-                 batch_size=128, learning_rate=3e-4, weight_decay=1e-4, schedule="plateau", ema_decay=0.0,
-                 monitor="loss", patience=15, n_members=2, device="cpu", threads=1, random_state=0):
-        """The settings every neural method shares (inputs, loss, training, ensemble): see
-        :class:`labeltransfer.methods.neural.MLP`; a subclass takes them as ``**training``."""
+    Each neural method (:class:`labeltransfer.methods.neural.MLP`, :class:`~labeltransfer.methods.neural.CNN`)
+    names these training settings in its own ``__init__``, with the same defaults, and passes them
+    on with :func:`training_settings`; they are documented here, once.
+
+    Parameters
+    ----------
+    snr_input : bool
+        Give the network the log of each spectrum's median S/N (from its flux errors) as one
+        more input, so that its predicted uncertainty can grow with the noise: a normalised
+        spectrum alone does not show how noisy it is.
+    likelihood : {"gaussian", "student_t"}
+        Likelihood of the reference labels given the predicted mean and scale (with the
+        reference errors added), see :func:`~labeltransfer.methods.networks.label_nll`. With
+        ``"student_t"`` the predicted sigma is the scale, made honest by the calibration on the
+        validation split.
+    dof : float
+        Degrees of freedom of the Student-t likelihood.
+    beta : float
+        Exponent of the beta-NLL loss (0 for the plain likelihood; see
+        :func:`~labeltransfer.methods.networks.label_nll`).
+    input_noise : float
+        Each training batch's flux is perturbed by this many times its own 1-sigma flux
+        errors (Gaussian, drawn anew every epoch): augmentation with the survey's noise.
+    epochs : int
+        Most training epochs.
+    batch_size : int
+        Stars per batch.
+    learning_rate, weight_decay : float
+        Adam's learning rate and weight decay.
+    schedule : {"plateau", "cosine"}
+        ``"plateau"`` halves the learning rate when the monitored validation quantity has not
+        improved for ``patience // 3`` epochs; ``"cosine"`` lowers it along a half cosine from
+        ``learning_rate`` at the first step to zero at the last step of ``epochs``.
+    ema_decay : float
+        If > 0, the network kept (validated, early-stopped and saved) is the exponential moving
+        average of the weights over the training steps with this decay (0.999: about the last
+        1,000 steps), which scatters less than the last step's weights; 0 keeps the weights as
+        trained.
+    monitor : {"loss", "scatter"}
+        What chooses the epoch kept and stops the training: the validation loss, or the
+        validation scatter (the mean over labels of the robust scatter of the predicted labels,
+        in units of each label's spread). The loss also rewards the predicted variances, which
+        the calibration on the validation split corrects afterwards; the scatter follows the
+        labels alone and keeps improving for longer.
+    patience : int
+        Epochs without a better monitored quantity before stopping.
+    n_members : int
+        Networks in the deep ensemble (2: a third member was a tie on every label, on
+        validation; docs/validation.md).
+    device : str
+        ``"cpu"`` or ``"cuda"`` (the workflow sets the job's).
+    threads : int
+        CPU threads (the workflow sets the job's).
+    random_state : int
+        Seed of the first member (member ``i`` uses ``random_state + i``).
+    """
+
+    def __init__(self, *, snr_input, likelihood, dof, beta, input_noise, epochs, batch_size, learning_rate,
+                 weight_decay, schedule, ema_decay, monitor, patience, n_members, device, threads, random_state):
         self.snr_input = snr_input
         self.likelihood = likelihood
         self.dof = dof
@@ -145,7 +199,6 @@ class NeuralMethod(LabelTransferMethod):
             network, history = self._train_member(train, val, member, device)
             self.members_.append({k: v.detach().cpu().numpy() for k, v in network.state_dict().items()})
             self.history_.append(history)
-        self._calibrate(*validation[:2])
 
     def _tensors(self, spectra, labels, label_err, device):
         """Inputs, standardised labels, their errors, the label mask and the flux errors."""
@@ -348,6 +401,16 @@ class NeuralMethod(LabelTransferMethod):
                          for i in range(self.n_members)]
         self.history_ = [{k.split("/", 1)[1]: v.tolist() for k, v in arrays.items() if k.startswith(f"history{i}/")}
                          for i in range(self.n_members)]
+
+
+#: The training settings every neural method shares: the parameters of ``NeuralMethod.__init__``.
+TRAINING_SETTINGS = tuple(NeuralMethod.param_names())
+
+
+def training_settings(arguments):
+    """The shared training settings among a neural method's ``__init__`` arguments (its ``locals()``),
+    for ``NeuralMethod.__init__``."""
+    return {name: arguments[name] for name in TRAINING_SETTINGS}
 
 
 def _ensemble(means, variances):

@@ -98,7 +98,6 @@ class XGBoostRegressor(LabelTransferMethod):
                 dtrain, dval, self.uncertainty_estimators, f"XGBoost {name} quantiles")
             self.boosters_.append(point)
             self.quantile_boosters_.append(spread)
-        self._calibrate(val_spectra, val_labels)
 
     def _train(self, params, dtrain, dval, rounds, desc):
         bar = _ProgressBar(rounds, desc)

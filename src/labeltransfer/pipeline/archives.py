@@ -1,14 +1,14 @@
-"""Workflow steps of the archive tasks: download, read the allStar, query Gaia, match LAMOST.
+"""The archive tasks' downloads: the catalogues, the allStar labels, the Gaia sources and spectra, the
+LAMOST spectra.
 
 Every download goes through :mod:`labeltransfer.io.remote` (resumable, retried, verified,
 ``offline`` aware). LAMOST spectrum requests carry the user's access token, read here from
 the environment variable the config names (never a Snakemake param: Snakemake records params)
 and written to no file or message. The APOGEE labels are read once for all tasks; each task's
 source adapter (:mod:`labeltransfer.sources`) then joins them to its spectra, and its sample
-is built like every other task's (:func:`labeltransfer.pipeline.data.prepare_sample`).
+is built like every other task's (:func:`labeltransfer.pipeline.sample.prepare_sample`).
 """
 
-import json
 import logging
 import os
 import re
@@ -17,25 +17,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..data.crossmatch import separation_percentiles
 from ..io.allstar import read_allstar
-from ..io.checksums import DownloadError, read_checksum_manifest
+from ..io.checksums import DownloadError
 from ..io.gaia_archive import fetch_datalink, query_sources
-from ..xp.continuous import read_xp_covariances
-from ..io.lamost_catalogue import read_lamost_catalogue
 from ..io.remote import RemoteFile, download, download_many
 from ..sources.apogee import read_apogee_labels
-from ..data.sample import LabelledSample
-from ..sources.files import read_manifest, write_manifest
-from ..data.split import draw_test_rows, read_split
-from ..xp.basis import design_matrix
-from ..xp.noise import XPNoise
-from ..sources.lamost import match_lamost
-from ._json import write_json
+from ..sources.files import write_manifest
 
-__all__ = ["GAIA_PRODUCTS", "fetch_file", "fetch_survey_file", "read_labels", "query_gaia", "fetch_gaia_spectra",
-           "fetch_datalink_replies", "crossmatch_lamost",
-           "fetch_lamost_spectra", "xp_noise_model"]
+__all__ = ["GAIA_PRODUCTS", "fetch_file", "read_labels", "query_gaia", "fetch_gaia_spectra", "fetch_datalink_replies",
+           "fetch_lamost_spectra"]
 
 log = logging.getLogger(__name__)
 
@@ -46,18 +36,6 @@ GAIA_PRODUCTS = {"xp_continuous": ("XP_CONTINUOUS", "has_xp_continuous"), "rvs":
 def fetch_file(*, url, checksum, path, offline, timeout):
     """One archive file (a catalogue), resumable and verified."""
     download(RemoteFile(url, Path(path), checksum), offline=offline, timeout=timeout)
-
-
-def fetch_survey_file(*, url, path, timeout, manifest_path=None):
-    """Download the manifest (``manifest_path`` None) or a chunk with the checksum the manifest gives it."""
-    checksum = None
-    if manifest_path is not None:
-        name = Path(path).name
-        checksums = read_checksum_manifest(Path(manifest_path).read_text())
-        if name not in checksums:
-            raise ValueError(f"{manifest_path} lists no {name}: the archive publishes no such chunk")
-        checksum = checksums[name]
-    download(RemoteFile(url, Path(path), checksum), timeout=timeout)
 
 
 def read_labels(*, allstar_path, label_names, cuts, labels_path):
@@ -101,22 +79,6 @@ def fetch_datalink_replies(source_ids, product, data_url, folder, timeout=600, d
                           timeout=timeout)
 
 
-def crossmatch_lamost(*, labels_path, catalogue_path, sources_path, settings, matches_path, stats_path):
-    """The best LAMOST spectrum of each labelled star (source_id, else position at the LAMOST epoch)."""
-    labels = read_apogee_labels(labels_path)
-    catalogue = read_lamost_catalogue(catalogue_path, min_snr=settings["min_snr"])
-    matches = match_lamost(labels, catalogue, pd.read_csv(sources_path), settings["radius_arcsec"], settings["epoch"])
-    matches.to_csv(matches_path, index=False)
-    positional = matches["how"] == "position"
-    separation = matches.loc[positional, "separation_arcsec"].to_numpy()
-    stats = {"n_labelled_stars": len(labels), "n_catalogue_spectra": len(catalogue),
-             "n_matched_stars": len(matches), "n_by_source_id": int((~positional).sum()),
-             "n_by_position": int(positional.sum()), "radius_arcsec": settings["radius_arcsec"],
-             "epoch": settings["epoch"], "separation_percentiles_arcsec": separation_percentiles(separation)}
-    log.info("LAMOST cross-match: %s", json.dumps(stats))
-    write_json(stats_path, stats)
-
-
 def fetch_lamost_spectra(*, matches_path, spectrum_url, token_env, max_workers, timeout, offline, manifest_path):
     """The matched stars' LAMOST spectra, one FITS file per obsid; the manifest lists them.
 
@@ -155,13 +117,3 @@ def _token_hint(token_env, token):
                      "an environment variable and its name in archives: lamost: token_env")
             raise DownloadError(f"no LAMOST access token was sent (put yours in {where}): {error}") from error
         raise
-
-
-def xp_noise_model(*, sample_path, split_path, manifest_path, seed, max_stars, noise_path):
-    """The XP noise model (:class:`labeltransfer.xp.noise.XPNoise`) of the S/N ladder's test stars
-    (the same draw) from their coefficients' errors and correlations in the task's XP files."""
-    sample = LabelledSample.load(sample_path)
-    stars = sample.subset(draw_test_rows(read_split(split_path, sample), max_stars, seed))
-    covariances = read_xp_covariances(read_manifest(manifest_path), stars.source_id)
-    XPNoise.from_covariances(design_matrix(stars.spectra.wavelength), covariances).save(noise_path, stars.source_id)
-    log.info("XP noise model of %d test stars written", len(stars.apogee_id))

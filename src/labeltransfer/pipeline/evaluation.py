@@ -1,4 +1,5 @@
-"""Workflow steps that evaluate the methods and draw the figures."""
+"""Evaluation: every method's test-set metrics with bootstrap intervals, the paired comparison, the
+costs and the out-of-distribution table, and the figures that compare the methods."""
 
 import logging
 import time
@@ -6,26 +7,15 @@ import time
 import numpy as np
 import pandas as pd
 
-from ..diagnostics import plots as diagnostic_plots
-from ..evaluation import plots
-from ..diagnostics.abundance import abundance_or_correlation
-from ..evaluation.summary import N_RESAMPLES, summarise
-from ..evaluation.metrics import COVERAGE_SIGMAS
-from ..diagnostics.ood import ood_summary
-from ..diagnostics.trends import QUANTITIES, residual_trends, trend_quantities
 from ..data.sample import LabelledSample
-from ..data.split import read_split
-from ._json import read_json
+from ..diagnostics.ood import ood_summary
+from ..evaluation.metrics import COVERAGE_SIGMAS
+from ..evaluation.summary import N_RESAMPLES, summarise
+from .files import read_json, read_predictions
 
-__all__ = ["read_predictions", "evaluate_methods", "evaluate_trends", "evaluate_abundance", "plot_one_to_one",
-           "plot_loss_curve", "plot_comparison", "plot_residual_trends"]
+__all__ = ["evaluate_methods", "plot_comparison"]
 
 log = logging.getLogger(__name__)
-
-
-def read_predictions(methods, prediction_paths):
-    """Each method's prediction table (IDs as strings), by method name."""
-    return {m: pd.read_csv(p, dtype={"apogee_id": str}) for m, p in zip(methods, prediction_paths)}
 
 
 def evaluate_methods(*, methods, prediction_paths, fit_paths, predict_paths, sample_path, labels, snr_bins, seed,
@@ -132,25 +122,10 @@ def _fmt(label, value):
     return f"{value:.1f}" if label == "teff" else f"{value:.4f}"
 
 
-def plot_separation(*, matches_path, stats_path, figure_path):
-    """The cross-match's separations (``separation_arcsec`` of its matches) with its match radius."""
-    separation = pd.read_csv(matches_path, usecols=["separation_arcsec"])["separation_arcsec"].to_numpy()
-    plots.save(plots.separation_histogram(separation, read_json(stats_path)["radius_arcsec"]), figure_path)
-
-
-def plot_one_to_one(*, predictions_path, method, labels, figure_path):
-    """One-to-one figure of one method."""
-    plots.save(plots.one_to_one(pd.read_csv(predictions_path), method, labels), figure_path)
-
-
-def plot_loss_curve(*, timing_path, method, figure_path):
-    """Training and validation loss, and validation scatter, per epoch of each member of a neural method."""
-    timing = read_json(timing_path)
-    plots.save(plots.loss_curves(timing["history"], timing["monitor"], method), figure_path)
-
-
 def plot_comparison(*, figure, methods, prediction_paths, summary_path, costs_path, labels, figure_path):
     """One of the figures that compare every method (``figure`` names which)."""
+    from ..evaluation import plots
+
     predictions = read_predictions(methods, prediction_paths)
     reference = next(iter(predictions.values()))
     if figure == "scatter_vs_snr":
@@ -166,37 +141,3 @@ def plot_comparison(*, figure, methods, prediction_paths, summary_path, costs_pa
     else:
         raise ValueError(f"unknown comparison figure {figure!r}")
     plots.save(fig, figure_path)
-
-
-def _predictions_and_quantities(methods, prediction_paths, sample_path):
-    predictions = read_predictions(methods, prediction_paths)
-    ids = next(iter(predictions.values()))["apogee_id"].to_numpy()
-    return predictions, trend_quantities(LabelledSample.load(sample_path), ids)
-
-
-def evaluate_trends(*, methods, prediction_paths, sample_path, labels, seed, table_path):
-    """Slopes of every method's residuals against A_K, G, Galactic l and b (:mod:`labeltransfer.diagnostics.trends`)."""
-    predictions, quantities = _predictions_and_quantities(methods, prediction_paths, sample_path)
-    trends = residual_trends(predictions, quantities, labels, seed=seed)
-    trends.to_csv(table_path, index=False)
-    significant = trends[(trends["slope_lo95"] > 0) | (trends["slope_hi95"] < 0)]
-    log.info("%d of %d slopes have a 95%% interval that excludes zero", len(significant), len(trends))
-
-
-def plot_residual_trends(*, methods, prediction_paths, sample_path, table_path, labels, figure_path):
-    """The residual-trends figure (:func:`labeltransfer.diagnostics.plots.residual_trends`)."""
-    predictions, quantities = _predictions_and_quantities(methods, prediction_paths, sample_path)
-    figure = diagnostic_plots.residual_trends(predictions, quantities, pd.read_csv(table_path), labels, QUANTITIES)
-    plots.save(figure, figure_path)
-
-
-def evaluate_abundance(*, methods, prediction_paths, sample_path, split_path, labels, seed, table_path):
-    """Whether each method measures [alpha/M] from the spectrum (:mod:`labeltransfer.diagnostics.abundance`)."""
-    predictions = read_predictions(methods, prediction_paths)
-    sample = LabelledSample.load(sample_path)
-    train = read_split(split_path, sample)["train"]
-    table = abundance_or_correlation(predictions, sample.labels[train], sample.label_names, seed=seed)
-    table.to_csv(table_path, index=False)
-    for _, r in table.iterrows():
-        log.info("%s, %s stars: [alpha/M] scatter %.4f against the baseline's %.4f: %s", r["method"], r["subset"],
-                 r["scatter"], r["baseline_scatter"], r["verdict"])

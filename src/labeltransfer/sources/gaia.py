@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 def stars_from_gaia_xp(*, labels, spectra, label_names):
     """The allStar stars (``labels``, CSV) with Gaia XP continuous spectra (``spectra``, a manifest)."""
     return _stars_from_gaia(labels, spectra, label_names, read_xp_continuous, "gaia_xp",
-                            "Gaia DR3 XP continuous spectra (sampled by gaiaxpy)")
+                            "Gaia DR3 XP continuous spectra (sampled by the XP basis, labeltransfer.xp.flux)")
 
 
 def stars_from_gaia_rvs(*, labels, spectra, label_names):

@@ -22,10 +22,13 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
+from ..data.predictions import prediction_table
 from ..diagnostics.ood import SURVEY_FLAG_MEANINGS, SURVEY_FLAGS
 
 __all__ = ["FORMATS", "METADATA_KEY", "CatalogueNameError", "catalogue_format", "column_descriptions",
-           "write_catalogue", "read_catalogue", "catalogue_metadata", "written_whole"]
+           "catalogue_rows", "write_catalogue", "read_catalogue", "catalogue_metadata", "written_whole"]
 
 #: Catalogue formats, by the suffix of the file's name.
 FORMATS = {".parquet": "parquet", ".fits": "fits", ".ecsv": "ecsv"}
@@ -83,6 +86,23 @@ def column_descriptions(label_names):
         columns[f"{label}_err"] = (unit, fits_unit, f"calibrated 1-sigma uncertainty of {label} (validation split)")
     columns["flags"] = (None, None, f"sum of bits ({bits}; meanings in the file's metadata); 0: none")
     return columns
+
+
+def catalogue_rows(source_id, snr, label_names, labels, sigma, flags):
+    """A catalogue's rows, its columns those of :func:`column_descriptions` (the prediction table of
+    :func:`labeltransfer.data.predictions.prediction_table`): ``source_id`` as given, ``snr``, the
+    labels and their ``<label>_err`` as float32, ``flags`` as int16.
+
+    Parameters
+    ----------
+    source_id : ndarray of int, shape (n_sources,)
+    snr : ndarray, shape (n_sources,)
+    label_names : sequence of str, length n_labels
+    labels, sigma : ndarray, shape (n_sources, n_labels)
+    flags : ndarray of int, shape (n_sources,)
+    """
+    return prediction_table("source_id", source_id, snr, label_names, labels, sigma, flags=flags.astype(np.int16),
+                            dtype=np.float32)
 
 
 @contextmanager

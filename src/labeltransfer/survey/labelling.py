@@ -1,17 +1,17 @@
 """Label stars that have no labels: a survey's spectra, block by block, with trained models.
 
 A survey file (a Gaia XP or RVS bulk chunk, a DataLink reply, or sampled spectra in ``.npz``) is
-read ``block_rows`` sources at a time; each block is put on the model's pixel grid (XP: one matrix
-product with the XP basis, :class:`labeltransfer.xp.basis.XPSampler`, then divided by its median
-flux as the training library is), labelled by every model, flagged, and appended to each model's
-catalogue. Memory is bounded by the block, not by the file. A catalogue
-(:mod:`labeltransfer.survey.catalogue`: Parquet, FITS or ECSV) has one row per source with
-``source_id``, ``snr``, each label and its calibrated 1-sigma ``<label>_err``, and ``flags``
-(:data:`SURVEY_FLAGS`), each column with its unit and description; its provenance holds the model
-file's SHA-256, the sample, split and seed it was trained on, whether the out-of-distribution
-flags were computed and against what, the rows of the input left out, the package version, the
-data release and the survey file. A source_id that appears twice in the input is refused: a
-catalogue has one row per source.
+read ``block_rows`` sources at a time; each block is put on the model's pixel grid (XP:
+:func:`labeltransfer.xp.flux.normalised_xp_flux`, one matrix product with the XP basis then the
+division by the median flux, the route of the XP archive tasks' training spectra too), labelled by
+every model, flagged, and appended to each model's catalogue. Memory is bounded by the block, not by
+the file. A catalogue (:mod:`labeltransfer.survey.catalogue`: Parquet, FITS or ECSV) has one row per
+source with ``source_id``, ``snr``, each label and its calibrated 1-sigma ``<label>_err``, and
+``flags`` (:data:`SURVEY_FLAGS`), each column with its unit and description; its provenance holds
+the model file's SHA-256, the sample, split and seed it was trained on, whether the
+out-of-distribution flags were computed and against what, the rows of the input left out, the
+package version, the data release and the survey file. A source_id that appears twice in the input
+is refused: a catalogue has one row per source.
 """
 
 import logging
@@ -24,7 +24,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .. import __version__
-from .catalogue import catalogue_metadata, read_catalogue, write_catalogue, written_whole
+from .catalogue import catalogue_metadata, catalogue_rows, read_catalogue, write_catalogue, written_whole
 from ..io import SkippedRows, FileFormatError, path_list, require
 from ..io.arrays import load_npz, nonpositive_error
 from ..io.checksums import file_checksum
@@ -37,6 +37,7 @@ from ..methods import IncompatibleDataError
 from ..diagnostics.ood import SURVEY_FLAGS, TrainingDomain
 from ..data.spectra import Spectra
 from ..xp.basis import XPSampler
+from ..xp.flux import divided_by_median, normalised_xp_flux
 
 __all__ = ["SURVEY_FLAGS", "SurveyModel", "survey_blocks", "normalised_spectra", "label_file", "read_catalogue",
            "catalogue_metadata"]
@@ -164,18 +165,19 @@ def _file_blocks(path, block_rows, threads, skipped):
 
 
 def _xp_file_blocks(blocks, name, skipped):
-    """The XP blocks sampled and normalised, with bit 8 where a band is missing or unusable; the
+    """The XP blocks sampled and normalised (:func:`labeltransfer.xp.flux.normalised_xp_flux`, as the XP
+    archive tasks' spectra are), with bit 8 where a band is missing or unusable; the
     sources with no usable band left out and counted."""
     sampler = XPSampler(XP_WAVELENGTH)
     for block in blocks:
-        flux, error, usable = sampler.sample_bands(block.coefficients, block.errors, block.correlations)
+        flux, error, usable = normalised_xp_flux(sampler, block.coefficients, block.errors, block.correlations)
         source_id, labelled = block.source_id, usable.any(axis=1)
         if not labelled.all():
             log.warning("%s: %d sources (e.g. %d) have no XP band with finite coefficients, errors and correlations: "
                         "left out", name, np.sum(~labelled), source_id[np.argmin(labelled)])
             skipped.add("no_spectrum", np.sum(~labelled))
             source_id, flux, error, usable = source_id[labelled], flux[labelled], error[labelled], usable[labelled]
-        yield source_id, normalised_spectra(flux, error, XP_WAVELENGTH), \
+        yield source_id, Spectra(flux, error, XP_WAVELENGTH.copy(), np.empty((len(flux), 0)), ()), \
             SURVEY_FLAGS["missing_band"] * ~usable.all(axis=1)
 
 
@@ -199,22 +201,9 @@ def _sampled_blocks(path, block_rows):
 
 
 def normalised_spectra(flux, error, wavelength):
-    """Spectra (float32, no auxiliary features) divided by their median flux (over the unmasked pixels), as the library's are."""
-    usable = np.isfinite(flux) & np.isfinite(error)
-    median = np.empty(len(flux))
-    whole = usable.all(axis=1)
-    median[whole] = np.median(flux[whole], axis=1, overwrite_input=True)  # a copy already
-    partial = np.flatnonzero(~whole)  # a missing band or masked pixels: the median of the rest
-    if len(partial):
-        median[partial] = np.nanmedian(np.where(usable[partial], flux[partial], np.nan), axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        scale = 1.0 / median[:, None]
-        normalised = np.multiply(flux, scale, out=np.empty(flux.shape, np.float32), casting="same_kind")
-        normalised_error = np.multiply(error, np.abs(scale), out=np.empty(flux.shape, np.float32),
-                                       casting="same_kind")
-    masked = ~np.isfinite(normalised)
-    normalised[masked] = 0.0
-    normalised_error[masked] = np.inf
+    """Spectra (float32, no auxiliary features) divided by their median flux over the unmasked pixels
+    (:func:`labeltransfer.xp.flux.divided_by_median`), as the library's are."""
+    normalised, normalised_error = divided_by_median(flux, error)
     return Spectra(normalised, normalised_error, np.asarray(wavelength, dtype=float), np.empty((len(flux), 0)), ())
 
 
@@ -295,15 +284,11 @@ def _label_block(survey_model, source_id, spectra, flags, threads):
     else:
         labels, sigma, misfit = model.predict_and_flag(spectra, survey_model.misfit_baseline)
         flags = flags + survey_model.domain.flags(spectra, labels, misfit, workers=threads)
-    table = pd.DataFrame({"source_id": source_id, "snr": spectra.snr().astype(np.float32)})
-    for k, name in enumerate(model.label_names_):
-        table[name], table[f"{name}_err"] = labels[:, k].astype(np.float32), sigma[:, k].astype(np.float32)
-    table["flags"] = flags.astype(np.int16)
-    return table
+    return catalogue_rows(source_id, spectra.snr(), model.label_names_, labels, sigma, flags)
 
 
 def _empty_table(survey_model):
-    columns = {"source_id": np.empty(0, np.int64), "snr": np.empty(0, np.float32)}
-    for name in survey_model.model.label_names_:
-        columns[name], columns[f"{name}_err"] = np.empty(0, np.float32), np.empty(0, np.float32)
-    return pd.DataFrame({**columns, "flags": np.empty(0, np.int16)})
+    """The catalogue of a file without a labelled source: its columns, no row."""
+    n_labels = len(survey_model.model.label_names_)
+    return catalogue_rows(np.empty(0, np.int64), np.empty(0), survey_model.model.label_names_,
+                          np.empty((0, n_labels)), np.empty((0, n_labels)), np.empty(0, np.int16))

@@ -1,3 +1,7 @@
+# Each task's sample: the cross-match (a task whose source has one) and its figure, then the
+# sample and its frozen split. Package: labeltransfer.pipeline.sample.
+
+
 rule crossmatch:
     wildcard_constraints:
         task=one_of(CROSSMATCH_TASKS),
@@ -47,3 +51,33 @@ rule prepare_sample:
         "benchmarks/{task}/prepare.tsv"
     script:
         "../scripts/prepare_sample.py"
+
+
+rule plot_crossmatch:
+    input:
+        matches="results/{task}/crossmatch/matches.csv",
+        stats="results/{task}/crossmatch/stats.json",
+    output:
+        figure=report(
+            "results/{task}/crossmatch/separation.png",
+            caption="../report/crossmatch.rst",
+            category="1. Data",
+            subcategory="Cross-match",
+        ),
+    wildcard_constraints:
+        task=one_of(CROSSMATCH_TASKS),
+    log:
+        "logs/{task}/plots/crossmatch.log",
+    params:
+        code=script_code("plot_crossmatch"),
+        source=lambda wildcards: SOURCES[wildcards.task],
+        radius_arcsec=config["crossmatch"]["radius_arcsec"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        "../../envs/science.yaml"
+    benchmark:
+        "benchmarks/{task}/plots/crossmatch.tsv"
+    script:
+        "../scripts/plot_crossmatch.py"

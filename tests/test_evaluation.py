@@ -1,10 +1,13 @@
+import hashlib
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from labeltransfer.evaluation.summary import bootstrap_scatter_bias, summarise
-from labeltransfer.evaluation.metrics import (fraction_beyond, label_metrics, robust_scatter, snr_bin_masks, subset_masks,
-                                  widths_within)
+from labeltransfer.evaluation.summary import (CURVE_COLUMNS, Resamples, bootstrap_scatter_bias, curve_metrics,
+                                              method_metrics, paired_difference, summarise)
+from labeltransfer.evaluation.metrics import (fraction_beyond, giant_dwarf_masks, label_metrics, robust_scatter,
+                                              snr_bin_masks, subset_masks, widths_within)
 
 
 def test_label_metrics_match_hand_computed_values():
@@ -202,3 +205,131 @@ def test_a_method_gains_nothing_by_leaving_its_hardest_stars_out():
     assert row["n"] == shy["logg"].notna().sum() and row["difference"] == 0 and row["verdict"] == "tie"
     own = summary.set_index(["method", "subset"]).loc[("shy", "all")]
     assert own["n"] == row["n"] and own["scatter"] < 0.1  # its own summary shows it on its own stars
+
+
+# The one path of the comparison and the diagnostics, against the tables of the code it replaced:
+# the digests and values below were recorded from that code (summarise before it was built on
+# Resamples; curve_metrics and _paired_difference of pipeline/diagnostic_summaries.py, 500
+# resamples) on these inputs, before anything was changed.
+
+def _digest(table):
+    """SHA-256 of a table as the workflow writes it (``to_csv(index=False)``): equal digests, equal bytes."""
+    return hashlib.sha256(table.to_csv(index=False).encode()).hexdigest()
+
+
+def _comparison_predictions():
+    """Three methods' predictions of the same 240 test stars: b leaves some stars out, c has missing
+    and zero sigmas, a few stars have no reference Teff, and the S/N bin 5-20 holds fewer than 30 stars."""
+    rng = np.random.default_rng(31)
+    n = 240
+    logg, teff = rng.uniform(0.5, 5.0, n), rng.normal(5000, 600, n)
+    stars = pd.DataFrame({"apogee_id": [f"s{i}" for i in range(n)], "snr": rng.uniform(5, 150, n),
+                          "logg_ref": logg, "logg_ref_err": rng.uniform(0.01, 0.05, n),
+                          "teff_ref": np.where(rng.random(n) < 0.05, np.nan, teff)})
+    predictions = {method: stars.assign(logg=logg + 0.1 * width * rng.standard_t(4, n), logg_err=0.1 * width,
+                                        teff=teff + rng.normal(0, 80 * width, n), teff_err=rng.uniform(50, 120, n))
+                   for method, width in (("a", 1.0), ("b", 1.3), ("c", 1.05))}
+    predictions["b"].loc[rng.random(n) < 0.1, ["logg", "teff"]] = np.nan
+    predictions["c"].loc[:9, "teff_err"] = [np.nan, 0.0] * 5
+    return predictions, rng.random(n) < 0.6
+
+
+def _curve_predictions(by, values):
+    """Two methods' predictions of the same 95 test stars at each value of ``by``: some predictions
+    missing, some sigmas missing or zero, about 30 dwarfs (some subsets too few)."""
+    rng = np.random.default_rng(32)
+    n = 95
+    logg, teff = rng.uniform(0.5, 5.0, n), rng.normal(5000, 600, n)
+    tables = {}
+    for method, width in (("a", 1.0), ("b", 1.4)):
+        parts = []
+        for k, value in enumerate(values):
+            scale = width * (1 + k)
+            part = pd.DataFrame({by: value, "apogee_id": [f"s{i}" for i in range(n)], "logg_ref": logg,
+                                 "teff_ref": teff, "logg": logg + 0.1 * scale * rng.standard_t(4, n),
+                                 "logg_err": 0.1 * scale, "teff": teff + rng.normal(0, 80 * scale, n),
+                                 "teff_err": rng.uniform(50, 120, n) * scale})
+            part.loc[rng.random(n) < 0.1, ["logg", "teff"]] = np.nan
+            part.loc[rng.random(n) < 0.1, "teff_err"] = np.nan
+            part.loc[rng.random(n) < 0.05, "logg_err"] = 0.0
+            parts.append(part)
+        tables[method] = pd.concat(parts, ignore_index=True)
+    return tables
+
+
+def _residual_pairs():
+    """Pairs of residual columns with missing values, the last with fewer than 30 stars both have."""
+    rng = np.random.default_rng(33)
+    pairs = []
+    for n, widths in ((120, (1.0, 1.0)), (200, (1.5, 1.0)), (60, (1.0, 1.2)), (40, (1.0, 1.0))):
+        pair = rng.normal(0, 1, (n, 2)) * widths
+        pair[rng.random((n, 2)) < 0.15] = np.nan
+        pairs.append(pair)
+    return pairs
+
+
+def test_summarise_reproduces_the_recorded_summary_and_comparison():
+    predictions, has_parallax = _comparison_predictions()
+    summary, comparison = summarise(predictions, ["logg", "teff"], [5, 20, 60, np.inf], has_parallax=has_parallax,
+                                    seed=4)
+    assert _digest(summary) == "8d3f82e3a2bc79e32b179a7a1337dc69aa984e227c13f1fab2a689b9bb8fb789"
+    assert _digest(comparison) == "3000c74b66d687da7caa92eaad001718298642454ec9a730e59fb1e9ba6c9a38"
+    assert comparison.iloc[0]["difference_lo95"] == -0.07505635997330769  # logg, all, a - b (stars b left out)
+
+
+def test_curve_metrics_reproduce_the_recorded_diagnostic_table():
+    table = curve_metrics(_curve_predictions("level", [100, 20, 5]), ["teff", "logg"], "level", 500, 7)
+    assert _digest(table) == "6aaedc01a0da573adc176282cf0ce14b9a261bdbca6eb8387658b58e3bdf71ab"
+    assert list(table.columns) == ["method", "level", "subset", "label", *CURVE_COLUMNS]
+    dwarfs = table[table["subset"] == "dwarfs"]
+    assert dwarfs["scatter"].isna().any() and dwarfs["scatter"].notna().any()  # both sides of 30 stars
+
+
+def test_paired_difference_reproduces_the_recorded_band_differences():
+    rng = np.random.default_rng(9)  # one generator drawn on pair after pair, as the wavelength table does
+    recorded = [(0.2518276878384016, -0.28881459677115084, 0.5964335887809096),
+                (0.25376742854262035, -0.20908395051956175, 0.6002861350774765),
+                (-0.23047338758296954, -0.9119357168674469, 0.4199285238981239)]
+    pairs = [paired_difference(Resamples(pair, 500, rng), 0, 1) for pair in _residual_pairs()]
+    assert [(p["difference"], p["difference_lo95"], p["difference_hi95"]) for p in pairs[:3]] == recorded
+    assert pairs[3]["n"] < 30 and np.isnan([pairs[3]["difference"], pairs[3]["difference_lo95"]]).all()
+
+
+def test_a_seed_starts_each_draw_afresh_and_a_generator_is_drawn_on():
+    residual = np.random.default_rng(11).normal(0, 1, (100, 2))
+    residual[:10, 1] = np.nan  # column 0 alone has more stars than both together: drawn again
+    seeded = Resamples(residual, 50, [3, 0, 0])
+    np.testing.assert_array_equal(seeded.of([0])[0], Resamples(residual[:, :1], 50, [3, 0, 0]).of([0])[0])
+    np.testing.assert_array_equal(seeded.of([1])[0], Resamples(residual[:, 1:], 50, [3, 0, 0]).of([0])[0])
+    rng = np.random.default_rng(3)
+    first, second = (Resamples(residual[:, :1], 50, rng).of([0])[0] for _ in range(2))
+    assert not np.array_equal(first, second)
+
+
+def test_method_metrics_are_the_label_metrics_of_the_subset_with_their_intervals():
+    rng = np.random.default_rng(12)
+    residual, sigma = rng.normal(0, 0.2, (300, 1)), rng.uniform(0.1, 0.3, 300)
+    residual[::7] = np.nan
+    subset = np.arange(300) < 200
+    metrics = method_metrics(Resamples(residual, 200, 0, subset=subset), 0, sigma)
+    kept = subset & np.isfinite(residual[:, 0])
+    point = label_metrics(residual[kept, 0], np.zeros(kept.sum()), sigma[kept])
+    np.testing.assert_equal({k: metrics[k] for k in point}, point)  # NaN where label_metrics has NaN
+    assert (metrics["scatter_lo95"] < metrics["scatter_lo68"] < metrics["scatter"] < metrics["scatter_hi68"]
+            < metrics["scatter_hi95"])
+
+
+def test_fewer_stars_than_min_stars_are_not_drawn():
+    residual = np.random.default_rng(13).normal(0, 1, (12, 2))
+    rng = np.random.default_rng(0)
+    too_few = paired_difference(Resamples(residual, 100, rng), 0, 1)
+    assert too_few["n"] == 12 and np.isnan(too_few["difference_lo95"])
+    assert rng.integers(1 << 30) == np.random.default_rng(0).integers(1 << 30)  # nothing drawn
+    enough = paired_difference(Resamples(residual, 100, rng, min_stars=1), 0, 1)
+    assert enough["difference_lo95"] <= enough["difference"] <= enough["difference_hi95"]
+
+
+def test_stars_without_a_reference_logg_are_neither_giants_nor_dwarfs():
+    masks = giant_dwarf_masks(np.array([2.0, 3.5, np.nan]))
+    assert list(masks) == ["all", "giants", "dwarfs"]
+    np.testing.assert_array_equal(np.column_stack(list(masks.values())), [[1, 1, 0], [1, 0, 1], [1, 0, 0]])

@@ -5,8 +5,10 @@ import pandas as pd
 import pytest
 
 from labeltransfer.methods import IncompatibleDataError, load_method
-from labeltransfer.pipeline.ensemble import plot_ensemble_calibration
-from labeltransfer.pipeline.modelling import ProvenanceError, predict_method, train_method
+from labeltransfer.pipeline.neural import plot_ensemble_calibration
+from labeltransfer.pipeline.jobs import ProvenanceError
+from labeltransfer.pipeline.prediction import predict_method
+from labeltransfer.pipeline.training import train_method
 from labeltransfer.data.sample import build_sample
 from labeltransfer.data.split import freeze_split, split_sample
 from library_factory import synthetic_stars

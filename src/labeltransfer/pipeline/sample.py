@@ -1,4 +1,5 @@
-"""Workflow steps that prepare the data: the cross-match, and the sample and split of every task.
+"""The sample of every task: its cross-match and the figure of the cross-match's separations, and its
+sample and frozen split.
 
 A task's ``source`` (``xp_library``, ``gaia_xp``, ``gaia_rvs``, ``lamost``) picks its
 cross-match (the library with the parallax catalogue, or the allStar stars with the LAMOST
@@ -16,16 +17,19 @@ import numpy as np
 import pandas as pd
 
 from ..data.crossmatch import crossmatch as match_on_sky
-from ..data.crossmatch import decode_apogee_id, match_statistics
-from ..io.parallax_catalogue import read_parallax_catalogue
-from ..xp.library import read_xp_library
+from ..data.crossmatch import decode_apogee_id, match_statistics, separation_percentiles
 from ..data.sample import build_sample
-from ..sources import read_stars
 from ..data.split import freeze_split, split_sample, star_groups
-from ._json import write_json
-from .archives import crossmatch_lamost
+from ..io.lamost_catalogue import read_lamost_catalogue
+from ..io.parallax_catalogue import read_parallax_catalogue
+from ..sources import read_stars
+from ..sources.apogee import read_apogee_labels
+from ..sources.lamost import match_lamost
+from ..xp.library import read_xp_library
+from .files import read_json, write_json
 
-__all__ = ["SOURCES_WITH_CROSSMATCH", "crossmatch", "crossmatch_parallax", "prepare_sample", "finish_sample"]
+__all__ = ["SOURCES_WITH_CROSSMATCH", "crossmatch", "crossmatch_parallax", "crossmatch_lamost", "prepare_sample",
+           "finish_sample", "plot_separation"]
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +42,7 @@ def crossmatch(*, source, inputs, radius_arcsec, lamost, matches_path, stats_pat
     or ``labels``, ``catalogue`` and ``sources`` (lamost). The matches' ``separation_arcsec``,
     the separation to the nearest catalogue entry of each star looked up on the sky (every library
     star, matched or not; the LAMOST stars matched by position), is what the separation figure
-    (:func:`labeltransfer.pipeline.evaluation.plot_separation`) draws."""
+    (:func:`labeltransfer.pipeline.sample.plot_separation`) draws."""
     outputs = {"matches_path": matches_path, "stats_path": stats_path}
     if source == "xp_library":
         crossmatch_parallax(library_path=inputs["library"], catalogue_path=inputs["catalogue"],
@@ -81,6 +85,22 @@ def crossmatch_parallax(*, library_path, catalogue_path, radius_arcsec, matches_
     write_json(stats_path, stats)
 
 
+def crossmatch_lamost(*, labels_path, catalogue_path, sources_path, settings, matches_path, stats_path):
+    """The best LAMOST spectrum of each labelled star (source_id, else position at the LAMOST epoch)."""
+    labels = read_apogee_labels(labels_path)
+    catalogue = read_lamost_catalogue(catalogue_path, min_snr=settings["min_snr"])
+    matches = match_lamost(labels, catalogue, pd.read_csv(sources_path), settings["radius_arcsec"], settings["epoch"])
+    matches.to_csv(matches_path, index=False)
+    positional = matches["how"] == "position"
+    separation = matches.loc[positional, "separation_arcsec"].to_numpy()
+    stats = {"n_labelled_stars": len(labels), "n_catalogue_spectra": len(catalogue),
+             "n_matched_stars": len(matches), "n_by_source_id": int((~positional).sum()),
+             "n_by_position": int(positional.sum()), "radius_arcsec": settings["radius_arcsec"],
+             "epoch": settings["epoch"], "separation_percentiles_arcsec": separation_percentiles(separation)}
+    log.info("LAMOST cross-match: %s", json.dumps(stats))
+    write_json(stats_path, stats)
+
+
 def prepare_sample(*, source, inputs, lamost, settings, sample_path, split_path):
     """The sample and frozen split of a task, whatever its source.
 
@@ -113,3 +133,11 @@ def finish_sample(sample, settings, sample_path, split_path):
     table = split_sample(sample.apogee_id, settings["split"], seed, groups=groups)
     log.info("split: %s", table["split"].value_counts().to_dict())
     freeze_split(sample, table, sample_path, split_path)
+
+
+def plot_separation(*, matches_path, stats_path, figure_path):
+    """The cross-match's separations (``separation_arcsec`` of its matches) with its match radius."""
+    from ..evaluation import plots
+
+    separation = pd.read_csv(matches_path, usecols=["separation_arcsec"])["separation_arcsec"].to_numpy()
+    plots.save(plots.separation_histogram(separation, read_json(stats_path)["radius_arcsec"]), figure_path)

@@ -1,16 +1,26 @@
-"""Workflow step that compares one network with its ensemble on the test split."""
+"""The neural methods' figures: each member's loss curves, and one network against its ensemble on
+the test split."""
 
 import logging
 
 import numpy as np
 
-from ..evaluation import plots
 from ..evaluation.metrics import fraction_beyond, snr_bin_masks, widths_within
-from .modelling import load_features, load_trained, set_for_job
+from ..methods.device import set_for_job
+from .files import read_json
+from .jobs import load_features, load_trained
 
-__all__ = ["plot_ensemble_calibration"]
+__all__ = ["plot_loss_curve", "plot_ensemble_calibration"]
 
 log = logging.getLogger(__name__)
+
+
+def plot_loss_curve(*, timing_path, method, figure_path):
+    """Training and validation loss, and validation scatter, per epoch of each member of a neural method."""
+    from ..evaluation import plots
+
+    timing = read_json(timing_path)
+    plots.save(plots.loss_curves(timing["history"], timing["monitor"], method), figure_path)
 
 
 def plot_ensemble_calibration(*, model_path, sample_path, split_path, method, colours, seed, snr_bins, threads,
@@ -21,6 +31,8 @@ def plot_ensemble_calibration(*, model_path, sample_path, split_path, method, co
     stars), so the figure shows what the ensemble's epistemic term adds: its tails, and how
     close to one the width stays from low to high S/N.
     """
+    from ..evaluation import plots
+
     sample, rows, provenance = load_features(sample_path, split_path, method, colours)
     ensemble = load_trained(method, model_path, provenance, seed)
     set_for_job(ensemble, threads, gpus=0)

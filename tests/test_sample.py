@@ -11,11 +11,12 @@ import pytest
 
 from labeltransfer.cli import main as cli
 from labeltransfer.methods import load_method
-from labeltransfer.pipeline.data import finish_sample
-from labeltransfer.pipeline.diagnostics import learning_curve
-from labeltransfer.pipeline.evaluation import evaluate_abundance
-from labeltransfer.pipeline.modelling import predict_method, train_method
-from labeltransfer.pipeline.survey_stage import write_survey_domain
+from labeltransfer.pipeline.abundance import evaluate_abundance
+from labeltransfer.pipeline.learning_curve import learning_curve
+from labeltransfer.pipeline.prediction import predict_method
+from labeltransfer.pipeline.sample import finish_sample
+from labeltransfer.pipeline.survey import write_survey_domain
+from labeltransfer.pipeline.training import train_method
 from labeltransfer.data.sample import LabelledSample, build_sample
 from labeltransfer.data.selection import selection_rows
 from labeltransfer.data.split import (SplitError, freeze_split, read_split, split_fingerprint, split_sample, star_groups,

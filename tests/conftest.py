@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 import yaml
 
-from labeltransfer.data.spectra import Spectra
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -123,6 +121,8 @@ LINEAR_NAMES = ("teff", "logg")
 
 def linear_stars(n, rng, error):
     """Spectra linear in the labels: flux = a + B (labels - centre) / width + Gaussian noise."""
+    from labeltransfer.data.spectra import Spectra  # after src/ is on sys.path
+
     wavelength = np.linspace(400, 900, LINEAR_PIXELS)
     a = 1.0 + 0.2 * np.sin(wavelength / 50)
     b = np.column_stack([0.05 * np.cos(wavelength / 70), 0.03 * np.sin(wavelength / 40 + 1)])

@@ -24,6 +24,7 @@ include: "workflow/rules/anomalies.smk"
 include: "workflow/rules/trends.smk"
 include: "workflow/rules/abundance.smk"
 include: "workflow/rules/neural.smk"
+include: "workflow/rules/spectrum_model.smk"
 include: "workflow/rules/survey.smk"
 
 

@@ -32,7 +32,7 @@ def train_once(method_json, sample_path, split_path, colours, seed, threads):
     sys.path.insert(0, str(ROOT / "src"))
     from labeltransfer.methods import make_method
     from labeltransfer.methods.device import set_for_job
-    from labeltransfer.pipeline.jobs import load_features
+    from labeltransfer.pipeline.jobs import fit_model, load_features
 
     method = json.loads(method_json)
     sample, rows, _ = load_features(sample_path, split_path, method, colours)
@@ -40,8 +40,7 @@ def train_once(method_json, sample_path, split_path, colours, seed, threads):
     set_for_job(model, threads, 0)
     train, val = sample.subset(rows["train"]), sample.subset(rows["validation"])
     start = time.perf_counter()
-    model.fit(train.spectra, train.labels, train.label_err, sample.label_names,
-              validation=(val.spectra, val.labels, val.label_err))
+    fit_model(model, train, val)
     return time.perf_counter() - start
 
 

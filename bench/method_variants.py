@@ -29,6 +29,7 @@ import json
 import logging
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,7 @@ from labeltransfer.methods.device import set_for_job  # noqa: E402
 from labeltransfer.evaluation.metrics import robust_scatter, snr_bin_masks, widths_within  # noqa: E402
 from labeltransfer.data.sample import LabelledSample, feature_names  # noqa: E402
 from labeltransfer.data.selection import selection_rows  # noqa: E402
+from labeltransfer.pipeline.jobs import fit_model  # noqa: E402
 
 
 def _widths(z, snr, snr_bins):
@@ -110,8 +112,7 @@ def main(argv=None):
         model = make_method(method["type"], {**method.get("params", {}), **overrides}, seed=config["seed"])
         set_for_job(model, args.threads, 0)
         start = time.perf_counter()
-        model.fit(train, fit.labels, fit.label_err, sample.label_names,
-                  validation=(held, stop.labels, stop.label_err))
+        fit_model(model, replace(fit, spectra=train), replace(stop, spectra=held))
         seconds = time.perf_counter() - start
         predicted, sigma = model.predict(test)
         residual = predicted - scored.labels
@@ -121,8 +122,9 @@ def main(argv=None):
                 "seconds": round(seconds),
                 **{f"scatter_{name}": [float(f"{robust_scatter(r):.4g}") for r in residual[rows].T]
                    for name, rows in (("with_parallax", has_parallax), ("without_parallax", ~has_parallax))}}
-        if hasattr(model, "history_"):
-            line["epochs"] = [len(h["validation"]) for h in model.history_]
+        if hasattr(model, "history_"):  # the networks' members, or the Payne's emulator
+            histories = model.history_ if isinstance(model.history_, list) else [model.history_]
+            line["epochs"] = [len(next(iter(h.values()))) for h in histories]
         print(json.dumps(line), flush=True)
     for index, line in enumerate(_paired(residuals)[1:], start=1):
         print(json.dumps({"variant": json.loads(args.variants[index]), "minus_first": line}))

@@ -26,7 +26,9 @@ COLOURS = ["bp_rp", "g_h"]
 METHODS = {"mlp": {"type": "mlp", "feature_set": "flux_colours_parallax",
                    "params": {"flux_components": 8, "hidden_sizes": [16], "epochs": 2, "patience": 2, "n_members": 2}},
            "knn": {"type": "knn", "feature_set": "flux", "params": {"n_neighbours": 3, "n_components": 5}},
-           "cannon": {"type": "cannon", "feature_set": "flux", "params": {"order": 1}}}
+           "cannon": {"type": "cannon", "feature_set": "flux", "params": {"order": 1}},
+           "payne": {"type": "payne", "feature_set": "flux",
+                     "params": {"hidden_sizes": [16], "epochs": 3, "patience": 2, "restarts": 2, "prior_components": 2}}}
 
 
 @pytest.fixture
@@ -199,3 +201,33 @@ def test_gpu_check_bench_runs_the_training_step_and_never_reads_a_test_star(work
     assert "mlp: trained on cpu" in output and "prediction: cpu" in output
     assert json.loads((tmp_path / "gpu_check" / "gpu_check.json").read_text())["mlp"]["device"] == "cpu"
     assert taken and not taken & test_ids
+
+
+def test_labelling_speed_bench_labels_validation_stars_only_and_holds_its_target(workdir, taken, capsys):
+    tmp_path, test_ids = workdir
+    _save_trained(tmp_path, "knn", "knn", METHODS["knn"]["params"])
+    bench = load_bench("labelling_speed")
+    taken.clear()
+    assert bench.label_once(json.dumps(["knn", METHODS["knn"]]), "tiny", COLOURS, 100, 1) > 0
+    assert taken and not taken & test_ids
+    arguments = ["knn", "--config", "config.yaml", "--task", "tiny", "--stars", "100", "--repeats", "1", "--threads", "1"]
+    assert bench.main(arguments) == 0
+    assert bench.main([*arguments, "--target", "1e12"]) == 1
+    output = capsys.readouterr().out
+    assert "knn                  median" in output and "below the target of 1000000000000" in output
+
+
+def test_payne_fit_choices_bench_fits_validation_stars_only_and_pairs_the_variants(workdir, taken, capsys):
+    tmp_path, test_ids = workdir
+    _save_trained(tmp_path, "payne", "payne", METHODS["payne"]["params"])
+    taken.clear()
+    load_bench("payne_fit_choices").main(['{}', '{"prior": "none", "misfit_modes": 2}', "--config", "config.yaml",
+                                          "--task", "tiny", "--threads", "1"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["variant"] for line in lines] == [{}, {"prior": "none", "misfit_modes": 2}, {"prior": "none",
+                                                                                             "misfit_modes": 2}]
+    assert len(lines[0]["scatter"]) == 3 and len(lines[2]["minus_first"]) == 3
+    assert all(low <= high for _, low, high in lines[2]["minus_first"])
+    assert taken and not taken & test_ids
+    with pytest.raises(SystemExit, match="no fit-time settings"):
+        load_bench("payne_fit_choices").main(['{"epochs": 9}', "--config", "config.yaml", "--task", "tiny"])

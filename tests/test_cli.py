@@ -14,7 +14,8 @@ import pytest
 from conftest import REPO
 from labeltransfer.cli import main as cli
 from labeltransfer.methods import make_method
-from labeltransfer.diagnostics.ood import TrainingDomain
+from labeltransfer.data.spectra import Spectra
+from labeltransfer.diagnostics.ood import FLAGS, TrainingDomain
 from labeltransfer.data.sample import build_sample
 from labeltransfer.survey.labelling import SurveyModel, catalogue_metadata, read_catalogue
 from library_factory import synthetic_stars
@@ -166,3 +167,29 @@ def test_a_catalogue_without_the_flags_warns_and_says_so(run, tmp_path, caplog):
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
     flags = catalogue_metadata(tmp_path / "flagged.parquet")["out_of_distribution_flags"]
     assert flags["computed"] is True and flags["against"]["flags_domain"]["file"] == str(run / "domain.npz")
+
+
+def test_a_payne_model_labels_a_user_s_stars_and_flags_its_misfits(run, tmp_path):
+    from labeltransfer.methods import Payne
+
+    sample = build_sample(synthetic_stars(400, seed=5), LABELS, {"min_snr": 5, "max_masked_fraction": 0.1}, [])
+    train, validation = sample.subset(np.arange(300)), sample.subset(np.arange(300, 360))
+    model = Payne(hidden_sizes=[16], epochs=3, patience=2, restarts=2, prior_components=2).fit(
+        train.spectra.select_aux([]), train.labels, train.label_err, train.label_names,
+        validation=(validation.spectra.select_aux([]), validation.labels, validation.label_err),
+        extinction=(train.extinction_k, validation.extinction_k))
+    model.provenance_ = {"sample": "s", "split": "p", "seed": 0}
+    model.save(tmp_path / "payne.npz")
+    SurveyModel("payne", model, tmp_path / "payne.npz", TrainingDomain(train.spectra.select_aux([]), train.labels, 0),
+                model.misfit_baseline(train.spectra.select_aux([]))).write_domain(tmp_path / "domain.npz")
+    cli(["label", "--model", str(tmp_path / "payne.npz"), "--spectra", str(run / "spectra.npz"), "--domain",
+         str(tmp_path / "domain.npz"), "--out", str(tmp_path / "labels.parquet")])
+    catalogue = read_catalogue([tmp_path / "labels.parquet"])
+    catalogue = catalogue.sort_values("source_id")
+    assert len(catalogue) == 40 and np.all(np.isfinite(catalogue[["teff", "teff_err", "logg", "logg_err"]]))
+    assert catalogue_metadata(tmp_path / "labels.parquet")["out_of_distribution_flags"]["computed"] is True
+    # the model's own flag: where the star's reduced chi-square is beyond what 99% of training stars reach
+    with np.load(run / "spectra.npz") as given:
+        spectra = Spectra(given["flux"], given["flux_error"], given["wavelength"], np.empty((40, 0)), ())
+    flagged = model.fit_stars(spectra)["reduced_chi2"] > model.misfit_baseline(train.spectra.select_aux([]))
+    np.testing.assert_array_equal((catalogue["flags"].to_numpy() & FLAGS["model"]) > 0, flagged)

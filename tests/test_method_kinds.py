@@ -162,10 +162,10 @@ def _copy_with_the_toy(folder):
 
 
 def _snakemake(folder, *args, feature_set="flux"):
-    """Snakemake in ``folder`` on config/ci.yaml with the toy and the Cannon the diagnostics need."""
+    """Snakemake in ``folder`` on config/ci.yaml with the toy, and the Cannon and the Payne the diagnostics need."""
     toy = f"method_settings={{toy: {{type: toy, feature_set: {feature_set}}}}}"
     return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *args, "--configfile", "config/ci.yaml",
-                           "--config", "methods=[toy, cannon]", toy], cwd=folder, capture_output=True, text=True,
+                           "--config", "methods=[toy, cannon, payne]", toy], cwd=folder, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(folder / "src")})
 
 

@@ -115,16 +115,21 @@ def test_residual_trends_against_extinction_brightness_and_sky_position(ci_run):
 
 
 def test_information_bound_and_efficiency_at_every_ladder_level(ci_run):
+    levels, labels = CONFIG["snr_ladder"]["levels"], list(CONFIG["labels"])
+    bound = pd.read_csv(RESULTS / "information" / "bound.csv")  # the population's bound at each level
+    assert set(bound["level"]) == set(levels) and (bound["population_bound"] > 0).all()
+    assert set(bound["noise"]) == {"xp_template+ladder", "xp_template+ladder+intrinsic_scatter"}
+    assert set(bound["parameter"]) == {*labels, "a_k"}  # the extinction a nuisance parameter of the Payne's model
+    teff = bound[(bound["parameter"] == "teff") & (bound["noise"] == "xp_template+ladder")].set_index("level")
+    assert teff.loc[min(levels), "population_bound"] > teff.loc[max(levels), "population_bound"]  # noisier: looser
     efficiency = pd.read_csv(RESULTS / "metrics" / "efficiency.csv")
-    assert len(efficiency) == len(CONFIG["methods"]) * len(CONFIG["snr_ladder"]["levels"]) * len(CONFIG["labels"])
-    assert (efficiency["bound"] > 0).all() and (efficiency["bound_correlated"] > efficiency["bound"]).all()
-    bound = efficiency.groupby(["label", "level"])["bound"].first().unstack()
-    assert (bound.iloc[:, 0] > bound.iloc[:, -1]).all()  # a noisier spectrum bounds the labels less tightly
-    stars = pd.read_csv(RESULTS / "information" / "bound.csv")  # each test star's bound at each level
-    assert set(stars["level"]) == set(CONFIG["snr_ladder"]["levels"])
-    assert {f"{label}_bound" for label in CONFIG["labels"]} <= set(stars) and (stars.filter(like="_bound") > 0).all().all()
+    flux_only = [m for m in CONFIG["methods"] if CONFIG["method_settings"][m]["feature_set"] == "flux"]
+    assert set(efficiency["method"]) == set(flux_only)  # only methods that see what the bound sees
+    assert len(efficiency) == len(flux_only) * len(levels) * len(labels) * 2
+    assert (efficiency["efficiency_lo"] <= efficiency["efficiency"]).all()
+    assert (efficiency["efficiency"] <= efficiency["efficiency_hi"]).all()
     pixels = pd.read_csv(RESULTS / "information" / "pixels.csv")
-    assert len(pixels) == 343 and {f"{s}_{label}" for s in ("giants", "dwarfs") for label in CONFIG["labels"]} <= set(pixels)
+    assert len(pixels) == 343 and {f"{s}_{label}" for s in ("giants", "dwarfs") for label in labels} <= set(pixels)
     shares = pixels.drop(columns="wavelength")
     assert (shares >= 0).all().all() and np.allclose(shares.sum(), 1)  # medians of each star's shares, renormalised
 

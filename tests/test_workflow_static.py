@@ -180,8 +180,9 @@ def test_snakemake_lint_is_clean():
 
 
 @pytest.mark.parametrize("override, message", [
-    ("methods: [cannon, payne]", "methods ['payne'] have no entry in method_settings"),
-    ("method_settings: {cannon: {type: payne}}", "{'cannon': 'payne'}: unknown method types (known: knn, cannon,"),
+    ("methods: [cannon, payne, slam]", "methods ['slam'] have no entry in method_settings"),
+    ("method_settings: {cannon: {type: slam}}", "{'cannon': 'slam'}: unknown method types (known: knn, cannon,"),
+    ("methods: [knn, cannon]", "information: method 'payne' must be one of the methods of this run (knn, cannon)"),
     ("split: {train: 0.8, validation: 0.15, test: 0.15}", "split fractions must sum to 1"),
     ("seed: forty-two", "forty-two"),
     ("tasks: [xp_from_apogee, lamost_dr10]", "tasks ['lamost_dr10'] have no entry in task_settings"),

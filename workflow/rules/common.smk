@@ -154,12 +154,20 @@ for name in METHODS:
             f"config: method_settings: {name}: params: regimes: label {regime_label!r} is not "
             f"among labels {list(config['labels'])}"
         )
-#: The configured Cannon whose generative model gives the information bound and the anomalies.
+#: The configured Cannon whose generative model gives the anomalies.
 DIAGNOSTIC_CANNON = config["cannon_diagnostics"]["method"]
 if config["method_settings"].get(DIAGNOSTIC_CANNON, {}).get("type") != "cannon" or DIAGNOSTIC_CANNON not in METHODS:
     raise ValueError(
         f"config: cannon_diagnostics: method {DIAGNOSTIC_CANNON!r} must be one of the methods of this run "
         f"({', '.join(METHODS)}) of type cannon"
+    )
+#: The method whose spectrum model carries the information bound (information.smk).
+INFORMATION_MODEL = config["information"]["method"]
+if INFORMATION_MODEL not in METHODS or not KINDS[config["method_settings"][INFORMATION_MODEL]["type"]].spectrum_model:
+    raise ValueError(
+        f"config: information: method {INFORMATION_MODEL!r} must be one of the methods of this run "
+        f"({', '.join(METHODS)}) whose type models the spectrum "
+        f"({', '.join(name for name, kind in KINDS.items() if kind.spectrum_model)})"
     )
 #: The survey-labelling stage (survey.smk): on when it labels any chunk.
 SURVEY = config["survey"]
@@ -187,6 +195,8 @@ if bad := {m: config["method_settings"][m]["feature_set"] for m in METHODS
 NEURAL_METHODS = [m for m in METHODS if METHOD_KINDS[m].neural]
 #: Methods whose labels respond smoothly to the flux: each gets a flux-influence table.
 INFLUENCE_METHODS = [m for m in METHODS if METHOD_KINDS[m].influence]
+#: Methods whose type models the spectrum: each gets the spectrum-model table and figure (spectrum_model.smk).
+SPECTRUM_MODEL_METHODS = [m for m in METHODS if METHOD_KINDS[m].spectrum_model]
 #: Labels a comparison figure needs; a figure whose labels the config lacks is not made.
 FIGURE_LABELS = {"kiel": {"teff", "logg", "fe_h"}, "alpha_fe": {"fe_h", "alpha_m"}}
 COMPARISON_FIGURES = [
@@ -215,6 +225,7 @@ FEATURES = {
     "trends": True,
     "abundance": {"teff", "logg", "fe_h", "alpha_m"} <= set(config["labels"]),
     "neural": bool(NEURAL_METHODS),
+    "spectrum_model": bool(SPECTRUM_MODEL_METHODS),
     "survey": SURVEY_ON,
 }
 #: The final outputs of each feature: what rule all asks for while the feature is on.
@@ -231,6 +242,9 @@ FEATURE_TARGETS = {
     "anomalies": expand("results/{task}/figures/anomalies.png", task=TASKS),
     "trends": expand("results/{task}/figures/residual_trends.png", task=TASKS),
     "abundance": expand("results/{task}/metrics/abundance.csv", task=TASKS),
+    "spectrum_model": expand(["results/{task}/metrics/spectrum_model/{method}.csv",
+                              "results/{task}/figures/spectrum_model/{method}.png"], task=TASKS,
+                             method=SPECTRUM_MODEL_METHODS),
     "neural": expand(["results/{task}/figures/loss_curve/{method}.png",
                       "results/{task}/figures/ensemble_calibration/{method}.png"], task=TASKS, method=NEURAL_METHODS),
     "survey": expand(["results/{task}/metrics/survey/{method}.csv", "results/{task}/figures/survey/{method}.png"],

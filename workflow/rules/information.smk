@@ -1,26 +1,32 @@
-# The information bound: the Cramer-Rao bound of the S/N ladder's stars from the diagnostic Cannon
-# (config: cannon_diagnostics), and each method's efficiency. Package: labeltransfer.pipeline.information.
+# The information bound: the van Trees bound on the S/N ladder's stars under the spectrum model of the
+# method named by `information: method` (the Payne's emulator), with XP's noise in coefficient space plus
+# the ladder's, and the population prior; the efficiency of each method that reads the flux alone.
+# Package: labeltransfer.pipeline.information.
 
 
 rule information_bound:
     input:
-        model=lambda wildcards: f"results/{wildcards.task}/models/{DIAGNOSTIC_CANNON}.npz",
+        unpack(ladder_noise),
+        model=lambda wildcards: f"results/{wildcards.task}/models/{INFORMATION_MODEL}.npz",
         sample=rules.prepare_sample.output.sample,
         split=rules.prepare_sample.output.split,
     output:
+        fisher="results/{task}/information/fisher.npz",
         bound="results/{task}/information/bound.csv",
+        prior="results/{task}/information/prior.csv",
         pixels="results/{task}/information/pixels.csv",
     log:
         "logs/{task}/information_bound.log",
     params:
         code=script_code("information_bound"),
-        method=config["method_settings"][DIAGNOSTIC_CANNON],
+        method=config["method_settings"][INFORMATION_MODEL],
+        model_name=INFORMATION_MODEL,
         colours=config["colours"],
         seed=config["seed"],
         ladder=config["snr_ladder"],
     threads: 1
     resources:
-        mem_mb=6000,
+        mem_mb=4000,
     conda:
         "../../envs/methods.yaml"
     benchmark:
@@ -31,15 +37,18 @@ rule information_bound:
 
 rule evaluate_information:
     input:
-        ladder=rules.evaluate_snr_ladder.output.table,
-        bound=rules.information_bound.output.bound,
+        predictions=ladder_predictions,
+        fisher=rules.information_bound.output.fisher,
     output:
         table="results/{task}/metrics/efficiency.csv",
     log:
         "logs/{task}/evaluate_information.log",
     params:
         code=script_code("evaluate_information"),
+        methods=METHODS,
+        feature_sets={m: config["method_settings"][m]["feature_set"] for m in METHODS},
         labels=list(config["labels"]),
+        seed=config["seed"],
     threads: 1
     resources:
         mem_mb=2000,
@@ -67,6 +76,8 @@ rule plot_information:
         "logs/{task}/plots/information.log",
     params:
         code=script_code("plot_information"),
+        methods=METHODS,
+        feature_sets={m: config["method_settings"][m]["feature_set"] for m in METHODS},
         labels=list(config["labels"]),
     threads: 1
     resources:

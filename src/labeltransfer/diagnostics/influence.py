@@ -1,7 +1,7 @@
 """Where in the spectrum each method reads each label from.
 
 A method's flux influence (``LabelTransferMethod.flux_influence``) says, per star, pixel and
-label, how far the pixel's flux moves the label: for The Cannon and the networks the derivative
+label, how far the pixel's flux moves the label: for The Cannon, the Payne and the networks the derivative
 of the label with respect to the flux times the flux error, for XGBoost the pixel's SHAP
 contribution. Its absolute value, as a share of the star's total over the pixels, is averaged
 (median) over giants and over dwarfs and renormalised to sum to one: a curve against wavelength,
@@ -9,8 +9,8 @@ comparable between methods whatever the kind.
 
 The summary sets each curve against two references by their overlap (the sum over pixels of
 the smaller of two shares: 1 for the same curve, 0 for curves with no pixel in common):
-- where The Cannon's model puts the information about the label (``information_bound``'s pixel
-  table): a method whose [alpha/M] curve overlaps the [alpha/M] information reads the
+- where the spectrum model of the information bound (``information.method``, the Payne's emulator by
+  default) puts the information about the label (``information_bound``'s pixel table): a method whose [alpha/M] curve overlaps the [alpha/M] information reads the
   wavelengths that carry it;
 - the method's own [Fe/H] curve: a method that infers [alpha/M] from its correlation with
   [Fe/H] reads [alpha/M] where it reads [Fe/H], more than the information itself does (the
@@ -84,10 +84,10 @@ def influence_summary(curves, kinds, information, labels):
     kinds : dict of str to str
         Each method's ``influence_kind``.
     information : pandas.DataFrame
-        The information per pixel (``wavelength``, ``<subset>_<label>``), The Cannon model's.
+        The information per pixel (``wavelength``, ``<subset>_<label>``), the bound's spectrum model's.
     labels : sequence of str
     """
-    sources = {"information": ("Cannon-model information", information), **{
+    sources = {"information": ("spectrum-model information", information), **{
         method: (kinds[method], table) for method, table in curves.items()}}
     rows = []
     for source, (kind, table) in sources.items():

@@ -1,9 +1,12 @@
 """Figures of the diagnostics that go beyond the test-set scatter: where and why the methods fail."""
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
 
+from .bound import bound_name
 from .influence import SUBSETS
 from ..evaluation.plots import LABEL_TEXT, plain_log_ticks  # also the Agg backend and the figures' style
 
@@ -140,29 +143,40 @@ def residual_trends(predictions, quantities, trends, labels, quantity_text):
     return fig
 
 
-def information(efficiency, pixels, labels):
-    """Top: each method's efficiency (median Cramer-Rao bound over its scatter) against S/N, pixels
-    independent (solid) and as correlated as the XP coefficients allow (dashed); bottom: each
-    pixel's share of a label's information, giants (solid) and dwarfs (dashed).
+def information(efficiency, pixels, labels, left_out):
+    """Top: the efficiency (van Trees bound over root mean squared error, 95% intervals) of each method
+    that reads the flux alone against S/N, the bound with the spectrum's and the ladder's noise (solid)
+    and with the model's intrinsic scatter added (dashed); bottom: each pixel's share of a label's
+    information, giants (solid) and dwarfs (dashed). The bound is named in the title; the methods
+    left out, and why, below.
 
     Parameters
     ----------
     efficiency : pandas.DataFrame
-        ``method``, ``level``, ``label``, ``efficiency``, ``efficiency_correlated``.
+        ``model``, ``prior``, ``noise``, ``method``, ``level``, ``label``, ``efficiency``,
+        ``efficiency_lo``, ``efficiency_hi``.
     pixels : pandas.DataFrame
         ``wavelength`` and ``<giants|dwarfs>_<label>`` columns.
     labels : sequence of str
+    left_out : dict of str to str
+        Method -> why it is not compared.
     """
-    fig, axes = plt.subplots(2, len(labels), figsize=(3.6 * len(labels), 6.4), squeeze=False)
+    noises = list(dict.fromkeys(efficiency["noise"]))
+    methods = list(dict.fromkeys(efficiency["method"]))
+    fig, axes = plt.subplots(2, len(labels), figsize=(3.8 * len(labels), 7.0), squeeze=False)
     for j, label in enumerate(labels):
         top, bottom = axes[0, j], axes[1, j]
-        for i, (method, rows) in enumerate(efficiency[efficiency["label"] == label].groupby("method", sort=False)):
-            rows = rows.sort_values("level")
-            top.plot(rows["level"], rows["efficiency"], marker="o", ms=3, color=f"C{i}", label=method)
-            top.plot(rows["level"], rows["efficiency_correlated"], ls="--", color=f"C{i}")
+        part = efficiency[efficiency["label"] == label]
+        for i, method in enumerate(methods):
+            for noise, style in zip(noises, ("-", "--")):
+                rows = part[(part["method"] == method) & (part["noise"] == noise)].sort_values("level")
+                top.plot(rows["level"], rows["efficiency"], style, marker="o", ms=3, color=f"C{i}",
+                         label=method if style == "-" else None)
+                top.fill_between(rows["level"], rows["efficiency_lo"], rows["efficiency_hi"], color=f"C{i}",
+                                 alpha=0.12 if style == "-" else 0.06, lw=0)
         top.axhline(1, color="k", lw=0.8)
         top.set(xscale="log", yscale="log", xlabel="injected S/N",
-                ylabel=f"bound / scatter, {LABEL_TEXT.get(label, label)}")
+                ylabel=f"bound / RMSE, {LABEL_TEXT.get(label, label)}")
         plain_log_ticks(top.yaxis)
         levels = np.sort(efficiency["level"].unique())
         top.set_xticks(levels, [f"{v:g}" for v in levels])
@@ -175,7 +189,14 @@ def information(efficiency, pixels, labels):
         bottom.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=7)
     axes[1, 0].legend(fontsize=7)
-    fig.tight_layout()
+    first = efficiency.iloc[0]
+    fig.suptitle(textwrap.fill(f"Efficiency: {bound_name(first['model'], noises[0], first['prior'])}, over each "
+                               "method's RMSE on the same stars (dashed: the model's intrinsic scatter added to the "
+                               "noise; bands: 95% bootstrap intervals)", 170), fontsize=8)
+    if left_out:
+        fig.text(0.5, 0.01, textwrap.fill("Not compared: " + "; ".join(f"{m} ({why})" for m, why in left_out.items()),
+                                          170), ha="center", va="bottom", fontsize=7)
+    fig.tight_layout(rect=(0, 0.04 if left_out else 0, 1, 0.94))
     return fig
 
 

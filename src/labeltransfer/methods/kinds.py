@@ -37,6 +37,12 @@ class MethodKind:
         flux-influence table.
     flux_only : bool
         It reads the flux alone: its ``feature_set`` must be ``flux``.
+    extinction : bool
+        It models the extinction: its ``fit`` takes the training and validation stars' A_K
+        (``extinction=``), which the workflow passes from the sample.
+    spectrum_model : bool
+        It models the spectrum as a function of its parameters (``model_flux``, ``parameter_names_``,
+        ``intrinsic_scatter_``): the information bound can be built on it.
     """
 
     module: str
@@ -46,6 +52,8 @@ class MethodKind:
     neural: bool = False
     influence: bool = False
     flux_only: bool = False
+    extinction: bool = False
+    spectrum_model: bool = False
 
 
 #: Method type (the ``type`` of a ``method_settings`` entry) -> what it is and can do.
@@ -59,15 +67,20 @@ KINDS = {
                       influence=True),
     "cnn": MethodKind("neural", "CNN", "a 1D convolutional network, a deep ensemble", framework="torch", neural=True,
                       influence=True),
+    "payne": MethodKind("payne", "Payne", "a data-driven Payne: a neural emulator of the spectrum (labels and "
+                        "extinction), each star fitted by maximum likelihood", framework="torch", influence=True,
+                        flux_only=True, extinction=True, spectrum_model=True),
 }
 
 
 def kinds_table():
-    """The docs' table of method types (Markdown): type, class, GPU framework, neural, influence, flux only."""
-    rows = ["| type | class | GPU through | neural | flux influence | flux only | what it is |",
-            "|---|---|---|---|---|---|---|"]
+    """The docs' table of method types (Markdown): type, class, GPU framework, neural, influence, flux only,
+    extinction, spectrum model."""
+    rows = ["| type | class | GPU through | neural | flux influence | flux only | extinction | spectrum model | what it is |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for name, kind in KINDS.items():
-        marks = ["yes" if flag else "no" for flag in (kind.neural, kind.influence, kind.flux_only)]
+        marks = ["yes" if flag else "no" for flag in (kind.neural, kind.influence, kind.flux_only, kind.extinction,
+                                                      kind.spectrum_model)]
         rows.append(f"| `{name}` | `{kind.module}.{kind.cls}` | {kind.framework or 'CPU only'} | {' | '.join(marks)} "
                     f"| {kind.summary} |")
     return "\n".join(rows) + "\n"

@@ -1,88 +1,268 @@
-"""The information bound: the Cramer-Rao bound of the S/N ladder's test stars from a trained Cannon's
-model, each method's efficiency against it, and the figure."""
+"""The information bound of the S/N ladder's stars under the run's spectrum model (config: ``information:
+method``), the efficiency of each method that reads the flux alone against it, and the figure.
+
+The bound is named for what it assumes (:mod:`labeltransfer.diagnostics.bound`): the model (the
+spectrum model's derivatives at each star's reference parameters, its labels and, where the model
+fits it, its A_K), the noise (XP: the coefficient covariance, a real template rescaled to each
+star's pixel errors or, for a Gaia XP archive task, the star's own; plus the ladder's added noise;
+and, in a second column, the model's intrinsic scatter) and the prior (the population's density of
+reference parameters, a Gaussian mixture fitted to the training stars).
+"""
 
 import logging
+import time
 
 import numpy as np
 import pandas as pd
 
 from ..data.split import draw_test_rows
+from ..diagnostics.bound import (IndependentPixelNoise, XPCoefficientNoise, comparable_methods, frequentist_bounds,
+                                 population_bounds, population_prior)
 from ..diagnostics.influence import giant_dwarf_masks, pixel_shares
-from .jobs import load_features, load_trained
+from ..xp.basis import design_matrix
+from ..xp.covariance_template import template_covariance
+from ..xp.noise import XPNoise
+from .files import read_predictions
+from .jobs import CURVE_RESAMPLES, load_features, load_trained
 
-__all__ = ["XP_SOURCES", "XP_COEFFICIENTS", "information_bound", "evaluate_information", "plot_information"]
+__all__ = ["XP_SOURCES", "PRIOR_DRAWS", "reference_parameters", "ladder_information",
+           "information_bound", "evaluate_information", "plot_information"]
 
 log = logging.getLogger(__name__)
 
 #: Sources whose spectra are Gaia XP spectra sampled from their coefficients.
 XP_SOURCES = ("xp_library", "gaia_xp")
-#: Coefficients behind an XP sampled spectrum (55 BP + 55 RP): at most this many independent
-#: numbers, so that pixels taken as independent overstate the information.
-XP_COEFFICIENTS = 110
+#: Draws of the population's density from which its prior information J_P is estimated.
+PRIOR_DRAWS = 100_000
+#: The extinction's name among a spectrum model's parameters, and its column of the sample.
+_EXTINCTION = "a_k"
 
 
-def information_bound(*, model_path, sample_path, split_path, method, colours, seed, levels, max_stars, bound_path,
-                      pixels_path):
-    """The Cramer-Rao bound of the ladder's test stars at each S/N, from a trained Cannon's model.
+def reference_parameters(model, sample):
+    """Each star's reference parameters in the order of ``model.parameter_names_``: its labels and,
+    where the model fits the extinction, its A_K; shape (n_stars, k), NaN where unknown."""
+    columns = {**dict(zip(sample.label_names, sample.labels.T)), _EXTINCTION: sample.extinction_k}
+    if missing := [name for name in model.parameter_names_ if name not in columns]:
+        raise KeyError(f"the model's parameters {missing} are neither labels of the sample "
+                       f"({', '.join(sample.label_names)}) nor {_EXTINCTION}")
+    return np.column_stack([columns[name] for name in model.parameter_names_]).astype(float)
 
-    The stars are those of :func:`predict_snr_ladder` (the same draw, a level holding the stars
-    at least that bright) with every reference label; each star's Fisher matrix is evaluated at
-    its reference labels with its flux errors scaled to the level
-    (:meth:`labeltransfer.methods.cannon_diagnostics.CannonDiagnostics.label_information`). The
-    bound takes the pixels as independent; for XP spectra, which are sampled from at most
-    ``XP_COEFFICIENTS`` numbers, ``<label>_bound_correlated`` is the bound times
-    sqrt(n_pixels / XP_COEFFICIENTS), what it would be were the information only that of as
-    many independent numbers as there are coefficients (the real bound lies between the two).
-    The pixel table gives, at the stars' own S/N, each pixel's share of each label's information
-    (the diagonal of the Fisher matrix), median over giants and over dwarfs, renormalised to sum
-    to one (:func:`labeltransfer.diagnostics.influence.pixel_shares`, as the methods' influences).
+
+def _noise_model(stars, jacobian, xp, own_factors):
+    """The noise kind of these stars' spectra (:mod:`labeltransfer.diagnostics.bound`) and its name."""
+    if own_factors is not None:
+        return XPCoefficientNoise(jacobian, stars.spectra.flux_error, design_matrix(stars.spectra.wavelength),
+                                  own_factors), "xp_own"
+    if xp:
+        factor = np.linalg.cholesky(template_covariance())
+        return XPCoefficientNoise(jacobian, stars.spectra.flux_error, design_matrix(stars.spectra.wavelength),
+                                  factor), "xp_template"
+    return IndependentPixelNoise(jacobian, stars.spectra.flux_error), "pixels"
+
+
+def ladder_information(model, stars, levels, xp, own_factors=None):
+    """Each ladder star's Fisher information at each level, under the spectrum model and each noise.
+
+    A star is at a level where its S/N is at least the level (as
+    :func:`labeltransfer.diagnostics.degrade.degrade_to_snr`); there the ladder has scaled its
+    errors by ``f = snr / level`` and added noise: independent per pixel with variance
+    ``(f^2 - 1) error^2``, or, with ``own_factors`` (a Gaia XP archive task), ``f^2 - 1`` times the
+    star's own XP covariance.
+
+    Parameters
+    ----------
+    model : fitted spectrum model
+        ``parameter_names_``, ``model_flux``, ``intrinsic_scatter_``.
+    stars : LabelledSample
+        The stars, each with every reference parameter (:func:`reference_parameters`).
+    levels : sequence of float
+    xp : bool
+        Whether the spectra are Gaia XP spectra sampled from coefficients.
+    own_factors : ndarray, shape (n_stars, 110, 110), optional
+        Each star's coefficient covariance factor (:class:`labeltransfer.xp.noise.XPNoise`).
+
+    Returns
+    -------
+    dict
+        ``row`` and ``level`` (one entry per star and level), ``fisher`` (entries, 2, k, k: the
+        spectrum's noise plus the ladder's, then with the model's intrinsic scatter added),
+        ``noise`` (the two names), ``jacobian`` (n_stars, n_pixels, k).
+    """
+    _, jacobian = model.model_flux(reference_parameters(model, stars))
+    noise, name = _noise_model(stars, jacobian, xp, own_factors)
+    if isinstance(noise, XPCoefficientNoise):
+        shown = range(min(100, len(stars.apogee_id)))
+        ratio = np.concatenate([noise.error_ratio(i, stars.spectra.flux_error[i]) for i in shown])
+        log.info("%s: the projected XP noise's pixel errors over the stars' own: median %.3f, 5-95%% %.3f-%.3f "
+                 "(%d stars)", name, np.median(ratio), *np.percentile(ratio, [5, 95]), len(shown))
+    error = stars.spectra.flux_error.astype(float)
+    own_variance = np.where(np.isfinite(error), error, 0.0) ** 2
+    scatter_variance = np.broadcast_to(model.intrinsic_scatter_ ** 2, error.shape)
+    snr = stars.spectra.snr()
+    rows, entries, fisher = [], [], []
+    for level in levels:
+        at = np.flatnonzero(np.isfinite(snr) & (snr >= level))
+        if not at.size:
+            continue
+        added = (snr[at] / level) ** 2 - 1.0
+        if own_factors is not None:
+            factor, pixel_variance = 1.0 + added, np.zeros((len(at), error.shape[1]))
+        else:
+            factor, pixel_variance = np.ones(len(at)), added[:, None] * own_variance[at]
+        fisher.append(np.stack([noise.fisher(at, factor, pixel_variance),
+                                noise.fisher(at, factor, pixel_variance + scatter_variance[at])], axis=1))
+        rows.append(at)
+        entries.append(np.full(len(at), float(level)))
+    return {"row": np.concatenate(rows), "level": np.concatenate(entries), "fisher": np.concatenate(fisher),
+            "noise": (f"{name}+ladder", f"{name}+ladder+intrinsic_scatter"), "jacobian": jacobian}
+
+
+def information_bound(*, model_path, sample_path, split_path, method, model_name, colours, seed, levels, max_stars,
+                      fisher_path, bound_path, prior_path, pixels_path, noise_path=None):
+    """The information bound of the S/N ladder's stars under a trained spectrum model, at each level.
+
+    The stars are those of :func:`labeltransfer.pipeline.snr_ladder.predict_snr_ladder` (the same
+    draw) with every reference parameter; their Fisher information is
+    :func:`ladder_information`'s. The population's prior information ``J_P`` is that of the Gaussian
+    mixture fitted to the training stars' reference parameters, its number of components chosen on
+    the validation stars' (:func:`labeltransfer.diagnostics.bound.population_prior`).
+
+    Writes ``fisher_path`` (``.npz``: each star's Fisher matrices by level and noise, its memberships
+    of the mixture's components, the components' precisions, ``J_P`` and the names, for
+    :func:`evaluate_information`), ``bound_path`` (per level, noise and parameter: the population
+    bound, the larger of the two van Trees bounds of
+    :func:`labeltransfer.diagnostics.bound.population_bounds`, both of them, and the median of the
+    stars' own Cramer-Rao bounds without prior), ``prior_path`` (the mixture candidates' mean
+    log-densities) and ``pixels_path`` (each pixel's share of each label's information at the stars'
+    own S/N, pixels taken as independent with the flux errors and the intrinsic scatter: where the
+    model puts it, :func:`labeltransfer.diagnostics.influence.pixel_shares`). With ``noise_path`` (a
+    Gaia XP archive task's :class:`~labeltransfer.xp.noise.XPNoise` file) each star's own coefficient
+    covariance replaces the template.
     """
     sample, rows, provenance = load_features(sample_path, split_path, method, colours)
     model = load_trained(method, model_path, provenance, seed)
-    stars = sample.subset(draw_test_rows(rows, max_stars, seed))
-    stars = stars.subset(np.flatnonzero(np.all(np.isfinite(stars.labels), axis=1)))
-    n_pixels = stars.spectra.flux.shape[1]
-    xp = sample.provenance.get("source") in XP_SOURCES
-    correlation = np.sqrt(n_pixels / XP_COEFFICIENTS) if xp and n_pixels > XP_COEFFICIENTS else 1.0
+    names = tuple(model.parameter_names_)
+    parameters = reference_parameters(model, sample)
+    complete = np.all(np.isfinite(parameters), axis=1)
+    mixture, candidates = population_prior(parameters[rows["train"]][complete[rows["train"]]],
+                                           parameters[rows["validation"]][complete[rows["validation"]]], seed=seed)
+    candidates.to_csv(prior_path, index=False)
+    log.info("population prior: a Gaussian mixture of %d components of %s (validation mean log-density %s)",
+             mixture.n_components, list(names), candidates["validation_log_density"].round(2).tolist())
+
+    drawn = draw_test_rows(rows, max_stars, seed)
+    stars = sample.subset(drawn[complete[drawn]])
+    log.info("%d of the ladder's %d stars have every reference parameter (%s)", len(stars.apogee_id), len(drawn),
+             ", ".join(names))
+    own_factors = None if noise_path is None else XPNoise.load(noise_path, stars.source_id).factors
+    start = time.perf_counter()
+    information = ladder_information(model, stars, levels, sample.provenance.get("source") in XP_SOURCES,
+                                     own_factors)
+    log.info("Fisher information of %d stars x levels under %s in %.1f s", len(information["row"]),
+             " and ".join(information["noise"]), time.perf_counter() - start)
+    saved = {"apogee_id": stars.apogee_id[information["row"]], "level": information["level"],
+             "fisher": information["fisher"], "noise": np.array(information["noise"]),
+             "responsibilities": mixture.responsibilities(reference_parameters(model, stars))[information["row"]],
+             "precisions": mixture.precisions(), "prior_information": mixture.information(PRIOR_DRAWS,
+                                                                                          np.random.default_rng(seed)),
+             "parameter_names": np.array(names), "model": np.array(model_name),
+             "prior": np.array(f"gaussian_mixture_{mixture.n_components}")}
+    np.savez(fisher_path, **saved)
+    _bound_table(saved).to_csv(bound_path, index=False)
+    _information_per_pixel(model, stars, information["jacobian"]).to_csv(pixels_path, index=False)
+
+
+def _level_bounds(saved, at, weights):
+    """Per noise of ``saved`` (:func:`information_bound`'s file), over its entries ``at`` (one level's
+    stars) weighted by ``weights`` (n_weightings, n): the two van Trees bounds and the population
+    bound (their larger), as standard deviations, each (n_weightings, k)."""
+    bounds = []
+    for v in range(len(saved["noise"])):
+        whole, by_component = population_bounds(saved["fisher"][at, v], weights, saved["prior_information"],
+                                                saved["responsibilities"][at], saved["precisions"])
+        bounds.append((np.sqrt(np.maximum(whole, by_component)), np.sqrt(whole), np.sqrt(by_component)))
+    return bounds
+
+
+def _bound_table(saved):
+    """Per level, noise and parameter: the population bound, the two van Trees bounds it is the larger
+    of, the median per-star Cramer-Rao bound without prior, and the number of stars."""
+    names = [str(name) for name in saved["parameter_names"]]
     parts = []
-    for level in levels:
-        kept = np.flatnonzero(stars.snr >= level)
-        if not kept.size:
-            continue
-        fisher, _ = model.label_information(stars.spectra.subset(kept), stars.labels[kept],
-                                            noise_factor=stars.snr[kept] / level)
-        bound = np.sqrt(np.diagonal(np.linalg.pinv(fisher), axis1=1, axis2=2))
-        table = pd.DataFrame({"level": level, "apogee_id": stars.apogee_id[kept], "snr": stars.snr[kept]})
-        for k, name in enumerate(stars.label_names):
-            table[f"{name}_bound"], table[f"{name}_bound_correlated"] = bound[:, k], correlation * bound[:, k]
-        parts.append(table)
-        log.info("S/N %g: median bound %s", level, dict(zip(stars.label_names, np.round(np.median(bound, 0), 4))))
-    pd.concat(parts, ignore_index=True).to_csv(bound_path, index=False)
-    per_pixel = model.label_information(stars.spectra, stars.labels)[1]
-    pixel_shares(per_pixel, stars.spectra.wavelength, giant_dwarf_masks(stars.labels, stars.label_names),
-                 stars.label_names).to_csv(pixels_path, index=False)
+    for level in np.unique(saved["level"]):
+        at = saved["level"] == level
+        bounds = _level_bounds(saved, at, np.full((1, at.sum()), 1.0 / at.sum()))
+        for v, (population, whole, by_component) in enumerate(bounds):
+            noise = str(saved["noise"][v])
+            parts.append(pd.DataFrame({
+                "model": str(saved["model"]), "prior": str(saved["prior"]), "noise": noise, "level": level,
+                "parameter": names, "n_stars": int(at.sum()), "population_bound": population[0],
+                "van_trees_whole": whole[0], "van_trees_by_component": by_component[0],
+                "crb_median": np.median(frequentist_bounds(saved["fisher"][at, v]), axis=0)}))
+            log.info("S/N %g, %s: population bound %s", level, noise, dict(zip(names, np.round(population[0], 4))))
+    return pd.concat(parts, ignore_index=True)
 
 
-def evaluate_information(*, ladder_path, bound_path, labels, table_path):
-    """Each method's efficiency at each S/N of the ladder: the median Cramer-Rao bound of the
-    ladder's stars over the method's scatter (all stars), pixels independent and correlated."""
-    ladder = pd.read_csv(ladder_path)
-    bounds = pd.read_csv(bound_path).groupby("level").median(numeric_only=True)
+def _information_per_pixel(model, stars, jacobian):
+    """Each pixel's share of each label's information at the stars' own S/N, pixels independent."""
+    error = stars.spectra.flux_error.astype(float)
+    weight = np.where(np.isfinite(error), 1.0 / (error ** 2 + model.intrinsic_scatter_ ** 2), 0.0)
+    labels = [model.parameter_names_.index(name) for name in stars.label_names]
+    per_pixel = jacobian[:, :, labels] ** 2 * weight[:, :, None]
+    return pixel_shares(per_pixel, stars.spectra.wavelength, giant_dwarf_masks(stars.labels, stars.label_names),
+                        stars.label_names)
+
+
+def evaluate_information(*, methods, feature_sets, prediction_paths, fisher_path, labels, seed, table_path):
+    """The efficiency, bound over root mean squared error, of each method that reads the flux alone, at
+    each S/N of the ladder, with its 95% paired bootstrap interval.
+
+    The van Trees bound bounds the mean squared error over the population, bias included, so it is
+    set against the method's root mean squared error on the same stars (the ladder's stars with every
+    reference parameter, at that level); a bootstrap over those stars resamples both (the same
+    resamples for every method). A method that reads more than the flux (colours, parallax: its
+    ``feature_set``) is left out, with the reason logged
+    (:func:`labeltransfer.diagnostics.bound.comparable_methods`).
+    """
+    compared, left_out = comparable_methods({m: feature_sets[m] for m in methods})
+    for method, reason in left_out.items():
+        log.info("%s: not compared with the bound: it %s", method, reason)
+    paths = dict(zip(methods, prediction_paths))
+    predictions = read_predictions(compared, [paths[m] for m in compared])
+    with np.load(fisher_path) as saved:
+        saved = {key: saved[key] for key in saved.files}
+    names = [str(name) for name in saved["parameter_names"]]
+    rng = np.random.default_rng(seed)
     rows = []
-    for _, r in ladder[(ladder["subset"] == "all") & ladder["label"].isin(labels)].iterrows():
-        if r["level"] not in bounds.index:
-            continue
-        bound = bounds.loc[r["level"], f"{r['label']}_bound"]
-        correlated = bounds.loc[r["level"], f"{r['label']}_bound_correlated"]
-        rows.append({"method": r["method"], "level": r["level"], "label": r["label"], "scatter": r["scatter"],
-                     "bound": bound, "bound_correlated": correlated, "efficiency": bound / r["scatter"],
-                     "efficiency_correlated": correlated / r["scatter"]})
+    for level in np.unique(saved["level"]):
+        at = saved["level"] == level
+        ids, n = saved["apogee_id"][at], int(at.sum())
+        counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(CURVE_RESAMPLES)])
+        weights = np.vstack([np.ones(n), counts]) / n  # the stars themselves, then each resample
+        bounds = [population for population, _, _ in _level_bounds(saved, at, weights)]
+        for method in compared:
+            table = predictions[method]
+            table = table[table["level"] == level].set_index("apogee_id").reindex(ids)
+            for label in labels:
+                squared = ((table[label] - table[f"{label}_ref"]) ** 2).to_numpy()
+                finite = np.isfinite(squared)
+                rmse = np.sqrt((weights @ np.where(finite, squared, 0.0)) / (weights @ finite))
+                for noise, bound in zip(saved["noise"], bounds):
+                    efficiency = bound[:, names.index(label)] / rmse
+                    lo, hi = np.percentile(efficiency[1:], [2.5, 97.5])
+                    rows.append({"model": str(saved["model"]), "prior": str(saved["prior"]), "noise": str(noise),
+                                 "method": method, "level": level, "label": label, "n_stars": int(finite.sum()),
+                                 "rmse": rmse[0], "population_bound": bound[0, names.index(label)],
+                                 "efficiency": efficiency[0], "efficiency_lo": lo, "efficiency_hi": hi})
     pd.DataFrame(rows).to_csv(table_path, index=False)
 
 
-def plot_information(*, table_path, pixels_path, labels, figure_path):
-    """The information figure (:func:`labeltransfer.diagnostics.plots.information`)."""
+def plot_information(*, table_path, pixels_path, methods, feature_sets, labels, figure_path):
+    """The information figure (:func:`labeltransfer.diagnostics.plots.information`), naming the methods
+    left out of the comparison and why."""
     from ..diagnostics import plots as diagnostic_plots
     from ..evaluation import plots
 
-    plots.save(diagnostic_plots.information(pd.read_csv(table_path), pd.read_csv(pixels_path), labels), figure_path)
+    _, left_out = comparable_methods({m: feature_sets[m] for m in methods})
+    plots.save(diagnostic_plots.information(pd.read_csv(table_path), pd.read_csv(pixels_path), labels, left_out),
+               figure_path)

@@ -10,11 +10,11 @@ import numpy as np
 from ..data.sample import LabelledSample, feature_names
 from ..data.split import read_split
 from ..diagnostics.ood import TrainingDomain
-from ..methods import TooFewStarsError, load_method, make_method
+from ..methods import KINDS, TooFewStarsError, load_method, make_method
 from ..methods.device import set_for_job
 
-__all__ = ["CURVE_RESAMPLES", "ProvenanceError", "load_features", "load_trained", "training_domains", "fit_fresh",
-           "training_order"]
+__all__ = ["CURVE_RESAMPLES", "ProvenanceError", "load_features", "load_trained", "training_domains", "fit_model",
+           "fit_fresh", "training_order"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,16 @@ def training_domains(sample_path, split_path, models, model_paths, seed):
     return [references[model.aux_names_] for model in models]
 
 
+def fit_model(model, train, validation):
+    """Fit ``model`` on the labelled stars ``train``, validated on ``validation`` (both
+    :class:`~labeltransfer.data.sample.LabelledSample`); a method type that models the extinction
+    (``KINDS``' ``extinction``) is given both sets' A_K."""
+    extinction = ({"extinction": (train.extinction_k, validation.extinction_k)}
+                  if KINDS[model.method_type].extinction else {})
+    return model.fit(train.spectra, train.labels, train.label_err, train.label_names,
+                     validation=(validation.spectra, validation.labels, validation.label_err), **extinction)
+
+
 def fit_fresh(method, seed, threads, gpus, train, validation, what):
     """A new model of ``method`` fitted on ``train`` (validated on ``validation``); None, logged,
     where the method has too few stars."""
@@ -83,8 +93,7 @@ def fit_fresh(method, seed, threads, gpus, train, validation, what):
     set_for_job(model, threads, gpus)
     start = time.perf_counter()
     try:
-        model.fit(train.spectra, train.labels, train.label_err, train.label_names,
-                  validation=(validation.spectra, validation.labels, validation.label_err))
+        fit_model(model, train, validation)
     except TooFewStarsError as error:
         log.info("%s: left out (%s)", what, error)
         return None

@@ -9,7 +9,7 @@ from ..data.sample import feature_names
 from ..methods import load_method, make_method
 from ..methods.device import set_for_job
 from .files import write_json
-from .jobs import load_features
+from .jobs import fit_model, load_features
 
 __all__ = ["train_method", "trained_models"]
 
@@ -26,14 +26,13 @@ def train_method(*, sample_path, split_path, method, colours, seed, threads, gpu
     log.info("training %s on %d stars (%d validation), features: %d pixels + %s", method["type"],
              len(train.apogee_id), len(val.apogee_id), train.spectra.flux.shape[1], list(train.spectra.aux_names))
     start = time.perf_counter()
-    model.fit(train.spectra, train.labels, train.label_err, sample.label_names,
-              validation=(val.spectra, val.labels, val.label_err))
+    fit_model(model, train, val)
     seconds = time.perf_counter() - start
     model.provenance_ = {**provenance, "seed": seed}
     model.save(model_path)
     timing = {"n_stars": len(train.apogee_id), "seconds": seconds, "threads": threads, "device": device}
-    if hasattr(model, "history_"):
-        timing["history"], timing["monitor"] = model.history_, model.monitor
+    if hasattr(model, "history_"):  # the networks' loss curves (and what chose their epoch); the Payne's emulator's
+        timing["history"], timing["monitor"] = model.history_, getattr(model, "monitor", "loss")
     write_json(timing_path, timing)
     log.info("trained in %.1f s", seconds)
 

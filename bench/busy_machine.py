@@ -16,7 +16,6 @@ stop), with any parameters laid over its settings in the config. Run after ``pre
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _busy import timed_child  # noqa: E402
 POLICIES = {"spinning (OpenMP's default)": None, "passive": "PASSIVE"}
 
 
@@ -50,17 +52,9 @@ def _timed_child(args, method, policy, busy):
     env.pop("OMP_WAIT_POLICY", None)
     if policy:
         env["OMP_WAIT_POLICY"] = policy
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
-    try:
-        child = subprocess.run(
-            [sys.executable, __file__, "--child", json.dumps(method), str(args.data / "sample.npz"),
-             str(args.data / "split.csv"), json.dumps(args.colours), str(args.seed), str(args.threads)],
-            env=env, check=True, capture_output=True, text=True)
-    finally:
-        if spinner:
-            spinner.kill()
-            spinner.wait()
-    return float(child.stdout.split()[-1])
+    return timed_child([sys.executable, __file__, "--child", json.dumps(method), str(args.data / "sample.npz"),
+                        str(args.data / "split.csv"), json.dumps(args.colours), str(args.seed), str(args.threads)],
+                       env, busy)
 
 
 def main(argv=None):

@@ -17,7 +17,6 @@ The test split is never read.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,9 @@ import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _busy import timed_child  # noqa: E402
 
 
 def label_once(method_json, task, colours, n_stars, threads):
@@ -50,16 +52,8 @@ def label_once(method_json, task, colours, n_stars, threads):
 def _timed_child(args, name, method, busy):
     """Seconds of one labelling in a fresh process."""
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "OMP_WAIT_POLICY": "PASSIVE"}
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
-    try:
-        child = subprocess.run(
-            [sys.executable, __file__, "--child", json.dumps([name, method]), args.task, json.dumps(args.colours),
-             str(args.stars), str(args.threads)], env=env, check=True, capture_output=True, text=True)
-    finally:
-        if spinner:
-            spinner.kill()
-            spinner.wait()
-    return float(child.stdout.split()[-1])
+    return timed_child([sys.executable, __file__, "--child", json.dumps([name, method]), args.task,
+                        json.dumps(args.colours), str(args.stars), str(args.threads)], env, busy)
 
 
 def main(argv=None):

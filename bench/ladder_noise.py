@@ -22,12 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labeltransfer.diagnostics.degrade import degrade_to_snr  # noqa: E402
 from labeltransfer.evaluation.metrics import robust_scatter  # noqa: E402
-from labeltransfer.pipeline.information import XP_COEFFICIENTS  # noqa: E402
+from labeltransfer.xp.basis import N_COEFFICIENTS  # noqa: E402
 from labeltransfer.pipeline.training import trained_models  # noqa: E402
 from labeltransfer.data.sample import LabelledSample  # noqa: E402
 from labeltransfer.data.split import read_split  # noqa: E402
 
-def flux_basis(train_flux, n_vectors=XP_COEFFICIENTS):
+def flux_basis(train_flux, n_vectors=N_COEFFICIENTS):
     """Orthonormal (n_pixels, n_vectors): the leading principal components of the training flux."""
     centred = np.nan_to_num(train_flux - np.nanmean(train_flux, axis=0))
     return np.linalg.svd(centred, full_matrices=False)[2][:n_vectors].T

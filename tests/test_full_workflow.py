@@ -27,8 +27,8 @@ from survey_factory import allstar_rows, rvs_rows, write_allstar, write_lamost_d
 REPO = Path(__file__).resolve().parents[1]
 N_STARS = 400
 TASKS = ["xp_from_allstar", "rvs_from_allstar", "lamost_from_allstar"]
-#: A spectral model, trees and a network (the CI config's run has every method, the kNN too).
-METHODS = ["cannon", "xgboost", "mlp"]
+#: Two spectral models (the Payne carries the bound), trees and a network (the CI config's run has every method).
+METHODS = ["cannon", "payne", "xgboost", "mlp"]
 #: The LAMOST access token the fake archive demands, in the environment variable config/full.yaml names.
 LAMOST_TOKEN = "F2f59e87b65-not-a-real-token"
 pytestmark = pytest.mark.slow
@@ -84,7 +84,7 @@ def _run_archive_tasks(tmp_path, archive, *targets):
     test_config = tmp_path / "archive.yaml"
     (tmp_path / "build").mkdir()
     # 400 made-up stars: too few for the default Cannon's three Teff regimes; one method of each
-    # kind, one ladder level, no learning-curve subset, small wavelength subsets and no survey
+    # kind (the Payne carries the information bound), one ladder level, no learning-curve subset, small wavelength subsets and no survey
     # keep the three tasks quick (config/ci.yaml runs every method and diagnostic)
     test_config.write_text(yaml.safe_dump({"archives": _publish(archive, tmp_path / "build"),
                                            "method_settings": {"cannon": {"params": {"regimes": None}}},

@@ -104,4 +104,4 @@ def test_pixel_shares_and_their_overlaps():
     assert summary.loc[("m", "giants", "fe_h"), "overlap_information"] == pytest.approx(0.75)
     assert summary.loc[("m", "giants", "teff"), "overlap_fe_h"] == pytest.approx(0.0)  # no pixel in common
     assert summary.loc[("m", "dwarfs", "fe_h"), "peak_wavelength"] == 5.0
-    assert summary.loc[("information", "giants", "fe_h"), "kind"] == "Cannon-model information"
+    assert summary.loc[("information", "giants", "fe_h"), "kind"] == "spectrum-model information"

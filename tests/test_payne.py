@@ -231,3 +231,19 @@ def test_the_model_file_gives_the_same_labels(trained, tmp_path):
     assert loaded.parameter_names_ == trained.parameter_names_
     with np.load(tmp_path / "payne.npz", allow_pickle=False) as archive:
         assert "emulator/layers.0.weight" in archive.files
+
+
+def test_pixels_masked_in_some_stars_or_in_all_are_left_out_of_the_training():
+    train, labels, errors, a_k = toy_stars(600, 1)
+    validation, v_labels, v_errors, v_a_k = toy_stars(200, 2)
+    for spectra in (train, validation):
+        spectra.flux_error[::3, 10:20] = np.inf  # masked in a third of the stars
+        spectra.flux[::3, 10:20] = np.nan
+        spectra.flux_error[:, 0] = np.inf  # masked in every star
+        spectra.flux[:, 0] = np.nan
+    model = Payne(**{**SETTINGS, "epochs": 20}).fit(train, labels, errors, NAMES,
+                                                    validation=(validation, v_labels, v_errors),
+                                                    extinction=(a_k, v_a_k))
+    assert np.all(np.isfinite(model.history_["validation_loss"]))
+    fits = model.fit_stars(validation)
+    assert np.all(np.isfinite(fits["parameters"])) and np.all(fits["n_pixels"][1::3] == N_PIXELS - 1)

@@ -77,8 +77,9 @@ class Emulator(torch.nn.Module):
 def _negative_log_likelihood(emulator, x, flux, variance, weight):
     """Mean Gaussian negative log-likelihood per used pixel: residuals of ``emulator(x)`` against
     ``flux`` with the variance ``variance + scatter^2``; ``weight`` 0 drops a pixel (masked)."""
-    total = variance + emulator.scatter() ** 2
-    residual = flux - emulator(x)
+    used = weight > 0
+    total = torch.where(used, variance + emulator.scatter() ** 2, 1.0)  # a masked pixel: no 0 / 0
+    residual = torch.where(used, flux - emulator(x), 0.0)
     return (weight * (residual ** 2 / total + torch.log(total))).sum() / (2 * weight.sum())
 
 
@@ -102,7 +103,7 @@ def maximum_likelihood_scatter(residual, variance, weight, iterations=30):
     excess = weight * (residual ** 2 - variance)
     scatter2 = torch.clamp(excess.sum(dim=0) / weight.sum(dim=0).clamp(min=1), min=0)
     for _ in range(iterations):
-        w2 = weight / (variance + scatter2) ** 2
+        w2 = torch.where(weight > 0, weight / (variance + scatter2).clamp(min=1e-30) ** 2, 0.0)
         scatter2 = torch.clamp((w2 * (residual ** 2 - variance)).sum(dim=0) / w2.sum(dim=0).clamp(min=1e-30), min=0)
     return torch.sqrt(scatter2)
 
@@ -164,5 +165,8 @@ def train_emulator(emulator, training, validation, *, learning_rate, batch_size,
             break
     bar.close()
     log.info("emulator: %d epochs, best validation loss %.4f", len(history["validation_loss"]), stopping.best)
+    if stopping.best_state is None:
+        raise ValueError(f"the emulator's validation loss was never finite ({history['validation_loss'][:3]} ...): "
+                         "the validation spectra have no usable pixel, or the training diverged")
     emulator.load_state_dict(stopping.best_state)
     return history

@@ -22,6 +22,7 @@ training stars reach, flags a spectrum the model does not describe (:meth:`misfi
 """
 
 import logging
+import warnings
 
 import numpy as np
 import torch
@@ -146,7 +147,11 @@ class Payne(LabelTransferMethod):
         self.lower_, self.upper_ = x.min(axis=0) - margin, x.max(axis=0) + margin
         self._fit_prior(x)
         flux = np.where(np.isfinite(train.flux_error), train.flux, np.nan)
-        self.emulator_ = Emulator(x.shape[1], self.hidden_sizes, np.nanmedian(flux, axis=0), np.nanstd(flux, axis=0))
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a pixel masked in every star: all NaN
+            centre, spread = np.nanmedian(flux, axis=0), np.nanstd(flux, axis=0)
+        self.emulator_ = Emulator(x.shape[1], self.hidden_sizes, np.nan_to_num(centre, nan=1.0),
+                                  np.where(spread > 0, spread, 1.0))
         self.emulator_.to(self.device)
         held_out = self._held_out_tensors(validation, validation_extinction)
         self.history_ = train_emulator(

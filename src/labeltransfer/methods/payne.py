@@ -397,7 +397,10 @@ class Payne(LabelTransferMethod):
         return x.cpu().numpy(), curvature.cpu().numpy(), chi2.cpu().numpy()
 
     def _predict(self, spectra):
-        fits = self.fit_stars(spectra)
+        return self._labels_and_sigma(self.fit_stars(spectra))
+
+    def _labels_and_sigma(self, fits):
+        """The labels and their (uncalibrated) sigma from :meth:`fit_stars`' result (A_K left out)."""
         n_labels = len(self.label_names_)
         sigma = np.sqrt(np.diagonal(fits["covariance"], axis1=1, axis2=2))
         return fits["parameters"][:, :n_labels], sigma[:, :n_labels]
@@ -408,10 +411,8 @@ class Payne(LabelTransferMethod):
         self._check_fitted()
         self.check_compatible(spectra)
         fits = self.fit_stars(spectra)
-        n_labels = len(self.label_names_)
-        sigma = np.sqrt(np.diagonal(fits["covariance"], axis1=1, axis2=2))[:, :n_labels]
-        return (fits["parameters"][:, :n_labels], calibrated(sigma, self.uncertainty_calibration_),
-                fits["reduced_chi2"] > misfit_baseline)
+        labels, sigma = self._labels_and_sigma(fits)
+        return labels, calibrated(sigma, self.uncertainty_calibration_), fits["reduced_chi2"] > misfit_baseline
 
     def misfit_baseline(self, reference_spectra):
         """The reduced chi-square that 99% of up to 1,000 training stars (``reference_spectra``, the

@@ -3,7 +3,8 @@
 The prior, the misfit's shared modes, the iterations and the restarts act only when a star is
 fitted: each variant (a JSON object of those settings) takes the run's trained Payne
 (``results/<task>/models/<method>.npz``), sets them, refits what they change on the training
-stars (the prior's mixture; the misfit, on the model's 2,000 training stars) and fits every
+stars (the prior's mixture; the misfit, on the model's 2,000 training stars, every variant's from
+the emulator's own scatter as training does) and fits every
 validation star. One line per variant: the robust scatter of each parameter (the labels, and
 A_K against the sample's ``AK_TARG`` where fitted), the median reduced chi-square, the fraction
 restarted and the stars per second (one process, ``--threads``); then each later variant's
@@ -12,6 +13,7 @@ stars (an interval that holds zero is a tie). Run after the workflow (its model)
 
     python bench/payne_fit_choices.py '{}' '{"prior": "none"}' '{"prior": "gaussian"}'
     python bench/payne_fit_choices.py '{}' '{"max_iter": 30, "restarts": 8}' '{"misfit_modes": 10}'
+    python bench/payne_fit_choices.py '{}' '{"misfit_scatter": "mean"}'
 
 The test split is never read.
 """
@@ -35,7 +37,7 @@ from labeltransfer.methods import load_method  # noqa: E402
 from labeltransfer.methods.payne import SCATTER_STARS  # noqa: E402
 
 #: Settings a variant may change (they act at fit time only).
-FIT_SETTINGS = ("prior", "prior_components", "misfit_modes", "max_iter", "restarts", "restart_chi2")
+FIT_SETTINGS = ("prior", "prior_components", "misfit_modes", "misfit_scatter", "max_iter", "restarts", "restart_chi2")
 RESAMPLES = 500
 
 
@@ -55,9 +57,8 @@ def fit_variant(model, variant, sample, rows):
     train = _parameters(sample, rows["train"], model)
     known = np.all(np.isfinite(train), axis=1)
     model._fit_prior(model._standard(train[known]))
-    if model.misfit_modes:
-        stars = rows["train"][known][np.random.default_rng(model.random_state).permutation(known.sum())[:SCATTER_STARS]]
-        model._fit_misfit(sample.subset(stars).spectra.select_aux([]))
+    stars = rows["train"][known][np.random.default_rng(model.random_state).permutation(known.sum())[:SCATTER_STARS]]
+    model._fit_misfit(sample.subset(stars).spectra.select_aux([]))
     spectra = sample.subset(rows["validation"]).spectra.select_aux([])
     start = time.perf_counter()
     fits = model.fit_stars(spectra)

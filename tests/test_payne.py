@@ -7,7 +7,8 @@ import torch
 
 from labeltransfer.data.spectra import Spectra
 from labeltransfer.methods import KINDS, METHOD_CLASSES, Payne
-from labeltransfer.methods.emulator import Emulator, _residuals_and_carried, maximum_likelihood_scatter
+from labeltransfer.methods.emulator import (Emulator, _residuals_and_carried, maximum_likelihood_scatter,
+                                           median_matched_scatter)
 
 from conftest import assert_same_after_reload
 
@@ -89,6 +90,22 @@ def test_the_scatter_is_the_maximum_likelihood_one():
     torch.testing.assert_close(found, grid[cost.argmin(dim=0), 0, 0].double(), atol=2e-3, rtol=0)
 
 
+def test_the_median_matched_scatter_is_the_typical_star_s_and_ignores_a_tail_of_bad_fits():
+    rng = np.random.default_rng(11)
+    noise = rng.uniform(0.5, 2.0, (4000, 6))
+    truth = np.array([0.0, 0.3, 1.0, 2.0, 0.3, 0.3])
+    residual = rng.standard_normal(noise.shape) * np.sqrt(noise ** 2 + truth ** 2)
+    usable = np.ones_like(residual, dtype=bool)
+    usable[:, 5] = False  # a pixel no star uses: no misfit
+    residual[:400, 4] *= 10  # a tenth of the stars fitted badly on this pixel
+    found = median_matched_scatter(residual, noise ** 2, usable)
+    np.testing.assert_allclose(found[1:4], truth[1:4], atol=0.12)
+    assert found[0] < 0.2 and found[5] == 0
+    assert found[4] < 0.7  # the tail moves the median some ...
+    mean_estimate = np.sqrt(max(np.mean(residual[:, 4] ** 2 - noise[:, 4] ** 2), 0))
+    assert mean_estimate > 2.5  # ... and a mean estimate four times more
+
+
 def test_the_fit_recovers_the_labels_and_the_extinction_to_their_noise(trained):
     test, labels, _, a_k = toy_stars(400, 5)
     fits = trained.fit_stars(test)
@@ -163,7 +180,7 @@ def test_a_star_stuck_in_a_poor_minimum_is_fitted_again_from_the_restarts(monkey
     # the noise cannot tell from the right one: below the threshold, as good a fit as the truth's)
     assert np.mean(with_guard["reduced_chi2"][stuck] < model.restart_chi2) > 0.95
     right = [np.mean(np.abs(fits["parameters"][:, 0] - truth[:, 0]) < 100) for fits in (with_guard, without)]
-    assert right[0] > 0.9 and right[0] > right[1] + 0.2
+    assert right[0] > 0.85 and right[0] > right[1] + 0.5
 
 
 @pytest.mark.parametrize("prior", ["gaussian", "mixture"])

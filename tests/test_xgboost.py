@@ -72,8 +72,8 @@ def test_needs_a_validation_set():
 
 
 def test_unknown_method_and_bad_parameters_are_named():
-    with pytest.raises(KeyError, match="unknown method type 'payne'"):
-        make_method("payne", {})
+    with pytest.raises(KeyError, match="unknown method type 'gaussian_process'"):
+        make_method("gaussian_process", {})
     with pytest.raises(TypeError, match="bad parameters for method 'xgboost'"):
         make_method("xgboost", {"n_trees": 3})
 

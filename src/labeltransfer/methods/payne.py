@@ -5,7 +5,8 @@ extinction A_K where the run gives it, to the normalised flux on every pixel, wi
 intrinsic scatter; it is trained on the training stars with every parameter known, by maximum
 likelihood with their flux errors and their labels' errors, and stops early on the validation
 stars' likelihood. Its intrinsic scatter is then measured again about the model at the best fits of
-training stars (their reference parameters' errors beyond the catalogue's are then no misfit).
+training stars (their reference parameters' errors beyond the catalogue's are then no misfit), so
+that each pixel's residual over its variance has the median a Gaussian's has.
 
 Labelling: each star's parameters maximise its likelihood, the flux errors plus the intrinsic
 scatter on its unmasked pixels (a missing XP band is masked pixels), optionally times a Gaussian
@@ -31,7 +32,7 @@ from tqdm.auto import tqdm
 from .base import LabelTransferMethod, TooFewStarsError
 from .calibration import calibrated
 from .cannon_solver import FirstGuess
-from .emulator import Emulator, maximum_likelihood_scatter, train_emulator
+from .emulator import Emulator, maximum_likelihood_scatter, median_matched_scatter, train_emulator
 from .mixture import GaussianMixture
 
 __all__ = ["Payne"]
@@ -45,6 +46,8 @@ SCATTER_STARS = 2000
 #: Stars per batch of the per-star fit (bounds the memory of the Jacobians: 4096 x 5 x 343 floats).
 _FIT_BATCH = 4096
 _PRIORS = ("none", "gaussian", "mixture")
+#: How the misfit\'s per-pixel scatter is measured (``misfit_scatter``).
+_MISFIT_SCATTERS = ("median", "mean")
 _STATE = ("parameter_mean", "parameter_scale", "lower", "upper", "prior_means", "prior_precisions", "prior_log_weights",
           "anchors", "fits_extinction", "misfit_modes", "misfit_scatter")
 
@@ -74,6 +77,11 @@ class Payne(LabelTransferMethod):
         eigenvectors of the training stars' residual covariance at their best fits, beyond their
         noise) plus an intrinsic scatter per pixel; 0: the scatter alone, every pixel's misfit
         independent of the others'.
+    misfit_scatter : {"median", "mean"}
+        How the per-pixel scatter is measured from the training stars' residuals at their best fits:
+        "median", the scatter at which the median star's residual over its variance is a Gaussian's
+        (:func:`~labeltransfer.methods.emulator.median_matched_scatter`); "mean", the mean squared
+        residual less the noise (which the worst-fitted stars pull up).
     guess_components : int
         Principal components of the flux in the first guess's regression.
     max_iter : int
@@ -96,8 +104,8 @@ class Payne(LabelTransferMethod):
 
     def __init__(self, *, hidden_sizes=(256, 256), learning_rate=2e-3, batch_size=512, weight_decay=0.0,
                  epochs=150, patience=20, extinction=True, prior="mixture", prior_components=16, misfit_modes=0,
-                 guess_components=20, max_iter=10, restarts=4, restart_chi2=3.0, device="cpu", threads=1,
-                 random_state=0):
+                 misfit_scatter="median", guess_components=20, max_iter=10, restarts=4, restart_chi2=6.0, device="cpu",
+                 threads=1, random_state=0):
         self.hidden_sizes = list(hidden_sizes)
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -108,6 +116,7 @@ class Payne(LabelTransferMethod):
         self.prior = prior
         self.prior_components = prior_components
         self.misfit_modes = misfit_modes
+        self.misfit_scatter = misfit_scatter
         self.guess_components = guess_components
         self.max_iter = max_iter
         self.restarts = restarts
@@ -129,6 +138,8 @@ class Payne(LabelTransferMethod):
     def _fit(self, spectra, labels, label_err, validation):
         if self.prior not in _PRIORS:
             raise ValueError(f"prior must be one of {_PRIORS}, got {self.prior!r}")
+        if self.misfit_scatter not in _MISFIT_SCATTERS:
+            raise ValueError(f"misfit_scatter must be one of {_MISFIT_SCATTERS}, got {self.misfit_scatter!r}")
         torch.set_num_threads(self.threads)
         torch.manual_seed(self.random_state)
         self.fits_extinction_ = np.array(self.extinction and self._given_extinction is not None)
@@ -161,18 +172,19 @@ class Payne(LabelTransferMethod):
             generator=torch.Generator().manual_seed(self.random_state))
         self.emulator_.eval()
         self.anchors_ = _cluster_centres(x, self.restarts, np.random.default_rng(self.random_state))
-        self.misfit_modes_ = np.zeros((len(self.wavelength_), 0))
-        self.misfit_scatter_ = self.emulator_.scatter().detach().cpu().double().numpy()
+        self._reset_misfit()
         self.guess_ = FirstGuess.fit(train.flux, self._variance(train), np.empty((len(x), 0)), x,
                                      self.guess_components)
         self._fit_misfit(train.subset(np.random.default_rng(self.random_state).permutation(len(x))[:SCATTER_STARS]))
 
     def _fit_misfit(self, stars, rounds=2):
-        """The model's misfit about the spectra of ``stars`` (training stars) at their best fits: their
-        residuals' covariance less their noise's (each star's residuals scaled by ``n_pixels / (n_pixels - k)``
-        for its ``k`` fitted parameters), as ``misfit_modes`` shared modes (its leading eigenvectors,
-        scaled by the root of their eigenvalues) plus a scatter per pixel (the rest of its diagonal);
-        the stars are fitted anew with it, ``rounds`` times.
+        """The model's misfit about the spectra of ``stars`` (training stars) at their best fits (each star's
+        residuals scaled by ``n_pixels / (n_pixels - k)`` for its ``k`` fitted parameters): ``misfit_modes``
+        shared modes (the leading eigenvectors of the residuals' covariance less their noise's, scaled by
+        the root of their eigenvalues) plus a scatter per pixel, the rest of the misfit that
+        :func:`median_matched_scatter` gives (the median star described to its noise, whatever the few
+        worst-fitted stars do; or the mean, as ``misfit_scatter`` says); starting from the emulator's
+        own scatter, the stars are fitted anew with it, ``rounds`` times.
 
         The scatter the emulator is trained with is measured at the reference parameters, and so holds
         their errors beyond the catalogue's (a fit moves a star's parameters to absorb them): a star's
@@ -180,12 +192,18 @@ class Payne(LabelTransferMethod):
         usable = np.isfinite(stars.flux_error) & np.isfinite(stars.flux)
         pairs = np.maximum(usable.T.astype(float) @ usable, 1.0)
         noise = np.sum(np.where(usable, stars.flux_error, 0.0) ** 2, axis=0) / np.diagonal(pairs)
+        self._reset_misfit()
         prior, self.prior = self.prior, "none"  # the misfit at the likelihood's best fits: no prior's pull in it
         try:
             for _ in range(rounds):
                 self._fit_misfit_once(stars, usable, pairs, noise)
         finally:
             self.prior = prior
+
+    def _reset_misfit(self):
+        """The misfit as the emulator was trained with: its own scatter, no shared modes."""
+        self.misfit_modes_ = np.zeros((len(self.wavelength_), 0))
+        self.misfit_scatter_ = self.emulator_.scatter().detach().cpu().double().numpy()
 
     def _fit_misfit_once(self, stars, usable, pairs, noise):
         """One round of :meth:`_fit_misfit`: ``usable`` pixels, the ``pairs`` of stars with both pixels of each
@@ -199,8 +217,11 @@ class Payne(LabelTransferMethod):
         leading = np.argsort(values)[::-1][:self.misfit_modes]
         leading = leading[values[leading] > 0]
         self.misfit_modes_ = vectors[:, leading] * np.sqrt(values[leading])
-        self.misfit_scatter_ = np.sqrt(np.clip(np.diagonal(covariance) - np.sum(self.misfit_modes_ ** 2, axis=1),
-                                               0.0, None))
+        if self.misfit_scatter == "median":
+            total = median_matched_scatter(residual, np.where(usable, stars.flux_error, 0.0) ** 2, usable)
+        else:
+            total = np.sqrt(np.clip(np.diagonal(covariance), 0.0, None))
+        self.misfit_scatter_ = np.sqrt(np.clip(total ** 2 - np.sum(self.misfit_modes_ ** 2, axis=1), 0.0, None))
 
     def _fit_prior(self, x):
         """The prior's components in the standardised parameters ``x`` of the training stars: one (the

@@ -1,15 +1,19 @@
-"""How three ways of calibrating the uncertainties cover the validation stars, for trained models.
+"""How four ways of calibrating the uncertainties cover the validation stars, for trained models.
 
 For each model of a finished run, the validation split is halved (seeded); the calibration of
 each label's sigma is set on one half and the other half's fractions within 1, 2 and 3 sigma
-are printed, for three rules:
+are printed, over all its stars and (within 1 sigma) in each S/N bin of
+``CALIBRATION_SNR_EDGES``, for four rules:
 
 - ``core``: one scale, making the robust width of residual / sigma one (68% within 1 sigma for
   a Gaussian);
 - ``scale``: the workflow's rule with one power (1: the method's own sigma, scaled);
 - ``power``: the workflow's rule (:func:`labeltransfer.methods.calibration.calibrate_uncertainties`),
-  a scale and a power of the method's sigma, those whose fractions within 1 and 2 sigma lie
-  farthest inside the windows (60-76% and 92-98%), counted in binomial standard errors.
+  without its S/N term: a scale and a power of the method's sigma, those whose fractions within 1
+  and 2 sigma lie farthest inside the windows (60-76% and 92-98%), counted in binomial standard
+  errors;
+- ``snr``: the workflow's rule, a power of the star's S/N as well, chosen so that the fractions of
+  every S/N bin lie inside the windows too.
 
 The test split is not read. Run after the workflow::
 
@@ -25,7 +29,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from labeltransfer.methods.calibration import calibrate_uncertainties, calibrated  # noqa: E402
+from labeltransfer.methods.calibration import CALIBRATION_SNR_EDGES, calibrate_uncertainties, calibrated  # noqa: E402
 from labeltransfer.evaluation.metrics import robust_scatter  # noqa: E402
 from labeltransfer.pipeline.training import trained_models  # noqa: E402
 from labeltransfer.data.sample import LabelledSample  # noqa: E402
@@ -35,6 +39,15 @@ from labeltransfer.data.split import read_split  # noqa: E402
 def _within(z):
     """Fractions of |z| below 1, 2, 3 per column, in percent."""
     return [[round(100 * float(np.mean(np.abs(c[np.isfinite(c)]) < k)), 1) for k in (1, 2, 3)] for c in z.T]
+
+
+def _within_1_per_bin(z, snr):
+    """Fractions of |z| below 1 per column in each S/N bin of ``CALIBRATION_SNR_EDGES``, in percent,
+    as ``{"<lo>-<hi>": [...]}``."""
+    edges = (0.0, *CALIBRATION_SNR_EDGES, np.inf)
+    return {f"{lo:g}-{hi:g}": [round(100 * float(np.mean(np.abs(c[np.isfinite(c)]) < 1)), 1)
+                               for c in z[(snr >= lo) & (snr < hi)].T]
+            for lo, hi in zip(edges[:-1], edges[1:]) if np.any((snr >= lo) & (snr < hi))}
 
 
 def main(argv=None):
@@ -54,15 +67,19 @@ def main(argv=None):
         spectra = validation.spectra.select_aux(features)
         predicted, formal = model.predict(spectra, calibrate=False)
         residual = predicted - validation.labels
+        snr = spectra.snr()
         core = np.ones((3, residual.shape[1]))
         core[0] = [robust_scatter(c) for c in (residual / formal)[halves].T]
         rules = {"core": core, **{rule: calibrate_uncertainties(predicted[halves], formal[halves],
                                                               validation.labels[halves], sample.label_names, name,
-                                                              **powers)
-                                  for rule, powers in (("scale", {"powers": (1.0,)}), ("power", {}))}}
+                                                              **settings)
+                                  for rule, settings in (("scale", {"powers": (1.0,)}), ("power", {}),
+                                                         ("snr", {"snr": snr[halves]}))}}
         for rule, calibration in rules.items():
-            print(f"{name:>16} {rule:>6}: {_within(residual[~halves] / calibrated(formal[~halves], calibration))}"
-                  + (f" power {calibration[1].tolist()}" if rule == "power" else ""), flush=True)
+            z = residual[~halves] / calibrated(formal[~halves], calibration, snr[~halves])
+            print(f"{name:>16} {rule:>6}: {_within(z)} within 1 sigma per S/N bin {_within_1_per_bin(z, snr[~halves])}"
+                  + (f" power {calibration[1].tolist()}" if rule in ("power", "snr") else "")
+                  + (f" S/N power {calibration[3].tolist()}" if rule == "snr" else ""), flush=True)
 
 
 if __name__ == "__main__":

@@ -141,7 +141,7 @@ def test_calibration_bench_never_reads_a_test_star(workdir, taken, capsys):
     taken.clear()
     load_bench("calibration_choices").main(["results/tiny", "--config", "config.yaml", "--threads", "1"])
     output = capsys.readouterr().out
-    assert all(f"knn {rule:>6}:" in output for rule in ("core", "scale", "power"))
+    assert all(f"knn {rule:>6}:" in output for rule in ("core", "scale", "power", "snr"))
     assert taken and not taken & test_ids
 
 

@@ -38,8 +38,10 @@ def run(tmp_path_factory):
     (folder / "run_b" / "models").mkdir(parents=True)
     for run_folder in ("run_a", "run_b"):
         model.save(folder / run_folder / "models" / "knn.npz")
+    validation_predictions = model.predict(stars.spectra.select_aux([]))[0]  # the 40 stars stand in for them
     SurveyModel("knn", model, folder / "run_a" / "models" / "knn.npz",
-                TrainingDomain(train.spectra.select_aux([]), train.labels, 0)).write_domain(folder / "domain.npz")
+                TrainingDomain(train.spectra.select_aux([]), train.labels, validation_predictions, 0)
+                ).write_domain(folder / "domain.npz")
     np.savez(folder / "spectra.npz", source_id=np.arange(40, dtype=np.int64) * 2 ** 35, flux=stars.spectra.flux,
              flux_error=stars.spectra.flux_error, wavelength=stars.spectra.wavelength)
     return folder
@@ -180,7 +182,9 @@ def test_a_payne_model_labels_a_user_s_stars_and_flags_its_misfits(run, tmp_path
         extinction=(train.extinction_k, validation.extinction_k))
     model.provenance_ = {"sample": "s", "split": "p", "seed": 0}
     model.save(tmp_path / "payne.npz")
-    SurveyModel("payne", model, tmp_path / "payne.npz", TrainingDomain(train.spectra.select_aux([]), train.labels, 0),
+    domain = TrainingDomain(train.spectra.select_aux([]), train.labels,
+                            model.predict(validation.spectra.select_aux([]))[0], 0)
+    SurveyModel("payne", model, tmp_path / "payne.npz", domain,
                 model.misfit_baseline(train.spectra.select_aux([]))).write_domain(tmp_path / "domain.npz")
     cli(["label", "--model", str(tmp_path / "payne.npz"), "--spectra", str(run / "spectra.npz"), "--domain",
          str(tmp_path / "domain.npz"), "--out", str(tmp_path / "labels.parquet")])

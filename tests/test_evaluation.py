@@ -6,8 +6,9 @@ import pytest
 
 from labeltransfer.evaluation.summary import (CURVE_COLUMNS, Resamples, bootstrap_scatter_bias, curve_metrics,
                                               method_metrics, paired_difference, summarise)
-from labeltransfer.evaluation.metrics import (fraction_beyond, giant_dwarf_masks, label_metrics, robust_scatter,
-                                              snr_bin_masks, subset_masks, widths_within)
+from labeltransfer.evaluation.metrics import (fraction_beyond, gaussian_crps, gaussian_nll, giant_dwarf_masks,
+                                              label_metrics, robust_scatter, snr_bin_masks, subset_masks,
+                                              teff_bin_masks, widths_within)
 
 
 def test_label_metrics_match_hand_computed_values():
@@ -51,6 +52,47 @@ def test_sigma_with_the_reference_error_removed():
     sigma, reference_err = np.full(40, 0.05), np.full(40, 0.03)
     m = label_metrics(np.zeros(40), np.zeros(40), sigma, reference_err)
     assert m["sigma_median"] == pytest.approx(0.05) and m["sigma_star_median"] == pytest.approx(0.04)
+
+
+def test_nll_of_honest_gaussian_sigmas_and_its_minimum_at_the_true_sigma():
+    residual = np.random.default_rng(40).normal(0, 0.2, 20000)
+    nll = {scale: label_metrics(residual, np.zeros_like(residual), np.full_like(residual, 0.2 * scale))["nll"]
+           for scale in (0.5, 1.0, 2.0)}
+    assert nll[1.0] == pytest.approx(0.5 * np.log(2 * np.pi * 0.2 ** 2) + 0.5, abs=0.015)  # sampling error 0.005
+    # a sigma too small costs more than one too large: + 1.5 - ln 2 against + ln 2 - 0.375 nats
+    assert nll[0.5] - nll[1.0] == pytest.approx(1.5 - np.log(2), abs=0.05)
+    assert nll[2.0] - nll[1.0] == pytest.approx(np.log(2) - 0.375, abs=0.02)
+    assert gaussian_nll([0.0, 3.0], [1.0, 2.0]) == pytest.approx([0.5 * np.log(2 * np.pi),
+                                                                 0.5 * np.log(8 * np.pi) + 9 / 8])
+
+
+@pytest.mark.parametrize("residual, sigma", [(0.0, 1.0), (0.3, 0.2), (-2.5, 1.5), (150.0, 40.0)])
+def test_crps_matches_the_integral_of_the_squared_difference_of_the_cdfs(residual, sigma):
+    from scipy import integrate, stats
+
+    # CRPS = integral over x of (F(x) - 1[x >= reference])^2, F the predicted N(residual, sigma^2), reference 0
+    below = integrate.quad(lambda x: stats.norm.cdf(x, residual, sigma) ** 2, -np.inf, 0)[0]
+    above = integrate.quad(lambda x: stats.norm.sf(x, residual, sigma) ** 2, 0, np.inf)[0]
+    assert gaussian_crps(residual, sigma) == pytest.approx(below + above, rel=1e-6)
+
+
+def test_crps_of_honest_sigmas_and_of_a_vanishing_sigma():
+    residual = np.random.default_rng(41).normal(0, 50.0, 20000)
+    m = label_metrics(residual, np.zeros_like(residual), np.full_like(residual, 50.0))
+    # E|X - y| - E|X - X'| / 2 with X, X', y independent N(0, sigma^2): 2 sigma / sqrt(pi) - sigma / sqrt(pi)
+    assert m["crps"] == pytest.approx(50.0 / np.sqrt(np.pi), rel=0.02)
+    assert gaussian_crps(residual[:5], 1e-9) == pytest.approx(np.abs(residual[:5]))  # a point forecast: |r|
+
+
+def test_nll_and_crps_leave_stars_without_a_usable_sigma_out():
+    rng = np.random.default_rng(42)
+    residual, sigma = rng.normal(0, 1, 60), rng.uniform(0.5, 1.5, 60)
+    sigma[:5] = [0.0, np.nan, -1.0, np.inf, 0.0]
+    m = label_metrics(residual, np.zeros(60), sigma)
+    assert m["n_bad_sigma"] == 5
+    assert m["nll"] == pytest.approx(np.mean(gaussian_nll(residual[5:], sigma[5:])))
+    assert m["crps"] == pytest.approx(np.mean(gaussian_crps(residual[5:], sigma[5:])))
+    assert np.isnan(label_metrics(residual, np.zeros(60), np.full(60, np.nan))["nll"])
 
 
 def test_robust_scatter_of_gaussian():
@@ -117,6 +159,69 @@ def test_snr_bins_are_half_open_and_named_by_their_edges():
     np.testing.assert_array_equal(masks["snr_30-inf"], [False, False, True, True])
 
 
+def test_teff_bins_are_half_open_named_by_their_edges_and_come_after_the_other_subsets():
+    teff = np.array([3999.0, 4000.0, 4499.9, 6000.0, np.nan, 2500.0])
+    masks = teff_bin_masks(teff, [3000, 4000, 4500, 6000])
+    assert list(masks) == ["teff_3000-4000", "teff_4000-4500", "teff_4500-6000"]
+    np.testing.assert_array_equal(np.column_stack(list(masks.values())),
+                                  [[1, 0, 0], [0, 1, 0], [0, 1, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]])
+    everything = subset_masks(np.full(6, 2.0), np.full(6, 50.0), [10, np.inf], np.ones(6, bool), teff_reference=teff,
+                              teff_bins=[3000, 4000, 4500, 6000])
+    assert list(everything) == ["all", "giants", "dwarfs", "snr_10-inf", "with_parallax", "without_parallax",
+                                "teff_3000-4000", "teff_4000-4500", "teff_4500-6000"]
+    with pytest.raises(ValueError, match=r"teff_bins must increase, got \[3000, 5000, 4500\]"):
+        teff_bin_masks(teff, [3000, 5000, 4500])
+    with pytest.raises(ValueError, match="without the reference Teff"):
+        subset_masks(np.full(6, 2.0), np.full(6, 50.0), [10, np.inf], teff_bins=[3000, 4000])
+
+
+def test_coverage_nll_and_crps_per_bin_find_the_bins_whose_sigma_is_too_small():
+    """Sigma right at S/N 50-200 and for the warm stars; half the true width at S/N 10-50 and for the
+    cool stars: 68% against 38% within 1 sigma, in the S/N and the Teff bins alike."""
+    rng = np.random.default_rng(43)
+    n = 8000
+    snr = np.where(np.arange(n) < n // 2, 20.0, 100.0)
+    teff = np.where(snr < 50, rng.uniform(3500, 4500, n), rng.uniform(5000, 6000, n))
+    residual = rng.normal(0, 100.0, n)
+    table = pd.DataFrame({"apogee_id": np.arange(n).astype(str), "snr": snr, "logg_ref": 2.0, "teff_ref": teff,
+                          "teff": teff + residual, "teff_err": np.where(snr < 50, 50.0, 100.0)})
+    summary, _ = summarise({"m": table}, ["teff"], [10, 50, 200], teff_bins=[3500, 4500, 5000, 6000],
+                           n_resamples=20)
+    rows = summary.set_index("subset")
+    expected = {1: (0.683, 0.383), 2: (0.954, 0.683), 3: (0.997, 0.866)}  # P(|z| < k) and P(|z| < k / 2)
+    for k, (honest, too_small) in expected.items():
+        for right, wrong in (("snr_50-200", "snr_10-50"), ("teff_5000-6000", "teff_3500-4500")):
+            assert rows.loc[right, f"cover_{k}"] == pytest.approx(honest, abs=0.02)
+            assert rows.loc[wrong, f"cover_{k}"] == pytest.approx(too_small, abs=0.02)
+    assert rows.loc["teff_4500-5000", "n"] == 0 and np.isnan(rows.loc["teff_4500-5000", "cover_1"])
+    # NLL: ln(sigma) + 0.5 ln(2 pi) + 0.5 (r / sigma)^2, with E[(r / sigma)^2] = 1 and 4
+    assert rows.loc["snr_50-200", "nll"] == pytest.approx(np.log(100) + 0.5 * np.log(2 * np.pi) + 0.5, abs=0.03)
+    assert rows.loc["snr_10-50", "nll"] == pytest.approx(np.log(50) + 0.5 * np.log(2 * np.pi) + 2, abs=0.1)
+    assert rows.loc["snr_10-50", "crps"] > rows.loc["snr_50-200", "crps"]  # the same errors, a worse forecast
+
+
+def test_teff_bins_need_the_reference_teff():
+    table = pd.DataFrame({"apogee_id": ["a", "b"], "snr": 50.0, "logg_ref": 2.0, "logg": 2.0, "logg_err": 0.1})
+    with pytest.raises(ValueError, match="have no teff_ref column"):
+        summarise({"x": table}, ["logg"], [10, np.inf], teff_bins=[4000, 5000])
+
+
+def test_the_markdown_summary_lists_the_coverage_per_snr_bin_and_marks_it_outside_the_window():
+    from labeltransfer.pipeline.evaluation import _coverage_per_snr_bin
+
+    summary = pd.DataFrame([{"method": m, "label": label, "subset": subset, "n": n, "cover_1": cover}
+                            for m, label, subset, n, cover in [
+                                ("mlp", "teff", "all", 900, 0.70), ("mlp", "teff", "snr_10-30", 300, 0.54),
+                                ("mlp", "teff", "snr_30-inf", 580, 0.683), ("mlp", "teff", "teff_4000-5000", 12, np.nan),
+                                ("mlp", "logg", "all", 900, 0.70), ("mlp", "logg", "snr_10-30", 20, np.nan),
+                                ("mlp", "logg", "snr_30-inf", 580, 0.77)]])
+    lines = _coverage_per_snr_bin(summary, ["teff", "logg"])
+    assert lines[0] == "## Coverage per S/N bin"
+    assert "| 10-30 | mlp | **54%** (N=300) | too small (N=20) |" in lines
+    assert "| 30+ | mlp | 68% (N=580) | **77%** (N=580) |" in lines
+    assert not any("4000" in line for line in lines)
+
+
 def test_widths_within_each_subset_per_column_ignoring_nan():
     rng = np.random.default_rng(3)
     z = np.column_stack([rng.normal(0, 1, 4000), rng.normal(0, 2, 4000)])
@@ -147,7 +252,7 @@ def test_calibration_puts_gaussian_coverage_at_68_and_95_percent():
 
 
 def test_calibration_of_heavy_tails_trades_the_two_windows():
-    from labeltransfer.methods.calibration import calibrate_uncertainties, calibrated
+    from labeltransfer.methods.calibration import calibrate_uncertainties, calibrated, no_calibration
 
     heavy = np.random.default_rng(9).standard_t(2.5, (20000, 1))  # both windows can be met
     ones = np.ones_like(heavy)
@@ -161,7 +266,7 @@ def test_calibration_of_heavy_tails_trades_the_two_windows():
     assert within_1 > 0.76 and within_2 < 0.92
     few = np.ones((10, 1))
     np.testing.assert_array_equal(calibrate_uncertainties(few, few, np.zeros_like(few), ["x"], "test"),
-                                  np.ones((3, 1)))
+                                  no_calibration(1))
 
 
 def test_calibration_power_follows_how_well_sigma_ranks_the_errors():
@@ -269,10 +374,14 @@ def _residual_pairs():
 
 
 def test_summarise_reproduces_the_recorded_summary_and_comparison():
+    """The Teff subsets (issue 33) and the columns nll and crps were added after the recording: the
+    recorded rows and columns must come out byte for byte as they were."""
     predictions, has_parallax = _comparison_predictions()
     summary, comparison = summarise(predictions, ["logg", "teff"], [5, 20, 60, np.inf], has_parallax=has_parallax,
-                                    seed=4)
-    assert _digest(summary) == "8d3f82e3a2bc79e32b179a7a1337dc69aa984e227c13f1fab2a689b9bb8fb789"
+                                    teff_bins=[4000, 5000, 6000], seed=4)
+    recorded = summary.loc[~summary["subset"].str.startswith("teff_"), summary.columns.drop(["nll", "crps"])]
+    assert _digest(recorded) == "8d3f82e3a2bc79e32b179a7a1337dc69aa984e227c13f1fab2a689b9bb8fb789"
+    assert set(summary["subset"]) - set(recorded["subset"]) == {"teff_4000-5000", "teff_5000-6000"}
     assert _digest(comparison) == "3000c74b66d687da7caa92eaad001718298642454ec9a730e59fb1e9ba6c9a38"
     assert comparison.iloc[0]["difference_lo95"] == -0.07505635997330769  # logg, all, a - b (stars b left out)
 

@@ -64,7 +64,8 @@ def test_uncertainties_are_calibrated_on_the_validation_stars(mlp):
     spectra, labels, _ = _data(200, 1)  # the validation set of the fixture
     predicted, formal = mlp.predict(spectra, calibrate=False)
     np.testing.assert_allclose(mlp.uncertainty_calibration_,
-                               calibrate_uncertainties(predicted, formal, labels, mlp.label_names_, "test"))
+                               calibrate_uncertainties(predicted, formal, labels, mlp.label_names_, "test",
+                                                       snr=spectra.snr()))
     assert np.all(mlp.uncertainty_calibration_[0] != 1.0)
 
 
@@ -76,7 +77,8 @@ def test_sub_ensemble_keeps_the_first_network_and_recalibrates(mlp):
     predicted, formal = single.predict(spectra, calibrate=False)
     assert not np.allclose(predicted, mlp.predict(spectra)[0])
     np.testing.assert_allclose(single.uncertainty_calibration_,
-                               calibrate_uncertainties(predicted, formal, labels, mlp.label_names_, "test"))
+                               calibrate_uncertainties(predicted, formal, labels, mlp.label_names_, "test",
+                                                       snr=spectra.snr()))
     assert not np.allclose(single.uncertainty_calibration_, mlp.uncertainty_calibration_)
     with pytest.raises(ValueError, match="n_members must be 1..2"):
         mlp.sub_ensemble(3, (spectra, labels))
@@ -271,14 +273,17 @@ def test_the_weight_average_is_the_network_kept():
 
 
 def test_snr_input_lets_the_uncertainty_follow_the_noise():
-    ratios = {}
+    ratios, calibrated_ratios = {}, {}
     for snr_input in (False, True):
         model = MLP(**{**FAST, "hidden_sizes": [32], "n_members": 1, "snr_input": snr_input})
         model.fit(*_noisy_and_clean(800, 0), NAMES, validation=_noisy_and_clean(200, 1))
-        _, sigma = model.predict(_noisy_and_clean(400, 2)[0])
-        ratios[snr_input] = np.median(sigma[1::2], axis=0) / np.median(sigma[::2], axis=0)
-    assert np.all(ratios[True] > 3), ratios  # noisy stars get larger error bars ...
+        for calibrate, found in ((False, ratios), (True, calibrated_ratios)):
+            _, sigma = model.predict(_noisy_and_clean(400, 2)[0], calibrate=calibrate)
+            found[snr_input] = np.median(sigma[1::2], axis=0) / np.median(sigma[::2], axis=0)
+    assert np.all(ratios[True] > 3), ratios  # the network's own sigma: noisy stars get larger error bars ...
     assert np.all(ratios[False] < 2), ratios  # ... which the normalised spectrum alone does not tell
+    # the calibration, which knows each star's S/N, widens the noisy stars' error bars without the input too
+    assert np.all(calibrated_ratios[False] > 2), calibrated_ratios
 
 
 def test_an_averaging_window_longer_than_the_training_is_warned_about(caplog):

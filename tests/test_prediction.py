@@ -46,9 +46,11 @@ def test_the_test_split_s_predictions_and_the_catalogues_are_built_by_one_functi
     predict_method(**job, model_path=tmp_path / "knn.npz", predictions_path=tmp_path / "knn.csv",
                    timing_path=tmp_path / "predict.json")
     assert builds == ["apogee_id"]
-    assert list(pd.read_csv(tmp_path / "knn.csv").columns) == [
+    written = pd.read_csv(tmp_path / "knn.csv")
+    assert list(written.columns) == [
         "apogee_id", "snr", "teff", "teff_err", "teff_ref", "teff_ref_err", "logg", "logg_err", "logg_ref",
-        "logg_ref_err", "flags"]
+        "logg_ref_err", "flags", "reference_beyond_training"]
+    assert written["reference_beyond_training"].isin([0, 1]).all()  # every test star has both reference labels
 
     model = SurveyModel("knn", load_model_file(tmp_path / "knn.npz"), tmp_path / "knn.npz")
     spectra = sample.spectra
@@ -72,9 +74,10 @@ def test_a_prediction_table_s_columns_come_in_one_order():
     labels, sigma = np.array([[5000.0, 2.5], [4000.0, 1.5]]), np.array([[50.0, 0.1], [40.0, 0.2]])
     table = prediction_table("apogee_id", np.array(["a", "b"]), np.array([30.0, 40.0]), ["teff", "logg"], labels, sigma,
                              reference=(labels + 1, sigma / 2), leading={"level": 10, "n_pixels": np.array([3, 4])},
-                             flags=np.array([0, 4]))
+                             flags=np.array([0, 4]), reference_beyond=np.array([1.0, np.nan]))
     assert list(table.columns) == ["level", "n_pixels", "apogee_id", "snr", "teff", "teff_err", "teff_ref",
-                                   "teff_ref_err", "logg", "logg_err", "logg_ref", "logg_ref_err", "flags"]
+                                   "teff_ref_err", "logg", "logg_err", "logg_ref", "logg_ref_err", "flags",
+                                   "reference_beyond_training"]
     assert table["level"].tolist() == [10, 10] and table["logg_ref"].tolist() == [3.5, 2.5]
     assert (table.dtypes.drop(["apogee_id", "level", "n_pixels", "flags"]) == np.float64).all()
     stored = prediction_table("source_id", np.array([7, 8]), np.array([30.0, 40.0]), ["teff", "logg"], labels, sigma,

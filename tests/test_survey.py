@@ -224,9 +224,15 @@ def trained(tmp_path_factory):
     return folder, model, train, stars, ids
 
 
+def _domain(model, train, stars, seed=0):
+    """The model's flags' training domain, the label bit's threshold from its predictions of ``stars`` (not
+    training stars: they stand in for the validation split)."""
+    return TrainingDomain(train.spectra, train.labels, model.predict(stars.spectra)[0], seed)
+
+
 def test_a_chunk_is_labelled_into_a_catalogue_with_its_provenance(trained):
     folder, model, train, stars, ids = trained
-    survey_model = SurveyModel("knn", model, folder / "knn.npz", TrainingDomain(train.spectra, train.labels, 0),
+    survey_model = SurveyModel("knn", model, folder / "knn.npz", _domain(model, train, stars),
                                model.misfit_baseline(train.spectra))
     outputs = [folder / "one_block.parquet", folder / "blocks_of_40.parquet"]
     for output, block_rows in zip(outputs, (1000, 40)):
@@ -331,8 +337,8 @@ def test_a_catalogue_describes_its_columns_flags_and_provenance_in_every_format(
     from astropy.io import fits
     from astropy.table import Table
 
-    folder, model, train, _, _ = trained
-    flagged = SurveyModel("knn", model, folder / "knn.npz", TrainingDomain(train.spectra, train.labels, 0))
+    folder, model, train, stars, _ = trained
+    flagged = SurveyModel("knn", model, folder / "knn.npz", _domain(model, train, stars))
     flagged.write_domain(tmp_path / "reference.npz")
     flagged = SurveyModel("knn", model, folder / "knn.npz").read_domain(tmp_path / "reference.npz")
     outputs = [tmp_path / name for name in ("labels.parquet", "labels.fits", "labels.ecsv")]
@@ -366,8 +372,8 @@ def test_a_catalogue_describes_its_columns_flags_and_provenance_in_every_format(
 
 
 def test_a_killed_write_leaves_no_file_a_reader_of_the_folder_finds(trained, tmp_path, monkeypatch):
-    folder, model, train, _, _ = trained
-    survey_model = SurveyModel("knn", model, folder / "knn.npz", TrainingDomain(train.spectra, train.labels, 0))
+    folder, model, train, stars, _ = trained
+    survey_model = SurveyModel("knn", model, folder / "knn.npz", _domain(model, train, stars))
     catalogues = tmp_path / "catalogues"
     label_file(folder / "chunk.csv.gz", [survey_model], [catalogues / "a.parquet"], progress=False)
     monkeypatch.setattr("os.replace", lambda source, target: None)  # killed before the rename
@@ -391,13 +397,14 @@ def test_a_killed_write_leaves_no_file_a_reader_of_the_folder_finds(trained, tmp
 
 
 def test_a_saved_flags_reference_labels_as_the_training_set_itself_does(trained):
-    folder, knn, train, _, _ = trained
+    folder, knn, train, stars, _ = trained
     cannon = make_method("cannon", {"order": 1}).fit(train.spectra, train.labels, train.label_err, train.label_names)
     cannon.provenance_ = knn.provenance_
     cannon.save(folder / "cannon.npz")
     for name in ("knn", "cannon"):
         path, reference = folder / f"{name}.npz", folder / "references" / f"{name}.npz"
-        direct = SurveyModel(name, load_model_file(path), path, TrainingDomain(train.spectra, train.labels, 0))
+        model = load_model_file(path)
+        direct = SurveyModel(name, model, path, _domain(model, train, stars))
         direct.misfit_baseline = direct.model.misfit_baseline(train.spectra)
         direct.write_domain(reference)
         saved = SurveyModel(name, load_model_file(path), path).read_domain(reference)
@@ -414,12 +421,12 @@ def test_a_saved_flags_reference_labels_as_the_training_set_itself_does(trained)
 
 
 def test_a_saved_flags_reference_keeps_a_nan_threshold_and_refuses_another_seed_or_settings(trained, monkeypatch):
-    folder, knn, train, _, _ = trained
+    folder, knn, train, stars, _ = trained
     path = folder / "knn.npz"
-    saved = SurveyModel("knn", knn, path, TrainingDomain(train.spectra, train.labels, 0), float("nan"))
+    saved = SurveyModel("knn", knn, path, _domain(knn, train, stars), float("nan"))
     saved.write_domain(folder / "nan.npz")
     assert np.isnan(SurveyModel("knn", knn, path).read_domain(folder / "nan.npz").misfit_baseline)
-    SurveyModel("knn", knn, path, TrainingDomain(train.spectra, train.labels, 1)).write_domain(folder / "seed1.npz")
+    SurveyModel("knn", knn, path, _domain(knn, train, stars, seed=1)).write_domain(folder / "seed1.npz")
     with pytest.raises(IncompatibleDataError, match=r"seed1.npz: .*drawn with seed 1, .*knn.npz was trained with seed 0"):
         SurveyModel("knn", knn, path).read_domain(folder / "seed1.npz")
     np.savez(folder / "other.npz", flux=np.ones(3))
@@ -649,9 +656,9 @@ def _config_file(folder):
 
 def test_a_chunk_job_labels_with_each_saved_model_and_its_training_domain(trained, tmp_path):
     """label_chunk, the label_survey_chunk rule's step: the model file and the training domain saved for it."""
-    folder, model, train, _, _ = trained
+    folder, model, train, stars, _ = trained
     domain = tmp_path / "knn_domain.npz"
-    SurveyModel("knn", model, folder / "knn.npz", TrainingDomain(train.spectra, train.labels, 0)).write_domain(domain)
+    SurveyModel("knn", model, folder / "knn.npz", _domain(model, train, stars)).write_domain(domain)
     label_chunk(chunk_path=folder / "chunk.csv.gz", model_paths=[folder / "knn.npz"], domain_paths=[domain],
                 methods=["knn"], block_rows=50, threads=1, metadata=None, catalogue_paths=[tmp_path / "knn.parquet"])
     catalogue = read_catalogue([tmp_path / "knn.parquet"])

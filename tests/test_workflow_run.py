@@ -35,8 +35,10 @@ def test_summary_table(ci_run):
     assert {"method", "label", "subset", "n", "bias", "scatter", "rmse", "outlier_frac"} <= set(summary.columns)
     methods, labels = set(CONFIG["methods"]), set(CONFIG["labels"])
     assert set(summary["method"]) == methods and set(summary["label"]) == labels
-    n_bins = len(CONFIG["snr_bins"]) - 1
-    assert len(summary) == len(methods) * len(labels) * (3 + n_bins + 2)  # and with / without parallax
+    n_bins, n_teff_bins = len(CONFIG["snr_bins"]) - 1, len(CONFIG["teff_bins"]) - 1
+    # all, giants, dwarfs, the S/N bins, with / without parallax, the Teff bins
+    assert len(summary) == len(methods) * len(labels) * (3 + n_bins + 2 + n_teff_bins)
+    assert {"nll", "crps"} <= set(summary.columns) and summary.loc[summary["subset"] == "all", "crps"].notna().all()
     comparison = pd.read_csv(RESULTS / "metrics" / "comparison.csv")
     assert len(comparison) == len(methods) * (len(methods) - 1) // 2 * len(labels) * 3
     assert comparison["verdict"].str.fullmatch(r"tie|\w+ better").all()
@@ -59,7 +61,8 @@ def test_every_figure_is_a_valid_png(ci_run):
     figures += [RESULTS / "figures" / "one_to_one" / f"{m}.png" for m in CONFIG["methods"]]
     figures += [RESULTS / "figures" / name for name in (
         "scatter_vs_snr.png", "kiel.png", "alpha_fe.png", "calibration.png", "costs.png", "snr_ladder.png",
-        "learning_curve.png", "residual_trends.png", "information.png", "anomalies.png", "influence.png")]
+        "learning_curve.png", "residual_trends.png", "information.png", "anomalies.png", "influence.png",
+        "calibration_per_bin.png")]
     neural = [m for m in CONFIG["methods"] if CONFIG["method_settings"][m]["type"] in ("mlp", "cnn")]
     figures += [RESULTS / "figures" / kind / f"{m}.png" for kind in ("loss_curve", "ensemble_calibration")
                 for m in neural]
@@ -77,6 +80,9 @@ def test_out_of_distribution_flags_are_in_every_prediction_table_and_summarised(
     ood = pd.read_csv(RESULTS / "metrics" / "ood.csv")
     assert len(ood) == len(CONFIG["methods"]) * len(CONFIG["labels"])
     assert (ood["spectrum_fraction"] > 0.005).all() and (ood["spectrum_fraction"] < 0.1).all()  # 1% of training-like
+    # the label bit's threshold is each method's own validation stars': about 1% of test stars, not its imprecision
+    assert (ood["labels_fraction"] < 0.06).all(), ood[["method", "labels_fraction"]]
+    assert {"labels_fraction_beyond", "labels_fraction_within", "n_reference_beyond"} <= set(ood.columns)
     assert "## Out of distribution" in (RESULTS / "metrics" / "summary.md").read_text()
 
 

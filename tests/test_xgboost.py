@@ -49,8 +49,9 @@ def test_quantile_sigmas_are_calibrated_on_the_validation_split(fitted):
     val_spectra, val_labels = _data(300, 1)
     predicted, formal = fitted.predict(val_spectra, calibrate=False)
     np.testing.assert_allclose(fitted.uncertainty_calibration_,
-                               calibrate_uncertainties(predicted, formal, val_labels, NAMES, "test"))
-    assert fitted.uncertainty_calibration_.shape == (3, 2) and np.all(fitted.uncertainty_calibration_[0] != 1.0)
+                               calibrate_uncertainties(predicted, formal, val_labels, NAMES, "test",
+                                                       snr=val_spectra.snr()))
+    assert fitted.uncertainty_calibration_.shape == (5, 2) and np.all(fitted.uncertainty_calibration_[0] != 1.0)
 
 
 def test_early_stopping_used_the_validation_set(fitted):

@@ -1,5 +1,6 @@
 # Evaluation: the test-set metrics of every method (bootstrap intervals, paired comparison, costs,
-# out-of-distribution table) and the figures that compare the methods.
+# out-of-distribution table) and the figures that compare the methods (calibration per S/N and Teff bin
+# included).
 # Package: labeltransfer.pipeline.evaluation.
 
 
@@ -25,6 +26,7 @@ rule evaluate_methods:
         methods=METHODS,
         labels=list(config["labels"]),
         snr_bins=config["snr_bins"],
+        teff_bins=config["teff_bins"],
         seed=config["seed"],
     threads: 1
     resources:
@@ -67,3 +69,30 @@ rule plot_comparison:
         "benchmarks/{task}/plots/{figure}.tsv"
     script:
         "../scripts/plot_comparison.py"
+
+
+rule plot_calibration_per_bin:
+    input:
+        summary=rules.evaluate_methods.output.summary,
+    output:
+        figure=report(
+            "results/{task}/figures/calibration_per_bin.png",
+            caption="../report/calibration.rst",
+            category="3. Figures",
+            subcategory="Comparison",
+            labels={"figure": "calibration_per_bin"},
+        ),
+    log:
+        "logs/{task}/plots/calibration_per_bin.log",
+    params:
+        code=script_code("plot_calibration_per_bin"),
+        labels=list(config["labels"]),
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/science.yaml"
+    benchmark:
+        "benchmarks/{task}/plots/calibration_per_bin.tsv"
+    script:
+        "../scripts/plot_calibration_per_bin.py"

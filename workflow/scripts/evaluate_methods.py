@@ -13,6 +13,7 @@ with log_to(snakemake.log[0]):
         sample_path=snakemake.input.sample,
         labels=snakemake.params.labels,
         snr_bins=snakemake.params.snr_bins,
+        teff_bins=snakemake.params.teff_bins,
         seed=snakemake.params.seed,
         summary_path=snakemake.output.summary,
         comparison_path=snakemake.output.comparison,

@@ -3,16 +3,21 @@ and a survey's catalogue rows are both built by :func:`prediction_table`."""
 
 import pandas as pd
 
-__all__ = ["prediction_table", "sample_predictions"]
+__all__ = ["REFERENCE_BEYOND", "prediction_table", "sample_predictions"]
+
+#: The test split's column that says whether a star's reference labels lie beyond the training set's
+#: (1), within (0), or were not judged (empty: a reference label missing); see
+#: :meth:`labeltransfer.diagnostics.ood.TrainingDomain.reference_beyond`.
+REFERENCE_BEYOND = "reference_beyond_training"
 
 
 def prediction_table(id_column, ids, snr, label_names, labels, sigma, *, reference=None, leading=None, flags=None,
-                     dtype=None):
+                     reference_beyond=None, dtype=None):
     """A table of labelled stars.
 
     Its columns, in this order: ``leading``'s, ``id_column``, ``snr``, then for each label
     ``<label>`` and ``<label>_err`` (with ``reference``, followed by ``<label>_ref`` and
-    ``<label>_ref_err``), and last ``flags`` where given.
+    ``<label>_ref_err``), and last ``flags`` and :data:`REFERENCE_BEYOND` where given.
 
     Parameters
     ----------
@@ -32,6 +37,8 @@ def prediction_table(id_column, ids, snr, label_names, labels, sigma, *, referen
         as the S/N ladder's ``level``.
     flags : ndarray of int, shape (n_stars,), optional
         The out-of-distribution flags, as they are stored.
+    reference_beyond : ndarray of float, shape (n_stars,), optional
+        Whether each star's reference labels lie beyond the training set's: 1, 0, or NaN (not judged).
     dtype : numpy dtype, optional
         The type ``snr``, the labels and their sigmas are stored as (a catalogue's: float32);
         by default their own.
@@ -50,12 +57,15 @@ def prediction_table(id_column, ids, snr, label_names, labels, sigma, *, referen
             columns[f"{name}_ref"], columns[f"{name}_ref_err"] = reference[0][:, k], reference[1][:, k]
     if flags is not None:
         columns["flags"] = flags
+    if reference_beyond is not None:
+        columns[REFERENCE_BEYOND] = reference_beyond
     return pd.DataFrame(columns)
 
 
-def sample_predictions(stars, labels, sigma, *, leading=None, flags=None):
+def sample_predictions(stars, labels, sigma, *, leading=None, flags=None, reference_beyond=None):
     """The prediction table (:func:`prediction_table`) of labelled stars (a
     :class:`~labeltransfer.data.sample.LabelledSample`): their ``apogee_id`` and measured ``snr``,
     each label predicted with its sigma, and its reference value with the reference's error."""
     return prediction_table("apogee_id", stars.apogee_id, stars.snr, stars.label_names, labels, sigma,
-                            reference=(stars.labels, stars.label_err), leading=leading, flags=flags)
+                            reference=(stars.labels, stars.label_err), leading=leading, flags=flags,
+                            reference_beyond=reference_beyond)

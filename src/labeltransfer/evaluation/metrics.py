@@ -14,6 +14,15 @@ For residuals ``r = predicted - reference`` of the stars with a reference label:
 - ``cover_1``, ``cover_2``, ``cover_3``: fraction of the stars with ``|r| < k sigma_predicted``
   (68.3, 95.4 and 99.7% for Gaussian-honest uncertainties); a star whose sigma is missing or
   not positive counts as not covered, and ``n_bad_sigma`` counts such stars;
+- ``nll``: mean Gaussian negative log-likelihood of ``r`` under the predicted sigma,
+  ``0.5 ln(2 pi sigma^2) + r^2 / (2 sigma^2)``, in nats for a density in the label's units (so
+  comparable between methods, not between labels; lower is better; ``0.5 ln(2 pi sigma^2) + 0.5``
+  for honest Gaussian sigmas); it punishes a sigma too small more than one too large;
+- ``crps``: mean continuous ranked probability score of the Gaussian ``N(predicted, sigma)``
+  against the reference, ``sigma [z (2 Phi(z) - 1) + 2 phi(z) - 1 / sqrt(pi)]`` with
+  ``z = r / sigma``, in the label's units (lower is better; the mean ``|r|`` as sigma -> 0, and
+  ``sigma / sqrt(pi)`` for honest Gaussian sigmas). ``nll`` and ``crps``
+  are means over the stars with a usable sigma (``n_bad_sigma`` counts the others);
 - ``sigma_median``: median predicted sigma. Every method's sigma is calibrated against the
   APOGEE labels (on the validation split), so it is the spread of prediction minus APOGEE
   label, reference error included; ``sigma_star_median`` is the median of
@@ -28,9 +37,11 @@ differences between methods, come from a bootstrap over the test stars
 """
 
 import numpy as np
+from scipy import special
 
-__all__ = ["robust_scatter", "fraction_beyond", "widths_within", "label_metrics", "giant_dwarf_masks", "snr_bin_masks",
-           "subset_masks", "GIANT_LOGG", "MIN_SUBSET_STARS", "COVERAGE_SIGMAS"]
+__all__ = ["robust_scatter", "fraction_beyond", "widths_within", "gaussian_nll", "gaussian_crps", "label_metrics",
+           "giant_dwarf_masks", "snr_bin_masks", "teff_bin_masks", "subset_masks", "GIANT_LOGG", "MIN_SUBSET_STARS",
+           "COVERAGE_SIGMAS"]
 
 MAD_TO_SIGMA = 1.4826
 #: Stars with reference logg below this are counted as giants, the rest as dwarfs.
@@ -41,7 +52,7 @@ MIN_SUBSET_STARS = 30
 #: Multiples of the predicted sigma whose coverage is reported.
 COVERAGE_SIGMAS = (1, 2, 3)
 _METRICS = ("bias", "scatter", "rmse", "outlier_frac", "z_width", "z_rms",
-            *(f"cover_{k}" for k in COVERAGE_SIGMAS), "sigma_median", "sigma_star_median")
+            *(f"cover_{k}" for k in COVERAGE_SIGMAS), "sigma_median", "sigma_star_median", "nll", "crps")
 
 
 def robust_scatter(values):
@@ -86,6 +97,33 @@ def widths_within(z, masks):
     return {name: [float(robust_scatter(column)) for column in z[mask].T] for name, mask in masks.items()}
 
 
+def gaussian_nll(residual, sigma):
+    """Negative log-likelihood of each residual under ``N(0, sigma^2)``, in nats.
+
+    Parameters
+    ----------
+    residual, sigma : ndarray, shape (n_stars,)
+        Predicted minus reference, and the predicted sigma (positive), in the label's units.
+
+    Returns
+    -------
+    ndarray, shape (n_stars,): ``0.5 ln(2 pi sigma^2) + residual^2 / (2 sigma^2)``.
+    """
+    residual, sigma = np.asarray(residual, dtype=float), np.asarray(sigma, dtype=float)
+    return 0.5 * np.log(2 * np.pi * sigma ** 2) + 0.5 * (residual / sigma) ** 2
+
+
+def gaussian_crps(residual, sigma):
+    """Continuous ranked probability score of ``N(predicted, sigma^2)`` against the reference, per star
+    (``residual`` and ``sigma`` as in :func:`gaussian_nll`), in the label's units:
+    ``sigma [z (2 Phi(z) - 1) + 2 phi(z) - 1 / sqrt(pi)]`` with ``z = residual / sigma`` (Gneiting &
+    Raftery 2007, eq. 5; symmetric in the sign of ``z``)."""
+    residual, sigma = np.asarray(residual, dtype=float), np.asarray(sigma, dtype=float)
+    z = residual / sigma
+    density = np.exp(-0.5 * z ** 2) / np.sqrt(2 * np.pi)
+    return sigma * (z * special.erf(z / np.sqrt(2)) + 2 * density - 1 / np.sqrt(np.pi))
+
+
 def label_metrics(predicted, reference, sigma, reference_err=None, min_stars=MIN_SUBSET_STARS):
     """Metrics of one label (see the module docstring); stars without a prediction or reference are left out.
 
@@ -125,11 +163,14 @@ def label_metrics(predicted, reference, sigma, reference_err=None, min_stars=MIN
         star_sigma = np.sqrt(np.clip(sigma[usable] ** 2 - reference_err[usable] ** 2, 0, None))
         result["sigma_median"] = float(np.median(sigma[usable]))
         result["sigma_star_median"] = float(np.median(star_sigma)) if np.isfinite(star_sigma).all() else np.nan
+        result["nll"] = float(np.mean(gaussian_nll(resid[usable], sigma[usable])))
+        result["crps"] = float(np.mean(gaussian_crps(resid[usable], sigma[usable])))
     return result
 
 
-def subset_masks(logg_reference, snr, snr_bins, has_parallax=None):
-    """Boolean masks of the subsets: all, giants, dwarfs, one per S/N bin, and with / without parallax.
+def subset_masks(logg_reference, snr, snr_bins, has_parallax=None, teff_reference=None, teff_bins=None):
+    """Boolean masks of the subsets: all, giants, dwarfs, one per S/N bin, with / without parallax, and
+    one per reference-Teff bin.
 
     Parameters
     ----------
@@ -141,15 +182,24 @@ def subset_masks(logg_reference, snr, snr_bins, has_parallax=None):
         Bin edges, increasing; the last may be ``inf``.
     has_parallax : ndarray of bool, shape (n_stars,), optional
         Whether each star has a parallax (subsets ``with_parallax``, ``without_parallax``).
+    teff_reference : ndarray, shape (n_stars,), optional
+        Reference Teff in K (needed with ``teff_bins``).
+    teff_bins : sequence of float, optional
+        Edges of the reference-Teff bins in K, increasing (none: no Teff subsets).
 
     Returns
     -------
-    dict name -> mask; S/N subsets are named ``snr_<lo>-<hi>``.
+    dict name -> mask; S/N subsets are named ``snr_<lo>-<hi>``, Teff subsets ``teff_<lo>-<hi>``. The Teff
+    subsets come last, so that the other subsets keep their places (and their bootstrap seeds).
     """
     masks = {**giant_dwarf_masks(logg_reference), **snr_bin_masks(snr, snr_bins)}
     if has_parallax is not None:
         masks["with_parallax"] = np.asarray(has_parallax, dtype=bool)
         masks["without_parallax"] = ~masks["with_parallax"]
+    if teff_bins is not None:
+        if teff_reference is None:
+            raise ValueError("subset_masks: teff_bins given without the reference Teff (teff_reference)")
+        masks.update(teff_bin_masks(teff_reference, teff_bins))
     return masks
 
 
@@ -173,3 +223,24 @@ def giant_dwarf_masks(logg_reference):
 def snr_bin_masks(snr, snr_bins):
     """Boolean masks of the S/N bins, named ``snr_<lo>-<hi>`` (edges increasing, the last may be inf)."""
     return {f"snr_{lo:g}-{hi:g}": (snr >= lo) & (snr < hi) for lo, hi in zip(snr_bins[:-1], snr_bins[1:])}
+
+
+def teff_bin_masks(teff_reference, teff_bins):
+    """Boolean masks of the reference-Teff bins, named ``teff_<lo>-<hi>`` (half-open, ``lo <= Teff < hi``).
+
+    Parameters
+    ----------
+    teff_reference : ndarray, shape (n_stars,)
+        Reference Teff in K; a star without one is in no bin.
+    teff_bins : sequence of float
+        Bin edges in K, increasing (config ``teff_bins``); the last may be ``inf``.
+
+    Returns
+    -------
+    dict name -> ndarray of bool, shape (n_stars,).
+    """
+    if any(lo >= hi for lo, hi in zip(teff_bins[:-1], teff_bins[1:])):
+        raise ValueError(f"teff_bins must increase, got {list(teff_bins)}")
+    teff_reference = np.asarray(teff_reference, dtype=float)
+    return {f"teff_{lo:g}-{hi:g}": (teff_reference >= lo) & (teff_reference < hi)
+            for lo, hi in zip(teff_bins[:-1], teff_bins[1:])}

@@ -7,11 +7,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import special  # noqa: E402
 
-from .metrics import fraction_beyond, label_metrics, robust_scatter, snr_bin_masks, widths_within  # noqa: E402
+from .metrics import (MIN_SUBSET_STARS, fraction_beyond, label_metrics, robust_scatter, snr_bin_masks,  # noqa: E402
+                      widths_within)
 
 __all__ = ["LABEL_TEXT", "one_to_one", "scatter_vs_snr", "kiel_diagram", "alpha_iron",
-           "calibration", "ensemble_calibration", "separation_histogram", "costs", "loss_curves", "save",
-           "plain_log_ticks"]
+           "calibration", "calibration_per_bin", "ensemble_calibration", "separation_histogram", "costs",
+           "loss_curves", "save", "plain_log_ticks"]
 
 #: Axis text (with units) of the labels.
 LABEL_TEXT = {"teff": r"$T_\mathrm{eff}$ [K]", "logg": r"$\log g$ [dex]",
@@ -187,6 +188,69 @@ def calibration(predictions, labels):
         coverage.legend(fontsize=6.5, loc="lower right", title="within 1 / 2 / 3 $\\sigma$", title_fontsize=6.5)
     fig.tight_layout()
     return fig
+
+
+#: The binnings of :func:`calibration_per_bin`: subset prefix -> axis text.
+_BINNINGS = {"snr": "XP S/N (median flux / flux error)", "teff": r"APOGEE DR17 $T_\mathrm{eff}$ [K]"}
+#: Marker of the coverage within 1 and within 2 sigma (:func:`calibration_per_bin`).
+_COVERAGE_MARKERS = {1: "o", 2: "s"}
+
+
+def calibration_per_bin(summary, labels, windows):
+    """Coverage within 1 and 2 predicted sigma per bin of S/N (top row) and of reference Teff (bottom
+    row), one column per label, one colour per method, with binomial 1-sigma error bars.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        The summary table (:func:`labeltransfer.evaluation.summary.summarise`): ``method``, ``label``,
+        ``subset`` (bins named ``snr_<lo>-<hi>`` and ``teff_<lo>-<hi>``), ``n``, ``cover_1``, ``cover_2``.
+    labels : sequence of str
+    windows : dict
+        k (1, 2) -> (low, high): the fractions within k sigma that count as calibrated, shaded.
+
+    Bins of fewer than ``MIN_SUBSET_STARS`` stars are left out; a binning without bins in the table
+    (no Teff label) has no row.
+    """
+    binnings = [prefix for prefix in _BINNINGS if summary["subset"].str.startswith(f"{prefix}_").any()]
+    methods = list(dict.fromkeys(summary["method"]))
+    fig, axes = plt.subplots(len(binnings), len(labels), figsize=(3.4 * len(labels), 3.2 * len(binnings) + 0.5),
+                             squeeze=False, sharey=True, layout="constrained")
+    for row, prefix in zip(axes, binnings):
+        bins = [s for s in dict.fromkeys(summary["subset"]) if s.startswith(f"{prefix}_")]
+        for ax, label in zip(row, labels):
+            for k, (low, high) in windows.items():
+                ax.axhspan(100 * low, 100 * high, color="0.88", zorder=0)
+                ax.axhline(100 * special.erf(k / np.sqrt(2)), color="k", ls="--", lw=0.6, zorder=0)
+            for j, method in enumerate(methods):
+                part = summary[(summary["method"] == method) & (summary["label"] == label)].set_index("subset")
+                part = part.reindex(bins)
+                shown = (part["n"] >= MIN_SUBSET_STARS).to_numpy()
+                x = np.arange(len(bins)) + 0.6 * (j - (len(methods) - 1) / 2) / max(len(methods), 2)
+                for k, marker in _COVERAGE_MARKERS.items():
+                    cover = part[f"cover_{k}"].to_numpy(dtype=float)
+                    error = np.sqrt(cover * (1 - cover) / part["n"].to_numpy(dtype=float))
+                    ax.errorbar(x[shown], 100 * cover[shown], yerr=100 * error[shown], fmt=marker, ms=4, capsize=1.5,
+                                color=f"C{j}", mfc=f"C{j}" if k == 1 else "white", lw=0.8)
+            ax.set_xticks(np.arange(len(bins)), [_bin_text(s, prefix) for s in bins], fontsize=7,
+                          rotation=30 if prefix == "teff" else 0)
+            ax.set(xlabel=_BINNINGS[prefix], xlim=(-0.6, len(bins) - 0.4), title=_text(label).split(" [")[0])
+            ax.grid(alpha=0.3, axis="y")
+        row[0].set_ylabel(r"stars within k $\sigma_\mathrm{pred}$ [%]")
+    handles = [matplotlib.lines.Line2D([], [], color=f"C{j}", marker="o", ls="", label=m) for j, m in enumerate(methods)]
+    handles += [matplotlib.lines.Line2D([], [], color="k", marker=marker, mfc="k" if k == 1 else "white", ls="",
+                                        label=f"within {k} $\\sigma$") for k, marker in _COVERAGE_MARKERS.items()]
+    handles.append(matplotlib.patches.Patch(color="0.88", label=" and ".join(
+        f"{100 * low:.0f}-{100 * high:.0f}%" for low, high in windows.values()) + " (dashed: Gaussian)"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 10), fontsize=8, frameon=False,
+               handletextpad=0.2, columnspacing=1.2)
+    return fig
+
+
+def _bin_text(subset, prefix):
+    """Tick text of a bin named ``<prefix>_<lo>-<hi>``: ``lo-hi``, or ``>= lo`` for the open bin."""
+    lo, hi = subset.removeprefix(f"{prefix}_").split("-")
+    return f"$\\geq${lo}" if hi == "inf" else f"{lo}-{hi}"
 
 
 def ensemble_calibration(z, snr, snr_bins, labels, method):

@@ -175,7 +175,7 @@ def _intervals(name, resampled, point):
     return result
 
 
-def summarise(predictions, label_names, snr_bins, has_parallax=None, n_resamples=N_RESAMPLES, seed=0):
+def summarise(predictions, label_names, snr_bins, has_parallax=None, teff_bins=None, n_resamples=N_RESAMPLES, seed=0):
     """The summary table of the methods' test-set predictions, and their paired comparison.
 
     Parameters
@@ -188,6 +188,9 @@ def summarise(predictions, label_names, snr_bins, has_parallax=None, n_resamples
     snr_bins : sequence of float
     has_parallax : ndarray of bool, optional
         Per test star (the ``with_parallax`` and ``without_parallax`` subsets).
+    teff_bins : sequence of float, optional
+        Edges of the bins of reference Teff in K (the ``teff_<lo>-<hi>`` subsets, from the
+        ``teff_ref`` column); none: no Teff subsets.
     n_resamples : int
     seed : int
         Each label and subset draws from ``[seed, label index, subset index]``.
@@ -209,7 +212,11 @@ def summarise(predictions, label_names, snr_bins, has_parallax=None, n_resamples
     for method in methods[1:]:
         if not np.array_equal(predictions[method]["apogee_id"].to_numpy(), first["apogee_id"].to_numpy()):
             raise ValueError(f"the predictions of {method} and {methods[0]} are not of the same test stars")
-    masks = subset_masks(first["logg_ref"].to_numpy(), first["snr"].to_numpy(), snr_bins, has_parallax)
+    if teff_bins is not None and "teff_ref" not in first:
+        raise ValueError(f"Teff bins {list(teff_bins)} need the reference Teff, but the predictions of {methods[0]} "
+                         "have no teff_ref column")
+    masks = subset_masks(first["logg_ref"].to_numpy(), first["snr"].to_numpy(), snr_bins, has_parallax,
+                         teff_reference=first.get("teff_ref"), teff_bins=teff_bins)
     summary, comparison = [], []
     for label_index, label in enumerate(label_names):
         reference = first[f"{label}_ref"].to_numpy(dtype=float)

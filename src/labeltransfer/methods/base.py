@@ -130,7 +130,12 @@ class LabelTransferMethod:
         self._check_fitted()
         self.check_compatible(spectra)
         labels, sigma = self._predict(spectra)
-        return labels, calibrated(sigma, self.uncertainty_calibration_) if calibrate else sigma
+        return labels, self._calibrated(sigma, spectra) if calibrate else sigma
+
+    def _calibrated(self, sigma, spectra):
+        """``sigma`` of ``spectra``'s stars with the calibration measured on held-out stars, which
+        follows each star's S/N (:func:`~labeltransfer.methods.calibration.calibrated`)."""
+        return calibrated(sigma, self.uncertainty_calibration_, spectra.snr())
 
     def predict_and_flag(self, spectra, misfit_baseline):
         """Labels, calibrated sigma and :meth:`misfit_flags` of ``spectra`` in one call (a method whose
@@ -184,7 +189,7 @@ class LabelTransferMethod:
         """Calibrate the uncertainties on held-out stars with reference ``labels``."""
         predicted, sigma = self._predict(spectra)
         self.uncertainty_calibration_ = calibrate_uncertainties(predicted, sigma, labels, self.label_names_,
-                                                                type(self).__name__)
+                                                                type(self).__name__, snr=spectra.snr())
 
     def check_compatible(self, spectra):
         """Refuse spectra on another pixel grid or with other auxiliary features."""

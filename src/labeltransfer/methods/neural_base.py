@@ -12,7 +12,6 @@ from tqdm.auto import tqdm
 
 from ..evaluation.metrics import robust_scatter
 from .base import IncompatibleDataError, LabelTransferMethod
-from .calibration import calibrated
 from .networks import forward_in_batches, label_nll, log10_snr, whitened_basis
 from .training import EarlyStopping, check_averaging_window, learning_rate_schedule
 
@@ -352,7 +351,7 @@ class NeuralMethod(LabelTransferMethod):
         self.check_compatible(spectra)
         means, variances = self._member_outputs(spectra)
         labels, sigma = _ensemble(means, variances)
-        sigma = calibrated(sigma, self.uncertainty_calibration_)
+        sigma = self._calibrated(sigma, spectra)
         return labels, sigma, _members_disagree(means, sigma)
 
     def sub_ensemble(self, n_members, validation):

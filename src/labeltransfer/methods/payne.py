@@ -30,7 +30,6 @@ import torch
 from tqdm.auto import tqdm
 
 from .base import LabelTransferMethod, TooFewStarsError
-from .calibration import calibrated
 from .cannon_solver import FirstGuess
 from .emulator import Emulator, maximum_likelihood_scatter, median_matched_scatter, train_emulator
 from .mixture import GaussianMixture
@@ -433,7 +432,7 @@ class Payne(LabelTransferMethod):
         self.check_compatible(spectra)
         fits = self.fit_stars(spectra)
         labels, sigma = self._labels_and_sigma(fits)
-        return labels, calibrated(sigma, self.uncertainty_calibration_), fits["reduced_chi2"] > misfit_baseline
+        return labels, self._calibrated(sigma, spectra), fits["reduced_chi2"] > misfit_baseline
 
     def misfit_baseline(self, reference_spectra):
         """The reduced chi-square that 99% of up to 1,000 training stars (``reference_spectra``, the

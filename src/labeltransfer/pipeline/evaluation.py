@@ -11,20 +11,23 @@ from ..data.sample import LabelledSample
 from ..diagnostics.ood import ood_summary
 from ..evaluation.metrics import COVERAGE_SIGMAS
 from ..evaluation.summary import N_RESAMPLES, summarise
+from ..methods.calibration import COVERAGE_WINDOWS
 from .files import read_json, read_predictions
 
-__all__ = ["evaluate_methods", "plot_comparison"]
+__all__ = ["evaluate_methods", "plot_comparison", "plot_calibration_per_bin"]
 
 log = logging.getLogger(__name__)
 
 
-def evaluate_methods(*, methods, prediction_paths, fit_paths, predict_paths, sample_path, labels, snr_bins, seed,
-                     summary_path, comparison_path, table_path, costs_path, ood_path):
+def evaluate_methods(*, methods, prediction_paths, fit_paths, predict_paths, sample_path, labels, snr_bins,
+                     teff_bins, seed, summary_path, comparison_path, table_path, costs_path, ood_path):
     """The summary table (CSV and Markdown), the paired comparison, the cost table and the
     out-of-distribution table (:func:`labeltransfer.diagnostics.ood.ood_summary`) of every method.
 
     The metrics and their bootstrap intervals are those of :func:`labeltransfer.evaluation.summary.summarise`
-    (resamples seeded with ``seed``); the parallax subsets come from the sample's parallax feature.
+    (resamples seeded with ``seed``), over all test stars and in the subsets: giants and dwarfs, the
+    bins of S/N (``snr_bins``) and of reference Teff in K (``teff_bins``; none without a ``teff``
+    label), and with / without a parallax (from the sample's parallax feature).
     """
     predictions = read_predictions(methods, prediction_paths)
     for method, table in predictions.items():
@@ -34,7 +37,10 @@ def evaluate_methods(*, methods, prediction_paths, fit_paths, predict_paths, sam
     test_ids = next(iter(predictions.values()))["apogee_id"].to_numpy()
     has_parallax = np.isfinite(parallax[sample.rows_of(test_ids)])
     start = time.perf_counter()
-    summary, comparison = summarise(predictions, labels, snr_bins, has_parallax=has_parallax, seed=seed)
+    if "teff" not in labels:
+        log.info("no teff label: the summary has no Teff subsets (teff_bins %s)", teff_bins)
+    summary, comparison = summarise(predictions, labels, snr_bins, has_parallax=has_parallax,
+                                    teff_bins=teff_bins if "teff" in labels else None, seed=seed)
     log.info("%s test stars, %d methods, %d labels, %d subsets: metrics with %s bootstrap resamples and %d "
              "paired comparisons in %.1f s", f"{len(test_ids):,}", len(methods), len(labels),
              summary["subset"].nunique(), f"{N_RESAMPLES:,}", len(comparison), time.perf_counter() - start)
@@ -82,6 +88,7 @@ def _markdown_summary(summary, comparison, costs, ood, labels, provenance):
             cells = [_cell(label, rows[rows["label"] == label].iloc[0]) for label in labels]
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
         lines.append("")
+    lines += _coverage_per_snr_bin(summary, labels)
     lines += ["## Paired comparison (all stars)", "",
               "Scatter of the first method minus the second, with its 95% bootstrap interval over the same "
               "resamples of the test stars; inside the interval is a tie.", "",
@@ -107,6 +114,34 @@ def _markdown_summary(summary, comparison, costs, ood, labels, provenance):
         lines.append(f"| {r['method']} | {r['n_train']} | {r['train_seconds']:.1f} | {r['n_predict']} "
                      f"| {r['predict_seconds']:.2f} | {r['stars_per_second']:.0f} |")
     return "\n".join(lines) + "\n"
+
+
+def _coverage_per_snr_bin(summary, labels):
+    """The Markdown section of every method's coverage within 1 sigma, per label and S/N bin."""
+    low, high = COVERAGE_WINDOWS[1]
+    lines = ["## Coverage per S/N bin", "",
+             f"Test stars within 1 predicted sigma of the APOGEE label, per bin of the spectrum's S/N (N: the "
+             f"bin's stars with a prediction and a reference label); in bold where outside {100 * low:.0f}-"
+             f"{100 * high:.0f}% (honest Gaussian uncertainties: 68.3%). Within 2 and 3 sigma, NLL and CRPS per "
+             "S/N and Teff bin: `summary.csv` (subsets `snr_*`, `teff_*`) and `figures/calibration_per_bin.png`.",
+             "", "| S/N | method | " + " | ".join(labels) + " |", "|---" * (len(labels) + 2) + "|"]
+    rows = summary.set_index(["subset", "method", "label"])
+    for subset in (s for s in dict.fromkeys(summary["subset"]) if s.startswith("snr_")):
+        lo, hi = subset.removeprefix("snr_").split("-")
+        snr = f"{lo}+" if hi == "inf" else f"{lo}-{hi}"
+        for method in dict.fromkeys(summary["method"]):
+            cells = [_coverage_cell(rows.loc[(subset, method, label)], low, high) for label in labels]
+            lines.append(f"| {snr} | {method} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def _coverage_cell(r, low, high):
+    """One method's within-1-sigma coverage of one label in one bin (bold outside ``low``-``high``)."""
+    n = int(r["n"])
+    if not np.isfinite(r["cover_1"]):
+        return f"too small (N={n})"
+    percent = f"{100 * r['cover_1']:.0f}%"
+    return f"{percent if low <= r['cover_1'] <= high else f'**{percent}**'} (N={n:,})"
 
 
 def _cell(label, r):
@@ -141,3 +176,11 @@ def plot_comparison(*, figure, methods, prediction_paths, summary_path, costs_pa
     else:
         raise ValueError(f"unknown comparison figure {figure!r}")
     plots.save(fig, figure_path)
+
+
+def plot_calibration_per_bin(*, summary_path, labels, figure_path):
+    """The figure of every method's coverage within 1 and 2 sigma per S/N and Teff bin, from the summary
+    table (:func:`labeltransfer.evaluation.plots.calibration_per_bin`; shaded: ``COVERAGE_WINDOWS``)."""
+    from ..evaluation import plots
+
+    plots.save(plots.calibration_per_bin(pd.read_csv(summary_path), labels, COVERAGE_WINDOWS), figure_path)

@@ -62,18 +62,24 @@ def _check_provenance(model, provenance, seed, model_path):
 
 
 def training_domains(sample_path, split_path, models, model_paths, seed):
-    """For each model, its training stars' spectra (with its auxiliary features) and their side of
-    the out-of-distribution flags (``TrainingDomain``; one per feature set), the sample read once;
+    """For each model, its training stars' spectra (with its auxiliary features) and its side of the
+    out-of-distribution flags (``TrainingDomain``: the spectral space one per feature set, the label
+    bit's threshold from the model's own predictions of the validation stars), the sample read once;
     a model not trained on this sample and split with this seed is refused."""
     sample, rows, provenance = _sample_and_split(sample_path, split_path)
-    train = sample.subset(rows["train"])
-    references = {}
+    train, validation = sample.subset(rows["train"]), sample.subset(rows["validation"])
+    shared, domains = {}, []  # per feature set: the training spectra and the first model's domain
     for model, model_path in zip(models, model_paths):
         _check_provenance(model, provenance, seed, model_path)
-        if model.aux_names_ not in references:
+        predicted = model.predict(validation.spectra.select_aux(list(model.aux_names_)))[0]
+        if model.aux_names_ in shared:
+            spectra, domain = shared[model.aux_names_]
+            domains.append((spectra, domain.for_predictions(predicted)))
+        else:
             spectra = train.spectra.select_aux(list(model.aux_names_))
-            references[model.aux_names_] = spectra, TrainingDomain(spectra, train.labels, seed)
-    return [references[model.aux_names_] for model in models]
+            shared[model.aux_names_] = spectra, TrainingDomain(spectra, train.labels, predicted, seed)
+            domains.append(shared[model.aux_names_])
+    return domains
 
 
 def fit_model(model, train, validation):

@@ -32,9 +32,10 @@ def fetch_survey_file(*, url, path, timeout, manifest_path=None):
 
 
 def flagging_models(names, model_paths, threads, sample_path, split_path, seed):
-    """The trained models as :class:`~labeltransfer.survey.labelling.SurveyModel`, each with its training
-    set's side of the flags, from the run's sample and split (a model not trained on them with
-    this seed is refused); the sample, split and seed are named in each one's provenance."""
+    """The trained models as :class:`~labeltransfer.survey.labelling.SurveyModel`, each with its side of
+    the flags (:func:`~labeltransfer.pipeline.jobs.training_domains`: the label bit's threshold from the
+    model's predictions of the validation split), from the run's sample and split (a model not trained
+    on them with this seed is refused); the sample, split and seed are named in each one's provenance."""
     from ..methods.device import load_for_job
     from ..survey.labelling import SurveyModel
     from .jobs import training_domains

@@ -47,11 +47,11 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class SurveyModel:
-    """A trained model, where it came from, and (optionally) its training set's side of the flags:
-    ``domain`` for the spectrum and label flags, ``misfit_baseline`` (the model's
-    ``misfit_baseline`` of its training stars) for its own; ``domain_file`` (the saved
-    domain read, :meth:`read_domain`) or ``training_set`` (the sample, split and seed it was
-    computed from) says against what, for the provenance."""
+    """A trained model, where it came from, and (optionally) its side of the flags: ``domain`` for the
+    spectrum and label flags (the label bit's threshold from this model's predictions of the validation
+    stars), ``misfit_baseline`` (the model's ``misfit_baseline`` of its training stars) for its own;
+    ``domain_file`` (the saved domain read, :meth:`read_domain`) or ``training_set`` (the sample, split
+    and seed it was computed from) says against what, for the provenance."""
 
     name: str
     model: object
@@ -111,7 +111,8 @@ class SurveyModel:
             try:
                 domain = TrainingDomain.from_arrays(arrays)
             except (ValueError, KeyError) as error:
-                raise IncompatibleDataError(f"{path}: {error}: make it anew") from error
+                raise IncompatibleDataError(f"{path}: {error}: make it anew (rerun the workflow's survey_domain "
+                                            "rule, or give --sample and --split instead of --domain)") from error
             misfit = float(arrays["misfit_baseline"]) if bool(arrays["has_misfit_baseline"]) else None
         seed = (self.model.provenance_ or {}).get("seed")
         if seed is not None and domain.seed != seed:

@@ -190,6 +190,7 @@ def test_snakemake_lint_is_clean():
      "tasks ['lamost_only'] use the public archives but the config has no 'archives' section"),
     ("task_settings: {xp_from_apogee: {source: sdss}}", "sdss"),
     ("snr_bins: [10, 60, 30, 200, .inf]", "snr_bins must increase"),
+    ("teff_bins: [3000, 5000, 4000]", "teff_bins must increase"),
     ("colours: []", "extra_labels ['bp_rp', 'g_h'] are not among colours []"),
 ])
 def test_workflow_refuses_bad_config_at_start_up(tmp_path, override, message):

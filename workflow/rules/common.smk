@@ -131,8 +131,9 @@ if unknown := [m for m in METHODS if m not in config["method_settings"]]:
     )
 if abs(sum(config["split"].values()) - 1) > 1e-9:
     raise ValueError(f"config: split fractions must sum to 1, got {config['split']}")
-if any(lo >= hi for lo, hi in zip(config["snr_bins"], config["snr_bins"][1:])):
-    raise ValueError(f"config: snr_bins must increase, got {config['snr_bins']}")
+for bins in ("snr_bins", "teff_bins"):
+    if any(lo >= hi for lo, hi in zip(config[bins], config[bins][1:])):
+        raise ValueError(f"config: {bins} must increase, got {config[bins]}")
 if any(lo >= hi for lo, hi in zip(config["snr_ladder"]["levels"], config["snr_ladder"]["levels"][1:])):
     raise ValueError(f"config: snr_ladder: levels must increase, got {config['snr_ladder']['levels']}")
 if bad := {b: v for b, v in config["wavelength_subsets"]["bands"].items() if v[0] >= v[1] or b == "all"}:

@@ -30,7 +30,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from labeltransfer.methods.calibration import CALIBRATION_SNR_EDGES, calibrate_uncertainties, calibrated  # noqa: E402
-from labeltransfer.evaluation.metrics import robust_scatter  # noqa: E402
+from labeltransfer.evaluation.metrics import robust_scatter, snr_bin_masks  # noqa: E402
 from labeltransfer.pipeline.training import trained_models  # noqa: E402
 from labeltransfer.data.sample import LabelledSample  # noqa: E402
 from labeltransfer.data.split import read_split  # noqa: E402
@@ -44,10 +44,10 @@ def _within(z):
 def _within_1_per_bin(z, snr):
     """Fractions of |z| below 1 per column in each S/N bin of ``CALIBRATION_SNR_EDGES``, in percent,
     as ``{"<lo>-<hi>": [...]}``."""
-    edges = (0.0, *CALIBRATION_SNR_EDGES, np.inf)
-    return {f"{lo:g}-{hi:g}": [round(100 * float(np.mean(np.abs(c[np.isfinite(c)]) < 1)), 1)
-                               for c in z[(snr >= lo) & (snr < hi)].T]
-            for lo, hi in zip(edges[:-1], edges[1:]) if np.any((snr >= lo) & (snr < hi))}
+    masks = snr_bin_masks(snr, (0.0, *CALIBRATION_SNR_EDGES, np.inf))
+    return {name.removeprefix("snr_"): [round(100 * float(np.mean(np.abs(c[np.isfinite(c)]) < 1)), 1)
+                                        for c in z[mask].T]
+            for name, mask in masks.items() if mask.any()}
 
 
 def main(argv=None):

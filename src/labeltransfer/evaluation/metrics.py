@@ -222,7 +222,13 @@ def giant_dwarf_masks(logg_reference):
 
 def snr_bin_masks(snr, snr_bins):
     """Boolean masks of the S/N bins, named ``snr_<lo>-<hi>`` (edges increasing, the last may be inf)."""
-    return {f"snr_{lo:g}-{hi:g}": (snr >= lo) & (snr < hi) for lo, hi in zip(snr_bins[:-1], snr_bins[1:])}
+    return _bin_masks("snr", snr, snr_bins)
+
+
+def _bin_masks(prefix, values, edges):
+    """Boolean masks of the half-open bins ``lo <= value < hi`` of ``edges``, named ``<prefix>_<lo>-<hi>``."""
+    values = np.asarray(values, dtype=float)
+    return {f"{prefix}_{lo:g}-{hi:g}": (values >= lo) & (values < hi) for lo, hi in zip(edges[:-1], edges[1:])}
 
 
 def teff_bin_masks(teff_reference, teff_bins):
@@ -241,6 +247,4 @@ def teff_bin_masks(teff_reference, teff_bins):
     """
     if any(lo >= hi for lo, hi in zip(teff_bins[:-1], teff_bins[1:])):
         raise ValueError(f"teff_bins must increase, got {list(teff_bins)}")
-    teff_reference = np.asarray(teff_reference, dtype=float)
-    return {f"teff_{lo:g}-{hi:g}": (teff_reference >= lo) & (teff_reference < hi)
-            for lo, hi in zip(teff_bins[:-1], teff_bins[1:])}
+    return _bin_masks("teff", teff_reference, teff_bins)

@@ -93,11 +93,11 @@ def calibrate_uncertainties(predicted, sigma, labels, label_names, who, snr=None
         r, s = residual[usable, k], sigma[usable, k]
         pivot = float(np.median(s))
         star_snr = snr[usable]
-        known_snr = np.isfinite(star_snr) & (star_snr > 0)
-        snr_pivot = float(np.median(star_snr[known_snr])) if known_snr.all() else 1.0
-        tried_snr_powers = snr_powers if known_snr.all() else (0.0,)
-        ratio = star_snr / snr_pivot if known_snr.all() else np.ones_like(r)
-        bins = _snr_bins(star_snr) if known_snr.all() else [np.arange(len(r))]
+        if np.all(np.isfinite(star_snr) & (star_snr > 0)):
+            snr_pivot, tried_snr_powers, bins = float(np.median(star_snr)), snr_powers, _snr_bins(star_snr)
+        else:  # an S/N missing: no S/N term
+            snr_pivot, tried_snr_powers, bins = 1.0, (0.0,), [np.arange(len(r))]
+        ratio = star_snr / snr_pivot
         # ties (the fractions move in steps of 1 / n) go to the power nearest 1 and the S/N power nearest 0
         margin, *_, scale, power, snr_power = max(
             _best_scale(r / (pivot * (s / pivot) ** power * ratio ** snr_power), bins, power, snr_power)

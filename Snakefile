@@ -26,6 +26,7 @@ include: "workflow/rules/abundance.smk"
 include: "workflow/rules/neural.smk"
 include: "workflow/rules/spectrum_model.smk"
 include: "workflow/rules/survey.smk"
+include: "workflow/rules/seed_study.smk"
 
 
 rule all:

@@ -1,16 +1,19 @@
 """Train variants of a method on the frozen split and compare them on the validation split.
 
 Each variant is a JSON object of parameters laid over the method's settings in the config
-(``method_settings``). Variants are fitted on the training split less a held-out tenth (early
-stopping and uncertainty calibration; :mod:`labeltransfer.data.selection`) and scored on the
-validation split, never on the test split, which only the workflow scores. For each variant,
-one line: robust scatter per label with its 68% bootstrap interval, the robust width of
-residual / sigma over all validation stars and in each S/N bin of the config, the percent of
-stars within 1 and 2 sigma, the epochs run
-(networks), the training time, and the scatter of the stars with and without a parallax apart;
-then one line per later variant: its scatter minus the first
-variant's, per label, with the 95% interval over the same bootstrap resamples of the stars (an
-interval that holds zero is a tie). Run after ``prepare_sample`` (or the whole workflow)::
+(``method_settings``); a ``"method"`` key names another method of the config whose settings it is laid
+over instead (two methods compared on the same stars), a ``"feature_set"`` key changes the feature set.
+Variants are fitted on the training split less a held-out tenth (early stopping and uncertainty
+calibration; :mod:`labeltransfer.data.selection`) and scored on the validation split, never on the
+test split, which only the workflow scores. For each variant, one line: robust scatter per label
+with its 68% bootstrap interval, the robust width of residual / sigma over all validation stars and
+in each S/N bin of the config, the percent of stars within 1 and 2 sigma, the epochs run (networks),
+the training time, the labelling time of the validation stars and their number per second (one
+process, ``--threads``), and the scatter of the stars with and without a parallax apart; then one
+line per later variant: its scatter minus the first variant's, per label, with the 95% interval over
+the same bootstrap resamples of the stars (an interval that holds zero is a tie); with
+``--all-pairs``, also each later variant minus each earlier one but the first (``minus_variant``).
+Run after ``prepare_sample`` (or the whole workflow)::
 
     python bench/method_variants.py mlp '{"n_members": 1, "ema_decay": 0}' \\
         '{"n_members": 1}' '{"n_members": 1, "random_state": 1}'
@@ -18,6 +21,8 @@ interval that holds zero is a tie). Run after ``prepare_sample`` (or the whole w
     python bench/method_variants.py cannon '{"flux_transform": "log"}' '{}'
     python bench/method_variants.py mlp_no_parallax '{"n_members": 1}' --config config/config.yaml \\
         config/parallax_study.yaml
+    python bench/method_variants.py cannon '{}' '{"method": "payne"}' \\
+        '{"method": "payne", "extra_labels": ["bp_rp", "g_h"], "feature_set": "flux_colours"}' --all-pairs
 
 Single networks (``n_members: 1``) train in one to three minutes each on 2 cores; seeds scatter,
 so compare variants over more than one ``random_state``. Any method of the config can be
@@ -85,15 +90,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("method", help="a method of the config's method_settings (mlp, cnn, cannon, ...)")
     parser.add_argument("variants", nargs="+", help="JSON objects of parameters overriding the method's; a "
-                                                    '"feature_set" key changes its feature set')
+                                                    '"feature_set" key changes its feature set, a "method" key '
+                                                    "names another method of the config to override")
     parser.add_argument("--config", nargs="+", default=["config/config.yaml"],
                         help="config files, merged in order (a study's after config/config.yaml)")
     parser.add_argument("--task", default="xp_from_apogee")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--all-pairs", action="store_true",
+                        help="also compare each later variant with each earlier one, not only with the first")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     config = _config(args.config)
-    method = config["method_settings"][args.method]
     data = Path("results") / args.task / "data"
     sample = LabelledSample.load(data / "sample.npz")
     fit, stop, scored = (sample.subset(rows) for rows in selection_rows(data / "split.csv", sample,
@@ -106,6 +113,7 @@ def main(argv=None):
     residuals = []
     for variant in args.variants:
         overrides = json.loads(variant)
+        method = config["method_settings"][overrides.pop("method", args.method)]
         features = feature_names(overrides.pop("feature_set", method.get("feature_set", "flux_colours")),
                                  config["colours"])
         train, held, test = (s.spectra.select_aux(features) for s in (fit, stop, scored))
@@ -114,12 +122,15 @@ def main(argv=None):
         start = time.perf_counter()
         fit_model(model, replace(fit, spectra=train), replace(stop, spectra=held))
         seconds = time.perf_counter() - start
+        start = time.perf_counter()
         predicted, sigma = model.predict(test)
+        label_seconds = time.perf_counter() - start
         residual = predicted - scored.labels
         residuals.append(residual)
         line = {"variant": json.loads(variant), "scatter": _scatter(residual),
                 "width": _widths(residual / sigma, scored.snr, snr_bins), "coverage": _coverage(residual / sigma),
-                "seconds": round(seconds),
+                "seconds": round(seconds), "label_seconds": round(label_seconds, 1),
+                "stars_per_second": round(len(scored.apogee_id) / label_seconds),
                 **{f"scatter_{name}": [float(f"{robust_scatter(r):.4g}") for r in residual[rows].T]
                    for name, rows in (("with_parallax", has_parallax), ("without_parallax", ~has_parallax))}}
         if hasattr(model, "history_"):  # the networks' members, or the Payne's emulator
@@ -128,10 +139,14 @@ def main(argv=None):
         print(json.dumps(line), flush=True)
     for index, line in enumerate(_paired(residuals)[1:], start=1):
         print(json.dumps({"variant": json.loads(args.variants[index]), "minus_first": line}))
+    for reference in range(1, len(residuals)) if args.all_pairs else ():
+        for index, line in enumerate(_paired(residuals, reference)[reference + 1:], start=reference + 1):
+            print(json.dumps({"variant": json.loads(args.variants[index]),
+                              "minus_variant": json.loads(args.variants[reference]), "difference": line}))
 
 
-def _paired(residuals):
-    """Per variant and label: scatter minus the first variant's, with its 95% interval (same resamples)."""
+def _paired(residuals, reference=0):
+    """Per variant and label: scatter minus variant ``reference``'s, with its 95% interval (same resamples)."""
     by_variant = [[] for _ in residuals]
     for k in range(residuals[0].shape[1]):
         columns = np.column_stack([r[:, k] for r in residuals])
@@ -139,8 +154,9 @@ def _paired(residuals):
         resampled, _ = bootstrap_scatter_bias(columns, 1000, np.random.default_rng(k))
         point = np.array([robust_scatter(c) for c in columns.T])
         for v in range(len(residuals)):
-            lo, hi = np.percentile(resampled[:, v] - resampled[:, 0], [2.5, 97.5])
-            by_variant[v].append([float(f"{point[v] - point[0]:.3g}"), float(f"{lo:.3g}"), float(f"{hi:.3g}")])
+            lo, hi = np.percentile(resampled[:, v] - resampled[:, reference], [2.5, 97.5])
+            by_variant[v].append([float(f"{point[v] - point[reference]:.3g}"), float(f"{lo:.3g}"),
+                                  float(f"{hi:.3g}")])
     return by_variant
 
 

@@ -90,6 +90,22 @@ def test_method_variants_bench_never_reads_a_test_star(workdir, taken, capsys, m
     assert taken and not taken & test_ids
 
 
+def test_method_variants_bench_compares_two_methods_on_the_same_stars(workdir, taken, capsys):
+    """A variant's "method" names another method of the config; --all-pairs adds every later variant minus
+    every earlier one."""
+    _, test_ids = workdir
+    load_bench("method_variants").main(["knn", "{}", '{"method": "cannon"}', '{"method": "cannon", "order": 2}',
+                                        "--all-pairs", "--config", "config.yaml", "--task", "tiny", "--threads", "1"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()[1:]]
+    assert [line["variant"] for line in lines[:3]] == [{}, {"method": "cannon"}, {"method": "cannon", "order": 2}]
+    assert lines[0]["scatter"] != lines[1]["scatter"]  # the kNN, then the Cannon
+    assert [("minus_first" in line, "minus_variant" in line) for line in lines[3:]] == [(True, False), (True, False),
+                                                                                      (False, True)]
+    assert lines[5]["minus_variant"] == {"method": "cannon"} and len(lines[5]["difference"]) == len(LABELS)
+    assert lines[0]["stars_per_second"] > 0
+    assert taken and not taken & test_ids
+
+
 def test_neural_methods_bench_never_reads_a_test_star(workdir, taken, capsys):
     tmp_path, test_ids = workdir
     sample = LabelledSample.load("results/tiny/data/sample.npz")

@@ -185,9 +185,10 @@ def _variants_build(command, request):
     config = {}
     for path in _before_options(rest[rest.index("--config") + 1:]) if "--config" in rest else ["config/config.yaml"]:
         update_config(config, yaml.safe_load((REPO / path).read_text()))  # merged as the bench merges them
-    settings = config["method_settings"][method]
     for variant in _before_options(rest):
-        params = {**settings.get("params", {}), **json.loads(variant)}
+        variant = json.loads(variant)
+        settings = config["method_settings"][variant.pop("method", method)]  # as the bench reads "method"
+        params = {**settings.get("params", {}), **variant}
         feature_names(params.pop("feature_set", settings.get("feature_set", "flux_colours")), config["colours"])
         make_method(settings["type"], params)
 

@@ -1,5 +1,8 @@
-"""The data-driven Payne: its emulator, its per-star fit, its extinction, its guard against local minima,
-its misfit flags, its influence and its model file, on spectra made from a known smooth model."""
+"""The data-driven Payne: its emulator, its per-star fit, its extinction, its extra labels, its guard against local
+minima, its misfit flags, its influence and its model file, on spectra made from a known smooth model."""
+
+import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -9,6 +12,7 @@ from labeltransfer.data.spectra import Spectra
 from labeltransfer.methods import KINDS, METHOD_CLASSES, Payne
 from labeltransfer.methods.emulator import (Emulator, _residuals_and_carried, maximum_likelihood_scatter,
                                            median_matched_scatter)
+from labeltransfer.pipeline.information import reference_parameters
 
 from conftest import assert_same_after_reload
 
@@ -51,10 +55,10 @@ def trained():
                                  extinction=(a_k, v_a_k))
 
 
-def test_the_method_is_registered_as_a_flux_only_spectrum_model_on_torch():
+def test_the_method_is_registered_as_a_spectrum_model_on_torch_that_may_hold_colours():
     assert METHOD_CLASSES["payne"] is Payne
     kind = KINDS["payne"]
-    assert (kind.framework, kind.flux_only, kind.extinction, kind.spectrum_model) == ("torch", True, True, True)
+    assert (kind.framework, kind.flux_only, kind.extinction, kind.spectrum_model) == ("torch", False, True, True)
 
 
 def test_the_emulator_s_jacobian_is_autograd_s():
@@ -66,6 +70,16 @@ def test_the_emulator_s_jacobian_is_autograd_s():
     for i in range(5):
         expected = torch.autograd.functional.jacobian(emulator, x[i:i + 1])[0, :, 0, :]  # (pixels, parameters)
         torch.testing.assert_close(jacobian[i].T, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_the_emulator_s_jacobian_of_the_first_inputs_is_the_whole_one_s_first_columns():
+    torch.manual_seed(0)
+    emulator = Emulator(5, [16, 8], np.ones(30), np.full(30, 0.1))
+    x = torch.randn(4, 5)
+    flux, whole = emulator.forward_with_jacobian(x)
+    flux_again, first = emulator.forward_with_jacobian(x, 3)
+    torch.testing.assert_close(flux_again, flux)
+    torch.testing.assert_close(first, whole[:, :3])
 
 
 def test_the_labels_errors_reach_the_flux_through_the_jacobian():
@@ -264,3 +278,109 @@ def test_pixels_masked_in_some_stars_or_in_all_are_left_out_of_the_training():
     assert np.all(np.isfinite(model.history_["validation_loss"]))
     fits = model.fit_stars(validation)
     assert np.all(np.isfinite(fits["parameters"])) and np.all(fits["n_pixels"][1::3] == N_PIXELS - 1)
+
+
+
+def coloured_stars(n, seed):
+    """:func:`toy_stars` whose flux also moves with a colour (``bp_rp``, drawn apart from the labels) along teff's
+    own pattern, so that a fit blind to it mistakes it for teff; the spectra's auxiliary features are ``g_k``
+    (noise, unused) and ``bp_rp``. Returns the spectra, labels, label errors, A_K and the colours."""
+    spectra, labels, errors, a_k = toy_stars(n, seed)
+    rng = np.random.default_rng(seed + 100)
+    colour = rng.normal(0.0, 1.0, n)
+    flux = spectra.flux + 0.05 * colour[:, None] * _shape()[0][0]
+    aux = np.column_stack([rng.normal(size=n), colour])
+    return Spectra(flux, spectra.flux_error, spectra.wavelength, aux, ("g_k", "bp_rp")), labels, errors, a_k, colour
+
+
+def _without_colour(spectra, rows):
+    """``spectra`` with the colour of ``rows`` missing (NaN)."""
+    aux = spectra.aux.copy()
+    aux[rows, 1] = np.nan
+    return Spectra(spectra.flux, spectra.flux_error, spectra.wavelength, aux, spectra.aux_names)
+
+
+@pytest.fixture(scope="module")
+def coloured():
+    """Two Paynes trained on the coloured toy stars: one blind to the colour, one holding it as an extra label."""
+    train, labels, errors, a_k, _ = coloured_stars(1500, 1)
+    validation, v_labels, v_errors, v_a_k, _ = coloured_stars(300, 2)
+    return {extra: Payne(**SETTINGS, extra_labels=extra).fit(train, labels, errors, NAMES,
+                                                              validation=(validation, v_labels, v_errors),
+                                                              extinction=(a_k, v_a_k))
+            for extra in ((), ("bp_rp",))}
+
+
+def test_an_extra_label_held_at_its_observed_value_recovers_the_labels_the_flux_alone_confuses(coloured):
+    test, labels, _, _, colour = coloured_stars(400, 5)
+    blind, held = coloured[()], coloured[("bp_rp",)]
+    errors = [np.std(model.predict(test)[0] - labels, axis=0) / WIDTH for model in (blind, held)]
+    assert errors[1][0] < 0.5 * errors[0][0]  # teff, which the colour imitates, several times better ...
+    assert np.all(errors[1] < 0.03)  # ... and every label to a few percent of its range
+    fits = held.fit_stars(test)
+    np.testing.assert_allclose(fits["extra"][:, 0], colour)  # held at the observed colour, not fitted
+
+
+def test_an_extra_label_is_no_parameter_and_no_label(coloured):
+    test, *_ = coloured_stars(30, 6)
+    held = coloured[("bp_rp",)]
+    fits = held.fit_stars(test)
+    assert held.parameter_names_ == (*NAMES, "a_k") and held.label_names_ == NAMES
+    assert fits["parameters"].shape == (30, 4) and fits["covariance"].shape == (30, 4, 4)
+    assert held.lower_.shape == held.upper_.shape == (4,) and held.anchors_.shape[1] == 4
+    assert held.prior_means_.shape[1] == 4 and [a.shape for a in held.predict(test)] == [(30, 3), (30, 3)]
+    flux, jacobian = held.model_flux(fits["parameters"], fits["extra"])
+    assert flux.shape == (30, N_PIXELS) and jacobian.shape == (30, N_PIXELS, 4)
+    assert held.flux_influence(test).shape == (30, N_PIXELS, 3)
+    with pytest.raises(ValueError, match=r"extra labels \['bp_rp'\]: pass each star's as extra="):
+        held.model_flux(fits["parameters"])
+
+
+def test_a_star_missing_an_extra_label_holds_the_first_guess_s_regression_of_it(coloured):
+    test, labels, _, _, colour = coloured_stars(200, 7)
+    held = coloured[("bp_rp",)]
+    fits = held.fit_stars(_without_colour(test, np.arange(50)))
+    np.testing.assert_allclose(fits["extra"][50:, 0], colour[50:])  # the observed colours as before ...
+    variance = held._variance(test)
+    regressed = held.guess_(test.flux, variance, np.empty((200, 0)))[:, -1] * held.extra_scale_ + held.extra_mean_
+    np.testing.assert_allclose(fits["extra"][:50, 0], regressed[:50])  # ... the missing ones regressed from the flux
+    assert np.all(np.isfinite(fits["parameters"])) and np.all(np.isfinite(fits["covariance"]))
+    # the regression knows the colour somewhat (the flux confuses it with teff): better than the training mean
+    assert np.std(fits["extra"][:50, 0] - colour[:50]) < 0.95 * np.std(colour[:50] - held.extra_mean_)
+
+
+def test_an_extra_label_outside_the_feature_set_is_refused_by_name():
+    train, labels, errors, a_k, _ = coloured_stars(600, 1)
+    validation, v_labels, v_errors, v_a_k, _ = coloured_stars(200, 2)
+    with pytest.raises(KeyError, match=r"extra_labels \['g_h'\] are not among the spectra's auxiliary features"):
+        Payne(**SETTINGS, extra_labels=["g_h"]).fit(train, labels, errors, NAMES, extinction=(a_k, v_a_k),
+                                                    validation=(validation, v_labels, v_errors))
+
+
+def test_the_model_file_keeps_the_extra_labels(coloured, tmp_path):
+    test, *_ = coloured_stars(50, 11)
+    loaded = assert_same_after_reload(coloured[("bp_rp",)], _without_colour(test, np.arange(5)), tmp_path / "payne.npz")
+    assert loaded.extra_labels == ["bp_rp"] and loaded.parameter_names_ == (*NAMES, "a_k")
+    np.testing.assert_array_equal(loaded.extra_scale_, coloured[("bp_rp",)].extra_scale_)
+
+
+def test_a_model_file_written_before_the_extra_labels_loads_and_labels_as_before(trained, tmp_path):
+    test, *_ = toy_stars(50, 11)
+    trained.save(tmp_path / "payne.npz")
+    with np.load(tmp_path / "payne.npz", allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    assert not {"extra_mean", "extra_scale"} & set(arrays)  # a model without extra labels keeps nothing new ...
+    header = json.loads(str(arrays["header"]))
+    del header["params"]["extra_labels"]  # ... and a file of before knew no such parameter
+    np.savez(tmp_path / "old.npz", **{**arrays, "header": json.dumps(header)})
+    old = Payne.load(tmp_path / "old.npz")
+    assert old.extra_labels == []
+    for a, b in zip(old.predict(test), trained.predict(test)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_information_bound_refuses_a_payne_with_extra_labels(coloured):
+    sample = SimpleNamespace(label_names=NAMES, labels=np.tile(CENTRE, (3, 1)), extinction_k=np.zeros(3))
+    assert reference_parameters(coloured[()], sample).shape == (3, 4)
+    with pytest.raises(ValueError, match=r"flux alone, and this one also takes the extra labels \['bp_rp'\]"):
+        reference_parameters(coloured[("bp_rp",)], sample)

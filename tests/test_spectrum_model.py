@@ -28,7 +28,7 @@ class ConstantModel:
 
     parameter_names_ = ("teff", "logg")
 
-    def model_flux(self, parameters):
+    def model_flux(self, parameters, extra=None):
         return np.ones((len(parameters), 6)), np.zeros((len(parameters), 6, 2))
 
 

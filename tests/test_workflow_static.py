@@ -27,7 +27,7 @@ def _config(name="config.yaml"):
     return yaml.safe_load((REPO / "config" / name).read_text())
 
 
-@pytest.mark.parametrize("name", ["ci.yaml", "parallax_study.yaml", "second_seed.yaml", "full.yaml"])
+@pytest.mark.parametrize("name", ["ci.yaml", "parallax_study.yaml", "second_seed.yaml", "seeds.yaml", "full.yaml"])
 def test_shipped_configs_validate(name):
     """Each config as the workflow sees it: merged into config/config.yaml."""
     from snakemake.utils import update_config
@@ -192,6 +192,14 @@ def test_snakemake_lint_is_clean():
     ("snr_bins: [10, 60, 30, 200, .inf]", "snr_bins must increase"),
     ("teff_bins: [3000, 5000, 4000]", "teff_bins must increase"),
     ("colours: []", "extra_labels ['bp_rp', 'g_h'] are not among colours []"),
+    ("method_settings: {payne: {params: {extra_labels: [bp_rp]}}}",
+     "payne: params: extra_labels ['bp_rp'] are colours, which feature_set flux does not hold"),
+    ("method_settings: {payne: {feature_set: flux_colours, params: {extra_labels: [bp_rp]}}}",
+     "information: method 'payne' holds ['bp_rp'] as extra labels: the bound needs a spectrum model of the flux"),
+    ("seed_study: {tasks: [xp_from_apogee]}", "a spread over seeds needs two tasks or more"),
+    ("seed_study: {tasks: [xp_from_apogee, xp_seed7]}", "seed_study: tasks ['xp_seed7'] are not among tasks"),
+    ("tasks: [xp_from_apogee, xp_again]\ntask_settings: {xp_again: {source: xp_library}}\n"
+     "seed_study: {tasks: [xp_from_apogee, xp_again]}", "need a seed each (task_settings: <task>: seed), got [42, 42]"),
 ])
 def test_workflow_refuses_bad_config_at_start_up(tmp_path, override, message):
     bad = tmp_path / "bad.yaml"
@@ -244,6 +252,13 @@ def _dry_run_without_label(tmp_path, label, regime_label="teff"):
     (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
     return subprocess.run([sys.executable, "-m", "snakemake", "-n", "--forceall"], cwd=tmp_path,
                           capture_output=True, text=True)
+
+
+def test_the_seed_study_plans_a_task_per_seed_and_its_summary(tmp_path):
+    result = _dry_run(workflow_checkout(tmp_path), "--configfile", "config/seeds.yaml")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
+    assert jobs["evaluate_seed_study"] == "1" and jobs["prepare_sample"] == "5" and jobs["evaluate_methods"] == "5"
 
 
 def test_a_figure_whose_labels_the_config_lacks_is_not_made(tmp_path):

@@ -15,7 +15,7 @@ rule evaluate_abundance:
         code=script_code("evaluate_abundance"),
         methods=METHODS,
         labels=list(config["labels"]),
-        seed=config["seed"],
+        seed=task_seed,
     threads: 1
     resources:
         mem_mb=4000,

@@ -16,7 +16,7 @@ rule cannon_anomalies:
         code=script_code("cannon_anomalies"),
         method=config["method_settings"][DIAGNOSTIC_CANNON],
         colours=config["colours"],
-        seed=config["seed"],
+        seed=task_seed,
         n_top=config["cannon_diagnostics"]["n_anomalies"],
     threads: 1
     resources:

@@ -118,11 +118,26 @@ if ARCHIVE_TASKS and "archives" not in config:
 ARCHIVES = config.get("archives", {})
 #: Gaia product (DataLink) of each Gaia task source.
 GAIA_PRODUCT = {"gaia_xp": "xp_continuous", "gaia_rvs": "rvs"}
-#: What every task's sample is built with.
+#: Each task's seed (its split, the methods' initialisations, the resamples): its task_settings' seed,
+#: else the config's.
+TASK_SEEDS = {task: config["task_settings"][task].get("seed", config["seed"]) for task in TASKS}
+#: What every task's sample is built with (and the task's seed: sample_settings).
 SAMPLE_SETTINGS = {
     key: config[key]
-    for key in ("labels", "quality", "colours", "split", "max_stars", "seed")
+    for key in ("labels", "quality", "colours", "split", "max_stars")
 }
+#: The tasks the seed study summarises (config seed_study: tasks; none: no seed study).
+SEED_STUDY_TASKS = config["seed_study"]["tasks"]
+if SEED_STUDY_TASKS:
+    if len(SEED_STUDY_TASKS) < 2:
+        raise ValueError(f"config: seed_study: tasks {SEED_STUDY_TASKS}: a spread over seeds needs two tasks or more")
+    if missing := [t for t in SEED_STUDY_TASKS if t not in TASKS]:
+        raise ValueError(f"config: seed_study: tasks {missing} are not among tasks {TASKS}")
+    if len({TASK_SEEDS[t] for t in SEED_STUDY_TASKS}) < len(SEED_STUDY_TASKS):
+        raise ValueError(
+            f"config: seed_study: tasks {SEED_STUDY_TASKS} need a seed each (task_settings: <task>: seed), "
+            f"got {[TASK_SEEDS[t] for t in SEED_STUDY_TASKS]}"
+        )
 METHODS = config["methods"]
 if unknown := [m for m in METHODS if m not in config["method_settings"]]:
     raise ValueError(
@@ -141,14 +156,21 @@ if bad := {b: v for b, v in config["wavelength_subsets"]["bands"].items() if v[0
 if any(lo >= hi for lo, hi in zip(config["learning_curve"]["sizes"], config["learning_curve"]["sizes"][1:])):
     raise ValueError(f"config: learning_curve: sizes must increase, got {config['learning_curve']['sizes']}")
 for name in METHODS:
-    params = config["method_settings"][name].get("params", {})
-    if config["method_settings"][name]["type"] != "cannon":
-        continue
-    if missing := [c for c in params.get("extra_labels", []) if c not in config["colours"]]:
+    settings = config["method_settings"][name]
+    params = settings.get("params", {})
+    extra = params.get("extra_labels", [])
+    if missing := [c for c in extra if c not in config["colours"]]:
         raise ValueError(
             f"config: method_settings: {name}: params: extra_labels {missing} are not among "
             f"colours {config['colours']}"
         )
+    if extra and settings["feature_set"] == "flux":
+        raise ValueError(
+            f"config: method_settings: {name}: params: extra_labels {extra} are colours, which feature_set "
+            "flux does not hold: set its feature_set to flux_colours"
+        )
+    if settings["type"] != "cannon":
+        continue
     regime_label = (params.get("regimes") or {}).get("label")
     if regime_label is not None and regime_label not in config["labels"]:
         raise ValueError(
@@ -169,6 +191,11 @@ if INFORMATION_MODEL not in METHODS or not KINDS[config["method_settings"][INFOR
         f"config: information: method {INFORMATION_MODEL!r} must be one of the methods of this run "
         f"({', '.join(METHODS)}) whose type models the spectrum "
         f"({', '.join(name for name, kind in KINDS.items() if kind.spectrum_model)})"
+    )
+if held := config["method_settings"][INFORMATION_MODEL].get("params", {}).get("extra_labels"):
+    raise ValueError(
+        f"config: information: method {INFORMATION_MODEL!r} holds {held} as extra labels: the bound needs a "
+        "spectrum model of the flux alone (a Payne without extra_labels)"
     )
 #: The survey-labelling stage (survey.smk): on when it labels any chunk.
 SURVEY = config["survey"]
@@ -228,6 +255,7 @@ FEATURES = {
     "neural": bool(NEURAL_METHODS),
     "spectrum_model": bool(SPECTRUM_MODEL_METHODS),
     "survey": SURVEY_ON,
+    "seed_study": bool(SEED_STUDY_TASKS),
 }
 #: The final outputs of each feature: what rule all asks for while the feature is on.
 FEATURE_TARGETS = {
@@ -251,6 +279,7 @@ FEATURE_TARGETS = {
                       "results/{task}/figures/ensemble_calibration/{method}.png"], task=TASKS, method=NEURAL_METHODS),
     "survey": expand(["results/{task}/metrics/survey/{method}.csv", "results/{task}/figures/survey/{method}.png"],
                      task=SURVEY_TASK, method=SURVEY["methods"]),
+    "seed_study": ["results/seed_study/summary.md"],
 }
 
 
@@ -284,6 +313,11 @@ def script_code(name):
     )
 
 
+def task_seed(wildcards):
+    """The seed of the job's task (TASK_SEEDS)."""
+    return TASK_SEEDS[wildcards.task]
+
+
 # archives.smk
 
 def dataset_path(name):
@@ -299,6 +333,11 @@ def archive_file(name):
 
 
 # sample.smk
+
+def sample_settings(wildcards):
+    """What the task's sample is built with: SAMPLE_SETTINGS and the task's seed."""
+    return {**SAMPLE_SETTINGS, "seed": TASK_SEEDS[wildcards.task]}
+
 
 def crossmatch_inputs(wildcards):
     """Inputs of a task's cross-match: the library and the parallax catalogue (xp_library), or

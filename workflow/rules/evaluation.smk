@@ -27,7 +27,7 @@ rule evaluate_methods:
         labels=list(config["labels"]),
         snr_bins=config["snr_bins"],
         teff_bins=config["teff_bins"],
-        seed=config["seed"],
+        seed=task_seed,
     threads: 1
     resources:
         mem_mb=4000,

@@ -17,7 +17,7 @@ rule flux_influence:
         code=script_code("flux_influence"),
         method=method_config,
         colours=config["colours"],
-        seed=config["seed"],
+        seed=task_seed,
         max_stars=config["influence"]["max_stars"],
     threads: config["threads"]["predict"]
     resources:

@@ -22,7 +22,7 @@ rule information_bound:
         method=config["method_settings"][INFORMATION_MODEL],
         model_name=INFORMATION_MODEL,
         colours=config["colours"],
-        seed=config["seed"],
+        seed=task_seed,
         ladder=config["snr_ladder"],
     threads: 1
     resources:
@@ -48,7 +48,7 @@ rule evaluate_information:
         methods=METHODS,
         feature_sets={m: config["method_settings"][m]["feature_set"] for m in METHODS},
         labels=list(config["labels"]),
-        seed=config["seed"],
+        seed=task_seed,
     threads: 1
     resources:
         mem_mb=2000,

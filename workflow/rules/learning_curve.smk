@@ -15,7 +15,7 @@ rule learning_curve:
         code=script_code("learning_curve"),
         method=method_config,
         colours=config["colours"],
-        seed=config["seed"],
+        seed=task_seed,
         curve=config["learning_curve"],
     threads: config["threads"]["train"]
     resources:
@@ -40,7 +40,7 @@ rule evaluate_learning_curve:
         code=script_code("evaluate_learning_curve"),
         methods=METHODS,
         labels=list(config["labels"]),
-        seed=config["seed"],
+        seed=task_seed,
     threads: 1
     resources:
         mem_mb=4000,

@@ -47,7 +47,7 @@ rule plot_ensemble_calibration:
         code=script_code("plot_ensemble_calibration"),
         method=method_config,
         colours=config["colours"],
-        seed=config["seed"],
+        seed=task_seed,
         snr_bins=config["snr_bins"],
     threads: config["threads"]["predict"]
     resources:

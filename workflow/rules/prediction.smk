@@ -16,7 +16,7 @@ rule predict_method:
         code=script_code("predict_method"),
         method=method_config,
         colours=config["colours"],
-        seed=config["seed"],
+        seed=task_seed,
     threads: config["threads"]["predict"]
     resources:
         mem_mb=6000,

@@ -41,7 +41,7 @@ rule prepare_sample:
         source=lambda wildcards: SOURCES[wildcards.task],
         # the LAMOST adapter's settings; a function, so that other tasks do not rerun when they change
         lamost=lambda wildcards: ARCHIVES["lamost"] if SOURCES[wildcards.task] == "lamost" else {},
-        settings=SAMPLE_SETTINGS,
+        settings=sample_settings,
     threads: 1
     resources:
         mem_mb=lambda wildcards: 6000 if SOURCES[wildcards.task] == "xp_library" else 16000,

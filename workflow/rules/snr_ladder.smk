@@ -15,7 +15,7 @@ rule xp_noise_model:
         "logs/{task}/xp_noise_model.log",
     params:
         code=script_code("xp_noise_model"),
-        seed=config["seed"],
+        seed=task_seed,
         max_stars=config["snr_ladder"]["max_stars"],
     threads: 1
     resources:
@@ -42,7 +42,7 @@ rule predict_snr_ladder:
         code=script_code("predict_snr_ladder"),
         method=method_config,
         colours=config["colours"],
-        seed=config["seed"],
+        seed=task_seed,
         ladder=config["snr_ladder"],
     threads: config["threads"]["predict"]
     resources:
@@ -69,7 +69,7 @@ rule evaluate_snr_ladder:
         code=script_code("evaluate_snr_ladder"),
         methods=METHODS,
         labels=list(config["labels"]),
-        seed=config["seed"],
+        seed=task_seed,
     threads: 1
     resources:
         mem_mb=4000,

@@ -19,7 +19,7 @@ rule evaluate_spectrum_model:
         code=script_code("evaluate_spectrum_model"),
         method=method_config,
         colours=config["colours"],
-        seed=config["seed"],
+        seed=task_seed,
         snr_bins=config["snr_bins"],
     threads: config["threads"]["predict"]
     resources:

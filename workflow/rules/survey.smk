@@ -65,7 +65,7 @@ rule survey_domain:
         "logs/{task}/survey/domains/{method}.log",
     params:
         code=script_code("write_survey_domain"),
-        seed=config["seed"],
+        seed=task_seed,
     threads: 1
     resources:
         mem_mb=4000,

@@ -15,7 +15,7 @@ rule train_method:
         code=script_code("train_method"),
         method=method_config,
         colours=config["colours"],
-        seed=config["seed"],
+        seed=task_seed,
     threads: config["threads"]["train"]
     resources:
         mem_mb=8000,

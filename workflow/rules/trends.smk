@@ -1,4 +1,5 @@
-# The residual trends: every method's residuals against extinction, brightness and sky position.
+# The residual trends: every method's residuals against extinction, brightness and sky position at
+# fixed reference labels.
 # Package: labeltransfer.pipeline.trends.
 
 
@@ -14,7 +15,7 @@ rule evaluate_trends:
         code=script_code("evaluate_trends"),
         methods=METHODS,
         labels=list(config["labels"]),
-        seed=config["seed"],
+        seed=task_seed,
     threads: 1
     resources:
         mem_mb=4000,
@@ -28,8 +29,6 @@ rule evaluate_trends:
 
 rule plot_residual_trends:
     input:
-        predictions=all_predictions,
-        sample=rules.prepare_sample.output.sample,
         table=rules.evaluate_trends.output.table,
     output:
         figure=report(

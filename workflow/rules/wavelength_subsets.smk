@@ -15,7 +15,7 @@ rule wavelength_subsets:
         code=script_code("wavelength_subsets"),
         method=method_config,
         colours=config["colours"],
-        seed=config["seed"],
+        seed=task_seed,
         subsets=config["wavelength_subsets"],
     threads: config["threads"]["train"]
     resources:
@@ -40,7 +40,7 @@ rule evaluate_wavelength_subsets:
         code=script_code("evaluate_wavelength_subsets"),
         methods=METHODS,
         labels=list(config["labels"]),
-        seed=config["seed"],
+        seed=task_seed,
     threads: 1
     resources:
         mem_mb=2000,

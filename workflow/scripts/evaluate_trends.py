@@ -1,4 +1,4 @@
-"""Slopes of every method's residuals against extinction, brightness and sky position."""
+"""Every method's residuals against extinction, brightness and sky position at fixed reference labels."""
 
 import _package  # noqa: F401  (the workflow's src/ on sys.path)
 from labeltransfer.logs import log_to

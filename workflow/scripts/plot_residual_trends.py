@@ -5,6 +5,5 @@ from labeltransfer.logs import log_to
 from labeltransfer.pipeline.trends import plot_residual_trends
 
 with log_to(snakemake.log[0]):
-    plot_residual_trends(methods=snakemake.params.methods, prediction_paths=snakemake.input.predictions,
-                         sample_path=snakemake.input.sample, table_path=snakemake.input.table,
+    plot_residual_trends(methods=snakemake.params.methods, table_path=snakemake.input.table,
                          labels=snakemake.params.labels, figure_path=snakemake.output.figure)

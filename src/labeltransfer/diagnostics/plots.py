@@ -8,6 +8,7 @@ import numpy as np
 
 from .bound import bound_name
 from .influence import SUBSETS
+from .trends import TOLERANCE
 from ..evaluation.plots import LABEL_TEXT, plain_log_ticks  # also the Agg backend and the figures' style
 
 __all__ = ["snr_ladder", "learning_curve", "residual_trends", "information", "influence", "anomalies"]
@@ -98,49 +99,47 @@ def learning_curve(table, labels):
     return fig
 
 
-def residual_trends(predictions, quantities, trends, labels, quantity_text):
-    """Median residual of each label in quantile bins of each quantity, one line per method,
-    with the fitted slope and its 95% interval in the legend.
+def residual_trends(trends, methods, labels, quantity_text):
+    """Each method's partial dependence of each label's residual on each quantity at fixed labels: the
+    median remainder per bin (at the bin's median quantity) with its 95% interval as a band, the
+    marker filled where the interval lies beyond the method's tolerance.
 
     Parameters
     ----------
-    predictions : dict of str to pandas.DataFrame
-    quantities : pandas.DataFrame
-        One column per quantity, rows in the order of the prediction tables.
     trends : pandas.DataFrame
         From :func:`labeltransfer.diagnostics.trends.residual_trends`.
-    labels : sequence of str
+    methods, labels : sequence of str
+        The lines' order and colours, and the rows.
     quantity_text : dict of str to str
-        Axis text of each quantity.
+        Axis text of each quantity (the columns).
     """
-    fig, axes = plt.subplots(len(labels), len(quantity_text), figsize=(3.3 * len(quantity_text), 2.5 * len(labels)),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(labels), len(quantity_text), figsize=(3.1 * len(quantity_text), 2.4 * len(labels)),
+                             squeeze=False, sharex="col")
     for row, label in zip(axes, labels):
         for ax, (quantity, text) in zip(row, quantity_text.items()):
-            x = quantities[quantity].to_numpy(dtype=float)
-            finite = np.isfinite(x)
-            edges = np.unique(np.nanquantile(x, np.linspace(0, 1, 11))) if finite.any() else np.array([])
-            for i, (method, table) in enumerate(predictions.items()):
-                residual = (table[label] - table[f"{label}_ref"]).to_numpy()
-                which = np.digitize(x, edges[1:-1])
-                centres, medians = [], []
-                for b in range(len(edges) - 1):
-                    inside = finite & (which == b) & np.isfinite(residual)
-                    if inside.sum() >= 10:
-                        centres.append(np.median(x[inside]))
-                        medians.append(np.median(residual[inside]))
-                fit = trends[(trends["method"] == method) & (trends["label"] == label)
-                             & (trends["quantity"] == quantity)].iloc[0]
-                ax.plot(centres, medians, marker="o", ms=2.5, color=f"C{i}",
-                        label=f"{fit['slope']:.3g} [{fit['slope_lo95']:.2g}, {fit['slope_hi95']:.2g}]")
+            for i, method in enumerate(methods):
+                _partial_dependence(ax, trends[(trends["method"] == method) & (trends["label"] == label)
+                                               & (trends["quantity"] == quantity)], f"C{i}")
             ax.axhline(0, color="k", lw=0.8)
-            ax.set(xlabel=text, ylabel=f"median residual {LABEL_TEXT.get(label, label)}")
-            ax.legend(fontsize=5.5, title="slope [95%]", title_fontsize=5.5, loc="best")
             ax.grid(alpha=0.3)
-    handles = [plt.Line2D([], [], color=f"C{i}", marker="o", ms=3) for i in range(len(predictions))]
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    fig.legend(handles, list(predictions), loc="lower center", ncol=len(predictions), fontsize=8, frameon=False)
+        row[0].set_ylabel(f"residual at fixed labels\n{LABEL_TEXT.get(label, label)}")
+    for ax, text in zip(axes[-1], quantity_text.values()):
+        ax.set_xlabel(text)
+    handles = [plt.Line2D([], [], color=f"C{i}", marker="o", ms=4) for i in range(len(methods))]
+    handles.append(plt.Line2D([], [], color="grey", marker="o", ms=4, mfc="white", ls=""))
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.legend(handles, [*methods, f"filled: 95% interval beyond {TOLERANCE:g} of the method's scatter"], loc="lower center",
+               ncol=len(handles), fontsize=8, frameon=False)
     return fig
+
+
+def _partial_dependence(ax, bins, colour):
+    """One method's bins on ``ax``: the median line, its 95% band and the markers (filled beyond tolerance)."""
+    beyond = (bins["median_lo95"] > bins["tolerance"]) | (bins["median_hi95"] < -bins["tolerance"])
+    ax.fill_between(bins["centre"], bins["median_lo95"], bins["median_hi95"], color=colour, alpha=0.15, lw=0)
+    ax.plot(bins["centre"], bins["median"], color=colour, lw=1)
+    ax.plot(bins["centre"], bins["median"], ls="", marker="o", ms=3.5, color=colour, mfc="white")
+    ax.plot(bins["centre"][beyond], bins["median"][beyond], ls="", marker="o", ms=3.5, color=colour)
 
 
 def information(efficiency, pixels, labels, left_out):

@@ -57,10 +57,12 @@ class Emulator(torch.nn.Module):
             x = torch.nn.functional.silu(layer(x))
         return self.flux_mean + self.flux_scale * self.layers[-1](x)
 
-    def forward_with_jacobian(self, x):
-        """The flux, shape (n, n_pixels), and its Jacobian ``d flux / d x``, shape (n, k, n_pixels)."""
-        n, k = x.shape
-        jacobian = self.layers[0].weight.T.expand(n, k, -1)
+    def forward_with_jacobian(self, x, n_differentiated=None):
+        """The flux, shape (n, n_pixels), and its Jacobian ``d flux / d x``, shape (n, k, n_pixels), with respect
+        to the first ``k = n_differentiated`` parameters (all of them where None; the rest, held, cost nothing)."""
+        n = len(x)
+        k = x.shape[1] if n_differentiated is None else n_differentiated
+        jacobian = self.layers[0].weight.T[:k].expand(n, k, -1)
         for i, layer in enumerate(self.layers):
             if i:
                 jacobian = jacobian @ layer.weight.T

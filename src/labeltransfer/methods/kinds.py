@@ -68,8 +68,8 @@ KINDS = {
     "cnn": MethodKind("neural", "CNN", "a 1D convolutional network, a deep ensemble", framework="torch", neural=True,
                       influence=True),
     "payne": MethodKind("payne", "Payne", "a data-driven Payne: a neural emulator of the spectrum (labels and "
-                        "extinction), each star fitted by maximum likelihood", framework="torch", influence=True,
-                        flux_only=True, extinction=True, spectrum_model=True),
+                        "extinction; colours held as extra labels where given), each star fitted by maximum "
+                        "likelihood", framework="torch", influence=True, extinction=True, spectrum_model=True),
 }
 
 

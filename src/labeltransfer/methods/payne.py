@@ -1,7 +1,8 @@
 """A data-driven Payne (Ting et al. 2019): a neural emulator of the spectrum, and each star fitted by it.
 
-Training: the emulator (:mod:`labeltransfer.methods.emulator`) maps a star's labels, and its
-extinction A_K where the run gives it, to the normalised flux on every pixel, with a per-pixel
+Training: the emulator (:mod:`labeltransfer.methods.emulator`) maps a star's labels, its
+extinction A_K where the run gives it, and its ``extra_labels`` (auxiliary features such as colours,
+as The Cannon's) where the settings name any, to the normalised flux on every pixel, with a per-pixel
 intrinsic scatter; it is trained on the training stars with every parameter known, by maximum
 likelihood with their flux errors and their labels' errors, and stops early on the validation
 stars' likelihood. Its intrinsic scatter is then measured again about the model at the best fits of
@@ -17,6 +18,9 @@ regression quadratic in the flux's leading principal components,
 (widened by a tenth). Against local minima: a star whose reduced chi-square stays above
 ``restart_chi2`` is fitted again from ``restarts`` starting points spread over the training
 parameters (the centres of as many k-means clusters), and keeps the best fit.
+The extra labels are no parameters: they are held at the star's observed values (a star missing one
+takes, for it, the first guess's regression of it from the flux), and the labels, their sigma, the
+parameter names, the prior, the bounds and the restarts are those of the labels and A_K alone.
 Its covariance is the inverse curvature at the optimum (``J^T W J`` plus the prior's precision),
 calibrated on the validation stars as every method's; its reduced chi-square, beyond what 99% of
 training stars reach, flags a spectrum the model does not describe (:meth:`misfit_flags`).
@@ -49,6 +53,8 @@ _PRIORS = ("none", "gaussian", "mixture")
 _MISFIT_SCATTERS = ("median", "mean")
 _STATE = ("parameter_mean", "parameter_scale", "lower", "upper", "prior_means", "prior_precisions", "prior_log_weights",
           "anchors", "fits_extinction", "misfit_modes", "misfit_scatter")
+#: The extra labels' standardisation: kept only by a model with extra labels (a file without them loads as before).
+_EXTRA_STATE = ("extra_mean", "extra_scale")
 
 
 class Payne(LabelTransferMethod):
@@ -65,6 +71,11 @@ class Payne(LabelTransferMethod):
     extinction : bool
         Model the extinction A_K as a parameter (trained on the run's ``extinction`` values, fitted
         with the labels); ignored where ``fit`` is given none.
+    extra_labels : list of str
+        Auxiliary features (for example colours; the feature set must hold them) that the emulator also
+        takes as inputs, as The Cannon's: the training stars' observed values in training, each star's
+        observed values held fixed (not fitted) in labelling; a star missing one takes the first guess's
+        regression of it from the flux. They are no parameters (``parameter_names_``) and no labels.
     prior : {"none", "gaussian", "mixture"}
         The fit's prior on the parameters: none (maximum likelihood), a Gaussian with the training
         parameters' mean and covariance, or a Gaussian mixture of ``prior_components`` fitted to them
@@ -102,9 +113,9 @@ class Payne(LabelTransferMethod):
     influence_kind = "gradient x flux error"
 
     def __init__(self, *, hidden_sizes=(256, 256), learning_rate=2e-3, batch_size=512, weight_decay=0.0,
-                 epochs=150, patience=20, extinction=True, prior="mixture", prior_components=16, misfit_modes=0,
-                 misfit_scatter="median", guess_components=20, max_iter=10, restarts=4, restart_chi2=6.0, device="cpu",
-                 threads=1, random_state=0):
+                 epochs=150, patience=20, extinction=True, extra_labels=(), prior="mixture", prior_components=16,
+                 misfit_modes=0, misfit_scatter="median", guess_components=20, max_iter=10, restarts=4,
+                 restart_chi2=6.0, device="cpu", threads=1, random_state=0):
         self.hidden_sizes = list(hidden_sizes)
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -112,6 +123,7 @@ class Payne(LabelTransferMethod):
         self.epochs = epochs
         self.patience = patience
         self.extinction = extinction
+        self.extra_labels = list(extra_labels)
         self.prior = prior
         self.prior_components = prior_components
         self.misfit_modes = misfit_modes
@@ -144,15 +156,18 @@ class Payne(LabelTransferMethod):
         self.fits_extinction_ = np.array(self.extinction and self._given_extinction is not None)
         train_extinction, validation_extinction = self._given_extinction or (None, None)
         parameters, errors = self._parameters(labels, label_err, train_extinction)
-        known = np.all(np.isfinite(parameters), axis=1)
-        if known.sum() < 10 * (parameters.shape[1] + 1):
-            raise TooFewStarsError(f"Payne: {known.sum()} training stars with every parameter known")
+        known, inputs, input_errors = self._known_inputs(parameters, errors, spectra)
+        if len(known) < 10 * (inputs.shape[1] + 1):
+            raise TooFewStarsError(f"Payne: {len(known)} training stars with every parameter and extra label known")
         log.info("Payne: emulator of %s trained on the %d of %d training stars with every one known",
-                 list(self.parameter_names_), known.sum(), len(known))
-        parameters, errors, train = parameters[known], errors[known], spectra.subset(np.flatnonzero(known))
-        self.parameter_mean_, self.parameter_scale_ = parameters.mean(axis=0), parameters.std(axis=0)
-        self.parameter_scale_[~(self.parameter_scale_ > 0)] = 1.0
-        x = self._standard(parameters)
+                 [*self.parameter_names_, *self.extra_labels], len(known), len(parameters))
+        train, k = spectra.subset(known), parameters.shape[1]
+        mean, scale = inputs.mean(axis=0), inputs.std(axis=0)
+        scale[~(scale > 0)] = 1.0
+        self.parameter_mean_, self.parameter_scale_ = mean[:k], scale[:k]
+        self.extra_mean_, self.extra_scale_ = mean[k:], scale[k:]
+        standard, standard_errors = self._standard_inputs(inputs, input_errors)
+        x = standard[:, :k]
         margin = 0.1 * (x.max(axis=0) - x.min(axis=0))
         self.lower_, self.upper_ = x.min(axis=0) - margin, x.max(axis=0) + margin
         self._fit_prior(x)
@@ -160,19 +175,19 @@ class Payne(LabelTransferMethod):
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a pixel masked in every star: all NaN
             centre, spread = np.nanmedian(flux, axis=0), np.nanstd(flux, axis=0)
-        self.emulator_ = Emulator(x.shape[1], self.hidden_sizes, np.nan_to_num(centre, nan=1.0),
+        self.emulator_ = Emulator(inputs.shape[1], self.hidden_sizes, np.nan_to_num(centre, nan=1.0),
                                   np.where(spread > 0, spread, 1.0))
         self.emulator_.to(self.device)
         held_out = self._held_out_tensors(validation, validation_extinction)
         self.history_ = train_emulator(
-            self.emulator_, self._tensors(x, errors / self.parameter_scale_, train), held_out,
+            self.emulator_, self._tensors(standard, standard_errors, train), held_out,
             learning_rate=self.learning_rate, batch_size=self.batch_size, weight_decay=self.weight_decay,
             epochs=self.epochs, patience=self.patience,
             generator=torch.Generator().manual_seed(self.random_state))
         self.emulator_.eval()
         self.anchors_ = _cluster_centres(x, self.restarts, np.random.default_rng(self.random_state))
         self._reset_misfit()
-        self.guess_ = FirstGuess.fit(train.flux, self._variance(train), np.empty((len(x), 0)), x,
+        self.guess_ = FirstGuess.fit(train.flux, self._variance(train), np.empty((len(x), 0)), standard,
                                      self.guess_components)
         self._fit_misfit(train.subset(np.random.default_rng(self.random_state).permutation(len(x))[:SCATTER_STARS]))
 
@@ -208,7 +223,7 @@ class Payne(LabelTransferMethod):
         """One round of :meth:`_fit_misfit`: ``usable`` pixels, the ``pairs`` of stars with both pixels of each
         pair usable, the stars' mean ``noise`` variance per pixel."""
         fits = self.fit_stars(stars)
-        model, _ = self.model_flux(fits["parameters"])
+        model, _ = self.model_flux(fits["parameters"], fits["extra"])
         dof = fits["n_pixels"] / np.maximum(fits["n_pixels"] - len(self.parameter_names_), 1)
         residual = np.where(usable, stars.flux - model, 0.0) * np.sqrt(dof)[:, None]
         covariance = residual.T @ residual / pairs - np.diag(noise)
@@ -247,15 +262,29 @@ class Payne(LabelTransferMethod):
         column = np.asarray(extinction, dtype=float)[:, None]
         return np.hstack([labels, column]), np.hstack([label_err, np.zeros_like(column)])
 
+    def _known_inputs(self, parameters, errors, spectra):
+        """The stars with every parameter and extra label known (rows), their emulator inputs (parameters then
+        extra labels, physical units) and the inputs' errors (the extra labels': none given, 0)."""
+        extra = self._extra(spectra)
+        inputs = np.hstack([parameters, extra])
+        known = np.flatnonzero(np.all(np.isfinite(inputs), axis=1))
+        return known, inputs[known], np.hstack([errors, np.zeros_like(extra)])[known]
+
+    def _extra(self, spectra):
+        """The stars' extra labels as observed (NaN: missing), shape (n_stars, n_extra)."""
+        if missing := [name for name in self.extra_labels if name not in spectra.aux_names]:
+            raise KeyError(f"Payne: extra_labels {missing} are not among the spectra's auxiliary features "
+                           f"{list(spectra.aux_names)}: give the method a feature_set that holds them")
+        return spectra.select_aux(self.extra_labels).aux.astype(float)
+
     def _held_out_tensors(self, validation, extinction):
-        """The validation stars with every parameter known, as the emulator's training tensors."""
+        """The validation stars with every parameter and extra label known, as the emulator's training tensors."""
         if validation is None:
             raise ValueError("Payne needs validation stars (early stopping of its emulator)")
         spectra, labels, label_err = validation
         parameters, errors = self._parameters(labels, label_err, extinction)
-        known = np.flatnonzero(np.all(np.isfinite(parameters), axis=1))
-        return self._tensors(self._standard(parameters[known]), errors[known] / self.parameter_scale_,
-                             spectra.subset(known))
+        known, inputs, input_errors = self._known_inputs(parameters, errors, spectra)
+        return self._tensors(*self._standard_inputs(inputs, input_errors), spectra.subset(known))
 
     def _tensors(self, x, x_error, spectra):
         """(x, x_error, flux, variance, weight) on the device: masked pixels weigh 0."""
@@ -266,6 +295,24 @@ class Payne(LabelTransferMethod):
 
     def _standard(self, parameters):
         return (parameters - self.parameter_mean_) / self.parameter_scale_
+
+    def _standard_extra(self, extra):
+        return (extra - self.extra_mean_) / self.extra_scale_
+
+    def _standard_inputs(self, inputs, errors):
+        """The emulator's inputs (parameters then extra labels, physical units) and their errors, standardised."""
+        scale = np.concatenate([self.parameter_scale_, self.extra_scale_])
+        return (inputs - np.concatenate([self.parameter_mean_, self.extra_mean_])) / scale, errors / scale
+
+    def _held_extra(self, spectra, regressed):
+        """The standardised extra labels each star's fit holds, shape (n_stars, n_extra): its observed ones,
+        and where one is missing the first guess's ``regressed`` (standardised) value of it."""
+        observed = self._standard_extra(self._extra(spectra))
+        missing = ~np.isfinite(observed)
+        if missing.any():
+            log.warning("Payne: %d stars miss an extra label (%s); those are held at the first guess's regression "
+                        "from the flux", missing.any(axis=1).sum(), ", ".join(self.extra_labels))
+        return np.where(missing, regressed, observed)
 
     def _variance(self, spectra):
         """The fit's per-pixel variance less the misfit's shared modes: flux error squared plus the misfit's
@@ -283,14 +330,20 @@ class Payne(LabelTransferMethod):
         return np.sqrt(self.misfit_scatter_ ** 2 + np.sum(self.misfit_modes_ ** 2, axis=1))
 
     # ------------------------------------------------------------------ the model
-    def model_flux(self, parameters):
+    def model_flux(self, parameters, extra=None):
         """The model's flux and its derivatives at ``parameters`` (n, k) in physical units, in the order of
-        ``parameter_names_``: flux (n, n_pixels) and ``d flux / d parameter`` (n, n_pixels, k)."""
+        ``parameter_names_``, with the extra labels ``extra`` (n, n_extra) held (physical units; required
+        where the model has extra labels: :meth:`fit_stars`' ``extra``): flux (n, n_pixels) and
+        ``d flux / d parameter`` (n, n_pixels, k)."""
         self._check_fitted()
-        x = torch.as_tensor(self._standard(np.asarray(parameters, dtype=float)), dtype=torch.float32,
-                            device=self.device)
+        parameters = np.asarray(parameters, dtype=float)
+        if extra is None and self.extra_labels:
+            raise ValueError(f"this Payne's emulator also takes the extra labels {self.extra_labels}: pass each "
+                             "star's as extra= (fit_stars' 'extra')")
+        held = np.empty((len(parameters), 0)) if extra is None else self._standard_extra(np.asarray(extra, dtype=float))
+        x = torch.as_tensor(np.hstack([self._standard(parameters), held]), dtype=torch.float32, device=self.device)
         with torch.no_grad():
-            flux, jacobian = self._network().forward_with_jacobian(x)
+            flux, jacobian = self._network().forward_with_jacobian(x, parameters.shape[1])
         jacobian = jacobian.double().cpu().numpy().transpose(0, 2, 1) / self.parameter_scale_
         return flux.double().cpu().numpy(), jacobian
 
@@ -303,15 +356,20 @@ class Payne(LabelTransferMethod):
         dict
             ``parameters`` (n, k) and ``covariance`` (n, k, k) in physical units (``parameter_names_``),
             ``chi2`` (n,) (with the intrinsic scatter, prior excluded), ``n_pixels`` (n,) used pixels,
-            ``reduced_chi2`` (n,) ``chi2 / (n_pixels - k)``, ``restarted`` (n,) bool.
+            ``reduced_chi2`` (n,) ``chi2 / (n_pixels - k)``, ``restarted`` (n,) bool, and ``extra`` (n, n_extra)
+            the extra labels held (physical units: observed, or regressed where missing).
         """
         self._check_fitted()
         torch.set_num_threads(self.threads)
         variance = self._variance(spectra)
-        guess = np.clip(self.guess_(spectra.flux, variance, np.empty((len(spectra), 0))), self.lower_, self.upper_)
+        guessed = self.guess_(spectra.flux, variance, np.empty((len(spectra), 0)))
+        k = len(self.parameter_mean_)
+        guess = np.clip(guessed[:, :k], self.lower_, self.upper_)
+        held = self._held_extra(spectra, guessed[:, k:])
         weight = np.where(np.isfinite(variance), 1.0 / variance, 0.0)
         flux = np.where(weight > 0, spectra.flux, 0.0)
-        parts = [self._fit_batch(guess[i:i + _FIT_BATCH], flux[i:i + _FIT_BATCH], weight[i:i + _FIT_BATCH])
+        parts = [self._fit_batch(guess[i:i + _FIT_BATCH], held[i:i + _FIT_BATCH], flux[i:i + _FIT_BATCH],
+                                 weight[i:i + _FIT_BATCH])
                  for i in tqdm(range(0, len(spectra), _FIT_BATCH), desc="Payne fit", unit="batch", mininterval=2.0,
                                disable=len(spectra) <= _FIT_BATCH)]
         x, curvature, chi2, restarted = (np.concatenate(p) for p in zip(*parts))
@@ -320,13 +378,14 @@ class Payne(LabelTransferMethod):
         covariance = np.linalg.inv(curvature) * scale[:, None] * scale[None, :]
         return {"parameters": x * scale + self.parameter_mean_, "covariance": covariance, "chi2": chi2,
                 "n_pixels": n_pixels, "reduced_chi2": chi2 / np.maximum(n_pixels - x.shape[1], 1),
-                "restarted": restarted}
+                "restarted": restarted, "extra": held * self.extra_scale_ + self.extra_mean_}
 
-    def _fit_batch(self, guess, flux, weight):
-        """One batch of stars: the fit from the guess, then from the restarts where it stays poor."""
-        tensors = [torch.as_tensor(a, dtype=torch.float32, device=self.device) for a in (flux, weight)]
+    def _fit_batch(self, guess, held, flux, weight):
+        """One batch of stars: the fit from the guess, then from the restarts where it stays poor (the extra
+        labels ``held`` throughout)."""
+        tensors = [torch.as_tensor(a, dtype=torch.float32, device=self.device) for a in (held, flux, weight)]
         modes = torch.as_tensor(self.misfit_modes_, dtype=torch.float32, device=self.device)
-        weighted_modes = tensors[1][:, :, None] * modes  # D^-1 U, with D the pixels' own variance
+        weighted_modes = tensors[2][:, :, None] * modes  # D^-1 U, with D the pixels' own variance
         capacitance = torch.linalg.inv(torch.eye(modes.shape[1], device=self.device)
                                        + modes.T @ weighted_modes)  # (I + U^T D^-1 U)^-1
         tensors += [weighted_modes, capacitance]
@@ -363,8 +422,9 @@ class Payne(LabelTransferMethod):
         return (-2 * torch.logsumexp(log_joint, dim=1), (responsibility[:, :, None] * pulled).sum(dim=1),
                 torch.einsum("nc,ckl->nkl", responsibility, precisions))
 
-    def _levenberg_marquardt(self, x, flux, weight, weighted_modes, capacitance):
-        """Batched Levenberg-Marquardt from ``x`` (n, k, standardised), the chi-square with the inverse of the
+    def _levenberg_marquardt(self, x, held, flux, weight, weighted_modes, capacitance):
+        """Batched Levenberg-Marquardt from ``x`` (n, k, standardised), the extra labels ``held`` (n, n_extra,
+        standardised) fixed, the chi-square with the inverse of the
         pixels' covariance ``D + U U^T`` (``weight`` = D^-1, ``weighted_modes`` = D^-1 U, ``capacitance`` =
         (I + U^T D^-1 U)^-1: Woodbury's identity): each star stops when a step improves
         its objective by less than 1e-3 or by a step below 1e-4, when its damping passes 1e8, or after ``max_iter`` iterations.
@@ -378,7 +438,7 @@ class Payne(LabelTransferMethod):
 
         def evaluate(points, rows):
             with torch.no_grad():
-                model, jacobian = network.forward_with_jacobian(points.float())
+                model, jacobian = network.forward_with_jacobian(torch.cat([points.float(), held[rows]], dim=1), k)
             residual = flux[rows] - model
             weighted = jacobian * weight[rows][:, None, :]
             along = jacobian @ weighted_modes[rows]  # J^T D^-1 U, (n, k, r)
@@ -452,7 +512,7 @@ class Payne(LabelTransferMethod):
         the pixels' covariance) times the flux error, in label units, shape (n_stars, n_pixels, n_labels)."""
         self._check_fitted()
         fits = self.fit_stars(spectra)
-        _, jacobian = self.model_flux(fits["parameters"])
+        _, jacobian = self.model_flux(fits["parameters"], fits["extra"])
         variance = self._variance(spectra)
         weight = np.where(np.isfinite(variance), 1.0 / variance, 0.0)
         weighted_modes = weight[:, :, None] * self.misfit_modes_
@@ -465,7 +525,7 @@ class Payne(LabelTransferMethod):
 
     # ------------------------------------------------------------------ state
     def _get_state(self):
-        state = {key: getattr(self, f"{key}_") for key in _STATE}
+        state = {key: getattr(self, f"{key}_") for key in _STATE + (_EXTRA_STATE if self.extra_labels else ())}
         state.update({f"emulator/{k}": v.detach().cpu().numpy() for k, v in self.emulator_.state_dict().items()})
         state.update({f"guess/{k}": getattr(self.guess_, k) for k in FirstGuess.STATE})
         state.update({f"history/{k}": np.array(v) for k, v in self.history_.items()})
@@ -474,9 +534,11 @@ class Payne(LabelTransferMethod):
     def _set_state(self, arrays):
         for key in _STATE:
             setattr(self, f"{key}_", arrays[key])
+        for key in _EXTRA_STATE:
+            setattr(self, f"{key}_", arrays[key] if self.extra_labels else np.zeros(0))
         weights = {k.split("/", 1)[1]: torch.as_tensor(v) for k, v in arrays.items() if k.startswith("emulator/")}
-        self.emulator_ = Emulator(len(self.parameter_mean_), self.hidden_sizes, weights["flux_mean"].numpy(),
-                                  weights["flux_scale"].numpy())
+        self.emulator_ = Emulator(len(self.parameter_mean_) + len(self.extra_mean_), self.hidden_sizes,
+                                  weights["flux_mean"].numpy(), weights["flux_scale"].numpy())
         self.emulator_.load_state_dict(weights)
         self.emulator_.eval()
         self.guess_ = FirstGuess(**{k: arrays[f"guess/{k}"] for k in FirstGuess.STATE})

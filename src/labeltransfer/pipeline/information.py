@@ -40,7 +40,12 @@ _EXTINCTION = "a_k"
 
 def reference_parameters(model, sample):
     """Each star's reference parameters in the order of ``model.parameter_names_``: its labels and,
-    where the model fits the extinction, its A_K; shape (n_stars, k), NaN where unknown."""
+    where the model fits the extinction, its A_K; shape (n_stars, k), NaN where unknown. A model that also
+    takes extra labels (a Payne's ``extra_labels``, held at each star's observed values) is refused: the bound
+    is that of the flux alone."""
+    if extra := list(getattr(model, "extra_labels", ())):
+        raise ValueError(f"the information bound needs a spectrum model of the flux alone, and this one also takes "
+                         f"the extra labels {extra}: set information: method to a Payne without extra_labels")
     columns = {**dict(zip(sample.label_names, sample.labels.T)), _EXTINCTION: sample.extinction_k}
     if missing := [name for name in model.parameter_names_ if name not in columns]:
         raise KeyError(f"the model's parameters {missing} are neither labels of the sample "

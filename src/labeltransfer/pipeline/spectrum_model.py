@@ -27,7 +27,7 @@ _EXTINCTION = "a_k"
 _EXTINCTION_METRICS = ("bias", "bias_lo68", "bias_hi68", "scatter", "scatter_lo68", "scatter_hi68")
 
 
-def flux_error_reduced_chi2(*, model, spectra, parameters):
+def flux_error_reduced_chi2(*, model, spectra, parameters, extra=None):
     """Each star's reduced chi-square about the model at ``parameters`` with its flux errors alone
     (no intrinsic scatter): ``sum((flux - model)^2 / flux_error^2) / (n_pixels - k)`` over its usable
     pixels (flux and error finite, error positive), ``k`` the model's parameters.
@@ -38,12 +38,14 @@ def flux_error_reduced_chi2(*, model, spectra, parameters):
     spectra : labeltransfer.data.spectra.Spectra
     parameters : ndarray, shape (n_stars, k)
         In the order of ``model.parameter_names_`` (each star's best fit).
+    extra : ndarray, shape (n_stars, n_extra), optional
+        The extra labels the model holds (a Payne with ``extra_labels``: its fits' ``extra``).
 
     Returns
     -------
     ndarray, shape (n_stars,)
     """
-    model_flux, _ = model.model_flux(parameters)
+    model_flux, _ = model.model_flux(parameters, extra)
     error = spectra.flux_error.astype(float)
     usable = np.isfinite(spectra.flux) & np.isfinite(error) & (error > 0)
     chi2 = np.where(usable, (spectra.flux - model_flux) / np.where(usable, error, 1.0), 0.0) ** 2
@@ -75,7 +77,8 @@ def evaluate_spectrum_model(*, model_path, sample_path, split_path, method, colo
     set_for_job(model, threads, gpus)
     validation = sample.subset(rows["validation"])
     fits = model.fit_stars(validation.spectra)
-    by_flux_errors = flux_error_reduced_chi2(model=model, spectra=validation.spectra, parameters=fits["parameters"])
+    by_flux_errors = flux_error_reduced_chi2(model=model, spectra=validation.spectra, parameters=fits["parameters"],
+                                             extra=fits["extra"])
     table = pd.DataFrame([
         {"subset": name, "snr_min": low, "snr_max": high, **_chi2_metrics(fits, by_flux_errors, mask)}
         for (name, mask), (low, high) in zip(_subsets(validation.snr, snr_bins).items(), _bounds(snr_bins))])

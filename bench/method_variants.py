@@ -101,10 +101,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     config = _config(args.config)
+    seed = config.get("task_settings", {}).get(args.task, {}).get("seed", config["seed"])  # as the workflow's
     data = Path("results") / args.task / "data"
     sample = LabelledSample.load(data / "sample.npz")
-    fit, stop, scored = (sample.subset(rows) for rows in selection_rows(data / "split.csv", sample,
-                                                                        config["seed"]).values())
+    fit, stop, scored = (sample.subset(rows) for rows in selection_rows(data / "split.csv", sample, seed).values())
     snr_bins = [float(edge) for edge in config["snr_bins"]]
     has_parallax = np.isfinite(scored.spectra.select_aux(["parallax"]).aux[:, 0])
     print(f"{args.method} fitted on {len(fit.apogee_id)} training stars ({len(stop.apogee_id)} held out to stop and "
@@ -117,7 +117,7 @@ def main(argv=None):
         features = feature_names(overrides.pop("feature_set", method.get("feature_set", "flux_colours")),
                                  config["colours"])
         train, held, test = (s.spectra.select_aux(features) for s in (fit, stop, scored))
-        model = make_method(method["type"], {**method.get("params", {}), **overrides}, seed=config["seed"])
+        model = make_method(method["type"], {**method.get("params", {}), **overrides}, seed=seed)
         set_for_job(model, args.threads, 0)
         start = time.perf_counter()
         fit_model(model, replace(fit, spectra=train), replace(stop, spectra=held))

@@ -177,4 +177,5 @@ def test_the_bound_of_a_payne_trained_as_the_workflow_trains_it(sample, tmp_path
     for (noise, parameter), rows in bound.groupby(["noise", "parameter"]):  # the same 40 stars at every level
         assert rows.sort_values("level")["population_bound"].is_monotonic_decreasing, (noise, parameter)
     teff = bound[bound["parameter"] == "teff"].pivot(index="level", columns="noise", values="population_bound")
-    assert (teff["xp_template+ladder"] <= teff["xp_template+ladder+intrinsic_scatter"]).all()
+    # the scatter only adds noise (in this toy model it is small beside the XP noise: equal to rounding)
+    assert (teff["xp_template+ladder"] <= teff["xp_template+ladder+intrinsic_scatter"] * (1 + 1e-9)).all()

@@ -58,6 +58,22 @@ def test_the_bootstrap_is_seeded(rng):
     assert not np.allclose(first["median_lo95"], other["median_lo95"], equal_nan=True)
 
 
+def test_a_method_s_intervals_do_not_depend_on_the_other_methods_of_the_run(rng):
+    table, quantities = _stars(rng, 600, lambda t: rng.uniform(0, 1, 600))
+    table["teff"] = table["teff_ref"] + rng.normal(0, 60, 600)
+    other = table.assign(teff=table["teff_ref"] + rng.normal(0, 90, 600))
+    alone = residual_trends({"m": table}, quantities, ["teff"], n_resamples=100, seed=3)
+    beside = residual_trends({"other": other, "m": table}, quantities, ["teff"], n_resamples=100, seed=3)
+    pd.testing.assert_frame_equal(alone, beside[beside["method"] == "m"].reset_index(drop=True))
+
+
+def test_a_quantity_without_two_distinct_values_has_no_bins(rng):
+    table, quantities = _stars(rng, 600, lambda t: np.full(600, np.nan))
+    table["teff"] = table["teff_ref"] + rng.normal(0, 60, 600)
+    trends = residual_trends({"m": table}, quantities.assign(g_mag=15.0), ["teff"], n_resamples=50, seed=3)
+    assert set(trends["quantity"]) == {"gal_l", "gal_b"}
+
+
 def test_stars_of_small_cells_or_without_a_label_are_left_out_and_counted(rng):
     n = 1000
     table, quantities = _stars(rng, n, lambda t: rng.uniform(0, 1, n))

@@ -90,7 +90,10 @@ def test_out_of_distribution_flags_are_in_every_prediction_table_and_summarised(
 def test_snr_ladder_scores_every_method_at_every_level(ci_run):
     ladder = pd.read_csv(RESULTS / "metrics" / "snr_ladder.csv")
     levels = CONFIG["snr_ladder"]["levels"]
-    assert len(ladder) == len(CONFIG["methods"]) * len(levels) * 3 * len(CONFIG["labels"])  # all, giants, dwarfs
+    whole = ladder[ladder["subset"].isin(["all", "giants", "dwarfs"])]
+    assert len(whole) == len(CONFIG["methods"]) * len(levels) * 3 * len(CONFIG["labels"])
+    assert {"cool", "warm"} <= set(ladder["subset"]) <= {"all", "giants", "dwarfs", "cool", "cool_giants",
+                                                         "cool_dwarfs", "warm", "warm_giants", "warm_dwarfs"}
     everything = ladder[(ladder["subset"] == "all") & (ladder["label"] == "teff")].set_index(["method", "level"])
     assert (everything["n"] <= CONFIG["snr_ladder"]["max_stars"]).all()
     noisier = everything.xs(levels[0], level="level")["scatter"]

@@ -155,6 +155,13 @@ def test_each_feature_has_one_rule_file_and_one_pipeline_module():
         assert called <= {smk}, f"rule {rule} ({smk}.smk): {script.name} calls labeltransfer.pipeline.{called}"
 
 
+def test_every_rule_takes_its_task_s_seed():
+    """Rules read the seed through task_seed (a task's own seed, else the config's), never config['seed']."""
+    for smk in RULES.glob("*.smk"):
+        if smk.stem != "common":
+            assert 'config["seed"]' not in smk.read_text(), smk.name
+
+
 def test_every_output_path_is_written_by_one_rule():
     """No two rules declare the same output pattern (one rule per path, whatever the config's tasks)."""
     outputs = []
@@ -193,7 +200,10 @@ def test_snakemake_lint_is_clean():
     ("teff_bins: [3000, 5000, 4000]", "teff_bins must increase"),
     ("colours: []", "extra_labels ['bp_rp', 'g_h'] are not among colours []"),
     ("method_settings: {payne: {params: {extra_labels: [bp_rp]}}}",
-     "payne: params: extra_labels ['bp_rp'] are colours, which feature_set flux does not hold"),
+     "payne: feature_set flux: a payne reads auxiliary features only as its extra_labels (['bp_rp']): set its "
+     "feature_set to flux_colours"),
+    ("method_settings: {cannon: {feature_set: flux_colours_parallax}}",
+     "cannon: feature_set flux_colours_parallax: a cannon reads auxiliary features only as its extra_labels"),
     ("method_settings: {payne: {feature_set: flux_colours, params: {extra_labels: [bp_rp]}}}",
      "information: method 'payne' holds ['bp_rp'] as extra labels: the bound needs a spectrum model of the flux"),
     ("seed_study: {tasks: [xp_from_apogee]}", "a spread over seeds needs two tasks or more"),

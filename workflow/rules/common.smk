@@ -164,10 +164,10 @@ for name in METHODS:
             f"config: method_settings: {name}: params: extra_labels {missing} are not among "
             f"colours {config['colours']}"
         )
-    if extra and settings["feature_set"] == "flux":
+    if KINDS[settings["type"]].extra_labels and settings["feature_set"] != (needed := "flux_colours" if extra else "flux"):
         raise ValueError(
-            f"config: method_settings: {name}: params: extra_labels {extra} are colours, which feature_set "
-            "flux does not hold: set its feature_set to flux_colours"
+            f"config: method_settings: {name}: feature_set {settings['feature_set']}: a {settings['type']} reads "
+            f"auxiliary features only as its extra_labels ({extra}): set its feature_set to {needed}"
         )
     if settings["type"] != "cannon":
         continue

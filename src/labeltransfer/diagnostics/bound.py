@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..methods.mixture import GaussianMixture
+from ..xp.noise import pixel_scale
 
 __all__ = ["RCOND", "MIXTURE_COMPONENTS", "SPECTRUM_NOISES", "bound_name", "XPCoefficientNoise",
            "IndependentPixelNoise", "population_prior", "population_bounds", "frequentist_bounds",
@@ -69,7 +70,8 @@ class XPCoefficientNoise:
     """The Fisher information of XP spectra sampled from their coefficients, with added pixel noise.
 
     Each star's XP noise is ``D L_i L_i^T D^T`` rescaled, pixel by pixel, to the star's own flux
-    errors (as :class:`labeltransfer.xp.noise.XPNoise` draws the S/N ladder's noise), and both it
+    errors (:func:`labeltransfer.xp.noise.pixel_scale`, with which :class:`labeltransfer.xp.noise.XPNoise`
+    draws the S/N ladder's noise), and both it
     and the model's derivative are projected onto the range of ``D`` on the star's usable pixels,
     to the directions ``D`` resolves: ``U`` (orthonormal, pixels x r), from the singular values of
     ``D`` above ``rcond`` times the largest. In those coordinates (``z = U^T f``) the XP noise is
@@ -127,11 +129,11 @@ class XPCoefficientNoise:
         ----------
         rows : ndarray of int, shape (m,)
         covariance_factor : ndarray, shape (m,)
-            Each star's XP noise times this (1: as measured; ``(s / t)^2`` for the S/N ladder of a
-            Gaia XP archive task, whose added noise has the star's own XP covariance).
+            Each star's XP noise times this (1: as measured; ``(s / t)^2`` at the S/N ladder's level
+            ``t``, whose added noise has the star's own XP noise's covariance: its own or the template).
         pixel_variance : ndarray, shape (m, n_pixels)
-            Independent noise added per pixel (the ladder's on the library, the model's intrinsic
-            scatter squared); all zero for a star: none.
+            Independent noise added per pixel (the model's intrinsic scatter squared); all zero for a
+            star: none.
 
         Returns
         -------
@@ -155,9 +157,10 @@ class XPCoefficientNoise:
             solved = np.linalg.solve(covariance[~added], jz[~added])
             fisher[here[~added]] = np.einsum("nrk,nrl->nkl", jz[~added], solved)
             for chunk in np.array_split(np.flatnonzero(added), max(1, -(-added.sum() // _CHUNK))):
-                # (C + M^-1)^-1 = (I + M C)^-1 M, M = U^T W^-1 U: no inverse of M
+                # M = U^T W^-1 U is well conditioned (W diagonal, positive); C + M^-1 is too, where (I + M C)
+                # is not once W is much smaller than C (the intrinsic scatter alone, added to the ladder's noise)
                 precision = _stacked_product(basis.T[None] / variance[chunk][:, None, :], basis)
-                solved = np.linalg.solve(np.eye(basis.shape[1]) + precision @ covariance[chunk], precision @ jz[chunk])
+                solved = np.linalg.solve(covariance[chunk] + np.linalg.inv(precision), jz[chunk])
                 fisher[here[chunk]] = np.einsum("nrk,nrl->nkl", jz[chunk], solved)
         return fisher
 
@@ -165,12 +168,8 @@ class XPCoefficientNoise:
 def _projected_noise(basis, design, factors, flux_error, rows):
     """``C_z`` of stars ``rows`` (see :class:`XPCoefficientNoise`), shape (len(rows), r, r)."""
     flux_factors = design @ factors  # (p, 110), or (n, p, 110): the XP noise's factor on the pixels
-    scale = np.sqrt(np.sum(flux_factors ** 2, axis=-1))
-    silent = np.any(np.broadcast_to(scale == 0, flux_error.shape), axis=1)
-    if silent.any():
-        raise ValueError(f"stars {rows[silent][:3].tolist()}: a usable pixel to which the coefficient covariance "
-                         "gives no noise (a missing band's pixel left unmasked)")
-    rescaled = basis.T[None] * (flux_error / scale)[:, None, :]  # (n, r, p)
+    scale = pixel_scale(np.sqrt(np.sum(flux_factors ** 2, axis=-1)), flux_error, sources=rows)
+    rescaled = basis.T[None] * scale[:, None, :]  # (n, r, p)
     projected = _stacked_product(rescaled, flux_factors) if flux_factors.ndim == 2 else rescaled @ flux_factors
     return projected @ np.swapaxes(projected, 1, 2)
 

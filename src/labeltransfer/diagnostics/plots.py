@@ -15,18 +15,24 @@ __all__ = ["snr_ladder", "learning_curve", "residual_trends", "information", "in
 
 
 def snr_ladder(table, magnitudes, labels):
-    """Scatter (giants and dwarfs, 68% intervals), bias and calibration width against injected S/N.
+    """Scatter per type of star (68% intervals), bias and calibration width against injected S/N.
 
     Parameters
     ----------
     table : pandas.DataFrame
         The ladder table: ``method``, ``level``, ``subset``, ``label``, ``scatter`` with
-        ``scatter_lo68`` / ``scatter_hi68``, ``bias``, ``z_width``.
+        ``scatter_lo68`` / ``scatter_hi68``, ``bias``, ``z_width``. The scatter is drawn for the
+        subsets ``cool_giants``, ``warm_giants``, ``cool_dwarfs``, ``warm_dwarfs`` where the table
+        has them (else ``giants`` and ``dwarfs``), one column each; bias and calibration over all.
     magnitudes : pandas.DataFrame
         ``g_mag`` and ``snr``: marked as the S/N of a typical star of that magnitude.
     labels : sequence of str
     """
-    fig, axes = plt.subplots(len(labels), 3, figsize=(11.5, 2.7 * len(labels)), squeeze=False, sharex=True)
+    types = [s for s in ("cool_giants", "warm_giants", "cool_dwarfs", "warm_dwarfs") if s in set(table["subset"])]
+    types = types or ["giants", "dwarfs"]
+    columns = len(types) + 2
+    fig, axes = plt.subplots(len(labels), columns, figsize=(3.2 * columns, 2.6 * len(labels)), squeeze=False,
+                             sharex=True)
     methods = list(dict.fromkeys(table["method"]))
     colours = {m: f"C{i}" for i, m in enumerate(methods)}
     levels = np.sort(table["level"].unique())
@@ -34,22 +40,21 @@ def snr_ladder(table, magnitudes, labels):
         part = table[table["label"] == label]
         for method in methods:
             rows = part[part["method"] == method]
-            for subset, style in (("giants", "-"), ("dwarfs", "--")):
+            for ax, subset in zip(row, types):
                 line = rows[rows["subset"] == subset].sort_values("level")
-                row[0].plot(line["level"], line["scatter"], style, marker="o", ms=3, color=colours[method],
-                            label=method if subset == "giants" else None)
-                row[0].fill_between(line["level"], line["scatter_lo68"], line["scatter_hi68"], color=colours[method],
-                                    alpha=0.15, lw=0)
+                ax.plot(line["level"], line["scatter"], marker="o", ms=3, color=colours[method],
+                        label=method if subset == types[0] else None)
+                ax.fill_between(line["level"], line["scatter_lo68"], line["scatter_hi68"], color=colours[method],
+                                alpha=0.15, lw=0)
             whole = rows[rows["subset"] == "all"].sort_values("level")
-            row[1].plot(whole["level"], whole["bias"], marker="o", ms=3, color=colours[method])
-            row[2].plot(whole["level"], whole["z_width"], marker="o", ms=3, color=colours[method])
+            row[-2].plot(whole["level"], whole["bias"], marker="o", ms=3, color=colours[method])
+            row[-1].plot(whole["level"], whole["z_width"], marker="o", ms=3, color=colours[method])
         text = LABEL_TEXT.get(label, label)
-        row[0].set(yscale="log", ylabel=f"scatter {text}")
-        plain_log_ticks(row[0].yaxis)
-        row[1].axhline(0, color="k", lw=0.8)
-        row[1].set(ylabel=f"bias {text}")
-        row[2].axhline(1, color="k", lw=0.8)
-        row[2].set(ylabel="width of residual / sigma")
+        _share_scatter_axis(row[:len(types)], f"scatter {text}")
+        row[-2].axhline(0, color="k", lw=0.8)
+        row[-2].set(ylabel=f"bias {text}")
+        row[-1].axhline(1, color="k", lw=0.8)
+        row[-1].set(ylabel="width of residual / sigma")
         for ax in row:
             ax.set_xscale("log")
             ax.grid(alpha=0.3)
@@ -63,13 +68,25 @@ def snr_ladder(table, magnitudes, labels):
         for _, mark in magnitudes.dropna().iterrows():
             ax.annotate(f"G={mark['g_mag']:g}", (mark["snr"], 0.98), xycoords=("data", "axes fraction"),
                         ha="right", va="top", rotation=90, fontsize=7, color="0.35")
-    axes[0, 0].set_title("scatter: giants (solid), dwarfs (dashed)")
-    axes[0, 1].set_title("bias, all stars")
-    axes[0, 2].set_title("calibration, all stars (1: honest)")
+    for ax, subset in zip(axes[0], types):
+        ax.set_title(f"scatter: {subset.replace('_', ' ')}")
+    axes[0, -2].set_title("bias, all stars")
+    axes[0, -1].set_title("calibration, all stars (1: honest)")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncol=len(methods), fontsize=8,
                frameon=False)
     return fig
+
+
+def _share_scatter_axis(axes, ylabel):
+    """One log scale for the scatter panels of a row (so that the types compare by eye); the label on the first."""
+    for ax in axes:
+        ax.set_yscale("log")
+    limits = np.array([ax.get_ylim() for ax in axes])
+    for ax in axes:
+        ax.set_ylim(limits[:, 0].min(), limits[:, 1].max())
+        plain_log_ticks(ax.yaxis)
+    axes[0].set_ylabel(ylabel)
 
 
 def learning_curve(table, labels):
@@ -126,7 +143,7 @@ def residual_trends(trends, methods, labels, quantity_text):
     for ax, text in zip(axes[-1], quantity_text.values()):
         ax.set_xlabel(text)
     handles = [plt.Line2D([], [], color=f"C{i}", marker="o", ms=4) for i in range(len(methods))]
-    handles.append(plt.Line2D([], [], color="grey", marker="o", ms=4, mfc="white", ls=""))
+    handles.append(plt.Line2D([], [], color="grey", marker="o", ms=4, ls=""))
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     fig.legend(handles, [*methods, f"filled: 95% interval beyond {TOLERANCE:g} of the method's scatter"], loc="lower center",
                ncol=len(handles), fontsize=8, frameon=False)

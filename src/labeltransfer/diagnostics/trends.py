@@ -108,7 +108,8 @@ def quantity_bins(values, quantity):
     """Edges of the bins of a quantity: ``FIXED_BINS`` or ``N_QUANTILE_BINS`` quantile bins of the finite ``values``."""
     if quantity in FIXED_BINS:
         return np.asarray(FIXED_BINS[quantity], dtype=float)
-    return np.unique(np.nanquantile(values, np.linspace(0, 1, N_QUANTILE_BINS + 1)))
+    finite = values[np.isfinite(values)]
+    return np.unique(np.quantile(finite, np.linspace(0, 1, N_QUANTILE_BINS + 1))) if finite.size else np.empty(0)
 
 
 def grouped_medians(values, groups, n_groups):
@@ -236,22 +237,25 @@ def residual_trends(predictions, quantities, labels, cell_edges=CELL_EDGES, n_re
     cell_edges : dict of str to sequence of float
         The cells' edges in each reference label held fixed.
     n_resamples, seed : int
-        The bootstrap's resamples and seed.
+        The bootstrap's resamples and seed (each label draws from ``[seed, label index]``: a method's
+        intervals do not depend on the other methods of the run).
     min_stars : int
         Cells and bins of fewer stars are left out.
 
     Returns
     -------
     pandas.DataFrame
-        One row per method, label, quantity and bin: the columns of the module's docstring.
+        One row per method, label, quantity and bin: the columns of the module's docstring. A
+        quantity with fewer than two distinct finite values has no bins, and no rows.
     """
-    rng = np.random.default_rng(seed)
     edges = {q: quantity_bins(quantities[q].to_numpy(dtype=float), q) for q in QUANTITIES}
+    edges = {q: e for q, e in edges.items() if len(e) >= 2}
     rows = []
     for method, table in predictions.items():
         cells = label_cells(table, cell_edges)
-        for label in labels:
+        for k, label in enumerate(labels):
             residual = (table[label] - table[f"{label}_ref"]).to_numpy(dtype=float)
-            departures = _label_departures(residual, cells, quantities, edges, n_resamples, rng, min_stars)
+            departures = _label_departures(residual, cells, quantities, edges, n_resamples,
+                                           np.random.default_rng([seed, k]), min_stars)
             rows.append(departures.assign(method=method, label=label))
     return pd.concat(rows, ignore_index=True)[_COLUMNS]

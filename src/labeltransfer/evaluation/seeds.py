@@ -98,7 +98,7 @@ def seed_claims(comparisons):
 
 
 def headline_markdown(spread, claims, labels):
-    """README's headline table from :func:`seed_spread` and :func:`seed_claims` (subset ``all``).
+    """The headline table (for README) from :func:`seed_spread` and :func:`seed_claims` (subset ``all``).
 
     One row per method: per label the mean scatter over seeds, the spread between seeds and, in
     brackets, the mean 68% bootstrap half-width; then the mean 1-sigma coverage per label (%),

@@ -33,7 +33,8 @@ SCATTER_STARS = 5000
 
 
 class Emulator(torch.nn.Module):
-    """Standardised parameters (n, k) -> flux (n, n_pixels), with ``forward_with_jacobian``.
+    """Standardised inputs (n, k: the parameters, then any held extra labels) -> flux (n, n_pixels), with
+    ``forward_with_jacobian``.
 
     Parameters
     ----------

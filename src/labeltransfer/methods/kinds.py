@@ -37,6 +37,10 @@ class MethodKind:
         flux-influence table.
     flux_only : bool
         It reads the flux alone: its ``feature_set`` must be ``flux``.
+    extra_labels : bool
+        It reads auxiliary features only as its ``extra_labels`` parameter's (held at each star's
+        observed values): its ``feature_set`` must be ``flux`` without extra labels and
+        ``flux_colours`` with them (a set holding more would be read in part, silently).
     extinction : bool
         It models the extinction: its ``fit`` takes the training and validation stars' A_K
         (``extinction=``), which the workflow passes from the sample.
@@ -52,6 +56,7 @@ class MethodKind:
     neural: bool = False
     influence: bool = False
     flux_only: bool = False
+    extra_labels: bool = False
     extinction: bool = False
     spectrum_model: bool = False
 
@@ -60,7 +65,7 @@ class MethodKind:
 KINDS = {
     "knn": MethodKind("knn", "NearestNeighbours", "nearest neighbours in a whitened principal-component space"),
     "cannon": MethodKind("cannon", "TheCannon", "The Cannon: a polynomial per-pixel model of the spectrum in the labels",
-                         influence=True),
+                         influence=True, extra_labels=True),
     "xgboost": MethodKind("xgb", "XGBoostRegressor", "gradient-boosted trees, one regressor per label",
                           framework="xgboost", influence=True),
     "mlp": MethodKind("neural", "MLP", "a fully connected network, a deep ensemble", framework="torch", neural=True,
@@ -69,18 +74,19 @@ KINDS = {
                       influence=True),
     "payne": MethodKind("payne", "Payne", "a data-driven Payne: a neural emulator of the spectrum (labels and "
                         "extinction; colours held as extra labels where given), each star fitted by maximum "
-                        "likelihood", framework="torch", influence=True, extinction=True, spectrum_model=True),
+                        "likelihood", framework="torch", influence=True, extra_labels=True, extinction=True,
+                        spectrum_model=True),
 }
 
 
 def kinds_table():
     """The docs' table of method types (Markdown): type, class, GPU framework, neural, influence, flux only,
-    extinction, spectrum model."""
-    rows = ["| type | class | GPU through | neural | flux influence | flux only | extinction | spectrum model | what it is |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    colours as extra labels, extinction, spectrum model."""
+    rows = ["| type | class | GPU through | neural | flux influence | flux only | colours as extra labels | extinction "
+            "| spectrum model | what it is |", "|---|---|---|---|---|---|---|---|---|---|"]
     for name, kind in KINDS.items():
-        marks = ["yes" if flag else "no" for flag in (kind.neural, kind.influence, kind.flux_only, kind.extinction,
-                                                      kind.spectrum_model)]
+        flags = (kind.neural, kind.influence, kind.flux_only, kind.extra_labels, kind.extinction, kind.spectrum_model)
+        marks = ["yes" if flag else "no" for flag in flags]
         rows.append(f"| `{name}` | `{kind.module}.{kind.cls}` | {kind.framework or 'CPU only'} | {' | '.join(marks)} "
                     f"| {kind.summary} |")
     return "\n".join(rows) + "\n"

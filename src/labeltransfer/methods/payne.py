@@ -2,7 +2,7 @@
 
 Training: the emulator (:mod:`labeltransfer.methods.emulator`) maps a star's labels, its
 extinction A_K where the run gives it, and its ``extra_labels`` (auxiliary features such as colours,
-as The Cannon's) where the settings name any, to the normalised flux on every pixel, with a per-pixel
+held at their observed values as The Cannon's are) where the settings name any, to the normalised flux on every pixel, with a per-pixel
 intrinsic scatter; it is trained on the training stars with every parameter known, by maximum
 likelihood with their flux errors and their labels' errors, and stops early on the validation
 stars' likelihood. Its intrinsic scatter is then measured again about the model at the best fits of
@@ -73,9 +73,11 @@ class Payne(LabelTransferMethod):
         with the labels); ignored where ``fit`` is given none.
     extra_labels : list of str
         Auxiliary features (for example colours; the feature set must hold them) that the emulator also
-        takes as inputs, as The Cannon's: the training stars' observed values in training, each star's
-        observed values held fixed (not fitted) in labelling; a star missing one takes the first guess's
-        regression of it from the flux. They are no parameters (``parameter_names_``) and no labels.
+        takes as inputs: the training stars' observed values in training, each star's observed values
+        held fixed (not fitted) in labelling, their errors taken as zero in both. A star missing one
+        is held at the first guess's regression of it from the flux, and its sigma leaves out that
+        regression's error (The Cannon fits a missing extra label instead). They are no parameters
+        (``parameter_names_``) and no labels.
     prior : {"none", "gaussian", "mixture"}
         The fit's prior on the parameters: none (maximum likelihood), a Gaussian with the training
         parameters' mean and covariance, or a Gaussian mixture of ``prior_components`` fitted to them

@@ -20,7 +20,7 @@ from ..diagnostics.bound import (IndependentPixelNoise, XPCoefficientNoise, comp
                                  population_bounds, population_prior)
 from ..diagnostics.influence import giant_dwarf_masks, pixel_shares
 from ..xp.basis import design_matrix
-from ..xp.covariance_template import template_covariance
+from ..xp.covariance_template import template_factor
 from ..xp.noise import XPNoise
 from .files import read_predictions
 from .jobs import CURVE_RESAMPLES, load_features, load_trained
@@ -59,9 +59,8 @@ def _noise_model(stars, jacobian, xp, own_factors):
         return XPCoefficientNoise(jacobian, stars.spectra.flux_error, design_matrix(stars.spectra.wavelength),
                                   own_factors), "xp_own"
     if xp:
-        factor = np.linalg.cholesky(template_covariance())
         return XPCoefficientNoise(jacobian, stars.spectra.flux_error, design_matrix(stars.spectra.wavelength),
-                                  factor), "xp_template"
+                                  template_factor()), "xp_template"
     return IndependentPixelNoise(jacobian, stars.spectra.flux_error), "pixels"
 
 
@@ -70,9 +69,10 @@ def ladder_information(model, stars, levels, xp, own_factors=None):
 
     A star is at a level where its S/N is at least the level (as
     :func:`labeltransfer.diagnostics.degrade.degrade_to_snr`); there the ladder has scaled its
-    errors by ``f = snr / level`` and added noise: independent per pixel with variance
-    ``(f^2 - 1) error^2``, or, with ``own_factors`` (a Gaia XP archive task), ``f^2 - 1`` times the
-    star's own XP covariance.
+    errors by ``f = snr / level`` and added noise of ``f^2 - 1`` times the star's own noise: the XP
+    template rescaled to its pixel errors (the library), its own XP covariance (``own_factors``, a
+    Gaia XP archive task) or, for spectra that are not XP, its pixel errors, independent. The
+    star's noise at the level is then ``f^2`` times its own.
 
     Parameters
     ----------
@@ -101,7 +101,6 @@ def ladder_information(model, stars, levels, xp, own_factors=None):
         log.info("%s: the projected XP noise's pixel errors over the stars' own: median %.3f, 5-95%% %.3f-%.3f "
                  "(%d stars)", name, np.median(ratio), *np.percentile(ratio, [5, 95]), len(shown))
     error = stars.spectra.flux_error.astype(float)
-    own_variance = np.where(np.isfinite(error), error, 0.0) ** 2
     scatter_variance = np.broadcast_to(model.intrinsic_scatter_ ** 2, error.shape)
     snr = stars.spectra.snr()
     rows, entries, fisher = [], [], []
@@ -109,11 +108,7 @@ def ladder_information(model, stars, levels, xp, own_factors=None):
         at = np.flatnonzero(np.isfinite(snr) & (snr >= level))
         if not at.size:
             continue
-        added = (snr[at] / level) ** 2 - 1.0
-        if own_factors is not None:
-            factor, pixel_variance = 1.0 + added, np.zeros((len(at), error.shape[1]))
-        else:
-            factor, pixel_variance = np.ones(len(at)), added[:, None] * own_variance[at]
+        factor, pixel_variance = (snr[at] / level) ** 2, np.zeros((len(at), error.shape[1]))
         fisher.append(np.stack([noise.fisher(at, factor, pixel_variance),
                                 noise.fisher(at, factor, pixel_variance + scatter_variance[at])], axis=1))
         rows.append(at)

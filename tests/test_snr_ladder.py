@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from labeltransfer.data.spectra import Spectra
-from labeltransfer.diagnostics.degrade import band_errors, degrade_to_snr, fainter_features, snr_at_magnitudes, snr_slope
+from labeltransfer.diagnostics.degrade import (MAX_BAND_ERROR, band_errors, degrade_to_snr, fainter_features,
+                                              snr_at_magnitudes, snr_slope)
 from labeltransfer.diagnostics.plots import snr_ladder as snr_ladder_figure
 from labeltransfer.pipeline.snr_ladder import TEFF_SPLIT, TYPE_SUBSETS, ladder_metrics
 from labeltransfer.xp.basis import design_matrix
@@ -143,14 +144,14 @@ def test_colours_and_parallax_get_the_noise_of_a_fainter_star():
     assert np.corrcoef(fainter.aux_column("reduced_parallax_h"), fainter.aux_column("parallax"))[0, 1] > 0.9
 
 
-def test_a_2mass_band_beyond_its_limit_is_missing_and_gaia_is_extrapolated():
-    g_mag = np.array([12.0, 12.0])
-    spectra, _ = _star_features(2, g_mag)  # K = 9.3, H = 9.4, J = 10
-    fainter = fainter_features(spectra, g_mag, np.array([1.0, 9.0]), np.random.default_rng(0))
-    assert np.all(np.isfinite(fainter.aux[0]))  # 1 mag fainter: every band detected
-    missing = [name for name in fainter.aux_names if np.isnan(fainter.aux_column(name)[1])]
-    assert missing == ["g_j", "g_h", "g_k", "j_h", "h_k", "reduced_parallax_h"]  # J = 19, H, K beyond 2MASS
-    assert np.isfinite(fainter.aux_column("bp_rp")[1]) and np.isfinite(fainter.aux_column("parallax")[1])
+def test_a_2mass_band_beyond_its_limit_keeps_a_value_with_a_capped_error_and_gaia_is_extrapolated():
+    g_mag = np.array([12.0, 12.0, 12.0])
+    spectra, bands = _star_features(3, g_mag)  # K = 9.3, H = 9.4, J = 10
+    fainter = fainter_features(spectra, g_mag, np.array([1.0, 9.0, 1e4]), np.random.default_rng(0))
+    assert np.all(np.isfinite(fainter.aux))  # every feature has a value, however faint (at most MAX_FAINTER)
+    assert band_errors("h", [16.0], [13.4])[0] == pytest.approx(np.hypot(0.02, 1.0857 / 47.9), rel=0.01)  # S/N 48
+    assert band_errors("h", g_mag[1:2] + 9, bands["h"][1:2] + 9)[0] == MAX_BAND_ERROR  # H = 18.4: S/N 0.5
+    assert band_errors("h", [20.0], [30.0])[0] == MAX_BAND_ERROR and band_errors("bp", [30.0])[0] == MAX_BAND_ERROR
     assert band_errors("parallax", [22.0])[0] == pytest.approx(1.3 * (1.3 / 0.5))  # the last segment, extended
 
 

@@ -18,10 +18,13 @@ stay; their errors grow as a star ``dm`` fainter would have them, and each band 
 get Gaussian noise of variance ``sigma(m + dm)^2 - sigma(m)^2``, one draw per band, so colours
 that share a band share its noise. The sample stores no photometric or parallax errors, so
 ``sigma(m)`` is the typical error at that magnitude: Gaia's from the Gaia EDR3 summary
-(:data:`GAIA_ERRORS`), 2MASS's from its S/N = 10 limits (:data:`TWO_MASS_LIMITS`). A star whose XP
-spectrum has S/N ``t`` is one that Gaia observed: Gaia's errors are extrapolated beyond G = 21
-rather than cut; a 2MASS band fainter than its 10-sigma limit at the level is not detected, and
-the colours with it are missing (NaN), as in the catalogue.
+(:data:`GAIA_ERRORS`), 2MASS's from its S/N = 10 limits (:data:`TWO_MASS_LIMITS`), a band's error
+held at :data:`MAX_BAND_ERROR` (a magnitude that uncertain carries no information). A star whose
+XP spectrum has S/N ``t`` is one that Gaia observed: Gaia's errors are extrapolated beyond G = 21
+rather than cut. A 2MASS band beyond its limit keeps a value, as forced photometry would give one
+(the catalogue would have none, and the methods need one where training had one), with the error
+of a background-limited source of that magnitude, up to the cap. ``dm`` is at most
+:data:`MAX_FAINTER`.
 """
 
 import warnings
@@ -31,7 +34,7 @@ import numpy as np
 from ..data.spectra import Spectra
 from ..data.stars import BANDS
 
-__all__ = ["GAIA_ERRORS", "TWO_MASS_LIMITS", "TWO_MASS_FLOOR", "degrade_to_snr", "fainter_features",
+__all__ = ["GAIA_ERRORS", "TWO_MASS_LIMITS", "TWO_MASS_FLOOR", "MAX_BAND_ERROR", "MAX_FAINTER", "degrade_to_snr", "fainter_features",
            "band_errors", "snr_slope", "snr_at_magnitudes"]
 
 #: Typical Gaia EDR3 uncertainties against G (Gaia Collaboration, Brown et al. 2021, A&A 649, A1):
@@ -51,6 +54,11 @@ GAIA_ERRORS = {
 TWO_MASS_LIMITS = {"j": 15.8, "h": 15.1, "k": 14.3}
 #: The error of a bright 2MASS magnitude (calibration), mag.
 TWO_MASS_FLOOR = 0.02
+#: The largest error of a band's magnitude, mag (about S/N 1).
+MAX_BAND_ERROR = 1.0
+#: The most magnitudes a ladder star is made fainter by (a sample whose S/N barely falls with G would
+#: otherwise ask for absurd ones).
+MAX_FAINTER = 10.0
 #: The parallax features, mas: the parallax, and parallax x 10^(0.2 H) / 100.
 _PARALLAX, _REDUCED_PARALLAX = "parallax", "reduced_parallax_h"
 #: Fewest stars in a magnitude bin of the S/N-G relation.
@@ -113,7 +121,7 @@ def fainter_features(spectra, g_mag, fainter_by, rng):
     g_mag : ndarray, shape (n_stars,)
         Each star's G magnitude.
     fainter_by : ndarray, shape (n_stars,)
-        ``dm``, mag (>= 0).
+        ``dm``, mag (>= 0; held at :data:`MAX_FAINTER`).
     rng : numpy.random.Generator
         One draw per star for each band of ``BANDS`` and the parallax, whichever features the
         spectra have: every feature set gets the same noise.
@@ -126,27 +134,23 @@ def fainter_features(spectra, g_mag, fainter_by, rng):
     names = spectra.aux_names
     colours = [name for name in names if name.partition("_")[0] in BANDS and name.partition("_")[2] in BANDS]
     magnitudes = _band_magnitudes(g_mag, {name: spectra.aux_column(name) for name in colours})
-    fainter_by = np.asarray(fainter_by, dtype=float)
+    fainter_by = np.minimum(np.asarray(fainter_by, dtype=float), MAX_FAINTER)
     unit = rng.standard_normal((len(g_mag), len(BANDS) + 1))
-    band_noise, detected = {}, {}
+    band_noise = {}
     for k, band in enumerate(BANDS):
         before = band_errors(band, g_mag, magnitudes[band])
         after = band_errors(band, g_mag + fainter_by, magnitudes[band] + fainter_by)
         band_noise[band] = unit[:, k] * np.sqrt(np.maximum(after ** 2 - before ** 2, 0.0))
-        limit = TWO_MASS_LIMITS.get(band, np.inf)
-        detected[band] = (magnitudes[band] + fainter_by <= np.maximum(limit, magnitudes[band])) | (fainter_by == 0)
     aux = spectra.aux.astype(float)
     for name in colours:
         first, _, second = name.partition("_")
-        column = names.index(name)
-        aux[:, column] = np.where(detected[first] & detected[second],
-                                  aux[:, column] + band_noise[first] - band_noise[second], np.nan)
+        aux[:, names.index(name)] += band_noise[first] - band_noise[second]
     if _PARALLAX in names:
         before, after = (band_errors(_PARALLAX, g) for g in (g_mag, g_mag + fainter_by))
         parallax_noise = unit[:, -1] * np.sqrt(np.maximum(after ** 2 - before ** 2, 0.0))
         aux[:, names.index(_PARALLAX)] += parallax_noise
         if _REDUCED_PARALLAX in names:
-            h_noisy = np.where(detected["h"], magnitudes["h"] + band_noise["h"], np.nan)
+            h_noisy = magnitudes["h"] + band_noise["h"]
             aux[:, names.index(_REDUCED_PARALLAX)] = aux[:, names.index(_PARALLAX)] * 10 ** (0.2 * h_noisy) / 100.0
     return Spectra(spectra.flux, spectra.flux_error, spectra.wavelength, aux.astype(spectra.aux.dtype), names)
 
@@ -187,8 +191,7 @@ def band_errors(name, g_mag, magnitude=None):
     Returns
     -------
     ndarray, shape (n_stars,)
-        NaN where the magnitude is unknown. (Whether a 2MASS band is detected at all is
-        :func:`fainter_features`'s question.)
+        NaN where the magnitude is unknown; a band's error at most :data:`MAX_BAND_ERROR`.
     """
     if name in GAIA_ERRORS:
         points = np.asarray(GAIA_ERRORS[name], dtype=float)
@@ -196,12 +199,13 @@ def band_errors(name, g_mag, magnitude=None):
         slope = (log_error[-1] - log_error[-2]) / (points[-1, 0] - points[-2, 0])
         g_mag = np.asarray(g_mag, dtype=float)
         inside = np.interp(g_mag, points[:, 0], log_error)
-        return 10 ** np.where(g_mag > points[-1, 0], log_error[-1] + slope * (g_mag - points[-1, 0]), inside)
+        error = 10 ** np.where(g_mag > points[-1, 0], log_error[-1] + slope * (g_mag - points[-1, 0]), inside)
+        return error if name == _PARALLAX else np.minimum(error, MAX_BAND_ERROR)
     if name not in TWO_MASS_LIMITS:
         raise KeyError(f"no error model for {name!r}: have {', '.join([*GAIA_ERRORS, *TWO_MASS_LIMITS])}")
     magnitude = np.asarray(magnitude, dtype=float)
     snr = 10.0 * 10 ** (-0.4 * (magnitude - TWO_MASS_LIMITS[name]))
-    return np.hypot(TWO_MASS_FLOOR, 2.5 / np.log(10) / snr)
+    return np.minimum(np.hypot(TWO_MASS_FLOOR, 2.5 / np.log(10) / snr), MAX_BAND_ERROR)
 
 
 def _median_relation(snr, g_mag, width):

@@ -27,6 +27,11 @@ def _stacked(tables):
     return pd.concat([table.assign(seed=seed) for seed, table in tables.items()], ignore_index=True)
 
 
+def _complete_groups(table, keys, n_seeds):
+    """The groups of ``table`` by ``keys`` that every one of the ``n_seeds`` seeds holds: (key, group) pairs."""
+    return [(key, group) for key, group in table.groupby(keys, sort=False) if group["seed"].nunique() == n_seeds]
+
+
 def seed_spread(summaries):
     """The mean, the between-seed spread and the mean bootstrap half-width of each method's metrics.
 
@@ -48,9 +53,7 @@ def seed_spread(summaries):
     table["half68"] = (table["scatter_hi68"] - table["scatter_lo68"]) / 2
     n_seeds = len(summaries)
     rows = []
-    for (method, label, subset), group in table.groupby(["method", "label", "subset"], sort=False):
-        if group["seed"].nunique() < n_seeds:
-            continue
+    for (method, label, subset), group in _complete_groups(table, ["method", "label", "subset"], n_seeds):
         row = {"method": method, "label": label, "subset": subset, "n_seeds": n_seeds,
                "seeds": " ".join(str(s) for s in group["seed"])}
         for column in _SPREAD_OF:
@@ -83,9 +86,7 @@ def seed_claims(comparisons):
     table = _stacked(comparisons)
     n_seeds = len(comparisons)
     rows = []
-    for (label, subset, a, b), group in table.groupby(["label", "subset", "method_a", "method_b"], sort=False):
-        if group["seed"].nunique() < n_seeds:
-            continue
+    for (label, subset, a, b), group in _complete_groups(table, ["label", "subset", "method_a", "method_b"], n_seeds):
         verdicts = group["verdict"]
         a_wins, b_wins = int((verdicts == f"{a} better").sum()), int((verdicts == f"{b} better").sum())
         winner = a if a_wins == n_seeds else b if b_wins == n_seeds else ""

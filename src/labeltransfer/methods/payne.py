@@ -303,8 +303,9 @@ class Payne(LabelTransferMethod):
 
     def _standard_inputs(self, inputs, errors):
         """The emulator's inputs (parameters then extra labels, physical units) and their errors, standardised."""
-        scale = np.concatenate([self.parameter_scale_, self.extra_scale_])
-        return (inputs - np.concatenate([self.parameter_mean_, self.extra_mean_])) / scale, errors / scale
+        k = len(self.parameter_mean_)
+        standard = np.hstack([self._standard(inputs[:, :k]), self._standard_extra(inputs[:, k:])])
+        return standard, errors / np.concatenate([self.parameter_scale_, self.extra_scale_])
 
     def _held_extra(self, spectra, regressed):
         """The standardised extra labels each star's fit holds, shape (n_stars, n_extra): its observed ones,

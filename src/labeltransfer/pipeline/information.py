@@ -23,15 +23,13 @@ from ..xp.basis import design_matrix
 from ..xp.covariance_template import template_factor
 from ..xp.noise import XPNoise
 from .files import read_predictions
-from .jobs import CURVE_RESAMPLES, load_features, load_trained
+from .jobs import CURVE_RESAMPLES, XP_SOURCES, load_features, load_trained
 
-__all__ = ["XP_SOURCES", "PRIOR_DRAWS", "reference_parameters", "ladder_information",
+__all__ = ["PRIOR_DRAWS", "reference_parameters", "ladder_information",
            "information_bound", "evaluate_information", "plot_information"]
 
 log = logging.getLogger(__name__)
 
-#: Sources whose spectra are Gaia XP spectra sampled from their coefficients.
-XP_SOURCES = ("xp_library", "gaia_xp")
 #: Draws of the population's density from which its prior information J_P is estimated.
 PRIOR_DRAWS = 100_000
 #: The extinction's name among a spectrum model's parameters, and its column of the sample.

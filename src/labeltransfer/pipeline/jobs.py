@@ -13,7 +13,7 @@ from ..diagnostics.ood import TrainingDomain
 from ..methods import KINDS, TooFewStarsError, load_method, make_method
 from ..methods.device import set_for_job
 
-__all__ = ["CURVE_RESAMPLES", "ProvenanceError", "load_features", "load_trained", "training_domains", "fit_model",
+__all__ = ["CURVE_RESAMPLES", "XP_SOURCES", "ProvenanceError", "load_features", "load_trained", "training_domains", "fit_model",
            "fit_fresh", "training_order"]
 
 log = logging.getLogger(__name__)
@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 #: Bootstrap resamples of the intervals of the diagnostics' curves (the S/N ladder, the learning curve,
 #: the wavelength subsets: :func:`labeltransfer.evaluation.summary.curve_metrics`).
 CURVE_RESAMPLES = 500
+#: Sources whose spectra are Gaia XP spectra sampled from their coefficients.
+XP_SOURCES = ("xp_library", "gaia_xp")
 
 
 class ProvenanceError(ValueError):

@@ -25,8 +25,7 @@ from ..xp.continuous import read_xp_covariances
 from ..xp.covariance_template import template_factor
 from ..xp.noise import XPNoise
 from .files import read_predictions
-from .information import XP_SOURCES
-from .jobs import CURVE_RESAMPLES, load_features, load_trained
+from .jobs import CURVE_RESAMPLES, XP_SOURCES, load_features, load_trained
 
 __all__ = ["LADDER_MAGNITUDES", "TEFF_SPLIT", "TYPE_SUBSETS", "xp_noise_model", "ladder_noise", "predict_snr_ladder",
            "ladder_metrics", "evaluate_snr_ladder", "plot_snr_ladder"]
